@@ -1,0 +1,76 @@
+"""Command-line entry point: parse, run one command, map errors to the documented exit codes.
+
+Exit codes (a contract): 0 success; 1 failure after retries; 2 usage, configuration or bad input
+(one line on stderr, no traceback); 3 skipped because a backup is already running; 128+N when
+stopped by signal N (after cleaning up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from shared.errors import EXIT_BAD_INPUT, EXIT_FAILED, TerminatedError, ToolError
+from shared.logs import redact, setup_logging
+
+log = logging.getLogger("mariadb_ha_backup")
+
+# Each command module exposes ``register(subparsers)`` (adds its parser, sets ``func``) and its own run.
+COMMAND_MODULES = (
+    "agent.commands.backup",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]  # argparse declares NoReturn
+        # One line and exit 2 (argparse's default prints the whole usage block first).
+        sys.stderr.write(f"mariadb-ha-backup: error: {message}\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mariadb-ha-backup", description="Backups of MariaDB HA (Galera) clusters.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(verbose=args.verbose)
+    try:
+        code: int = args.func(args)
+        return code
+    except ToolError as exc:
+        _report(str(exc), exit_code=exc.exit_code)
+        return exc.exit_code
+    except TerminatedError as exc:
+        log.error("stopped by signal %s; cleaned up", exc.signum, extra={"event": "terminated"})
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the last line of defence: no traceback on stderr, never a secret
+        log.debug("unexpected failure", exc_info=True)
+        _report(f"unexpected failure: {type(exc).__name__}: {redact(str(exc))}", exit_code=EXIT_FAILED)
+        return EXIT_FAILED
+
+
+def _report(message: str, *, exit_code: int) -> None:
+    """Say why the run failed, once.
+
+    Bad input (exit 2) gets exactly one plain line and no log record: nothing else happened. A
+    failure during a run is logged as a structured record (JSON when not a terminal) so log
+    pipelines see it, and, when the log is JSON, also as a plain last line for a person reading it.
+    """
+    line = f"mariadb-ha-backup: error: {message}\n"
+    if exit_code == EXIT_BAD_INPUT:
+        sys.stderr.write(line)
+        return
+    log.error("%s", message, extra={"event": "failed", "exit_code": exit_code})
+    if not sys.stderr.isatty():
+        sys.stderr.write(line)

@@ -1,0 +1,71 @@
+"""The one small interface every storage backend implements.
+
+Four methods, each with a stated contract. Retries, logging and rate limits wrap a backend from the
+outside (``shared.storage.retrying``) instead of living in each adapter. Adapters translate their
+SDK's errors into the three error classes below, so callers never import an SDK to tell a missing
+object from a flaky network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO, Protocol, runtime_checkable
+
+from shared.errors import BackupFailedError, BadInputError
+
+
+class StorageError(BackupFailedError):
+    """A storage call failed for a reason that retrying will not fix by itself (exit 1)."""
+
+
+class TransientStorageError(StorageError):
+    """5xx, throttling, connection reset, timeout: the same call may succeed if retried."""
+
+
+class StorageConfigError(BadInputError):
+    """The bucket/container does not exist, or credentials are missing or refused (exit 2, never retried)."""
+
+
+class ObjectNotFoundError(StorageError):
+    """The key does not exist (never retried)."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    modified: datetime
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """A bucket: keys are ``/``-separated paths relative to the bucket root."""
+
+    url: str
+
+    def put(self, key: str, stream: BinaryIO) -> int:
+        """Read ``stream`` to EOF and store it under ``key``; return the number of bytes stored.
+
+        Atomic: the object becomes visible only after the last byte is stored. If reading the stream
+        or any upload call raises, every uploaded part is aborted/discarded, nothing is visible under
+        ``key``, and the exception propagates. The stream is read once, front to back, without seek,
+        so a whole-object retry is safe only if the caller can produce the stream again. SDK-level
+        per-part retries happen inside.
+        """
+        ...
+
+    def open_read(self, key: str) -> BinaryIO:
+        """Return a stream of the object's bytes (not loaded into memory). Raises ``ObjectNotFoundError``.
+        Safe to retry."""
+        ...
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix``, in no particular order. A missing bucket
+        raises ``StorageConfigError`` (callers use this as the preflight check). Safe to retry."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Delete ``key``; deleting a missing key is not an error. Safe to retry."""
+        ...

@@ -1,0 +1,101 @@
+"""A local directory as the bucket: the embedded default, and what CI and laptops use.
+
+Objects are files under the root; ``put`` writes a hidden temporary file beside the target, fsyncs
+it and renames it into place, so a reader never sees a partial object and a crash leaves only a
+``.partial`` file that ``list`` ignores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from shared.storage.base import ObjectInfo, ObjectNotFoundError, StorageConfigError, StorageError
+
+# Large enough to keep syscalls cheap, small enough to keep memory flat.
+_COPY_CHUNK = 1 << 20
+_PARTIAL_MARK = ".partial-"
+
+
+class LocalStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.url = f"file://{root}"
+
+    def put(self, key: str, stream: BinaryIO) -> int:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}{_PARTIAL_MARK}{uuid.uuid4().hex}")
+        try:
+            with open(partial, "xb") as out:
+                written = _copy(stream, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return written
+
+    def open_read(self, key: str) -> BinaryIO:
+        try:
+            return open(self._path(key), "rb")
+        except FileNotFoundError:
+            raise ObjectNotFoundError(f"{key} not found in {self.url}") from None
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        if not self.root.is_dir():
+            raise StorageConfigError(f"backup directory {self.root} does not exist")
+        base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        if not base.is_dir():
+            return
+        for dirpath, _dirs, files in os.walk(base):
+            for name in files:
+                if _PARTIAL_MARK in name:
+                    continue
+                path = Path(dirpath, name)
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    st = path.stat()
+                    yield ObjectInfo(key=key, size=st.st_size, modified=datetime.fromtimestamp(st.st_mtime, UTC))
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        # Drop directories the delete emptied, so a pruned backup leaves no empty folder behind.
+        for parent in path.parents:
+            if parent == self.root or not parent.is_relative_to(self.root):
+                break
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+
+    def _path(self, key: str) -> Path:
+        parts = key.split("/")
+        if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise StorageError(f"invalid object key {key!r}")
+        return self.root.joinpath(*parts)
+
+
+def _copy(stream: BinaryIO, out: BinaryIO) -> int:
+    written = 0
+    while chunk := stream.read(_COPY_CHUNK):
+        out.write(chunk)
+        written += len(chunk)
+    return written
+
+
+def from_url(location: str, params: dict[str, str]) -> LocalStorage:
+    if not location.startswith("/"):
+        raise StorageConfigError(f"file:// storage needs an absolute path, got {location!r}")
+    root = Path(location)
+    if root.exists() and not root.is_dir():
+        raise StorageConfigError(f"{root} exists and is not a directory")
+    return LocalStorage(root)
+
+
+__all__ = ["LocalStorage", "from_url"]
