@@ -21,6 +21,7 @@ log = logging.getLogger("mariadb_ha_backup")
 # Each command module exposes ``register(subparsers)`` (adds its parser, sets ``func``) and its own run.
 COMMAND_MODULES = (
     "agent.commands.backup",
+    "agent.commands.dispatch",
 )
 
 

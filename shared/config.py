@@ -52,7 +52,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("GCS_BUCKET", "--gcs-bucket", "GCS bucket (provider gcp)"),
     Option("AZURE_STORAGE_CONTAINER", "--azure-container", "Blob container (provider azure)"),
     Option("AZURE_STORAGE_ACCOUNT", "--azure-account", "storage account name (provider azure)"),
-    Option("LOCAL_BACKUP_DIR", "--local-dir", f"directory used as the bucket (provider local, default {DEFAULT_LOCAL_DIR})"),
+    Option(
+        "LOCAL_BACKUP_DIR", "--local-dir", f"directory used as the bucket (provider local, default {DEFAULT_LOCAL_DIR})"
+    ),
     Option("BACKUP_URL", "--url", "full destination, overrides the provider settings: s3:// gs:// azblob:// file://"),
     Option("BACKUP_PREFIX", "--prefix", "key prefix (default mariadb-ha-backup/<namespace>/<service>)"),
     Option("BACKUP_FORMAT", "--format", "tar.gz (default) | sql.gz | sql.zst"),
@@ -126,7 +128,7 @@ def load_settings(env: Mapping[str, str] | None = None, overrides: Mapping[str, 
         service=service,
         secret_name=secret,
         host=host,
-        port=_int(raw, "MARIADB_PORT", default=3306, low=1, high=65535),
+        port=_int(raw, "MARIADB_PORT", default=3306, low=1, high=65535) or 3306,
         user=raw.get("MARIADB_USER", "root"),
         password=password,
         password_file=password_file,
@@ -166,8 +168,11 @@ def parse_backup_url(url: str) -> tuple[str, str]:
         if parts.netloc not in ("", "localhost") or not parts.path:
             raise ConfigError(f"BACKUP_URL: a file URL needs an absolute path, like file:///var/backups (got {url!r})")
         return f"file://{unquote(parts.path)}", ""
-    rules = {"s3": (_S3_BUCKET, "an S3 bucket name"), "gs": (_GCS_BUCKET, "a GCS bucket name"),
-             "azblob": (_AZURE_CONTAINER, "an Azure container name")}
+    rules = {
+        "s3": (_S3_BUCKET, "an S3 bucket name"),
+        "gs": (_GCS_BUCKET, "a GCS bucket name"),
+        "azblob": (_AZURE_CONTAINER, "an Azure container name"),
+    }
     if scheme not in rules:
         raise ConfigError(f"BACKUP_URL must start with s3://, gs://, azblob:// or file:// (got {_safe(url)!r})")
     pattern, what = rules[scheme]
@@ -200,8 +205,11 @@ def _url_from_provider(raw: Mapping[str, str]) -> str:
         raise ConfigError(f"CLOUD_PROVIDER must be one of {', '.join(PROVIDERS)}, not {_safe(provider)!r}")
     if provider == "local":
         return "file://" + str(Path(raw.get("LOCAL_BACKUP_DIR", DEFAULT_LOCAL_DIR)).absolute())
-    variable, scheme = {"aws": ("S3_BUCKET", "s3"), "gcp": ("GCS_BUCKET", "gs"),
-                        "azure": ("AZURE_STORAGE_CONTAINER", "azblob")}[provider]
+    variable, scheme = {
+        "aws": ("S3_BUCKET", "s3"),
+        "gcp": ("GCS_BUCKET", "gs"),
+        "azure": ("AZURE_STORAGE_CONTAINER", "azblob"),
+    }[provider]
     bucket = raw.get(variable)
     if not bucket:
         raise ConfigError(f"CLOUD_PROVIDER={provider} needs {variable}")
@@ -233,6 +241,7 @@ def _optional(raw: Mapping[str, str], name: str, pattern: re.Pattern[str], what:
 
 
 def _int(raw: Mapping[str, str], name: str, *, default: int | None, low: int, high: int) -> int | None:
+    """An integer setting within [low, high]; ``default`` when unset."""
     if name not in raw:
         return default
     try:

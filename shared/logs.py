@@ -12,6 +12,7 @@ import logging
 import sys
 import threading
 from datetime import UTC, datetime
+from typing import TextIO
 
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
@@ -51,7 +52,7 @@ class TextFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-def setup_logging(*, verbose: bool = False, stream=None) -> None:  # type: ignore[no-untyped-def]
+def setup_logging(*, verbose: bool = False, stream: TextIO | None = None) -> None:
     stream = stream or sys.stderr
     handler = logging.StreamHandler(stream)
     if stream.isatty():

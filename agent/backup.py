@@ -1,0 +1,228 @@
+"""One backup run: password → preflight → dump/compress/upload → ``.sha1`` → manifest (last).
+
+A backup exists only when its manifest does. Any failure, including SIGTERM, leaves no manifest:
+the artifact upload is aborted (or, if it already completed, deleted again), and the private temp
+dir with the password file and the spool is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from agent.pipeline import CODEC_OF_FORMAT, ArtifactResult, DumpJob, Progress, produce_streamed, produce_targz
+from shared import __version__
+from shared.config import ConfigError, Settings
+from shared.dump import DUMP_FLAGS, DumpConnectionError, write_defaults_file
+from shared.errors import AlreadyRunningError, BackupFailedError
+from shared.layout import TAR_MEMBER, BackupKeys, backup_id_at, parse_backup_id, sha1_sidecar_text
+from shared.logs import register_secret
+from shared.manifest import Artifact, Manifest, Source
+from shared.retry import retrying
+from shared.server_info import ServerInfo, inspect_server
+from shared.storage import Storage, StorageError, open_storage
+from shared.storage.retrying import RetryingStorage
+
+log = logging.getLogger("mariadb_ha_backup.backup")
+
+# How many consecutive seconds to try for a free backup id before concluding another run is active.
+_ID_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    backup_id: str
+    storage_url: str
+    format: str
+    artifact_key: str
+    sha1_key: str
+    manifest_key: str
+    sha1: str
+    raw_bytes: int
+    compressed_bytes: int
+    duration_seconds: float
+
+
+def run_backup(
+    settings: Settings,
+    *,
+    storage: Storage | None = None,
+    progress: Progress | None = None,
+    read_secret: Callable[[Settings], str] | None = None,
+) -> BackupResult:
+    clock = time.monotonic()
+    password = (read_secret or resolve_password)(settings)
+    register_secret(password)
+    storage = storage or RetryingStorage(
+        open_storage(settings.destination.storage_url),
+        attempts=settings.retry_attempts,
+        max_seconds=settings.retry_seconds,
+    )
+    keys = _claim_backup_id(storage, settings)
+    started = parse_backup_id(keys.backup_id)
+    with private_run_dir(settings.tmp_dir) as run_dir:
+        defaults = write_defaults_file(
+            run_dir, host=settings.host, port=settings.port, user=settings.user, password=password
+        )
+        info = _inspect_with_retries(defaults, settings)
+        log.info(
+            "backup %s starting",
+            keys.backup_id,
+            extra={
+                "event": "start",
+                "backup_id": keys.backup_id,
+                "host": settings.host,
+                "server_version": info.version,
+                "galera": info.galera,
+                "format": settings.format,
+            },
+        )
+        job = DumpJob(
+            defaults_file=defaults,
+            run_dir=run_dir,
+            storage=storage,
+            key=keys.artifact,
+            retry_attempts=settings.retry_attempts,
+            retry_seconds=settings.retry_seconds,
+            mtime=int(started.timestamp()),
+            progress=progress or (lambda n: None),
+        )
+        with _removed_unless_committed(storage, keys):
+            artifact = _produce(job, settings.format)
+            storage.put(keys.sha1, io.BytesIO(sha1_sidecar_text(artifact.sha1, keys.artifact_name)))
+            manifest = _manifest(settings, keys, info, artifact, started=started)
+            storage.put(keys.manifest, io.BytesIO(manifest.to_json()))
+    result = BackupResult(
+        backup_id=keys.backup_id,
+        storage_url=settings.destination.storage_url,
+        format=settings.format,
+        artifact_key=keys.artifact,
+        sha1_key=keys.sha1,
+        manifest_key=keys.manifest,
+        sha1=artifact.sha1,
+        raw_bytes=artifact.raw_bytes,
+        compressed_bytes=artifact.compressed_bytes,
+        duration_seconds=round(time.monotonic() - clock, 3),
+    )
+    log.info("backup %s complete", keys.backup_id, extra={"event": "complete", **result.__dict__})
+    return result
+
+
+def resolve_password(settings: Settings) -> str:
+    """MARIADB_PASSWORD, else MARIADB_PASSWORD_FILE, else the Kubernetes Secret (key root-password)."""
+    if settings.password is not None:
+        return settings.password
+    if settings.password_file is not None:
+        try:
+            return settings.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"MARIADB_PASSWORD_FILE {settings.password_file}: cannot read it ({type(exc).__name__})"
+            ) from None
+    from shared.k8s.secret import read_root_password  # the kubernetes client is heavy: import only when used
+
+    assert settings.namespace and settings.secret_name  # guaranteed by load_settings
+    return read_root_password(namespace=settings.namespace, secret_name=settings.secret_name)
+
+
+@contextmanager
+def private_run_dir(parent: Path | None) -> Iterator[Path]:
+    """A 0700 directory for the password file and the spool, removed however the run ends."""
+    try:
+        path = Path(tempfile.mkdtemp(prefix="mariadb-ha-backup-", dir=parent))
+    except OSError as exc:
+        raise ConfigError(f"cannot create a temp dir in {parent or tempfile.gettempdir()}: {exc.strerror}") from None
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _claim_backup_id(storage: Storage, settings: Settings) -> BackupKeys:
+    """Fail before dumping if the bucket is missing/refused, and pick an id no earlier run used.
+
+    The id is the start second; a run that starts in a second already taken (two runs back to back)
+    moves on to the next second instead of touching the earlier backup's keys.
+    """
+    prefix = settings.destination.prefix
+    next(iter(storage.list(prefix + "/")), None)  # raises StorageConfigError for a missing bucket
+    for _ in range(_ID_ATTEMPTS):
+        keys = BackupKeys(prefix=prefix, backup_id=backup_id_at(datetime.now(UTC)), format=settings.format)
+        if next(iter(storage.list(keys.folder)), None) is None:
+            return keys
+        time.sleep(1.0 - time.time() % 1.0)
+    raise AlreadyRunningError(f"backups under {prefix}/ keep appearing each second: another backup is running")
+
+
+def _inspect_with_retries(defaults: Path, settings: Settings) -> ServerInfo:
+    for attempt in retrying(
+        retry_on=(DumpConnectionError,),
+        attempts=settings.retry_attempts,
+        max_seconds=settings.retry_seconds,
+        what="connecting to MariaDB",
+        logger=log,
+    ):
+        with attempt:
+            return inspect_server(defaults)
+    raise AssertionError("unreachable: tenacity re-raises the last error")
+
+
+def _produce(job: DumpJob, fmt: str) -> ArtifactResult:
+    if fmt == "tar.gz":
+        return produce_targz(job)
+    return produce_streamed(job, codec=CODEC_OF_FORMAT[fmt])
+
+
+@contextmanager
+def _removed_unless_committed(storage: Storage, keys: BackupKeys) -> Iterator[None]:
+    """If anything fails before the manifest is stored, delete what this run already stored."""
+    try:
+        yield
+    except BaseException:
+        for key in (keys.sha1, keys.artifact):
+            with contextlib.suppress(StorageError, BackupFailedError, OSError):
+                storage.delete(key)
+        raise
+
+
+def _manifest(
+    settings: Settings, keys: BackupKeys, info: ServerInfo, artifact: ArtifactResult, *, started: datetime
+) -> Manifest:
+    return Manifest(
+        id=keys.backup_id,
+        started_at=started.isoformat(timespec="seconds"),
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        format=settings.format,
+        artifact=Artifact(
+            key=keys.artifact,
+            name=keys.artifact_name,
+            sha1=artifact.sha1,
+            compressed_bytes=artifact.compressed_bytes,
+            raw_bytes=artifact.raw_bytes,
+            compression=CODEC_OF_FORMAT[settings.format],
+            tar_member=TAR_MEMBER if settings.format == "tar.gz" else None,
+        ),
+        sha1_key=keys.sha1,
+        source=Source(
+            host=settings.host,
+            port=settings.port,
+            server_version=info.version,
+            namespace=settings.namespace,
+            service=settings.service,
+            server_hostname=info.hostname,
+            gtid_binlog_pos=info.gtid_binlog_pos,
+            galera=info.galera,
+        ),
+        dump_command=["mariadb-dump", *DUMP_FLAGS],
+        tool_version=__version__,
+        inventory=info.inventory,
+    )

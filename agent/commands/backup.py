@@ -1,0 +1,62 @@
+"""``mariadb-ha-backup backup``: one backup run, then a summary (``--json``: one JSON object on stdout)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from typing import Any
+
+from agent.backup import BackupResult, run_backup
+from agent.commands.options import add_config_flags, settings_from_args
+from agent.progress import byte_progress
+from agent.signals import signals_raise_terminated
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "backup", help="run one backup now", description="Dump the cluster, compress, hash and upload one backup."
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
+    add_config_flags(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    with signals_raise_terminated(), byte_progress("dump") as progress:
+        result = run_backup(settings, progress=progress)
+    retention = _apply_retention(settings)
+    print(json.dumps({**asdict(result), "pruned": retention}) if args.json else _summary(result))
+    return 0
+
+
+def _apply_retention(settings: Any) -> list[str]:
+    """Retention runs only after a successful backup, and only when configured."""
+    if settings.keep_last is None and settings.max_age_days is None:
+        return []
+    from agent.pruning import apply_retention
+    from shared.storage import open_storage
+
+    deleted: list[str] = apply_retention(
+        open_storage(settings.destination.storage_url),
+        prefix=settings.destination.prefix,
+        keep_last=settings.keep_last,
+        max_age_days=settings.max_age_days,
+    )
+    return deleted
+
+
+def _summary(r: BackupResult) -> str:
+    rate = r.raw_bytes / r.duration_seconds / 1e6 if r.duration_seconds else 0.0
+    ratio = r.raw_bytes / r.compressed_bytes if r.compressed_bytes else 0.0
+    return "\n".join(
+        [
+            f"backup {r.backup_id} complete in {r.duration_seconds:.1f} s ({rate:.0f} MB/s of dump)",
+            f"  storage     {r.storage_url}",
+            f"  archive     {r.artifact_key}",
+            f"  sha1        {r.sha1}  ({r.sha1_key})",
+            f"  manifest    {r.manifest_key}",
+            f"  size        {r.raw_bytes:,} bytes dumped -> {r.compressed_bytes:,} bytes stored ({ratio:.1f}x)",
+        ]
+    )

@@ -1,0 +1,38 @@
+"""``mariadb-ha-backup dispatch``: create the backup Job(s) from a shell, with the functions' code.
+
+Cluster access comes from ``KUBECONFIG`` (or in-cluster config inside a pod); targets and Job
+settings from the same environment variables the functions use. The response JSON (with the
+manifests on ``--dry-run``) goes to stdout; exit 1 if any target failed, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from shared.errors import EXIT_OK
+from shared.k8s.invocation import DispatchRequest, parse_time, run_invocation
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "dispatch",
+        help="create the backup Job(s) in Kubernetes (what the cloud functions do)",
+        description="Create one backup Job per target (DISPATCH_TARGETS, or CELL_DEFAULT_NAMESPACE/"
+                    "MARIADB_HA_SERVICE_NAME/MARIADB_HA_SECRET_NAME) using KUBECONFIG or in-cluster config.",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the Job manifests; touch nothing")
+    parser.add_argument("--scheduled-time", metavar="RFC3339",
+                        help="the schedule slot this run stands for (names the Job); default now, UTC")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    scheduled = parse_time(args.scheduled_time, source="--scheduled-time") if args.scheduled_time else None
+    result = run_invocation(request=DispatchRequest(dry_run=args.dry_run, scheduled_time=scheduled),
+                            platform="kubeconfig")
+    sys.stdout.write(json.dumps(result.response(), indent=2) + "\n")
+    result.raise_if_failed()
+    return EXIT_OK

@@ -1,0 +1,23 @@
+"""CLI flags for the shared configuration table, so every command spells them the same way."""
+
+from __future__ import annotations
+
+import argparse
+
+from shared.config import OPTIONS, Settings, load_settings
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("configuration (each flag overrides the environment variable in brackets)")
+    for option in OPTIONS:
+        group.add_argument(
+            option.flag, dest=_dest(option.env), metavar=option.env.split("_")[-1], help=f"{option.help} [{option.env}]"
+        )
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return load_settings(overrides={o.env: getattr(args, _dest(o.env), None) for o in OPTIONS})
+
+
+def _dest(env_name: str) -> str:
+    return "cfg_" + env_name.lower()

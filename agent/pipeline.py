@@ -1,0 +1,174 @@
+"""Dump → compress → (spool) → hash → upload, one function per artifact format.
+
+``tar.gz`` (the seed's format) compresses the dump into a spool of compressed data while it runs
+and uploads gzip(tar header) + spool + gzip(tar end) once the size is known (see shared/archive.py).
+``sql.gz`` / ``sql.zst`` stream with no temp disk at all: a thread compresses the dump into a pipe
+that the storage adapter uploads from. Either way the SHA1 is computed on the bytes as they are
+uploaded, and the byte count is checked against what the storage says it stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from tenacity import Retrying
+
+from shared.archive import CompressedSpool, open_targz
+from shared.compression import open_compressor
+from shared.dump import DumpConnectionError, DumpProcess, dump_argv
+from shared.errors import BackupFailedError
+from shared.hashing import HashingReader
+from shared.layout import TAR_MEMBER
+from shared.retry import retrying
+from shared.storage import Storage
+from shared.storage.retrying import put_replayable
+
+log = logging.getLogger("mariadb_ha_backup.pipeline")
+
+# 1 MiB reads from the dump's pipe: big enough to amortise syscalls and compressor calls, small
+# enough that memory stays flat whatever the database size.
+CHUNK = 1 << 20
+CODEC_OF_FORMAT = {"tar.gz": "gzip", "sql.gz": "gzip", "sql.zst": "zstd"}
+
+Progress = Callable[[int], None]
+
+
+class UploadSizeMismatchError(BackupFailedError):
+    """The storage stored a different number of bytes than were produced."""
+
+
+@dataclass(frozen=True)
+class ArtifactResult:
+    sha1: str
+    raw_bytes: int
+    compressed_bytes: int
+
+
+@dataclass(frozen=True)
+class DumpJob:
+    """Everything the pipeline needs for one artifact."""
+
+    defaults_file: Path
+    run_dir: Path
+    storage: Storage
+    key: str
+    retry_attempts: int
+    retry_seconds: float
+    mtime: int
+    progress: Progress
+
+
+def produce_targz(job: DumpJob) -> ArtifactResult:
+    spool = CompressedSpool(job.run_dir / "dump.sql.gz-spool")
+    try:
+        for attempt in _dump_retries(job):
+            with attempt:
+                spool.truncate()
+                _dump_into(job, spool.write)
+        spool.finish()
+    finally:
+        spool.close()
+    raw = spool.raw_bytes
+    hashed: list[HashingReader] = []
+
+    def make_stream() -> BinaryIO:
+        hashed.append(HashingReader(open_targz(spool.path, member=TAR_MEMBER, raw_bytes=raw, mtime=job.mtime)))
+        return hashed[-1]  # type: ignore[return-value]  # RawIOBase is a binary stream
+
+    stored = put_replayable(
+        job.storage, job.key, make_stream, attempts=job.retry_attempts, max_seconds=job.retry_seconds
+    )
+    _check_count(stored, hashed[-1].count)
+    spool.path.unlink()
+    return ArtifactResult(sha1=hashed[-1].hexdigest(), raw_bytes=raw, compressed_bytes=stored)
+
+
+def produce_streamed(job: DumpJob, *, codec: str) -> ArtifactResult:
+    for attempt in _dump_retries(job):
+        with attempt, DumpProcess(dump_argv(job.defaults_file), job.run_dir / "dump.err") as dump:
+            pumped = _CompressingPipe(dump, codec=codec, progress=job.progress)
+            reader = HashingReader(pumped)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
+            try:
+                stored = job.storage.put(job.key, reader)  # type: ignore[arg-type]
+            finally:
+                reader.close()
+            _check_count(stored, reader.count)
+            return ArtifactResult(sha1=reader.hexdigest(), raw_bytes=pumped.raw_bytes, compressed_bytes=stored)
+    raise AssertionError("unreachable: tenacity re-raises the last error")
+
+
+def _dump_retries(job: DumpJob) -> Retrying:
+    return retrying(
+        retry_on=(DumpConnectionError,),
+        attempts=job.retry_attempts,
+        max_seconds=job.retry_seconds,
+        what="mariadb-dump",
+        logger=log,
+    )
+
+
+def _dump_into(job: DumpJob, write: Callable[[bytes], None]) -> None:
+    argv = dump_argv(job.defaults_file)
+    log.debug("running %s", " ".join(argv), extra={"event": "dump"})
+    with DumpProcess(argv, job.run_dir / "dump.err") as dump:
+        while chunk := dump.stdout.read(CHUNK):
+            write(chunk)
+            job.progress(len(chunk))
+        dump.finish()
+
+
+def _check_count(stored: int, produced: int) -> None:
+    if stored != produced:
+        raise UploadSizeMismatchError(f"storage stored {stored} bytes but {produced} were produced")
+
+
+class _CompressingPipe:
+    """A readable stream of the compressed dump, fed by a thread through an OS pipe.
+
+    End of stream is reported only after the dump exited successfully: if it failed, ``read``
+    raises instead of returning EOF, so the storage aborts instead of committing a truncated object.
+    """
+
+    def __init__(self, dump: DumpProcess, *, codec: str, progress: Progress) -> None:
+        self._dump = dump
+        self._codec = codec
+        self._progress = progress
+        self.raw_bytes = 0
+        self._error: BaseException | None = None
+        read_fd, write_fd = os.pipe()
+        self._source = open(read_fd, "rb", buffering=CHUNK)  # noqa: SIM115  # closed in close()
+        self._thread = threading.Thread(target=self._pump, args=(write_fd,), name="compress", daemon=True)
+        self._thread.start()
+
+    def _pump(self, write_fd: int) -> None:
+        try:
+            with open(write_fd, "wb", buffering=CHUNK) as sink:
+                compressor = open_compressor(self._codec, sink)
+                while chunk := self._dump.stdout.read(CHUNK):
+                    compressor.write(chunk)
+                    self.raw_bytes += len(chunk)
+                    self._progress(len(chunk))
+                compressor.close()
+        except BaseException as exc:  # reported to the reader at EOF
+            self._error = exc
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        if not data:
+            self._thread.join()
+            if self._error is not None:
+                raise BackupFailedError(f"compression failed: {self._error}") from self._error
+            self._dump.finish()
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._source.close()

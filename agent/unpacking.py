@@ -1,0 +1,166 @@
+"""Reading a stored artifact back as the SQL dump, in one streaming pass, checking everything on the way.
+
+    storage stream → SHA1 + byte count → gzip/zstd decompressor → (tar walk) → SQL bytes
+
+Nothing touches the disk. ``DumpReader`` is a readable stream of the dump; once the caller has read
+it to the end, ``finish()`` walks the rest of the archive (tar end blocks, record padding, trailing
+compressed members) and then the rest of the raw stream, so the SHA1 covers every stored byte, and
+returns every way the artifact differs from its manifest and ``.sha1`` sidecar. A decompression or
+tar error does not stop the hashing: the reader drains the raw stream anyway, so the report can
+still say whether the stored bytes match their recorded SHA1.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import tarfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import BinaryIO, cast
+
+import zstandard
+
+from shared.compression import open_decompressor
+from shared.errors import BackupFailedError
+from shared.hashing import HashingReader
+from shared.layout import TAR_MEMBER
+from shared.manifest import Manifest
+from shared.storage import Storage
+
+log = logging.getLogger("mariadb_ha_backup.unpacking")
+
+# 1 MiB: the same chunk the backup pipeline uses; large enough to amortise calls into the
+# decompressor and the client pipe, small enough to keep memory flat.
+CHUNK = 1 << 20
+# Errors a damaged gzip/zstd/tar stream raises while being read (isal raises zlib-compatible errors).
+_DAMAGE_ERRORS = (OSError, EOFError, zlib.error, tarfile.TarError, zstandard.ZstdError, ValueError)
+
+
+class ArtifactDamagedError(BackupFailedError):
+    """The archive cannot be decompressed or unpacked; the message says where it broke."""
+
+
+@dataclass
+class ReadReport:
+    """What one pass over an artifact found. ``problems`` is empty when everything matched."""
+
+    sha1: str = ""
+    stored_bytes: int = 0
+    raw_bytes: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+class DumpReader(io.RawIOBase):
+    """The SQL dump inside an artifact, as a readable stream; see the module docstring."""
+
+    def __init__(self, stream: BinaryIO, manifest: Manifest) -> None:
+        self._manifest = manifest
+        self._hashed = HashingReader(stream)
+        self._decompressed = open_decompressor(manifest.artifact.compression, cast(BinaryIO, self._hashed))
+        self._tar: tarfile.TarFile | None = None
+        self._member: tarfile.TarInfo | None = None
+        self._damage: str | None = None
+        self.raw_bytes = 0
+        self._sql: BinaryIO | None = None
+        try:
+            self._sql = self._open_sql()
+        except ArtifactDamagedError:
+            pass  # recorded in self._damage: reads raise it, finish() reports it after hashing the rest
+
+    def _open_sql(self) -> BinaryIO:
+        if self._manifest.format != "tar.gz":
+            return self._decompressed
+        try:
+            # Stream mode ("r|"): one forward pass, no seeking, so the storage stream is enough.
+            self._tar = tarfile.open(fileobj=self._decompressed, mode="r|", bufsize=CHUNK)
+            self._member = self._tar.next()
+        except _DAMAGE_ERRORS as exc:
+            raise self._damaged("the tar header", exc) from None
+        if self._member is None or not self._member.isfile():
+            raise self._damaged("the tar header", ValueError("no file member"))
+        extracted = self._tar.extractfile(self._member)
+        assert extracted is not None  # a regular file member always has a stream
+        return cast(BinaryIO, extracted)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        if self._sql is None:
+            raise ArtifactDamagedError(self._damage)
+        try:
+            data = self._sql.read(len(view))
+        except _DAMAGE_ERRORS as exc:
+            raise self._damaged(f"byte {self.raw_bytes:,} of the dump", exc) from None
+        view[: len(data)] = data
+        self.raw_bytes += len(data)
+        return len(data)
+
+    def finish(self) -> ReadReport:
+        """Read what is left of the archive and the raw stream; compare with manifest and sidecar."""
+        if self._damage is None:
+            try:
+                self._walk_to_end()
+            except ArtifactDamagedError:
+                pass  # recorded in self._damage by readinto
+            except _DAMAGE_ERRORS as exc:
+                self._damaged("the end of the archive", exc)
+        while self._hashed.read(CHUNK):
+            pass  # the SHA1 must cover every stored byte, readable or not
+        return ReadReport(sha1=self._hashed.hexdigest(), stored_bytes=self._hashed.count, raw_bytes=self.raw_bytes,
+                          problems=[*([self._damage] if self._damage else []), *self._mismatches()])
+
+    def _walk_to_end(self) -> None:
+        while self.readinto(bytearray(CHUNK)):
+            pass  # dump bytes a caller left unread (a client that failed early) still need checking
+        if self._tar is not None:
+            extra = self._tar.next()
+            if extra is not None:
+                self._damage = f"the archive holds an unexpected second member {extra.name!r}"
+        while self._decompressed.read(CHUNK):
+            pass
+
+    def _mismatches(self) -> list[str]:
+        expected = self._manifest.artifact
+        found: list[str] = []
+        if self._hashed.count != expected.compressed_bytes:
+            found.append(f"stored size is {self._hashed.count:,} bytes, the manifest says {expected.compressed_bytes:,}")
+        if self._damage is None and self.raw_bytes != expected.raw_bytes:
+            found.append(f"the dump inside is {self.raw_bytes:,} bytes, the manifest says {expected.raw_bytes:,}")
+        if self._member is not None:
+            if self._member.name != (expected.tar_member or TAR_MEMBER):
+                found.append(f"the tar member is {self._member.name!r}, expected {expected.tar_member or TAR_MEMBER!r}")
+            if self._member.size != expected.raw_bytes:
+                found.append(f"the tar header says {self._member.size:,} bytes, the manifest says {expected.raw_bytes:,}")
+        return found
+
+    def _damaged(self, where: str, exc: BaseException) -> ArtifactDamagedError:
+        self._damage = (f"{self._manifest.artifact.name} is not readable at {where}: "
+                        f"{type(exc).__name__}: {str(exc)[:200]}")
+        return ArtifactDamagedError(self._damage)
+
+    def close(self) -> None:
+        for closable in (self._tar, self._decompressed, self._hashed):
+            if closable is not None:
+                closable.close()
+        super().close()
+
+
+@contextmanager
+def open_dump(storage: Storage, manifest: Manifest) -> Iterator[DumpReader]:
+    """A ``DumpReader`` over the artifact of ``manifest``; the download is closed at exit."""
+    reader = DumpReader(storage.open_read(manifest.artifact.key), manifest)
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+def check_artifact(storage: Storage, manifest: Manifest) -> ReadReport:
+    """One full streaming pass: SHA1, sizes, decompression and the tar walk. Damage is reported, not raised."""
+    with open_dump(storage, manifest) as reader:
+        return reader.finish()

@@ -1,0 +1,11 @@
+"""Kubernetes: the only package that talks to the Kubernetes API (and imports ``kubernetes``).
+
+Two users: the agent reads the MariaDB root password from a Secret (``secret``), and the dispatch
+path (the three cloud functions and ``mariadb-ha-backup dispatch``) creates one backup Job per target
+(``invocation`` → ``dispatching``). The manifest builders (``job_manifest``, ``job_settings``,
+``targets``) are pure functions over dicts so infra can render the CronJob without a cluster.
+
+The ``kubernetes`` client takes ~0.3 s to import, which is most of a function's cold start; modules
+here import it inside the functions that need it, never at module level, except ``secret`` and
+``clients`` which only run where a cluster call is about to happen anyway.
+"""

@@ -1,0 +1,124 @@
+"""Create one backup Job per target, idempotently, without piling up runs.
+
+Per target: list the target's Jobs by label; an unfinished one means a backup is still running, so
+report ``skipped-active`` (or ``exists`` when it is this very schedule's Job); otherwise create the
+Job, and a 409 AlreadyExists (a retried or duplicated invocation) is reported as ``exists``. A
+failure is recorded for its target and the loop goes on: one broken namespace must not stop the
+fleet's backups.
+
+"Unfinished" means no Complete/Failed condition yet, not ``status.active > 0``: a Job the
+controller has not picked up yet has no status at all and must still count as running.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.errors import BackupFailedError, BadInputError, ToolError
+from shared.k8s.api_calls import REQUEST_TIMEOUT, call_api, refused, server_message
+from shared.k8s.clients import ClusterAccess
+from shared.k8s.job_manifest import Manifest, build_job_manifest, label_selector
+from shared.k8s.job_settings import JobSettings
+from shared.k8s.targets import Target
+
+log = logging.getLogger("mariadb_ha_backup.dispatch")
+
+CREATED, EXISTS, SKIPPED_ACTIVE, DRY_RUN, FAILED = "created", "exists", "skipped-active", "dry-run", "failed"
+
+
+class JobRejectedError(BadInputError):
+    """The API server refused the Job as invalid (422) or the namespace does not exist (404)."""
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    name: str
+    namespace: str
+    status: str
+    manifest: Manifest | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"name": self.name, "namespace": self.namespace, "status": self.status}
+        if self.manifest is not None:
+            entry["manifest"] = self.manifest
+        if self.error is not None:
+            entry["error"] = self.error
+        return entry
+
+
+def dispatch_jobs(
+    *, targets: Sequence[Target], settings: JobSettings, scheduled_time: datetime,
+    access: ClusterAccess | None, dry_run: bool = False,
+) -> list[JobOutcome]:
+    """One outcome per target, in order. ``access`` may be None only for a dry run."""
+    outcomes = []
+    for target in targets:
+        manifest = build_job_manifest(target=target, settings=settings, scheduled_time=scheduled_time)
+        name = manifest["metadata"]["name"]
+        if dry_run:
+            outcomes.append(JobOutcome(name=name, namespace=target.namespace, status=DRY_RUN, manifest=manifest))
+            continue
+        if access is None:
+            raise ValueError("cluster access is required unless dry_run")
+        outcomes.append(_dispatch_one(target=target, manifest=manifest, access=access))
+    return outcomes
+
+
+def _dispatch_one(*, target: Target, manifest: Manifest, access: ClusterAccess) -> JobOutcome:
+    name = manifest["metadata"]["name"]
+    try:
+        status = _create_unless_active(target=target, manifest=manifest, access=access)
+    except ToolError as exc:
+        log.warning("backup Job for %s failed: %s", target.label, exc,
+                    extra={"event": "dispatch_failed", "target": target.label})
+        return JobOutcome(name=name, namespace=target.namespace, status=FAILED, error=str(exc))
+    except Exception as exc:  # one target's surprise must not stop the others
+        log.exception("backup Job for %s failed unexpectedly", target.label)
+        return JobOutcome(name=name, namespace=target.namespace, status=FAILED,
+                          error=f"unexpected {type(exc).__name__}: {str(exc)[:300]}")
+    log.info("backup Job %s/%s: %s", target.namespace, name, status,
+             extra={"event": "dispatched", "job": name, "namespace": target.namespace, "status": status})
+    return JobOutcome(name=name, namespace=target.namespace, status=status)
+
+
+def _create_unless_active(*, target: Target, manifest: Manifest, access: ClusterAccess) -> str:
+    from kubernetes.client import BatchV1Api
+    from kubernetes.client.exceptions import ApiException
+
+    batch = BatchV1Api(access.api_client)
+    name, namespace = manifest["metadata"]["name"], target.namespace
+    try:
+        jobs = call_api(lambda: batch.list_namespaced_job(namespace, label_selector=label_selector(target),
+                                                          _request_timeout=REQUEST_TIMEOUT),
+                        what=f"listing backup Jobs in namespace {namespace!r}")
+        running = [job.metadata.name for job in jobs.items if not _finished(job)]
+        if running:
+            return EXISTS if name in running else SKIPPED_ACTIVE
+        call_api(lambda: batch.create_namespaced_job(namespace, manifest, _request_timeout=REQUEST_TIMEOUT),
+                 what=f"creating Job {name!r} in namespace {namespace!r}")
+    except ApiException as exc:
+        if exc.status == 409:
+            return EXISTS
+        raise _api_error(exc, namespace=namespace, identity=access.identity) from None
+    return CREATED
+
+
+def _finished(job: Any) -> bool:
+    conditions = (job.status.conditions if job.status else None) or []
+    return any(c.type in ("Complete", "Failed") and c.status == "True" for c in conditions)
+
+
+def _api_error(exc: Any, *, namespace: str, identity: str) -> ToolError:
+    message = server_message(exc.body)
+    what = f"backup Jobs in namespace {namespace!r}"
+    if exc.status in (401, 403):
+        return refused(status=exc.status, reason=exc.reason or "", server_message=message,
+                       identity=identity, what=what)
+    if exc.status in (404, 422):
+        return JobRejectedError(f"{what}: HTTP {exc.status} {exc.reason}: {message}")
+    return BackupFailedError(f"{what}: HTTP {exc.status} {exc.reason}: {message}")

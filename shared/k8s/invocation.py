@@ -1,0 +1,118 @@
+"""One dispatch invocation, the same for the three functions and ``mariadb-ha-backup dispatch``.
+
+Each entry point only extracts (a) the optional test payload ``{"dry_run", "scheduled_time",
+"targets"}`` and (b) its platform's notion of the scheduled time, then calls ``run_invocation``. The
+payload is parsed strictly: a typo such as ``"dryrun": true`` from a console test must fail loudly
+rather than silently create real Jobs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.config import ConfigError
+from shared.errors import BackupFailedError
+from shared.k8s.dispatching import FAILED, JobOutcome, dispatch_jobs
+from shared.k8s.job_settings import job_settings_from_env
+from shared.k8s.targets import Target, parse_targets, targets_from_env
+
+PAYLOAD_KEYS = ("dry_run", "scheduled_time", "targets")
+
+
+class PayloadError(ConfigError):
+    """The test-invocation payload is not ``{"dry_run": bool, "scheduled_time": RFC3339, "targets": [...]}``."""
+
+
+class DispatchIncompleteError(BackupFailedError):
+    """At least one target failed; the others were dispatched. Raised so the platform retries,
+    which is safe: the Job names are deterministic, so created Jobs come back as ``exists``."""
+
+
+@dataclass(frozen=True)
+class DispatchRequest:
+    dry_run: bool = False
+    scheduled_time: datetime | None = None
+    targets: list[Target] | None = None
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    outcomes: list[JobOutcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[JobOutcome]:
+        return [outcome for outcome in self.outcomes if outcome.status == FAILED]
+
+    def counts(self) -> Counter[str]:
+        return Counter(outcome.status for outcome in self.outcomes)
+
+    def response(self) -> dict[str, Any]:
+        return {"jobs": [outcome.to_json() for outcome in self.outcomes]}
+
+    def raise_if_failed(self) -> None:
+        if self.failed:
+            details = "; ".join(f"{o.namespace}/{o.name}: {o.error}" for o in self.failed)
+            raise DispatchIncompleteError(f"{len(self.failed)} of {len(self.outcomes)} backup Job(s) failed: {details}")
+
+
+def parse_request(payload: Any) -> DispatchRequest:
+    """Validate the optional payload; ``None`` or ``{}`` means a normal scheduled run."""
+    if payload is None:
+        return DispatchRequest()
+    if not isinstance(payload, dict):
+        raise PayloadError("the invocation payload must be a JSON object with dry_run, scheduled_time, targets")
+    unknown = sorted(set(payload) - set(PAYLOAD_KEYS))
+    if unknown:
+        raise PayloadError(f"unknown payload field(s) {', '.join(map(repr, unknown))}; "
+                           f"allowed: {', '.join(PAYLOAD_KEYS)}")
+    dry_run = payload.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise PayloadError("payload dry_run must be true or false")
+    scheduled = payload.get("scheduled_time")
+    if scheduled is not None and not isinstance(scheduled, str):
+        raise PayloadError("payload scheduled_time must be an RFC 3339 string such as 2025-01-31T02:00:00Z")
+    targets = payload.get("targets")
+    return DispatchRequest(
+        dry_run=dry_run,
+        scheduled_time=parse_time(scheduled, source="payload scheduled_time") if scheduled else None,
+        targets=parse_targets(targets, source="payload targets") if targets is not None else None,
+    )
+
+
+def parse_time(value: str, *, source: str) -> datetime:
+    """An RFC 3339 timestamp with a timezone (``Z`` or an offset), as UTC."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise PayloadError(f"{source} {value[:60]!r} is not an RFC 3339 time such as 2025-01-31T02:00:00Z") from None
+    if moment.tzinfo is None:
+        raise PayloadError(f"{source} {value[:60]!r} has no timezone; add Z for UTC")
+    return moment.astimezone(UTC)
+
+
+def run_invocation(
+    *, request: DispatchRequest, platform: str, platform_time: datetime | None = None,
+    env: Mapping[str, str] | None = None,
+) -> DispatchResult:
+    """Dispatch per ``request``; the scheduled time is the payload's, else the platform's, else now.
+
+    ``platform`` selects cluster access: ``kubeconfig``, ``eks``, ``gke`` or ``aks``. Configuration
+    problems raise (BadInputError) before anything is sent; per-target failures are in the result.
+    """
+    env = os.environ if env is None else env
+    settings = job_settings_from_env(env)
+    targets = request.targets if request.targets is not None else targets_from_env(env)
+    scheduled = request.scheduled_time or platform_time or datetime.now(UTC)
+    access = None
+    if not request.dry_run:
+        from shared.k8s.clients import cluster_access_for
+
+        access = cluster_access_for(platform, env)
+    outcomes = dispatch_jobs(targets=targets, settings=settings, scheduled_time=scheduled,
+                             access=access, dry_run=request.dry_run)
+    return DispatchResult(outcomes=outcomes)

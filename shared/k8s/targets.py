@@ -1,0 +1,82 @@
+"""Backup targets: which MariaDB Service (and Secret) in which namespace gets a Job.
+
+One target comes from the agent's own variables (``CELL_DEFAULT_NAMESPACE``,
+``MARIADB_HA_SERVICE_NAME``, ``MARIADB_HA_SECRET_NAME``); a fleet comes from ``DISPATCH_TARGETS``, a
+JSON list of ``{"namespace", "service", "secret"}``. Names are validated here, before anything is
+sent to a cluster, because they end up in Job names, labels and URLs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared.config import _DNS1035_LABEL, _DNS1123_LABEL, _DNS1123_SUBDOMAIN, ConfigError
+
+_FIELDS = ("namespace", "service", "secret")
+
+
+class TargetsError(ConfigError):
+    """The target list is not valid JSON, has unknown fields, or names that Kubernetes would reject."""
+
+
+@dataclass(frozen=True)
+class Target:
+    namespace: str
+    service: str
+    secret: str
+
+    @property
+    def label(self) -> str:
+        """Human-readable ``namespace/service``, used in responses and errors."""
+        return f"{self.namespace}/{self.service}"
+
+
+def targets_from_env(env: Mapping[str, str]) -> list[Target]:
+    """``DISPATCH_TARGETS`` if set, else the single target described by the agent's variables."""
+    raw = env.get("DISPATCH_TARGETS", "").strip()
+    if raw:
+        try:
+            parsed = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise TargetsError(f"DISPATCH_TARGETS is not valid JSON ({exc.msg} at position {exc.pos})") from None
+        return parse_targets(parsed, source="DISPATCH_TARGETS")
+    names = {"namespace": "CELL_DEFAULT_NAMESPACE", "service": "MARIADB_HA_SERVICE_NAME",
+             "secret": "MARIADB_HA_SECRET_NAME"}
+    missing = [variable for variable in names.values() if not env.get(variable)]
+    if missing:
+        raise TargetsError(f"no backup target: set DISPATCH_TARGETS, or {', '.join(missing)}")
+    return parse_targets([{field: env[variable] for field, variable in names.items()}], source="environment")
+
+
+def parse_targets(value: Any, *, source: str) -> list[Target]:
+    """Validate a decoded target list (from ``DISPATCH_TARGETS`` or a test payload's ``targets``)."""
+    if not isinstance(value, list) or not value:
+        raise TargetsError(f"{source} must be a non-empty JSON list of {{namespace, service, secret}} objects")
+    targets = [_parse_one(item, where=f"{source}[{index}]") for index, item in enumerate(value)]
+    seen: set[tuple[str, str]] = set()
+    for target in targets:
+        if (target.namespace, target.service) in seen:
+            # The same service twice would get the same Job name: the second would only ever "exist".
+            raise TargetsError(f"{source} lists {target.label} more than once")
+        seen.add((target.namespace, target.service))
+    return targets
+
+
+def _parse_one(item: Any, *, where: str) -> Target:
+    if not isinstance(item, dict):
+        raise TargetsError(f"{where} must be an object with namespace, service and secret")
+    unknown = sorted(set(item) - set(_FIELDS))
+    if unknown:
+        raise TargetsError(f"{where} has unknown field(s) {', '.join(map(repr, unknown))}")
+    missing = [field for field in _FIELDS if not isinstance(item.get(field), str) or not item[field]]
+    if missing:
+        raise TargetsError(f"{where} needs string field(s) {', '.join(missing)}")
+    rules = (("namespace", _DNS1123_LABEL, "a DNS label"), ("service", _DNS1035_LABEL, "a DNS-1035 label"),
+             ("secret", _DNS1123_SUBDOMAIN, "a DNS subdomain name"))
+    for field, pattern, what in rules:
+        if not pattern.match(item[field]):
+            raise TargetsError(f"{where}.{field} {item[field][:80]!r} is not {what}")
+    return Target(namespace=item["namespace"], service=item["service"], secret=item["secret"])

@@ -1,0 +1,84 @@
+"""``manifest.json``: written last, so a backup exists only when its manifest does.
+
+It records what a restore needs to check itself against: the artifact's key, size and SHA1, where
+the data came from (server, Galera state, GTID position), how it was dumped (flags, never the
+password), and a schema inventory (databases, tables, views, routines, triggers, events).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from shared.errors import BackupFailedError
+
+SCHEMA_VERSION = 1
+
+
+class ManifestError(BackupFailedError):
+    """A manifest is unreadable or lacks required fields."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    key: str
+    name: str
+    sha1: str
+    compressed_bytes: int
+    raw_bytes: int
+    compression: str  # "gzip" or "zstd"
+    tar_member: str | None = None  # only for tar.gz
+
+
+@dataclass(frozen=True)
+class Source:
+    host: str
+    port: int
+    server_version: str
+    namespace: str | None
+    service: str | None
+    server_hostname: str | None = None  # @@hostname: the node that served the dump
+    gtid_binlog_pos: str | None = None
+    galera: dict[str, str] | None = None  # wsrep_* status when the server is a Galera node
+
+
+@dataclass(frozen=True)
+class Inventory:
+    databases: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)
+    views: list[str] = field(default_factory=list)
+    routines: list[str] = field(default_factory=list)
+    triggers: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    id: str
+    started_at: str
+    finished_at: str
+    format: str
+    artifact: Artifact
+    sha1_key: str
+    source: Source
+    dump_command: list[str]
+    tool_version: str
+    inventory: Inventory
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> bytes:
+        return (json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n").encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Manifest:
+        try:
+            raw: dict[str, Any] = json.loads(data)
+            return cls(
+                **{k: v for k, v in raw.items() if k not in ("artifact", "source", "inventory")},
+                artifact=Artifact(**raw["artifact"]),
+                source=Source(**raw["source"]),
+                inventory=Inventory(**raw["inventory"]),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ManifestError(f"manifest is not valid: {type(exc).__name__}: {exc}") from None

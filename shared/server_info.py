@@ -1,0 +1,91 @@
+"""What the manifest records about the source: server, Galera state, GTID position, schema inventory.
+
+Asked with the ``mariadb`` client through the same defaults file as the dump, just before it. This
+is also the preflight: wrong credentials fail here (exit 2) before anything is spooled, and a Galera
+node that is not Synced is treated like a lost connection, so the retry reaches a healthy node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.dump import DumpConnectionError, run_client_query
+from shared.manifest import Inventory
+
+SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
+_GALERA_STATUS = (
+    "wsrep_cluster_size",
+    "wsrep_cluster_state_uuid",
+    "wsrep_cluster_status",
+    "wsrep_local_state_comment",
+    "wsrep_ready",
+    "wsrep_connected",
+)
+_GALERA_VARIABLES = ("wsrep_on", "wsrep_node_name", "wsrep_cluster_name")
+
+
+class NodeNotReadyError(DumpConnectionError):
+    """A Galera node that is not Synced/ready: dumping it could block or read stale data; retry."""
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    version: str
+    hostname: str
+    gtid_binlog_pos: str | None
+    galera: dict[str, str] | None
+    inventory: Inventory
+
+
+def inspect_server(defaults_file: Path) -> ServerInfo:
+    (version, hostname, gtid), *_ = run_client_query(
+        defaults_file, "SELECT @@version, @@hostname, IFNULL(@@gtid_binlog_pos, '')"
+    )
+    galera = _galera_state(defaults_file)
+    if galera is not None and (
+        galera.get("wsrep_ready") != "ON" or galera.get("wsrep_local_state_comment") != "Synced"
+    ):
+        raise NodeNotReadyError(
+            f"Galera node {galera.get('wsrep_node_name', hostname)} is not ready "
+            f"(state {galera.get('wsrep_local_state_comment')}, ready {galera.get('wsrep_ready')})"
+        )
+    return ServerInfo(
+        version=version,
+        hostname=hostname,
+        gtid_binlog_pos=gtid or None,
+        galera=galera,
+        inventory=read_inventory(defaults_file),
+    )
+
+
+def _galera_state(defaults_file: Path) -> dict[str, str] | None:
+    names = ",".join(f"'{n}'" for n in (*_GALERA_STATUS, *_GALERA_VARIABLES))
+    rows = run_client_query(
+        defaults_file,
+        f"SHOW GLOBAL VARIABLES WHERE Variable_name IN ({names}); SHOW GLOBAL STATUS WHERE Variable_name IN ({names});",
+    )
+    state = {row[0].lower(): row[1] for row in rows if len(row) == 2}
+    return state if state.get("wsrep_on") == "ON" else None
+
+
+def read_inventory(defaults_file: Path) -> Inventory:
+    excluded = ",".join(f"'{s}'" for s in SYSTEM_SCHEMAS)
+    # Built only from the constant SYSTEM_SCHEMAS above, no user input.
+    sql = f"""
+        SELECT 'databases', schema_name FROM information_schema.schemata WHERE schema_name NOT IN ({excluded})
+        UNION ALL SELECT 'tables', CONCAT(table_schema, '.', table_name) FROM information_schema.tables
+          WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ({excluded})
+        UNION ALL SELECT 'views', CONCAT(table_schema, '.', table_name) FROM information_schema.views
+          WHERE table_schema NOT IN ({excluded})
+        UNION ALL SELECT 'routines', CONCAT(routine_schema, '.', routine_name, ':', routine_type)
+          FROM information_schema.routines WHERE routine_schema NOT IN ({excluded})
+        UNION ALL SELECT 'triggers', CONCAT(trigger_schema, '.', trigger_name) FROM information_schema.triggers
+          WHERE trigger_schema NOT IN ({excluded})
+        UNION ALL SELECT 'events', CONCAT(event_schema, '.', event_name) FROM information_schema.events
+          WHERE event_schema NOT IN ({excluded})
+    """  # noqa: S608
+    found: dict[str, list[str]] = {k: [] for k in ("databases", "tables", "views", "routines", "triggers", "events")}
+    for kind, name in run_client_query(defaults_file, sql):
+        found[kind].append(name)
+    return Inventory(**{k: sorted(v) for k, v in found.items()})

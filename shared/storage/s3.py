@@ -1,0 +1,236 @@
+"""Amazon S3 (and S3-compatible endpoints) as a ``Storage``.
+
+``put`` streams through boto3's managed transfer (s3transfer): the first ``PART_SIZE`` bytes decide
+between one PutObject and a concurrent multipart upload, and s3transfer aborts the multipart upload
+when a part, the completion or the caller's stream fails, so a failed put leaves no object behind.
+
+Two s3transfer habits shape the wrapper around the caller's stream:
+
+* it decides "multipart or not" from a single ``read(threshold)``; a raw pipe answers with a short
+  read (64 KiB) and the whole upload would silently become one in-memory PutObject. A
+  ``io.BufferedReader`` loops until it has the full amount.
+* it seeks and tells seekable streams to cut parts; our wrapper says "not seekable", so the caller's
+  stream is read once, front to back, and a pipe works like a file.
+
+The client is built lazily (``boto3`` import costs ~0.3 s of cold start) unless one is injected.
+Endpoint: the ``endpoint`` URL parameter, else botocore's own ``AWS_ENDPOINT_URL`` handling.
+Credentials: botocore's default chain (env, EKS Pod Identity, IRSA, instance profile).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from shared.storage.base import (
+    ObjectInfo,
+    ObjectNotFoundError,
+    StorageConfigError,
+    StorageError,
+    TransientStorageError,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# S3 allows 10,000 parts per upload and the size of a streamed dump is unknown up front, so the part
+# size caps the largest object: 16 MiB x 10,000 = 156 GiB of compressed dump (5 MiB would cap it at
+# 48 GiB). Memory is the price: s3transfer holds up to MAX_BUFFERED_PARTS parts, ~100 MiB here, which
+# keeps the agent under its 200 MB peak-RSS target. Raise both together only with more memory.
+PART_SIZE = 16 * 1024 * 1024
+# Parallel part uploads: enough to hide per-request latency to S3; more adds memory, not throughput,
+# once the (usually single-threaded) compressor upstream is the bottleneck.
+UPLOAD_THREADS = 4
+# Parts read ahead of the uploads; one spare keeps all threads busy while the next part is read.
+MAX_BUFFERED_PARTS = UPLOAD_THREADS + 2
+# botocore's own per-request attempts (standard mode: exponential backoff with jitter, ~3 s in total).
+# Modest on purpose: whole-call retries come from ``shared.storage.retrying`` around the adapter, and
+# a dead endpoint must fail within seconds. AWS_MAX_ATTEMPTS in the environment overrides it.
+DEFAULT_MAX_ATTEMPTS = 3
+# A TCP connect to S3 takes milliseconds; 10 s means the network is broken, not slow.
+CONNECT_TIMEOUT_S = 10
+# A part upload of 16 MiB on a slow 10 Mbit/s link takes ~15 s; 60 s without a byte means a stuck peer.
+READ_TIMEOUT_S = 60
+
+_CONFIG_CODES = {
+    "NoSuchBucket", "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+    "InvalidToken", "ExpiredToken", "TokenRefreshRequired", "AuthorizationHeaderMalformed",
+    "PermanentRedirect", "InvalidBucketName", "AccountProblem",
+}
+_MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
+_TRANSIENT_CODES = {
+    "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
+    "InternalError", "ServiceUnavailable", "503", "500",
+}
+
+
+class S3Storage:
+    """One bucket. ``client`` may be injected (tests, Lambda reuse); otherwise built on first use."""
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        client: S3Client | None = None,
+        region: str | None = None,
+        endpoint: str | None = None,
+        max_attempts: int | None = None,
+    ) -> None:
+        self.bucket = bucket
+        self.url = f"s3://{bucket}"
+        self._client_instance = client
+        self._region = region
+        self._endpoint = endpoint
+        self._max_attempts = max_attempts
+
+    def put(self, key: str, stream: BinaryIO) -> int:
+        from boto3.s3.transfer import TransferConfig
+
+        config = TransferConfig(
+            multipart_threshold=PART_SIZE,
+            multipart_chunksize=PART_SIZE,
+            max_concurrency=UPLOAD_THREADS,
+            max_in_memory_upload_chunks=MAX_BUFFERED_PARTS,
+        )
+        source = _OneShotReader(stream)
+        try:
+            self._client.upload_fileobj(io.BufferedReader(source), self.bucket, key, Config=config)
+        except _sdk_errors() as exc:  # the caller's own stream errors propagate untouched
+            raise _translate(exc, what=f"upload to {self.url}/{key}") from exc
+        return source.count
+
+    def open_read(self, key: str) -> BinaryIO:
+        try:
+            body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        except _sdk_errors() as exc:
+            raise _translate(exc, what=f"read {self.url}/{key}") from exc
+        return io.BufferedReader(_TranslatingReader(body, what=f"read {self.url}/{key}"))
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        try:
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield ObjectInfo(key=item["Key"], size=item["Size"], modified=item["LastModified"])
+        except _sdk_errors() as exc:
+            raise _translate(exc, what=f"list {self.url}/{prefix}") from exc
+
+    def delete(self, key: str) -> None:
+        try:
+            self._client.delete_object(Bucket=self.bucket, Key=key)  # 204 for a missing key too
+        except _sdk_errors() as exc:
+            raise _translate(exc, what=f"delete {self.url}/{key}") from exc
+
+    @property
+    def _client(self) -> S3Client:
+        if self._client_instance is None:
+            self._client_instance = _build_client(
+                region=self._region, endpoint=self._endpoint, max_attempts=self._max_attempts
+            )
+        return self._client_instance
+
+
+def _build_client(*, region: str | None, endpoint: str | None, max_attempts: int | None) -> S3Client:
+    import boto3
+    from botocore.config import Config
+
+    retries: dict[str, Any] = {"mode": "standard"}
+    if max_attempts is not None or "AWS_MAX_ATTEMPTS" not in os.environ:
+        retries["total_max_attempts"] = max_attempts or DEFAULT_MAX_ATTEMPTS
+    config = Config(retries=retries, connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S)
+    # A private session: boto3's module-level default session is not thread-safe to create.
+    session = boto3.session.Session()
+    return session.client("s3", region_name=region, endpoint_url=endpoint, config=config)
+
+
+class _OneShotReader(io.RawIOBase):
+    """The caller's stream as a raw, non-seekable, counting stream (see the module docstring)."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner = inner
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._inner.read(len(buffer))
+        buffer[: len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+
+class _TranslatingReader(io.RawIOBase):
+    """A response body whose mid-stream SDK errors (reset, timeout) become storage errors."""
+
+    def __init__(self, body: Any, *, what: str) -> None:
+        self._body = body
+        self._what = what
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self._body.read(len(buffer))
+        except _sdk_errors() as exc:
+            raise _translate(exc, what=self._what) from exc
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()  # returns the connection to the pool
+        super().close()
+
+
+def _sdk_errors() -> tuple[type[Exception], ...]:
+    from botocore.exceptions import BotoCoreError, ClientError
+    from urllib3.exceptions import HTTPError
+
+    # urllib3 errors escape botocore while a streamed body is being read.
+    return (BotoCoreError, ClientError, HTTPError)
+
+
+def _translate(exc: Exception, *, what: str) -> Exception:
+    """The storage error for an SDK exception; the message names the call, never credentials."""
+    from botocore import exceptions as bx
+
+    if isinstance(exc, bx.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        # S3's own message ("The specified bucket does not exist") helps the user; it holds no secret.
+        return _by_code(code, status, what=what, detail=str(error.get("Message", "")))
+    config_types = (bx.NoCredentialsError, bx.PartialCredentialsError, bx.CredentialRetrievalError,
+                    bx.NoRegionError, bx.InvalidEndpointConfigurationError)
+    if isinstance(exc, config_types):
+        return StorageConfigError(f"{what}: {exc}")
+    transient_types = (bx.ConnectionError, bx.HTTPClientError, bx.ResponseStreamingError)
+    if isinstance(exc, transient_types) or not isinstance(exc, bx.BotoCoreError):
+        return TransientStorageError(f"{what}: {type(exc).__name__}: {exc}")
+    return StorageError(f"{what}: {exc}")
+
+
+def _by_code(code: str, status: int, *, what: str, detail: str) -> Exception:
+    message = f"{what}: {code or 'error'} (HTTP {status}){': ' + detail if detail else ''}"
+    if code in _CONFIG_CODES or status in (401, 403):
+        return StorageConfigError(message)
+    if code in _MISSING_CODES or status == 404:
+        return ObjectNotFoundError(message)
+    if code in _TRANSIENT_CODES or status >= 500 or status in (408, 429):
+        return TransientStorageError(message)
+    return StorageError(message)
+
+
+def from_url(location: str, params: dict[str, str]) -> S3Storage:
+    """``s3://bucket?region=..&endpoint=..``; without ``region``, ``AWS_REGION`` then botocore's chain."""
+    if not location:
+        raise StorageConfigError("s3:// URL needs a bucket name")
+    region = params.get("region") or os.environ.get("AWS_REGION") or None
+    return S3Storage(location, region=region, endpoint=params.get("endpoint") or None)
+
+
+__all__ = ["PART_SIZE", "S3Storage", "from_url"]

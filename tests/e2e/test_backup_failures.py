@@ -1,0 +1,147 @@
+"""Failures a user will meet: each gets the documented exit code and one clear line, commits
+nothing (no manifest, no artifact) and leaves no temp files behind."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.throwaway_server import free_port
+from tests.support.cli import run_cli, start_cli
+from tests.support.mariadb_server import TestServer
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> tuple[Path, Path]:
+    bucket, tmp = tmp_path / "bucket", tmp_path / "tmp"
+    bucket.mkdir()
+    tmp.mkdir()
+    return bucket, tmp
+
+
+def env_for(server: TestServer, bucket: Path, tmp: Path, **extra: str) -> dict[str, str]:
+    return {
+        "CLOUD_PROVIDER": "local",
+        "LOCAL_BACKUP_DIR": str(bucket),
+        "BACKUP_TMPDIR": str(tmp),
+        "BACKUP_RETRY_ATTEMPTS": "2",
+        "BACKUP_RETRY_SECONDS": "5",
+        **server.agent_env(),
+        **extra,
+    }
+
+
+def assert_nothing_left(bucket: Path, tmp: Path) -> None:
+    assert [p for p in bucket.rglob("*") if p.is_file()] == []
+    assert list(tmp.iterdir()) == []
+
+
+def one_error_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def test_wrong_password_is_bad_input(mariadb_server, dirs):
+    bucket, tmp = dirs
+    done = run_cli(["backup"], env_for(mariadb_server, bucket, tmp, MARIADB_PASSWORD="not-the-password"))
+    assert done.returncode == 2
+    line = one_error_line(done.stderr)
+    assert "refused the credentials" in line and "not-the-password" not in line
+    assert_nothing_left(bucket, tmp)
+
+
+def test_unreachable_host_fails_after_retries(mariadb_server, dirs):
+    bucket, tmp = dirs
+    env = env_for(mariadb_server, bucket, tmp, MARIADB_PORT=str(free_port()))
+    started = time.monotonic()
+    done = run_cli(["backup"], env)
+    assert done.returncode == 1
+    assert "connection failed" in done.stderr.splitlines()[-1]
+    retries = [json.loads(line) for line in done.stderr.splitlines() if '"event": "retry"' in line]
+    assert len(retries) == 1  # two attempts in all
+    assert time.monotonic() - started < 30
+    assert_nothing_left(bucket, tmp)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"CLOUD_PROVIDER": "ftp"}, "CLOUD_PROVIDER must be one of"),
+        ({"CLOUD_PROVIDER": "aws"}, "CLOUD_PROVIDER=aws needs S3_BUCKET"),
+        ({"BACKUP_URL": "s3://Bad_Bucket"}, "is not an S3 bucket name"),
+        ({"BACKUP_PREFIX": "../escape"}, "is not a valid key prefix"),
+        ({"BACKUP_FORMAT": "rar"}, "BACKUP_FORMAT must be one of"),
+        ({"MARIADB_PORT": "99999"}, "MARIADB_PORT must be between"),
+    ],
+)
+def test_bad_configuration_is_one_line_and_exit_2(mariadb_server, dirs, setting, message):
+    bucket, tmp = dirs
+    done = run_cli(["backup"], env_for(mariadb_server, bucket, tmp, **setting))
+    assert done.returncode == 2
+    assert message in one_error_line(done.stderr)
+    assert_nothing_left(bucket, tmp)
+
+
+def test_missing_bucket_is_bad_input(mariadb_server, dirs):
+    bucket, tmp = dirs
+    done = run_cli(["backup"], env_for(mariadb_server, bucket / "missing", tmp))
+    assert done.returncode == 2
+    assert "does not exist" in one_error_line(done.stderr)
+    assert not (bucket / "missing").exists()
+    assert_nothing_left(bucket, tmp)
+
+
+def test_unknown_flag_is_usage_error(dirs):
+    done = run_cli(["backup", "--no-such-flag"], {})
+    assert done.returncode == 2
+    assert "unrecognized arguments" in one_error_line(done.stderr)
+
+
+def hold_table_lock(server: TestServer, table: str) -> subprocess.Popen[bytes]:
+    """A session holding a write lock: mariadb-dump blocks on that table, mid-dump, until released."""
+    holder = subprocess.Popen(server.client_argv(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    assert holder.stdin is not None
+    holder.stdin.write(f"LOCK TABLES {table} WRITE; SELECT SLEEP(120);\n".encode())
+    holder.stdin.flush()
+    return holder
+
+
+def wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+def dump_children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid), "-f", "mariadb-dump"], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_during_dump_cleans_up(sample_server, dirs, signum):
+    bucket, tmp = dirs
+    holder = hold_table_lock(sample_server, "shop.products")
+    try:
+        agent = start_cli(["backup"], env_for(sample_server, bucket, tmp))
+        wait_for(lambda: dump_children(agent.pid) and any(tmp.rglob("*spool*")))
+        dump_pid = dump_children(agent.pid)[0]
+        time.sleep(0.3)  # the dump is now blocked on the locked table, mid-stream
+        agent.send_signal(signum)
+        _, stderr = agent.communicate(timeout=30)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert agent.returncode == 128 + signum
+    assert "Traceback" not in stderr
+    assert_nothing_left(bucket, tmp)
+    wait_for(lambda: not Path(f"/proc/{dump_pid}").exists(), timeout=10)

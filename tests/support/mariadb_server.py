@@ -1,0 +1,106 @@
+"""Real throwaway ``mariadbd`` servers for tests (no mocks): fixtures and comparison helpers.
+
+- ``mariadb_server``: an empty server whose root password (``server.password``) is random and
+  contains characters that need quoting, reachable on 127.0.0.1:``server.port``.
+- ``sample_server``: the same with ``examples/sample-data.sql`` loaded (several databases,
+  utf8mb4, BLOBs, NULLs, generated column, views, trigger, routines, event).
+- ``mariadb_factory``: call it to get more servers (e.g. a restore target); all stop at teardown.
+- ``table_checksums(server)`` / ``schema_objects(server)``: what a restore must reproduce.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.throwaway_server import ThrowawayServer
+
+SAMPLE_SQL = Path(__file__).resolve().parents[2] / "examples" / "sample-data.sql"
+SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
+
+
+class TestServer(ThrowawayServer):
+    __test__ = False  # not a test class, despite the name
+    password: str = ""
+
+    def agent_env(self) -> dict[str, str]:
+        """Environment for the agent to reach this server over TCP with the password."""
+        return {
+            "MARIADB_HOST": self.host,
+            "MARIADB_PORT": str(self.port),
+            "MARIADB_USER": "root",
+            "MARIADB_PASSWORD": self.password,
+        }
+
+
+def start_test_server(*, sample: bool = False) -> TestServer:
+    server = TestServer()
+    server.start()
+    # Quote, backslash, '#' and '$' make sure nothing splits or interprets the password on its way.
+    server.password = f"pw'\"#${secrets.token_hex(8)}\\end"
+    server.set_root_password(server.password)
+    if sample:
+        server.execute(SAMPLE_SQL.read_text())
+    return server
+
+
+@pytest.fixture
+def mariadb_factory() -> Iterator[Callable[..., TestServer]]:
+    started: list[TestServer] = []
+
+    def make(*, sample: bool = False) -> TestServer:
+        server = start_test_server(sample=sample)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def mariadb_server(mariadb_factory: Callable[..., TestServer]) -> TestServer:
+    return mariadb_factory()
+
+
+@pytest.fixture
+def sample_server(mariadb_factory: Callable[..., TestServer]) -> TestServer:
+    return mariadb_factory(sample=True)
+
+
+def user_tables(server: ThrowawayServer) -> list[str]:
+    excluded = ",".join(f"'{s}'" for s in SYSTEM_SCHEMAS)
+    rows = server.execute(
+        "SELECT CONCAT('`', table_schema, '`.`', table_name, '`') FROM information_schema.tables "
+        f"WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ({excluded}) ORDER BY 1"
+    )
+    return rows.splitlines()
+
+
+def table_checksums(server: ThrowawayServer) -> dict[str, str]:
+    """``CHECKSUM TABLE`` of every user table, keyed by schema.table."""
+    tables = user_tables(server)
+    assert tables, "no user tables: the comparison would be empty"
+    out = server.execute(f"CHECKSUM TABLE {', '.join(tables)} EXTENDED")
+    return dict(line.split("\t") for line in out.splitlines())
+
+
+def schema_objects(server: ThrowawayServer) -> dict[str, list[str]]:
+    """Views, routines, triggers and events by qualified name."""
+    excluded = ",".join(f"'{s}'" for s in SYSTEM_SCHEMAS)
+    # (kind, information_schema table, schema column, name expression)
+    sources = [
+        ("views", "views", "table_schema", "table_name"),
+        ("routines", "routines", "routine_schema", "CONCAT(routine_name, ':', routine_type)"),
+        ("triggers", "triggers", "trigger_schema", "trigger_name"),
+        ("events", "events", "event_schema", "event_name"),
+    ]
+    queries = {
+        kind: f"SELECT CONCAT({schema}, '.', {name}) FROM information_schema.{table} WHERE {schema} NOT IN ({excluded})"
+        for kind, table, schema, name in sources
+    }
+    return {kind: sorted(server.execute(sql).splitlines()) for kind, sql in queries.items()}
+
