@@ -22,6 +22,10 @@ log = logging.getLogger("mariadb_ha_backup")
 COMMAND_MODULES = (
     "agent.commands.backup",
     "agent.commands.dispatch",
+    "agent.commands.list",
+    "agent.commands.verify",
+    "agent.commands.restore",
+    "agent.commands.prune",
 )
 
 

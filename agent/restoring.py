@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import logging
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -34,6 +34,7 @@ from shared.storage import Storage
 
 log = logging.getLogger("mariadb_ha_backup.restore")
 
+Progress = Callable[[int], None]
 YES_ENV = "MARIADB_HA_RESTORE_YES"
 # --binary-mode: load the dump byte for byte (no '\r\n' translation, NUL allowed) and ignore client
 # commands such as '\!' (shell) that a dump should never contain.
@@ -66,7 +67,7 @@ class RestoreResult:
 
 
 def restore_backup(storage: Storage, manifest: Manifest, *, defaults_file: Path, request: RestoreRequest,
-                   run_dir: Path) -> RestoreResult:
+                   run_dir: Path, progress: Progress | None = None) -> RestoreResult:
     check_database_in_backup(manifest, request.database)
     check_target(defaults_file, database=request.database, confirmed=request.confirmed)
     if request.verify_first:
@@ -74,7 +75,8 @@ def restore_backup(storage: Storage, manifest: Manifest, *, defaults_file: Path,
         raise_if_failed(verify_backup(storage, manifest))
     log.info("restoring backup %s", manifest.id, extra={"event": "restore", "backup_id": manifest.id,
                                                         "database": request.database})
-    read = load_dump(storage, manifest, defaults_file=defaults_file, database=request.database, run_dir=run_dir)
+    read = load_dump(storage, manifest, defaults_file=defaults_file, database=request.database, run_dir=run_dir,
+                     progress=progress)
     return RestoreResult(backup_id=manifest.id, database=request.database, verified_first=request.verify_first,
                          sha1=read.sha1, stored_bytes=read.stored_bytes, loaded_bytes=read.raw_bytes)
 
@@ -108,12 +110,12 @@ def user_databases(defaults_file: Path) -> list[str]:
 
 
 def load_dump(storage: Storage, manifest: Manifest, *, defaults_file: Path, database: str | None,
-              run_dir: Path) -> ReadReport:
+              run_dir: Path, progress: Progress | None = None) -> ReadReport:
     """Stream the dump (or one database of it) into the client; fail if the loaded bytes differ from the
     manifest's SHA1. Used by ``restore`` and by the restore drill."""
     with open_dump(storage, manifest) as reader, MariadbClient(defaults_file, run_dir=run_dir) as client:
         section = DatabaseSection(io.BufferedReader(reader, CHUNK), database) if database is not None else None
-        client.feed(section.chunks() if section is not None else _chunks(reader))
+        client.feed(section.chunks() if section is not None else _chunks(reader), progress=progress)
         read = reader.finish()
         client.finish()
     problems = read.problems + sha1_problems(read, manifest=manifest, sidecar_sha1=None)
@@ -144,11 +146,13 @@ class MariadbClient:
                                              stderr=err, env=child_env())
         return self
 
-    def feed(self, chunks: Iterable[bytes]) -> None:
+    def feed(self, chunks: Iterable[bytes], *, progress: Progress | None = None) -> None:
         assert self._process is not None and self._process.stdin is not None
         try:
             for chunk in chunks:
                 self._process.stdin.write(chunk)
+                if progress is not None:
+                    progress(len(chunk))
         except BrokenPipeError:
             self.finish()  # the client exited early: report its own error
             raise RestoreFailedError("the mariadb client stopped reading the dump") from None

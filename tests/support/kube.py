@@ -11,6 +11,8 @@ Fixtures:
   ``kubernetes.client.ApiClient``), ``.kubeconfig`` (a file pointing at the emulator, for CLI runs
   with ``KUBECONFIG``), helpers ``seed_secret``, ``seed_job``, ``refuse``, ``fail_once``,
   ``created_jobs``, ``stored_jobs``.
+- ``identity_endpoints`` → ``IdentityEndpoints``: local Google OAuth token and Azure managed-identity
+  endpoints for the GKE and AKS token providers (see the section at the end).
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ import asyncio
 import base64
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import kmock
 import pytest
@@ -154,4 +159,88 @@ def kube_api(tmp_path: Path) -> Iterator[KubeApi]:
     finally:
         api_client.close()
         loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+
+
+# --- Cloud identity endpoints for the GKE and AKS token providers -------------------------------
+#
+# The providers run for real (google-auth with a service-account key file, azure-identity's App
+# Service managed identity) against these local stand-ins for Google's OAuth token endpoint and
+# the Functions host's identity endpoint, so the whole token path is exercised without a network.
+
+GKE_TOKEN = "ya29.test-gke-access-token"
+AKS_TOKEN = "eyJ0eXAi.test-aks-access-token"
+AKS_RESOURCE = "6dae42f8-4368-4678-94ff-3960e28e3630"
+GOOGLE_SCOPES = {"https://www.googleapis.com/auth/cloud-platform", "https://www.googleapis.com/auth/userinfo.email"}
+
+
+@dataclass
+class IdentityEndpoints:
+    url: str
+    google_key_file: Path
+    google_account: str
+    msi_env: dict[str, str]  # what the Functions host sets for App Service managed identity
+
+
+def _identity_handler(*, public_key: Any, token_uri: str, msi_secret: str) -> type[BaseHTTPRequestHandler]:
+    import jwt
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # Google OAuth 2.0 JWT-bearer grant
+            form = dict(parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
+            claims = jwt.decode(form["assertion"], public_key, algorithms=["RS256"], audience=token_uri)
+            if set(claims["scope"].split()) != GOOGLE_SCOPES:
+                self._send(400, {"error": "invalid_scope", "error_description": claims["scope"]})
+                return
+            self._send(200, {"access_token": GKE_TOKEN, "expires_in": 3600, "token_type": "Bearer"})
+
+        def do_GET(self) -> None:  # App Service / Functions managed identity endpoint
+            query = dict(parse_qsl(urlsplit(self.path).query))
+            if self.headers.get("X-IDENTITY-HEADER") != msi_secret or query.get("resource") != AKS_RESOURCE:
+                self._send(400, {"error": "invalid_request", "error_description": f"resource {query.get('resource')}"})
+                return
+            self._send(200, {"access_token": AKS_TOKEN, "expires_on": str(int(time.time()) + 3600),
+                             "resource": AKS_RESOURCE, "token_type": "Bearer"})
+
+        def _send(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def identity_endpoints(tmp_path: Path) -> Iterator[IdentityEndpoints]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    server.RequestHandlerClass = _identity_handler(public_key=key.public_key(), token_uri=f"{url}/token",
+                                                   msi_secret="test-identity-header")
+    account = "backup-dispatch@test-project.iam.gserviceaccount.com"
+    key_file = tmp_path / "service-account.json"
+    key_file.write_text(json.dumps({
+        "type": "service_account", "project_id": "test-project", "private_key_id": "test-key",
+        "private_key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption()).decode(),
+        "client_email": account, "client_id": "1", "token_uri": f"{url}/token",
+    }))
+    thread = threading.Thread(target=server.serve_forever, name="identity-endpoints", daemon=True)
+    thread.start()
+    try:
+        yield IdentityEndpoints(url=url, google_key_file=key_file, google_account=account,
+                                msi_env={"IDENTITY_ENDPOINT": f"{url}/msi/token",
+                                         "IDENTITY_HEADER": "test-identity-header"})
+    finally:
+        server.shutdown()
+        server.server_close()
         thread.join(timeout=10)

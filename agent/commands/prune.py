@@ -1,0 +1,64 @@
+"""``mariadb-ha-backup prune [--keep-last N] [--max-age DAYS] [--dry-run]``: apply retention now.
+
+The policy comes from the flags or from ``BACKUP_KEEP_LAST`` / ``BACKUP_MAX_AGE_DAYS`` (the same
+settings the backup applies after a successful run). Without any policy, prune only removes
+incomplete leftovers older than a day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from typing import Any
+
+from agent.bucket import bucket_from_args, config_values
+from agent.commands.options import add_config_flags
+from agent.pruning import Removal, prune
+from shared.config import ConfigError
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "prune", help="delete backups outside the retention policy",
+        description="Delete whole backups (archive, sidecar, manifest) outside the policy; never the newest "
+                    "complete backup. Also removes incomplete leftovers older than a day.")
+    parser.add_argument("--max-age", dest="cfg_backup_max_age_days", metavar="DAYS",
+                        help="delete backups older than DAYS days [BACKUP_MAX_AGE_DAYS]")
+    parser.add_argument("--dry-run", action="store_true", help="only print what would be deleted")
+    parser.add_argument("--json", action="store_true", help="print the removals as one JSON array on stdout")
+    add_config_flags(parser)  # includes --keep-last N [BACKUP_KEEP_LAST] and --max-age-days
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    values = config_values(args)
+    keep_last = _number(values, "BACKUP_KEEP_LAST", int)
+    max_age = _number(values, "BACKUP_MAX_AGE_DAYS", float)
+    bucket = bucket_from_args(args)
+    removals = prune(bucket.storage, prefix=bucket.prefix, keep_last=int(keep_last) if keep_last else None,
+                     max_age_days=max_age, dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps([{**asdict(r), "dry_run": args.dry_run} for r in removals]))
+    else:
+        print(_summary(removals, dry_run=args.dry_run))
+    return 0
+
+
+def _number(values: dict[str, str], name: str, kind: type[int] | type[float]) -> float | None:
+    if name not in values:
+        return None
+    try:
+        number = kind(values[name])
+    except ValueError:
+        raise ConfigError(f"{name} must be a {'whole ' if kind is int else ''}number, not {values[name][:20]!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{name} must be greater than 0, not {values[name]}")
+    return number
+
+
+def _summary(removals: list[Removal], *, dry_run: bool) -> str:
+    if not removals:
+        return "nothing to delete"
+    verb = "would delete" if dry_run else "deleted"
+    return "\n".join(f"{verb} {r.backup_id} ({r.state}, {r.reason}, {len(r.keys)} object(s))" for r in removals)

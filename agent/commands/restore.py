@@ -1,0 +1,74 @@
+"""``mariadb-ha-backup restore [ID | --latest | --at TIME]``: load a backup into the target server.
+
+The target is configured like the backup's source (``MARIADB_HOST``/``--host``, port, user, and the
+password from ``MARIADB_PASSWORD``, ``MARIADB_PASSWORD_FILE`` or the Kubernetes Secret).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import asdict
+from typing import Any
+
+from agent.backup import private_run_dir, resolve_password
+from agent.bucket import open_bucket
+from agent.catalog import parse_time, scan_backups, select_backup
+from agent.commands.options import add_config_flags, settings_from_args
+from agent.progress import byte_progress
+from agent.restoring import YES_ENV, RestoreRequest, RestoreResult, restore_backup
+from agent.signals import signals_raise_terminated
+from shared.dump import write_defaults_file
+from shared.errors import BadInputError
+from shared.logs import register_secret
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "restore", help="restore a backup into the target server",
+        description="Stream a backup from the bucket, verify it, decompress it and load it with the mariadb "
+                    "client into the target server (--host/MARIADB_HOST).")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("backup_id", nargs="?", metavar="ID", help="backup id (YYYYMMDDTHHMMSSZ)")
+    which.add_argument("--latest", action="store_true", help="the newest complete backup")
+    which.add_argument("--at", metavar="TIME", help="the newest complete backup at or before TIME (UTC unless an "
+                                                    "offset is given): 2024-05-01T12:00:00Z, 2024-05-01, or an id")
+    parser.add_argument("--database", metavar="NAME", help="restore only this database out of the dump")
+    parser.add_argument("--no-verify-first", dest="verify_first", action="store_false",
+                        help="skip the verification pass (the SHA1 is still checked while loading)")
+    parser.add_argument("--yes", action="store_true",
+                        help=f"restore even though the target already has user databases [{YES_ENV}=1]")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
+    add_config_flags(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not (args.backup_id or args.latest or args.at):
+        raise BadInputError("say which backup to restore: an ID, --latest or --at TIME")
+    at = parse_time(args.at) if args.at else None
+    settings = settings_from_args(args)
+    password = resolve_password(settings)
+    register_secret(password)
+    bucket = open_bucket(settings.destination)
+    entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=args.backup_id,
+                          latest=args.latest, at=at)
+    assert entry.manifest is not None  # select_backup returns complete backups only
+    request = RestoreRequest(database=args.database, verify_first=args.verify_first,
+                             confirmed=args.yes or os.environ.get(YES_ENV) == "1")
+    with signals_raise_terminated(), private_run_dir(settings.tmp_dir) as run_dir, byte_progress("restore") as progress:
+        defaults = write_defaults_file(run_dir, host=settings.host, port=settings.port, user=settings.user,
+                                       password=password)
+        result = restore_backup(bucket.storage, entry.manifest, defaults_file=defaults, request=request,
+                                run_dir=run_dir, progress=progress)
+    print(json.dumps(asdict(result)) if args.json else _summary(result, target=f"{settings.host}:{settings.port}"))
+    return 0
+
+
+def _summary(r: RestoreResult, *, target: str) -> str:
+    what = f"database {r.database}" if r.database else "all databases"
+    verified = "verified first, " if r.verified_first else ""
+    return (f"restored {what} from backup {r.backup_id} into {target}\n"
+            f"  {verified}SHA1 {r.sha1} checked on the {r.stored_bytes:,} bytes downloaded; "
+            f"{r.loaded_bytes:,} bytes of dump read")
