@@ -15,6 +15,7 @@ directory (``shared.dump.write_defaults_file``): never argv, never the child's e
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import subprocess
@@ -71,7 +72,8 @@ def restore_backup(storage: Storage, manifest: Manifest, *, defaults_file: Path,
     check_database_in_backup(manifest, request.database)
     check_target(defaults_file, database=request.database, confirmed=request.confirmed)
     if request.verify_first:
-        log.info("verifying backup %s before restoring", manifest.id, extra={"event": "verify", "backup_id": manifest.id})
+        log.info("verifying backup %s before restoring", manifest.id,
+                 extra={"event": "verify", "backup_id": manifest.id})
         raise_if_failed(verify_backup(storage, manifest))
     log.info("restoring backup %s", manifest.id, extra={"event": "restore", "backup_id": manifest.id,
                                                         "database": request.database})
@@ -101,11 +103,13 @@ def check_target(defaults_file: Path, *, database: str | None, confirmed: bool) 
 def user_databases(defaults_file: Path) -> list[str]:
     """Databases other than the system ones; an empty ``test`` (created by mariadb-install-db) is not data."""
     excluded = ",".join(f"'{s}'" for s in SYSTEM_SCHEMAS)
-    rows = run_client_query(defaults_file, (
-        "SELECT s.schema_name FROM information_schema.schemata s "
+    # Only our own constant schema names are interpolated.
+    sql = (
+        "SELECT s.schema_name FROM information_schema.schemata s "  # noqa: S608
         f"WHERE s.schema_name NOT IN ({excluded}) AND NOT (s.schema_name = 'test' AND NOT EXISTS "
         "(SELECT 1 FROM information_schema.tables t WHERE t.table_schema = 'test')) ORDER BY 1"
-    ))
+    )
+    rows = run_client_query(defaults_file, sql)
     return [row[0] for row in rows]
 
 
@@ -160,17 +164,16 @@ class MariadbClient:
     def finish(self) -> None:
         assert self._process is not None
         if self._process.stdin is not None and not self._process.stdin.closed:
-            try:
+            with contextlib.suppress(BrokenPipeError):  # the exit code and stderr below tell why
                 self._process.stdin.close()
-            except BrokenPipeError:
-                pass  # the exit code and stderr below tell why
         code = self._process.wait()
         if code != 0:
             stderr = self._stderr_path.read_text(errors="replace")
             cause = classify_failure(stderr or f"exit code {code}", what="mariadb client")
             raise RestoreFailedError(f"{cause} — the target may be partially restored") from None
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if self._process is None or self._process.poll() is not None:
             return
         self._process.terminate()

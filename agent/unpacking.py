@@ -12,6 +12,7 @@ still say whether the stored bytes match their recorded SHA1.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import tarfile
@@ -65,17 +66,16 @@ class DumpReader(io.RawIOBase):
         self._damage: str | None = None
         self.raw_bytes = 0
         self._sql: BinaryIO | None = None
-        try:
+        # On damage the reason is kept in self._damage: reads raise it, finish() reports it after hashing.
+        with contextlib.suppress(ArtifactDamagedError):
             self._sql = self._open_sql()
-        except ArtifactDamagedError:
-            pass  # recorded in self._damage: reads raise it, finish() reports it after hashing the rest
 
     def _open_sql(self) -> BinaryIO:
         if self._manifest.format != "tar.gz":
             return self._decompressed
         try:
             # Stream mode ("r|"): one forward pass, no seeking, so the storage stream is enough.
-            self._tar = tarfile.open(fileobj=self._decompressed, mode="r|", bufsize=CHUNK)
+            self._tar = tarfile.open(fileobj=self._decompressed, mode="r|", bufsize=CHUNK)  # noqa: SIM115  # closed in close()
             self._member = self._tar.next()
         except _DAMAGE_ERRORS as exc:
             raise self._damaged("the tar header", exc) from None
@@ -128,14 +128,16 @@ class DumpReader(io.RawIOBase):
         expected = self._manifest.artifact
         found: list[str] = []
         if self._hashed.count != expected.compressed_bytes:
-            found.append(f"stored size is {self._hashed.count:,} bytes, the manifest says {expected.compressed_bytes:,}")
+            found.append(f"stored size is {self._hashed.count:,} bytes, "
+                         f"the manifest says {expected.compressed_bytes:,}")
         if self._damage is None and self.raw_bytes != expected.raw_bytes:
             found.append(f"the dump inside is {self.raw_bytes:,} bytes, the manifest says {expected.raw_bytes:,}")
         if self._member is not None:
             if self._member.name != (expected.tar_member or TAR_MEMBER):
                 found.append(f"the tar member is {self._member.name!r}, expected {expected.tar_member or TAR_MEMBER!r}")
             if self._member.size != expected.raw_bytes:
-                found.append(f"the tar header says {self._member.size:,} bytes, the manifest says {expected.raw_bytes:,}")
+                found.append(f"the tar header says {self._member.size:,} bytes, "
+                             f"the manifest says {expected.raw_bytes:,}")
         return found
 
     def _damaged(self, where: str, exc: BaseException) -> ArtifactDamagedError:

@@ -4,4 +4,6 @@ pytest_plugins = [
     "tests.support.mariadb_server",
     "tests.support.storage_servers",
     "tests.support.kube",
+    "tests.support.galera",
+    "tests.support.faults",
 ]

@@ -51,7 +51,8 @@ def _number(values: dict[str, str], name: str, kind: type[int] | type[float]) ->
     try:
         number = kind(values[name])
     except ValueError:
-        raise ConfigError(f"{name} must be a {'whole ' if kind is int else ''}number, not {values[name][:20]!r}") from None
+        what = "whole number" if kind is int else "number"
+        raise ConfigError(f"{name} must be a {what}, not {values[name][:20]!r}") from None
     if number <= 0:
         raise ConfigError(f"{name} must be greater than 0, not {values[name]}")
     return number

@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _summary(result: dict[str, Any]) -> str:
     if not result["ok"]:
-        return f"backup {result['backup_id']} FAILED verification:\n" + "\n".join(f"  - {p}" for p in result["problems"])
+        problems = "\n".join(f"  - {p}" for p in result["problems"])
+        return f"backup {result['backup_id']} FAILED verification:\n{problems}"
     lines = [
         f"backup {result['backup_id']} OK: SHA1 {result['sha1']} matches the .sha1 sidecar and the manifest",
         f"  {result['stored_bytes']:,} bytes stored, {result['raw_bytes']:,} bytes of dump, archive read to the end",

@@ -33,6 +33,8 @@ def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, A
     try:
         result = run_invocation(request=parse_request(payload), platform="eks", platform_time=event_time)
     except ToolError as exc:
+        # Its own metric: a broken configuration is worth an alarm, and it keeps the EMF line non-empty.
+        metrics.add_metric(name="DispatchRejected", unit=MetricUnit.Count, value=1)
         logger.error("dispatch refused: %s", exc)
         raise
     counts = result.counts()

@@ -92,8 +92,9 @@ class S3Storage:
             multipart_threshold=PART_SIZE,
             multipart_chunksize=PART_SIZE,
             max_concurrency=UPLOAD_THREADS,
-            max_in_memory_upload_chunks=MAX_BUFFERED_PARTS,
         )
+        # s3transfer's own setting; boto3's constructor does not expose it (its default 10 = 160 MiB).
+        config.max_in_memory_upload_chunks = MAX_BUFFERED_PARTS
         source = _OneShotReader(stream)
         try:
             self._client.upload_fileobj(io.BufferedReader(source), self.bucket, key, Config=config)

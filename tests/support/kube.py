@@ -182,13 +182,15 @@ class IdentityEndpoints:
     msi_env: dict[str, str]  # what the Functions host sets for App Service managed identity
 
 
-def _identity_handler(*, public_key: Any, token_uri: str, msi_secret: str) -> type[BaseHTTPRequestHandler]:
+def _identity_handler(*, public_key: Any, msi_secret: str) -> type[BaseHTTPRequestHandler]:
     import jwt
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # Google OAuth 2.0 JWT-bearer grant
             form = dict(parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
-            claims = jwt.decode(form["assertion"], public_key, algorithms=["RS256"], audience=token_uri)
+            # google-auth always addresses the assertion to Google's token endpoint, whatever token_uri is.
+            claims = jwt.decode(form["assertion"], public_key, algorithms=["RS256"],
+                                audience="https://oauth2.googleapis.com/token")
             if set(claims["scope"].split()) != GOOGLE_SCOPES:
                 self._send(400, {"error": "invalid_scope", "error_description": claims["scope"]})
                 return
@@ -224,8 +226,7 @@ def identity_endpoints(tmp_path: Path) -> Iterator[IdentityEndpoints]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    server.RequestHandlerClass = _identity_handler(public_key=key.public_key(), token_uri=f"{url}/token",
-                                                   msi_secret="test-identity-header")
+    server.RequestHandlerClass = _identity_handler(public_key=key.public_key(), msi_secret="test-identity-header")
     account = "backup-dispatch@test-project.iam.gserviceaccount.com"
     key_file = tmp_path / "service-account.json"
     key_file.write_text(json.dumps({

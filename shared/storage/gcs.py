@@ -1,0 +1,231 @@
+"""Google Cloud Storage as a ``Storage``.
+
+``put`` streams through a resumable upload (``blob.open("wb")``): the library sends ``CHUNK_SIZE``
+chunks as they fill and creates the object only when the writer is closed, which "finalizes" the
+upload. So on any failure the writer must NOT be closed: we terminate it instead (the library's
+cancel of the resumable session), and nothing becomes visible. ``upload_from_file`` is not an option
+for a pipe: it calls ``tell()``.
+
+The client is built lazily unless injected. Endpoint: ``STORAGE_EMULATOR_HOST`` is honoured by the
+library itself; an ``endpoint`` URL parameter overrides it, and a plain ``http://`` endpoint (only
+emulators serve without TLS) is used without credentials. Credentials otherwise come from
+``google.auth.default()`` (GKE Workload Identity, ``GOOGLE_APPLICATION_CREDENTIALS``).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from shared.storage.base import (
+    ObjectInfo,
+    ObjectNotFoundError,
+    StorageConfigError,
+    StorageError,
+    TransientStorageError,
+)
+
+if TYPE_CHECKING:
+    from google.api_core.retry import Retry
+    from google.cloud.storage import Bucket, Client
+
+# Resumable uploads send one chunk per request, in order (no parallelism), and the library buffers
+# about two chunks. 16 MiB amortizes the round trip (Google recommends >= 8 MiB) while keeping the
+# buffer ~32 MiB; GCS has no part-count limit, so the chunk size does not cap the object size.
+# It must be a multiple of 256 KiB.
+CHUNK_SIZE = 16 * 1024 * 1024
+# Size of each read from the caller's stream; the writer accumulates reads into chunks.
+READ_SIZE = 1024 * 1024
+# Ranged GET size for open_read: one request per 8 MiB keeps memory flat and requests few.
+DOWNLOAD_CHUNK_SIZE = 8 * 1024 * 1024
+# The library retries transient errors itself (exponential backoff) for at most this long. Metadata
+# calls and reads keep it short: whole-call retries come from ``shared.storage.retrying`` and a dead
+# endpoint must fail within seconds. Upload chunks cannot be retried from outside (the stream is
+# read once), so they get a longer budget.
+CALL_RETRY_SECONDS = 5.0
+UPLOAD_RETRY_SECONDS = 120.0
+
+
+class GcsStorage:
+    """One bucket. ``client`` may be injected; otherwise built on first use."""
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        client: Client | None = None,
+        endpoint: str | None = None,
+        project: str | None = None,
+    ) -> None:
+        self.bucket = bucket
+        self.url = f"gs://{bucket}"
+        self._client_instance = client
+        self._endpoint = endpoint
+        self._project = project
+
+    def put(self, key: str, stream: BinaryIO) -> int:
+        what = f"upload to {self.url}/{key}"
+        written = 0
+        try:
+            writer = self._bucket.blob(key).open(
+                "wb", chunk_size=CHUNK_SIZE, retry=_retry(UPLOAD_RETRY_SECONDS)
+            )
+            try:
+                while chunk := stream.read(READ_SIZE):
+                    writer.write(chunk)
+                    written += len(chunk)
+            except BaseException:
+                _cancel(writer)
+                raise
+            _finalize(writer)
+        except _sdk_errors() as exc:  # the caller's own stream errors propagate untouched
+            raise _translate(exc, what=what, missing=StorageConfigError) from exc
+        return written
+
+    def open_read(self, key: str) -> BinaryIO:
+        what = f"read {self.url}/{key}"
+        blob = self._bucket.blob(key)
+        try:
+            # Fails now (not at the first read) when the object is missing, and pins the generation
+            # so every ranged read sees the same object even if it is overwritten meanwhile.
+            blob.reload(retry=_retry(CALL_RETRY_SECONDS))
+            reader = blob.open("rb", chunk_size=DOWNLOAD_CHUNK_SIZE, retry=_retry(CALL_RETRY_SECONDS))
+        except _sdk_errors() as exc:
+            raise _translate(exc, what=what, missing=ObjectNotFoundError) from exc
+        return io.BufferedReader(_TranslatingReader(reader, what=what))
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        what = f"list {self.url}/{prefix}"
+        try:
+            for blob in self._client.list_blobs(self.bucket, prefix=prefix, retry=_retry(CALL_RETRY_SECONDS)):
+                yield ObjectInfo(key=blob.name, size=int(blob.size or 0), modified=blob.updated)
+        except _sdk_errors() as exc:
+            raise _translate(exc, what=what, missing=StorageConfigError) from exc
+
+    def delete(self, key: str) -> None:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self._bucket.blob(key).delete(retry=_retry(CALL_RETRY_SECONDS))
+        except NotFound:
+            return  # already gone (GCS gives the same 404 for a missing bucket: ``list`` detects that)
+        except _sdk_errors() as exc:
+            raise _translate(exc, what=f"delete {self.url}/{key}", missing=ObjectNotFoundError) from exc
+
+    @property
+    def _client(self) -> Client:
+        if self._client_instance is None:
+            try:
+                self._client_instance = _build_client(endpoint=self._endpoint, project=self._project)
+            except _sdk_errors() as exc:
+                raise _translate(exc, what=f"connect to {self.url}", missing=StorageConfigError) from exc
+        return self._client_instance
+
+    @property
+    def _bucket(self) -> Bucket:
+        return self._client.bucket(self.bucket)
+
+
+def _build_client(*, endpoint: str | None, project: str | None) -> Client:
+    from google.cloud import storage
+
+    if endpoint is None:
+        return storage.Client(project=project)  # honours STORAGE_EMULATOR_HOST by itself
+    return storage.Client(
+        project=project,
+        client_options={"api_endpoint": endpoint},
+        use_auth_w_custom_endpoint=not endpoint.startswith("http://"),
+    )
+
+
+def _retry(seconds: float) -> Retry:
+    from google.cloud.storage.retry import DEFAULT_RETRY
+
+    return DEFAULT_RETRY.with_timeout(seconds)
+
+
+def _finalize(writer: Any) -> None:
+    try:
+        writer.close()  # sends the last chunk and creates the object
+    except BaseException:
+        _cancel(writer)
+        raise
+
+
+def _cancel(writer: Any) -> None:
+    """Abandon the resumable session without finalizing; best effort (it expires after a week anyway)."""
+    try:
+        writer.terminate()
+    except Exception:  # noqa: S110  # the original failure matters, not a failed cancel of invisible data
+        pass
+
+
+class _TranslatingReader(io.RawIOBase):
+    """A ``BlobReader`` whose mid-stream SDK errors (reset, timeout) become storage errors."""
+
+    def __init__(self, reader: Any, *, what: str) -> None:
+        self._reader = reader
+        self._what = what
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self._reader.read(len(buffer))
+        except _sdk_errors() as exc:
+            raise _translate(exc, what=self._what, missing=ObjectNotFoundError) from exc
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._reader.close()
+        super().close()
+
+
+def _sdk_errors() -> tuple[type[Exception], ...]:
+    import requests
+    from google.api_core.exceptions import GoogleAPIError
+    from google.auth.exceptions import GoogleAuthError
+    from google.cloud.storage.exceptions import InvalidResponse
+
+    return (GoogleAPIError, GoogleAuthError, InvalidResponse, requests.RequestException, ConnectionError)
+
+
+def _translate(exc: Exception, *, what: str, missing: type[Exception]) -> Exception:
+    """The storage error for an SDK exception. ``missing`` is what a 404 means for this call."""
+    from google.api_core.exceptions import GoogleAPICallError
+    from google.auth.exceptions import DefaultCredentialsError, RefreshError
+    from google.cloud.storage.exceptions import InvalidResponse
+
+    if isinstance(exc, DefaultCredentialsError | RefreshError):
+        return StorageConfigError(f"{what}: no usable Google credentials ({type(exc).__name__})")
+    status = 0
+    if isinstance(exc, GoogleAPICallError):
+        status = int(exc.code or 0)
+    elif isinstance(exc, InvalidResponse):
+        status = int(getattr(exc.response, "status_code", 0) or 0)
+    message = f"{what}: HTTP {status}: {_first_line(exc)}" if status else f"{what}: {type(exc).__name__}"
+    if status == 404:
+        return missing(message)
+    if status in (400, 401, 403):  # 400: invalid bucket name or argument, fixed only by the user
+        return StorageConfigError(message)
+    if status == 0 or status >= 500 or status in (408, 429):
+        return TransientStorageError(message)  # no status: connection refused/reset, timeout
+    return StorageError(message)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(getattr(exc, "message", None) or exc).splitlines()[0][:200]
+
+
+def from_url(location: str, params: dict[str, str]) -> GcsStorage:
+    """``gs://bucket?endpoint=..&project=..``."""
+    if not location:
+        raise StorageConfigError("gs:// URL needs a bucket name")
+    return GcsStorage(location, endpoint=params.get("endpoint") or None, project=params.get("project") or None)
+
+
+__all__ = ["CHUNK_SIZE", "GcsStorage", "from_url"]
