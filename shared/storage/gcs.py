@@ -14,6 +14,7 @@ emulators serve without TLS) is used without credentials. Credentials otherwise 
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -66,60 +67,48 @@ class GcsStorage:
 
     def put(self, key: str, stream: BinaryIO) -> int:
         what = f"upload to {self.url}/{key}"
+        with _translated(what, missing=StorageConfigError):
+            writer = self._bucket.blob(key).open("wb", chunk_size=CHUNK_SIZE, retry=_retry(UPLOAD_RETRY_SECONDS))
         written = 0
         try:
-            writer = self._bucket.blob(key).open(
-                "wb", chunk_size=CHUNK_SIZE, retry=_retry(UPLOAD_RETRY_SECONDS)
-            )
-            try:
-                while chunk := stream.read(READ_SIZE):
+            while chunk := stream.read(READ_SIZE):  # the caller's own stream errors propagate untouched
+                with _translated(what, missing=StorageConfigError):
                     writer.write(chunk)
-                    written += len(chunk)
-            except BaseException:
-                _cancel(writer)
-                raise
-            _finalize(writer)
-        except _sdk_errors() as exc:  # the caller's own stream errors propagate untouched
-            raise _translate(exc, what=what, missing=StorageConfigError) from exc
+                written += len(chunk)
+            with _translated(what, missing=StorageConfigError):
+                writer.close()  # sends the last chunk and creates the object
+        except BaseException:
+            _cancel(writer)
+            raise
         return written
 
     def open_read(self, key: str) -> BinaryIO:
         what = f"read {self.url}/{key}"
         blob = self._bucket.blob(key)
-        try:
+        with _translated(what, missing=ObjectNotFoundError):
             # Fails now (not at the first read) when the object is missing, and pins the generation
             # so every ranged read sees the same object even if it is overwritten meanwhile.
             blob.reload(retry=_retry(CALL_RETRY_SECONDS))
             reader = blob.open("rb", chunk_size=DOWNLOAD_CHUNK_SIZE, retry=_retry(CALL_RETRY_SECONDS))
-        except _sdk_errors() as exc:
-            raise _translate(exc, what=what, missing=ObjectNotFoundError) from exc
         return io.BufferedReader(_TranslatingReader(reader, what=what))
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        what = f"list {self.url}/{prefix}"
-        try:
+        with _translated(f"list {self.url}/{prefix}", missing=StorageConfigError):
             for blob in self._client.list_blobs(self.bucket, prefix=prefix, retry=_retry(CALL_RETRY_SECONDS)):
                 yield ObjectInfo(key=blob.name, size=int(blob.size or 0), modified=blob.updated)
-        except _sdk_errors() as exc:
-            raise _translate(exc, what=what, missing=StorageConfigError) from exc
 
     def delete(self, key: str) -> None:
         from google.api_core.exceptions import NotFound
 
-        try:
+        # A 404 means already gone (a missing bucket gives the same 404: ``list`` is the check for that).
+        with _translated(f"delete {self.url}/{key}", missing=ObjectNotFoundError), contextlib.suppress(NotFound):
             self._bucket.blob(key).delete(retry=_retry(CALL_RETRY_SECONDS))
-        except NotFound:
-            return  # already gone (GCS gives the same 404 for a missing bucket: ``list`` detects that)
-        except _sdk_errors() as exc:
-            raise _translate(exc, what=f"delete {self.url}/{key}", missing=ObjectNotFoundError) from exc
 
     @property
     def _client(self) -> Client:
         if self._client_instance is None:
-            try:
+            with _translated(f"connect to {self.url}", missing=StorageConfigError):
                 self._client_instance = _build_client(endpoint=self._endpoint, project=self._project)
-            except _sdk_errors() as exc:
-                raise _translate(exc, what=f"connect to {self.url}", missing=StorageConfigError) from exc
         return self._client_instance
 
     @property
@@ -145,20 +134,11 @@ def _retry(seconds: float) -> Retry:
     return DEFAULT_RETRY.with_timeout(seconds)
 
 
-def _finalize(writer: Any) -> None:
-    try:
-        writer.close()  # sends the last chunk and creates the object
-    except BaseException:
-        _cancel(writer)
-        raise
-
-
 def _cancel(writer: Any) -> None:
     """Abandon the resumable session without finalizing; best effort (it expires after a week anyway)."""
-    try:
+    # The original failure matters, not a failed cancel of data nobody can see.
+    with contextlib.suppress(Exception):
         writer.terminate()
-    except Exception:  # noqa: S110  # the original failure matters, not a failed cancel of invisible data
-        pass
 
 
 class _TranslatingReader(io.RawIOBase):
@@ -172,10 +152,8 @@ class _TranslatingReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        try:
+        with _translated(self._what, missing=ObjectNotFoundError):
             data = self._reader.read(len(buffer))
-        except _sdk_errors() as exc:
-            raise _translate(exc, what=self._what, missing=ObjectNotFoundError) from exc
         buffer[: len(data)] = data
         return len(data)
 
@@ -183,6 +161,15 @@ class _TranslatingReader(io.RawIOBase):
         if not self.closed:
             self._reader.close()
         super().close()
+
+
+@contextlib.contextmanager
+def _translated(what: str, *, missing: type[Exception]) -> Iterator[None]:
+    """Re-raise SDK exceptions from the block as storage errors; ``missing`` is what a 404 means."""
+    try:
+        yield
+    except _sdk_errors() as exc:
+        raise _translate(exc, what=what, missing=missing) from exc
 
 
 def _sdk_errors() -> tuple[type[Exception], ...]:
@@ -195,7 +182,7 @@ def _sdk_errors() -> tuple[type[Exception], ...]:
 
 
 def _translate(exc: Exception, *, what: str, missing: type[Exception]) -> Exception:
-    """The storage error for an SDK exception. ``missing`` is what a 404 means for this call."""
+    """The storage error for an SDK exception; the message names the call and status, never credentials."""
     from google.api_core.exceptions import GoogleAPICallError
     from google.auth.exceptions import DefaultCredentialsError, RefreshError
     from google.cloud.storage.exceptions import InvalidResponse
