@@ -24,9 +24,9 @@ FORMATS = ("tar.gz", "sql.gz", "sql.zst")
 DEFAULT_LOCAL_DIR = "./backups"
 
 # RFC 1123 label (namespaces, Secret names as used here) and RFC 1035 label (Service names).
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _GCS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
 _AZURE_CONTAINER = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
@@ -105,9 +105,9 @@ def load_settings(env: Mapping[str, str] | None = None, overrides: Mapping[str, 
     raw = {o.env: v for o in OPTIONS if (v := (env if env is not None else os.environ).get(o.env))}
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None and v != ""})
     source_env = env if env is not None else os.environ
-    namespace = _optional(raw, "CELL_DEFAULT_NAMESPACE", _DNS1123_LABEL, "a DNS label")
-    service = _optional(raw, "MARIADB_HA_SERVICE_NAME", _DNS1035_LABEL, "a DNS-1035 label")
-    secret = _optional(raw, "MARIADB_HA_SECRET_NAME", _DNS1123_SUBDOMAIN, "a DNS subdomain name")
+    namespace = _optional(raw, "CELL_DEFAULT_NAMESPACE", DNS1123_LABEL, "a DNS label")
+    service = _optional(raw, "MARIADB_HA_SERVICE_NAME", DNS1035_LABEL, "a DNS-1035 label")
+    secret = _optional(raw, "MARIADB_HA_SECRET_NAME", DNS1123_SUBDOMAIN, "a DNS subdomain name")
     host = raw.get("MARIADB_HOST") or service
     if not host:
         raise ConfigError("no database host: set MARIADB_HA_SERVICE_NAME (or MARIADB_HOST)")

@@ -36,7 +36,9 @@ DUMP_FLAGS: tuple[str, ...] = (
 # 2006/2013: server gone / lost connection mid-dump.
 _CONNECTION_CODES = {1047, 1053, 1927, 2002, 2003, 2005, 2006, 2013}
 _ACCESS_DENIED_CODES = {1044, 1045, 1698}
-_ERROR_CODE = re.compile(r"(?:ERROR|[Ee]rror:?|Got error:)\s*\(?(\d{4})")
+# "ERROR 1045 (28000)", "Got error: 2013: ...", and mariadb-dump's "Couldn't execute '...': Lost
+# connection to server during query (2013)" (the code last, in parentheses, when a query dies).
+_ERROR_CODE = re.compile(r"(?:ERROR|[Ee]rror:?|Got error:)\s*\(?(\d{4})|\((\d{4})\)$", re.MULTILINE)
 
 
 class DumpError(BackupFailedError):
@@ -96,7 +98,7 @@ def client_argv(defaults_file: Path, *args: str) -> list[str]:
 
 def classify_failure(stderr: str, *, what: str) -> DumpError | AccessDeniedError:
     """Turn a client's stderr into the right error; the text never contains the password."""
-    codes = {int(c) for c in _ERROR_CODE.findall(stderr)}
+    codes = {int(prefixed or trailing) for prefixed, trailing in _ERROR_CODE.findall(stderr)}
     detail = " ".join(stderr.strip().splitlines()[-2:])[:500] or "no error output"
     if codes & _ACCESS_DENIED_CODES:
         return AccessDeniedError(f"{what}: the server refused the credentials ({detail})")

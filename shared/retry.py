@@ -15,7 +15,7 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    stop_after_delay,
+    stop_before_delay,
     wait_random_exponential,
 )
 
@@ -43,7 +43,10 @@ def retrying(
 
     return Retrying(
         retry=retry_if_exception_type(retry_on),
-        stop=stop_after_attempt(attempts) | stop_after_delay(max_seconds),
+        # stop_before_delay, not stop_after_delay: never start a backoff sleep that would end past the
+        # budget, so a run gives up within max_seconds (plus the last attempt's own duration) instead
+        # of overshooting by up to _BACKOFF_MAX_S.
+        stop=stop_after_attempt(attempts) | stop_before_delay(max_seconds),
         wait=wait_random_exponential(multiplier=_BACKOFF_MULTIPLIER_S, max=_BACKOFF_MAX_S),
         before_sleep=log_retry,
         reraise=True,

@@ -5,7 +5,7 @@ path (the three cloud functions and ``mariadb-ha-backup dispatch``) creates one 
 (``invocation`` → ``dispatching``). The manifest builders (``job_manifest``, ``job_settings``,
 ``targets``) are pure functions over dicts so infra can render the CronJob without a cluster.
 
-The ``kubernetes`` client takes ~0.3 s to import, which is most of a function's cold start; modules
-here import it inside the functions that need it, never at module level, except ``secret`` and
-``clients`` which only run where a cluster call is about to happen anyway.
+The ``kubernetes`` client takes ~0.3 s to import, which would be most of a function's cold start;
+modules here import it (and each cloud SDK) inside the functions that need it, never at module
+level, so a function module imports in well under 0.5 s and a dry run never loads it at all.
 """

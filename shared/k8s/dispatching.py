@@ -96,10 +96,13 @@ def _create_unless_active(*, target: Target, manifest: Manifest, access: Cluster
         jobs = call_api(lambda: batch.list_namespaced_job(namespace, label_selector=label_selector(target),
                                                           _request_timeout=REQUEST_TIMEOUT),
                         what=f"listing backup Jobs in namespace {namespace!r}")
-        running = [job.metadata.name for job in jobs.items if not _finished(job)]
+        running = [job.metadata.name for job in jobs.items if job.metadata and not _finished(job)]
         if running:
             return EXISTS if name in running else SKIPPED_ACTIVE
-        call_api(lambda: batch.create_namespaced_job(namespace, manifest, _request_timeout=REQUEST_TIMEOUT),
+        call_api(lambda: batch.create_namespaced_job(
+                     namespace,
+                     manifest,  # type: ignore[arg-type]  # the client sends a plain dict exactly as built
+                     _request_timeout=REQUEST_TIMEOUT),
                  what=f"creating Job {name!r} in namespace {namespace!r}")
     except ApiException as exc:
         if exc.status == 409:

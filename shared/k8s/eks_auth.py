@@ -20,7 +20,7 @@ from shared.k8s.bearer import BearerToken, ClusterCredentialsError
 if TYPE_CHECKING:
     import boto3
 
-TOKEN_PREFIX = "k8s-aws-v1."
+TOKEN_PREFIX = "k8s-aws-v1."  # noqa: S105  # the format marker EKS expects, not a credential
 CLUSTER_ID_HEADER = "x-k8s-aws-id"
 # Same as aws-iam-authenticator and `aws eks get-token`; the API server accepts the token for 15 min.
 _PRESIGN_EXPIRES_SECONDS = 60

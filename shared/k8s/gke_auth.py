@@ -27,6 +27,8 @@ def fetch_token(env: Mapping[str, str]) -> BearerToken:
         credentials.refresh(google.auth.transport.requests.Request())
     except GoogleAuthError as exc:
         raise ClusterCredentialsError(f"could not get a Google access token for GKE: {_first_line(exc)}") from None
+    if not credentials.token:
+        raise ClusterCredentialsError("google-auth returned no access token for GKE")
     email = getattr(credentials, "service_account_email", None)
     identity = (f"Google service account {email!r}" if email
                 else "the Google application default credentials")

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from shared.config import _DNS1123_SUBDOMAIN, ConfigError
+from shared.config import DNS1123_SUBDOMAIN, ConfigError
 
 # Where the agent's spool emptyDir is mounted; the agent learns it through BACKUP_TMPDIR.
 SPOOL_MOUNT_PATH = "/var/spool/mariadb-ha-backup"
@@ -129,7 +129,7 @@ def _parse(value: str, *, name: str, kind: str) -> object:
         _bad(name, value, "a quantity like 512Mi or 20Gi")
     if kind == "cpu" and not _CPU.match(value):
         _bad(name, value, "a CPU quantity like 500m or 2")
-    if kind == "name" and not _DNS1123_SUBDOMAIN.match(value):
+    if kind == "name" and not DNS1123_SUBDOMAIN.match(value):
         _bad(name, value, "a Kubernetes object name")
     return value
 

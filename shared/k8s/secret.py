@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from shared.errors import BadInputError
@@ -71,7 +72,7 @@ def read_root_password(
     return _decode(secret.data or {}, key=key, where=where)
 
 
-def _decode(data: dict[str, str], *, key: str, where: str) -> str:
+def _decode(data: Mapping[str, str | bytes], *, key: str, where: str) -> str:
     if key not in data:
         present = ", ".join(sorted(data)) or "none"
         raise SecretKeyMissingError(f"{where} has no key {key!r} (keys present: {present})")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.config import _DNS1035_LABEL, _DNS1123_LABEL, _DNS1123_SUBDOMAIN, ConfigError
+from shared.config import DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, ConfigError
 
 _FIELDS = ("namespace", "service", "secret")
 
@@ -74,8 +74,8 @@ def _parse_one(item: Any, *, where: str) -> Target:
     missing = [field for field in _FIELDS if not isinstance(item.get(field), str) or not item[field]]
     if missing:
         raise TargetsError(f"{where} needs string field(s) {', '.join(missing)}")
-    rules = (("namespace", _DNS1123_LABEL, "a DNS label"), ("service", _DNS1035_LABEL, "a DNS-1035 label"),
-             ("secret", _DNS1123_SUBDOMAIN, "a DNS subdomain name"))
+    rules = (("namespace", DNS1123_LABEL, "a DNS label"), ("service", DNS1035_LABEL, "a DNS-1035 label"),
+             ("secret", DNS1123_SUBDOMAIN, "a DNS subdomain name"))
     for field, pattern, what in rules:
         if not pattern.match(item[field]):
             raise TargetsError(f"{where}.{field} {item[field][:80]!r} is not {what}")

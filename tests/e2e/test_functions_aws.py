@@ -9,10 +9,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
-from shared.errors import BadInputError, BackupFailedError
+from shared.errors import BackupFailedError, BadInputError
 from tests.support.kube import JOBS, KubeApi
 from tests.unit.test_k8s_job_manifest import ENV, EXPECTED_JOB
 
@@ -93,8 +94,8 @@ def test_eventbridge_rule_event_uses_its_time_and_retries_are_idempotent(lambda_
 
 def test_console_dry_run_returns_the_manifest(lambda_env: KubeApi) -> None:
     response = load_handler().handler(event("console_test_dry_run.json"), LambdaContext())
-    expected = copy.deepcopy(EXPECTED_JOB)
-    expected["metadata"]["annotations"] = {"mariadb-ha-backup/scheduled-time": "2025-01-31T02:00:00Z"}  # type: ignore[index]
+    expected: dict[str, Any] = copy.deepcopy(EXPECTED_JOB)
+    expected["metadata"]["annotations"] = {"mariadb-ha-backup/scheduled-time": "2025-01-31T02:00:00Z"}
     assert response == {"jobs": [{"name": "mariadb-ha-backup-mariadb-ha-202501310200", "namespace": "cell-a",
                                   "status": "dry-run", "manifest": expected}]}
     assert list(lambda_env.emulator) == []

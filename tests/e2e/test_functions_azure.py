@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import azure.functions as func
-from azure.functions.timer import TimerRequest
 import pytest
+from azure.functions.timer import TimerRequest
 
 from shared.errors import BackupFailedError
 from tests.support.kube import AKS_TOKEN, JOBS, IdentityEndpoints, KubeApi

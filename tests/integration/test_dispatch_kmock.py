@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -21,17 +22,17 @@ TARGET_ENV = {"CELL_DEFAULT_NAMESPACE": "cell-a", "MARIADB_HA_SERVICE_NAME": "ma
 JOB_NAME = "mariadb-ha-backup-mariadb-ha-202501310200"
 
 
-def invoke(kube_api: KubeApi, **request: object) -> dict[str, object]:
+def invoke(kube_api: KubeApi, **request: Any) -> dict[str, Any]:
     env = {**ENV, **TARGET_ENV, "KUBECONFIG": str(kube_api.kubeconfig)}
-    result = run_invocation(request=DispatchRequest(**{"scheduled_time": AT, **request}),  # type: ignore[arg-type]
+    result = run_invocation(request=DispatchRequest(**{"scheduled_time": AT, **request}),
                             platform="kubeconfig", env=env)
     return result.response()
 
 
-def earlier_job(*, name: str, instance: str = "mariadb-ha", finished: str | None = None) -> dict[str, object]:
-    job = copy.deepcopy(EXPECTED_JOB)
-    job["metadata"]["name"] = name  # type: ignore[index]
-    job["metadata"]["labels"]["app.kubernetes.io/instance"] = instance  # type: ignore[index]
+def earlier_job(*, name: str, instance: str = "mariadb-ha", finished: str | None = None) -> dict[str, Any]:
+    job: dict[str, Any] = copy.deepcopy(EXPECTED_JOB)
+    job["metadata"]["name"] = name
+    job["metadata"]["labels"]["app.kubernetes.io/instance"] = instance
     if finished:
         job["status"] = {"conditions": [{"type": finished, "status": "True"}]}
     return job
@@ -67,13 +68,13 @@ def test_running_backup_of_the_target_skips(kube_api: KubeApi) -> None:
 @pytest.mark.parametrize("condition", ["Complete", "Failed"])
 def test_finished_backups_do_not_block(kube_api: KubeApi, condition: str) -> None:
     kube_api.seed_job(earlier_job(name="mariadb-ha-backup-mariadb-ha-202501300200", finished=condition))
-    assert invoke(kube_api)["jobs"][0]["status"] == "created"  # type: ignore[index]
+    assert invoke(kube_api)["jobs"][0]["status"] == "created"
     assert len(kube_api.stored_jobs("cell-a")) == 2
 
 
 def test_running_backup_of_another_target_does_not_block(kube_api: KubeApi) -> None:
     kube_api.seed_job(earlier_job(name="mariadb-ha-backup-other-202501310200", instance="other"))
-    assert invoke(kube_api)["jobs"][0]["status"] == "created"  # type: ignore[index]
+    assert invoke(kube_api)["jobs"][0]["status"] == "created"
 
 
 def test_fan_out_with_one_forbidden_namespace(kube_api: KubeApi) -> None:
@@ -105,7 +106,7 @@ def test_dry_run_returns_manifests_and_touches_nothing(kube_api: KubeApi) -> Non
 
 def test_transient_error_is_retried(kube_api: KubeApi) -> None:
     kube_api.fail_once(action="list", status=503)
-    assert invoke(kube_api)["jobs"][0]["status"] == "created"  # type: ignore[index]
+    assert invoke(kube_api)["jobs"][0]["status"] == "created"
     assert [job["metadata"]["name"] for job in kube_api.stored_jobs()] == [JOB_NAME]
 
 
@@ -113,19 +114,19 @@ def test_lost_create_response_is_retried_into_exists(kube_api: KubeApi) -> None:
     # The emulator stores the Job and then answers 503, like an API server whose response is lost
     # behind a load balancer: the retry gets 409, which is success, and there is still one Job.
     kube_api.fail_once(action="create", status=503)
-    assert invoke(kube_api)["jobs"][0]["status"] == "exists"  # type: ignore[index]
+    assert invoke(kube_api)["jobs"][0]["status"] == "exists"
     assert [job["metadata"]["name"] for job in kube_api.stored_jobs()] == [JOB_NAME]
 
 
 def test_unauthorized_names_the_kubeconfig_user(kube_api: KubeApi) -> None:
     kube_api.refuse(namespace="cell-a", status=401)
-    [job] = invoke(kube_api)["jobs"]  # type: ignore[misc]
+    [job] = invoke(kube_api)["jobs"]
     assert job["status"] == "failed"
     assert "Kubernetes API refused kubeconfig user 'tester' (context 'kmock') (401 Unauthorized)" in job["error"]
 
 
 def test_scheduled_time_defaults_to_now(kube_api: KubeApi) -> None:
     before = datetime.now(UTC)
-    [job] = invoke(kube_api, scheduled_time=None)["jobs"]  # type: ignore[misc]
+    [job] = invoke(kube_api, scheduled_time=None)["jobs"]
     stamps = {f"{moment:%Y%m%d%H%M}" for moment in (before, datetime.now(UTC))}
     assert job["name"] in {f"mariadb-ha-backup-mariadb-ha-{stamp}" for stamp in stamps}

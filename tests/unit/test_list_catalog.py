@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -13,9 +14,8 @@ from shared.storage import Storage, open_storage
 from tests.unit.test_verify_artifacts import store_backup
 
 
-
 @pytest.fixture
-def bucket(tmp_path) -> Storage:  # type: ignore[no-untyped-def]
+def bucket(tmp_path) -> Storage:
     (tmp_path / "bucket").mkdir()
     return open_storage(f"file://{tmp_path / 'bucket'}")
 
@@ -23,7 +23,7 @@ def bucket(tmp_path) -> Storage:  # type: ignore[no-untyped-def]
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
-def three_backups(storage, tmp_path):  # type: ignore[no-untyped-def]
+def three_backups(storage, tmp_path):
     for hours in (0, 1, 2):
         store_backup(storage, prefix="a/b", started=T0 + timedelta(hours=hours), tmp=tmp_path)
 
@@ -62,12 +62,13 @@ def test_unusable_choices_are_bad_input(bucket, tmp_path):
     store_backup(bucket, prefix="a/b", started=T0 + timedelta(hours=9), tmp=tmp_path, manifest=False)
     entries = scan_backups(bucket, prefix="a/b")
 
-    for kwargs, message in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"backup_id": "20230101T000000Z"}, "no backup 20230101T000000Z under this prefix"),
         ({"backup_id": "20240501T210000Z"}, "is incomplete"),
         ({"backup_id": "../../etc"}, "is not of the form"),
         ({}, "say which backup"),
-    ]:
+    ]
+    for kwargs, message in cases:
         with pytest.raises(BadInputError, match=message) as caught:
             select_backup(entries, **kwargs)
         assert caught.value.exit_code == EXIT_BAD_INPUT

@@ -16,7 +16,7 @@ NOW = datetime(2024, 6, 1, 0, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def bucket(tmp_path) -> Storage:  # type: ignore[no-untyped-def]
+def bucket(tmp_path) -> Storage:
     (tmp_path / "bucket").mkdir()
     return open_storage(f"file://{tmp_path / 'bucket'}")
 

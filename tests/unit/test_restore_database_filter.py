@@ -24,7 +24,7 @@ DUMP = (HEADER
 
 
 def cut(dump: bytes, name: str) -> tuple[bytes, bool]:
-    wanted = DatabaseSection(io.BufferedReader(io.BytesIO(dump)), name)  # type: ignore[arg-type]
+    wanted = DatabaseSection(io.BufferedReader(io.BytesIO(dump)), name)
     return b"".join(wanted.chunks()), wanted.found
 
 

@@ -1,0 +1,231 @@
+"""Azure Blob Storage as a ``Storage``.
+
+``put`` uploads a block blob with ``upload_blob(..., max_concurrency=)``: blocks of ``BLOCK_SIZE`` are
+staged in parallel and the blob appears only when the block list is committed at the end. Blocks
+staged by a failed put stay uncommitted, which Azure never lists or serves and discards after a week,
+so a failure leaves nothing visible without any cleanup call.
+
+Credentials: ``AZURE_STORAGE_CONNECTION_STRING`` when set (Azurite, shared keys); otherwise the
+account (``account`` URL parameter or ``AZURE_STORAGE_ACCOUNT``) and endpoint (``endpoint`` parameter
+or ``https://<account>.blob.core.windows.net``) with ``DefaultAzureCredential`` (AKS Workload
+Identity). The SDK is imported, and the client built, on first use unless one is injected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from shared.storage.base import (
+    ObjectInfo,
+    ObjectNotFoundError,
+    StorageConfigError,
+    StorageError,
+    TransientStorageError,
+)
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobServiceClient, ContainerClient
+
+# A blob holds at most 50,000 blocks, so the block size caps a streamed object: 8 MiB x 50,000 =
+# 390 GiB. Memory is about BLOCK_SIZE x UPLOAD_THREADS (+1 block being read) = 40 MiB.
+BLOCK_SIZE = 8 * 1024 * 1024
+# Parallel block uploads: enough to hide per-request latency; more adds memory, not throughput.
+UPLOAD_THREADS = 4
+# Objects up to this size (the manifest, the .sha1) go up in one Put Blob request instead of a
+# staged block plus a commit; we read this much first to find out which case we are in.
+SINGLE_PUT_SIZE = 4 * 1024 * 1024
+# open_read fetches ranges of this size (the SDK's default first GET is 32 MiB, held in memory).
+DOWNLOAD_CHUNK_SIZE = 4 * 1024 * 1024
+# The SDK retries each request itself (exponential: 0.5 s, then 0.5 + 2^n s, with jitter). The
+# default (15 s initial backoff) makes a dead endpoint hang for a minute; whole-call retries come from
+# ``shared.storage.retrying`` around the adapter.
+RETRY_TOTAL = 2
+RETRY_INITIAL_BACKOFF_S = 0.5
+RETRY_INCREMENT_BASE = 2
+# Connecting takes milliseconds; 10 s means the network is broken, not slow.
+CONNECT_TIMEOUT_S = 10
+# An 8 MiB block on a slow 10 Mbit/s link takes ~7 s; 60 s without a byte means a stuck peer.
+READ_TIMEOUT_S = 60
+
+_CONFIG_CODES = {"ContainerNotFound", "AuthenticationFailed", "AuthorizationFailure",
+                 "AuthorizationPermissionMismatch", "InvalidAuthenticationInfo", "AccountIsDisabled",
+                 "InvalidResourceName", "InsufficientAccountPermissions"}
+
+
+class AzureStorage:
+    """One container. ``service`` may be injected; otherwise built on first use."""
+
+    def __init__(
+        self,
+        container: str,
+        *,
+        service: BlobServiceClient | None = None,
+        connection_string: str | None = None,
+        account_url: str | None = None,
+    ) -> None:
+        self.container = container
+        self.url = f"azblob://{container}"
+        self._service = service
+        self._connection_string = connection_string
+        self._account_url = account_url
+
+    def put(self, key: str, stream: BinaryIO) -> int:
+        written = 0
+
+        def counted(first: bytes) -> Iterator[bytes]:  # the caller's stream errors propagate untouched
+            nonlocal written
+            chunk = first
+            while chunk:
+                written += len(chunk)
+                yield chunk
+                chunk = stream.read(BLOCK_SIZE)
+
+        head = _read_up_to(stream, SINGLE_PUT_SIZE + 1)
+        # Bytes of known length up to SINGLE_PUT_SIZE: one request. Otherwise an iterator, which the
+        # SDK reads front to back without seeking and stages block by block.
+        data: bytes | Iterator[bytes] = head if len(head) <= SINGLE_PUT_SIZE else counted(head)
+        with _translated(f"upload to {self.url}/{key}", missing=StorageConfigError):
+            self._container.upload_blob(key, data, overwrite=True, max_concurrency=UPLOAD_THREADS)
+        return len(head) if isinstance(data, bytes) else written
+
+    def open_read(self, key: str) -> BinaryIO:
+        what = f"read {self.url}/{key}"
+        with _translated(what, missing=ObjectNotFoundError):
+            # Fetches the first range now, so a missing blob fails here; later ranges are pinned to the
+            # first response's ETag, so an overwrite meanwhile fails instead of mixing two objects.
+            downloader = self._container.download_blob(key, max_concurrency=1)
+        return io.BufferedReader(_TranslatingReader(downloader, what=what))
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        with _translated(f"list {self.url}/{prefix}", missing=StorageConfigError):
+            for blob in self._container.list_blobs(name_starts_with=prefix):
+                yield ObjectInfo(key=blob.name, size=int(blob.size), modified=blob.last_modified)
+
+    def delete(self, key: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with _translated(f"delete {self.url}/{key}", missing=StorageConfigError):
+            try:
+                self._container.delete_blob(key, delete_snapshots="include")
+            except ResourceNotFoundError as exc:
+                if exc.error_code != "BlobNotFound":
+                    raise  # ContainerNotFound
+
+    @property
+    def _container(self) -> ContainerClient:
+        if self._service is None:
+            with _translated(f"connect to {self.url}", missing=StorageConfigError):
+                self._service = _build_service(
+                    connection_string=self._connection_string, account_url=self._account_url
+                )
+        return self._service.get_container_client(self.container)
+
+
+def _build_service(*, connection_string: str | None, account_url: str | None) -> BlobServiceClient:
+    from azure.storage.blob import BlobServiceClient, ExponentialRetry
+
+    tuning: dict[str, Any] = {
+        "max_block_size": BLOCK_SIZE,
+        "max_single_put_size": SINGLE_PUT_SIZE,
+        "max_single_get_size": DOWNLOAD_CHUNK_SIZE,
+        "max_chunk_get_size": DOWNLOAD_CHUNK_SIZE,
+        "retry_policy": ExponentialRetry(
+            initial_backoff=RETRY_INITIAL_BACKOFF_S, increment_base=RETRY_INCREMENT_BASE, retry_total=RETRY_TOTAL
+        ),
+        "connection_timeout": CONNECT_TIMEOUT_S,
+        "read_timeout": READ_TIMEOUT_S,
+    }
+    if connection_string:
+        return BlobServiceClient.from_connection_string(connection_string, **tuning)
+    from azure.identity import DefaultAzureCredential
+
+    return BlobServiceClient(account_url=account_url, credential=DefaultAzureCredential(), **tuning)
+
+
+def _read_up_to(stream: BinaryIO, size: int) -> bytes:
+    """Up to ``size`` bytes: fewer only at end of stream (a pipe returns short reads)."""
+    parts: list[bytes] = []
+    remaining = size
+    while remaining and (chunk := stream.read(remaining)):
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
+
+
+class _TranslatingReader(io.RawIOBase):
+    """A blob download whose mid-stream SDK errors (reset, timeout) become storage errors."""
+
+    def __init__(self, downloader: Any, *, what: str) -> None:
+        self._downloader = downloader
+        self._what = what
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        with _translated(self._what, missing=ObjectNotFoundError):
+            data = self._downloader.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+@contextlib.contextmanager
+def _translated(what: str, *, missing: type[Exception]) -> Iterator[None]:
+    """Re-raise SDK exceptions from the block as storage errors; ``missing`` is what a plain 404 means."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        yield
+    except AzureError as exc:
+        raise _translate(exc, what=what, missing=missing) from exc
+
+
+def _translate(exc: Exception, *, what: str, missing: type[Exception]) -> Exception:
+    """The storage error for an SDK exception; the message names the call and error code, never a key."""
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
+    if isinstance(exc, ClientAuthenticationError):  # also azure.identity's CredentialUnavailableError
+        return StorageConfigError(f"{what}: authentication failed ({type(exc).__name__})")
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return TransientStorageError(f"{what}: {type(exc).__name__}")
+    status = int(getattr(exc, "status_code", None) or 0) if isinstance(exc, HttpResponseError) else 0
+    code = str(getattr(exc, "error_code", None) or "")
+    message = f"{what}: {code or type(exc).__name__} (HTTP {status})"
+    if code in _CONFIG_CODES or status in (401, 403):
+        return StorageConfigError(message)
+    if code == "BlobNotFound":
+        return ObjectNotFoundError(message)
+    if status == 404:
+        return missing(message)
+    if status >= 500 or status in (408, 429) or code in ("ServerBusy", "OperationTimedOut"):
+        return TransientStorageError(message)
+    return StorageError(message)
+
+
+def from_url(location: str, params: dict[str, str]) -> AzureStorage:
+    """``azblob://container?account=..&endpoint=..``; see the module docstring for credentials."""
+    if not location:
+        raise StorageConfigError("azblob:// URL needs a container name")
+    connection_string = os.environ.get("AZURE_STORAGE_CONNECTION_STRING") or None
+    if connection_string:
+        return AzureStorage(location, connection_string=connection_string)
+    account = params.get("account") or os.environ.get("AZURE_STORAGE_ACCOUNT")
+    endpoint = params.get("endpoint") or (f"https://{account}.blob.core.windows.net" if account else None)
+    if not endpoint:
+        raise StorageConfigError(
+            "azblob:// storage needs AZURE_STORAGE_CONNECTION_STRING, or an account "
+            "(AZURE_STORAGE_ACCOUNT or ?account=) for workload identity"
+        )
+    return AzureStorage(location, account_url=endpoint)
+
+
+__all__ = ["BLOCK_SIZE", "AzureStorage", "from_url"]

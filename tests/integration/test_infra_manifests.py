@@ -1,0 +1,105 @@
+"""infra/kubernetes: valid against the Kubernetes schemas, rendered from shared/k8s, and the CronJob
+runs exactly the pod the dispatcher's Job runs (one source of truth)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from shared.k8s.job_manifest import build_job_manifest
+from shared.k8s.job_settings import job_settings_from_env
+from shared.k8s.targets import Target
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFESTS = ROOT / "infra" / "kubernetes"
+RENDER = ROOT / "scripts" / "render-k8s-manifests"
+# The oldest Kubernetes the manifests must load on: CronJob timeZone and Job podFailurePolicy are GA
+# in 1.27 / 1.31; validate against both that floor and the newest schema the validator ships.
+SCHEMA_VERSIONS = ("1.31", kubernetes_validate.latest_version())
+
+
+def documents(name: str) -> list[dict[str, Any]]:
+    return list(yaml.safe_load_all((MANIFESTS / name).read_text()))
+
+
+def all_documents() -> list[dict[str, Any]]:
+    return [doc for path in sorted(MANIFESTS.glob("*.yaml")) for doc in documents(path.name)]
+
+
+@pytest.mark.parametrize("version", SCHEMA_VERSIONS)
+def test_every_manifest_is_valid_against_the_kubernetes_schema(version: str) -> None:
+    docs = all_documents()
+    assert {d["kind"] for d in docs} == {"ServiceAccount", "Role", "RoleBinding", "CronJob"}
+    for doc in docs:
+        kubernetes_validate.validate(doc, version, strict=True)  # raises ValidationError with the path
+
+
+def test_schema_validation_rejects_a_broken_cronjob() -> None:
+    """The validator is not a no-op: a misspelt field in the committed CronJob is caught."""
+    cronjob = documents("cronjob.yaml")[0]
+    cronjob["spec"]["concurrencyPolicyy"] = cronjob["spec"].pop("concurrencyPolicy")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(cronjob, SCHEMA_VERSIONS[-1], strict=True)
+
+
+def test_committed_manifests_equal_a_fresh_render(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, str(RENDER), "--out", str(tmp_path)], check=True)
+    rendered = {p.name: p.read_text() for p in tmp_path.glob("*.yaml")}
+    committed = {p.name: p.read_text() for p in MANIFESTS.glob("*.yaml")}
+    assert rendered.keys() == committed.keys() == {"rbac.yaml", "cronjob.yaml"}
+    for name, text in committed.items():
+        assert text == rendered[name], f"infra/kubernetes/{name} is stale: run make manifests"
+
+
+def test_cronjob_runs_the_dispatcher_jobs_pod_spec_daily_at_four_without_overlap() -> None:
+    cronjob = documents("cronjob.yaml")[0]
+    spec = cronjob["spec"]
+    assert (spec["schedule"], spec["concurrencyPolicy"]) == ("0 4 * * *", "Forbid")
+    container = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    # The Job the cloud functions would create for the same target and agent settings:
+    target = Target(namespace=cronjob["metadata"]["namespace"], service=env["MARIADB_HA_SERVICE_NAME"],
+                    secret=env["MARIADB_HA_SECRET_NAME"])
+    destination = {k: env[k] for k in ("CLOUD_PROVIDER", "S3_BUCKET", "AWS_REGION")}
+    settings = job_settings_from_env({"AGENT_IMAGE": container["image"], **destination})
+    job = build_job_manifest(target=target, settings=settings, scheduled_time=datetime(2026, 1, 1, 4, tzinfo=UTC))
+    assert spec["jobTemplate"]["spec"]["template"]["spec"] == job["spec"]["template"]["spec"]
+    assert spec["jobTemplate"]["spec"] == job["spec"]
+
+
+def test_cronjob_pod_is_hardened() -> None:
+    pod = documents("cronjob.yaml")[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    spool = next(v for v in pod["volumes"] if v["name"] == "spool")
+    assert spool["emptyDir"]["sizeLimit"]
+    assert container["resources"]["limits"]["ephemeral-storage"]
+
+
+def test_rbac_binds_the_agent_to_get_one_secret_and_dispatchers_to_jobs() -> None:
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in documents("rbac.yaml")}
+    cronjob = documents("cronjob.yaml")[0]
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    secret = next(e["value"] for e in pod["containers"][0]["env"] if e["name"] == "MARIADB_HA_SECRET_NAME")
+    assert ("ServiceAccount", pod["serviceAccountName"]) in docs
+    reader = docs[("Role", "mariadb-ha-backup-secret-reader")]
+    assert reader["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": [secret],
+                                "verbs": ["get"]}]
+    binding = docs[("RoleBinding", "mariadb-ha-backup-secret-reader")]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": pod["serviceAccountName"],
+                                    "namespace": cronjob["metadata"]["namespace"]}]
+    dispatcher = docs[("Role", "mariadb-ha-backup-dispatcher")]
+    assert dispatcher["rules"] == [{"apiGroups": ["batch"], "resources": ["jobs"],
+                                    "verbs": ["create", "get", "list"]}]
+    assert all(d["metadata"]["namespace"] == cronjob["metadata"]["namespace"] for d in docs.values())

@@ -1,0 +1,312 @@
+"""One contract suite for every storage backend, each against its real local server.
+
+What ``shared.storage.base.Storage`` promises, checked the way a user would: a large streamed upload
+from a pipe comes back byte-identical, a failed upload leaves nothing to list or read, listing
+respects prefixes, deletes are idempotent, and each kind of failure maps to the error class that
+decides the exit code and whether to retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import math
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
+
+import pytest
+
+from shared.errors import BadInputError
+from shared.storage import (
+    ObjectNotFoundError,
+    Storage,
+    StorageConfigError,
+    TransientStorageError,
+    open_storage,
+)
+from shared.storage.retrying import RetryingStorage, put_replayable
+from tests.support.storage_servers import StorageBackend, dead_endpoint, unique_bucket_name
+
+MiB = 1024 * 1024
+# >= 50 MB, and not a multiple of any part/block/chunk size, so the last part is a short one.
+LARGE = 52 * MiB + 12345
+CLOUD = ["s3", "gcs", "azure"]
+
+
+def pseudo_random_chunks(total: int, *, seed: int = 7) -> Iterator[bytes]:
+    """Incompressible, reproducible bytes in 1 MiB chunks (so a retry can produce them again)."""
+    rng = random.Random(seed)
+    while total > 0:
+        size = min(MiB, total)
+        total -= size
+        yield rng.randbytes(size)
+
+
+class PipeSource:
+    """A real OS pipe fed by a thread: the reader is an unbuffered FileIO with short reads, no seek."""
+
+    def __init__(self, total: int) -> None:
+        read_fd, write_fd = os.pipe()
+        self.reader: BinaryIO = os.fdopen(read_fd, "rb", buffering=0)
+        self._writer = os.fdopen(write_fd, "wb", buffering=0)
+        self._sha1 = hashlib.sha1()
+        self._thread = threading.Thread(target=self._feed, args=(total,), daemon=True)
+        self._thread.start()
+
+    def _feed(self, total: int) -> None:
+        with self._writer:
+            for chunk in pseudo_random_chunks(total):
+                self._sha1.update(chunk)
+                self._writer.write(chunk)
+
+    def sha1(self) -> str:
+        self._thread.join(timeout=60)
+        return self._sha1.hexdigest()
+
+
+class FailingStream(io.RawIOBase):
+    """Yields ``good_bytes`` of data, then fails the way a dying ``mariadb-dump`` pipe would."""
+
+    def __init__(self, good_bytes: int) -> None:
+        self._chunks = pseudo_random_chunks(good_bytes)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        chunk = next(self._chunks, None)
+        if chunk is None:
+            raise OSError("dump died mid-stream")
+        chunk = chunk[: len(buffer)]
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def read_sha1(storage: Storage, key: str) -> tuple[str, int]:
+    digest, size = hashlib.sha1(), 0
+    with storage.open_read(key) as stream:
+        while chunk := stream.read(MiB):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def keys(storage: Storage, prefix: str = "") -> set[str]:
+    return {info.key for info in storage.list(prefix)}
+
+
+def test_streamed_upload_from_a_pipe_reads_back_identical(storage_backend: StorageBackend) -> None:
+    source = PipeSource(LARGE)
+    started = time.monotonic()
+    stored = storage_backend.storage.put("db/20260101T000000Z/big.tar.gz", source.reader)
+    upload_s = time.monotonic() - started
+
+    assert stored == LARGE
+    started = time.monotonic()
+    assert read_sha1(storage_backend.storage, "db/20260101T000000Z/big.tar.gz") == (source.sha1(), LARGE)
+    download_s = time.monotonic() - started
+    [info] = list(storage_backend.storage.list("db/"))
+    assert (info.key, info.size) == ("db/20260101T000000Z/big.tar.gz", LARGE)
+    assert abs(info.modified - datetime.now(UTC)) < timedelta(minutes=5)
+    print(f"\n{storage_backend.name}: put {LARGE / MiB:.0f} MiB in {upload_s:.2f} s, read in {download_s:.2f} s")
+
+
+@pytest.mark.parametrize("size", [0, 1, 5 * MiB + 1])
+def test_small_and_empty_objects_round_trip(storage_backend: StorageBackend, size: int) -> None:
+    data = b"".join(pseudo_random_chunks(size))
+
+    assert storage_backend.storage.put("small/object", io.BytesIO(data)) == size
+    with storage_backend.storage.open_read("small/object") as stream:
+        assert stream.read() == data
+
+
+def test_put_overwrites_an_existing_key(storage_backend: StorageBackend) -> None:
+    storage_backend.storage.put("k", io.BytesIO(b"first version"))
+    storage_backend.storage.put("k", io.BytesIO(b"second"))
+
+    with storage_backend.storage.open_read("k") as stream:
+        assert stream.read() == b"second"
+
+
+def test_failed_put_leaves_nothing_visible(storage_backend: StorageBackend) -> None:
+    # 40 MiB: several S3 parts / Azure blocks / GCS chunks are already uploaded when the stream dies.
+    with pytest.raises(OSError, match="dump died mid-stream"):
+        storage_backend.storage.put("db/failed/big.tar.gz", io.BufferedReader(FailingStream(40 * MiB)))
+
+    assert keys(storage_backend.storage) == set()
+    with pytest.raises(ObjectNotFoundError):
+        storage_backend.storage.open_read("db/failed/big.tar.gz")
+
+
+def test_failed_put_keeps_an_earlier_object_intact(storage_backend: StorageBackend) -> None:
+    storage_backend.storage.put("k", io.BytesIO(b"the good copy"))
+
+    with pytest.raises(OSError, match="dump died mid-stream"):
+        storage_backend.storage.put("k", io.BufferedReader(FailingStream(20 * MiB)))
+
+    with storage_backend.storage.open_read("k") as stream:
+        assert stream.read() == b"the good copy"
+
+
+@pytest.mark.parametrize("storage_backend", ["s3"], indirect=True)
+def test_s3_failed_put_aborts_its_multipart_upload(storage_backend: StorageBackend) -> None:
+    with pytest.raises(OSError, match="dump died mid-stream"):
+        storage_backend.storage.put("db/failed/big.tar.gz", io.BufferedReader(FailingStream(40 * MiB)))
+
+    client = storage_backend.server.client()  # type: ignore[union-attr]
+    assert client.list_multipart_uploads(Bucket=storage_backend.bucket).get("Uploads", []) == []
+
+
+@pytest.mark.parametrize("storage_backend", ["s3"], indirect=True)
+def test_s3_large_put_is_a_multipart_upload(storage_backend: StorageBackend) -> None:
+    from shared.storage.s3 import PART_SIZE
+
+    storage_backend.storage.put("big", PipeSource(LARGE).reader)
+
+    etag = storage_backend.server.client().head_object(Bucket=storage_backend.bucket, Key="big")["ETag"]  # type: ignore[union-attr]
+    # A multipart object's ETag ends in "-<number of parts>": proof the pipe was not read into one PUT.
+    assert etag.strip('"').endswith(f"-{math.ceil(LARGE / PART_SIZE)}")
+
+
+@pytest.mark.parametrize("storage_backend", ["azure"], indirect=True)
+def test_azure_large_put_is_committed_in_blocks(storage_backend: StorageBackend) -> None:
+    from shared.storage.azure import BLOCK_SIZE
+
+    storage_backend.storage.put("big", PipeSource(LARGE).reader)
+
+    blob = storage_backend.server.client().get_blob_client(storage_backend.bucket, "big")  # type: ignore[union-attr]
+    committed, _uncommitted = blob.get_block_list("committed")
+    assert len(committed) == math.ceil(LARGE / BLOCK_SIZE)
+
+
+def test_list_filters_by_prefix(storage_backend: StorageBackend) -> None:
+    for key in ["a/1", "a/2", "a/b/3", "ab/4", "b/5"]:
+        storage_backend.storage.put(key, io.BytesIO(key.encode()))
+
+    assert keys(storage_backend.storage, "a/") == {"a/1", "a/2", "a/b/3"}
+    assert keys(storage_backend.storage, "a") == {"a/1", "a/2", "a/b/3", "ab/4"}
+    assert keys(storage_backend.storage, "a/b/") == {"a/b/3"}
+    assert keys(storage_backend.storage, "nothing/") == set()
+    assert {i.key: i.size for i in storage_backend.storage.list("")} == {
+        "a/1": 3, "a/2": 3, "a/b/3": 5, "ab/4": 4, "b/5": 3}
+
+
+def test_delete_is_idempotent(storage_backend: StorageBackend) -> None:
+    storage_backend.storage.put("x/gone", io.BytesIO(b"data"))
+    storage_backend.storage.put("x/kept", io.BytesIO(b"data"))
+
+    storage_backend.storage.delete("x/gone")
+    storage_backend.storage.delete("x/gone")
+    storage_backend.storage.delete("x/never-existed")
+
+    assert keys(storage_backend.storage) == {"x/kept"}
+    with pytest.raises(ObjectNotFoundError):
+        storage_backend.storage.open_read("x/gone")
+
+
+def test_open_read_of_a_missing_key_is_object_not_found(storage_backend: StorageBackend) -> None:
+    with pytest.raises(ObjectNotFoundError) as caught:
+        storage_backend.storage.open_read("no/such/key")
+    assert "no/such/key" in str(caught.value)
+
+
+def test_missing_bucket_is_a_config_error_on_list(storage_backend: StorageBackend) -> None:
+    missing = open_storage(storage_backend.url_for(unique_bucket_name()))
+
+    with pytest.raises(StorageConfigError) as caught:
+        list(missing.list(""))
+    assert isinstance(caught.value, BadInputError)  # exit 2, never retried
+
+
+@pytest.mark.parametrize("storage_backend", CLOUD, indirect=True)
+def test_put_to_a_missing_bucket_is_a_config_error(storage_backend: StorageBackend) -> None:
+    missing = open_storage(storage_backend.url_for(unique_bucket_name()))
+
+    with pytest.raises(StorageConfigError):
+        missing.put("k", PipeSource(20 * MiB).reader)
+
+
+@pytest.mark.parametrize("storage_backend", CLOUD, indirect=True)
+def test_unreachable_endpoint_is_transient_and_fails_fast(
+    storage_backend: StorageBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in storage_backend.server.env_for(dead_endpoint()).items():  # type: ignore[union-attr]
+        monkeypatch.setenv(name, value)
+    storage = open_storage(storage_backend.url)
+    calls: list[Callable[[], object]] = [
+        lambda: list(storage.list("")),
+        lambda: storage.open_read("k"),
+        lambda: storage.put("k", io.BytesIO(b"data")),
+        lambda: storage.delete("k"),
+    ]
+    for call in calls:
+        started = time.monotonic()
+        with pytest.raises(TransientStorageError):
+            call()
+        assert time.monotonic() - started < 15  # the SDK's own retries are short; ours wrap them
+
+
+@pytest.mark.parametrize("storage_backend", ["s3"], indirect=True)
+def test_retrying_storage_rides_out_connection_resets(
+    storage_backend: StorageBackend, fault_proxy, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    storage_backend.storage.put("db/obj", io.BytesIO(b"payload"))
+    proxy = fault_proxy(storage_backend.server.port)  # type: ignore[union-attr]
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # no SDK-level retry: every reset reaches our layer
+    storage = RetryingStorage(open_storage(f"{storage_backend.url}?endpoint={proxy.endpoint}"),
+                              attempts=4, max_seconds=60)
+    caplog.set_level(logging.WARNING, logger="mariadb_ha_backup.storage")
+
+    proxy.reset_next(2)
+    assert keys(storage, "db/") == {"db/obj"}
+    proxy.reset_next(2)
+    with storage.open_read("db/obj") as stream:
+        assert stream.read() == b"payload"
+
+    retries = [r for r in caplog.records if r.name == "mariadb_ha_backup.storage"]
+    assert len(retries) == 4 and all(r.levelno == logging.WARNING for r in retries)
+    assert not any("testing" in r.getMessage() for r in retries)  # the (dummy) secret key never logged
+
+
+@pytest.mark.parametrize("storage_backend", ["s3"], indirect=True)
+def test_retrying_storage_never_retries_config_or_missing(
+    storage_backend: StorageBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mariadb_ha_backup.storage")
+    storage = RetryingStorage(storage_backend.storage, attempts=5, max_seconds=60)
+    missing_bucket = RetryingStorage(open_storage(storage_backend.url_for(unique_bucket_name())),
+                                     attempts=5, max_seconds=60)
+
+    with pytest.raises(ObjectNotFoundError):
+        storage.open_read("no/such/key")
+    with pytest.raises(StorageConfigError):
+        missing_bucket.list("")
+    assert [r for r in caplog.records if r.name == "mariadb_ha_backup.storage"] == []
+
+
+@pytest.mark.parametrize("storage_backend", ["s3"], indirect=True)
+def test_put_replayable_retries_an_upload_cut_mid_stream(
+    storage_backend: StorageBackend, fault_proxy, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    proxy = fault_proxy(storage_backend.server.port)  # type: ignore[union-attr]
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    storage = open_storage(f"{storage_backend.url}?endpoint={proxy.endpoint}")
+    caplog.set_level(logging.WARNING, logger="mariadb_ha_backup.storage")
+    expected = hashlib.sha1(b"".join(pseudo_random_chunks(LARGE))).hexdigest()
+    proxy.cut_after(25 * MiB)  # the first attempt loses its connection half-way through
+
+    stored = put_replayable(storage, "db/big", lambda: PipeSource(LARGE).reader, attempts=3, max_seconds=120)
+
+    assert stored == LARGE
+    assert read_sha1(storage_backend.storage, "db/big") == (expected, LARGE)
+    assert len([r for r in caplog.records if r.name == "mariadb_ha_backup.storage"]) == 1
+    client = storage_backend.server.client()  # type: ignore[union-attr]
+    assert client.list_multipart_uploads(Bucket=storage_backend.bucket).get("Uploads", []) == []
