@@ -20,9 +20,11 @@ from bench.vocabulary import (
     FIRST_NAMES,
     LAST_NAMES,
     PATHS,
+    CHUNK_COUNT,
     POOL_SIZE,
     STREETS,
     USER_AGENTS,
+    random_chunks,
     sentence_pool,
     sql_list,
     sql_literal,
@@ -34,7 +36,7 @@ ROWS_PER_UNIT = {
     "shop.products": 1,
     "shop.orders": 100,
     "shop.order_items": 300,
-    "crm.tickets": 45,
+    "crm.tickets": 40,
     "crm.attachments": 1,
     "analytics.page_events": 100,
 }
@@ -71,10 +73,16 @@ def _prose(key: str, *, at_least: int, at_most: int) -> str:
 
 
 def _blob(key: str, *, kib_min: int, kib_max: int) -> str:
-    """Incompressible bytes: AES-CBC of a row-specific text (CBC chains blocks, so repeats vanish)."""
+    """Incompressible bytes, like the JPEGs and PDFs real BLOB columns hold: 1 KiB chunks of a
+    pool of random bytes, picked by hash (MariaDB 10.11 has no CBC mode to make AES output do)."""
     count = f"({kib_min} + {_h(key + 'n')} % {kib_max - kib_min + 1})"
-    text = f"REPEAT(CONCAT({_sentence(key)}, seq), 1 + {count} * 1024 DIV 40)"
-    return f"LEFT(AES_ENCRYPT({text}, CONCAT('k', seq, '{key}'), LEFT(MD5(seq), 16)), {count} * 1024)"
+    parts = [_chunk(f"{key}{i}") if i < kib_min else f"IF({count} > {i}, {_chunk(f'{key}{i}')}, '')"
+             for i in range(kib_max)]
+    return f"CONCAT({', '.join(parts)})"
+
+
+def _chunk(key: str) -> str:
+    return f"(SELECT b FROM {HELPER_DB}.chunks WHERE id = {_h(key)} % {CHUNK_COUNT})"
 
 
 def _time(key: str, *, base: int, step: int) -> str:
@@ -148,7 +156,11 @@ def _select(table: str, units: int) -> str:
         return (f"1 + (seq - 1) DIV 3, 1 + (seq - 1) % 3, LPAD(1 + {_h('sk')} % {products}, 10, '0'), "
                 f"1 + {_h('q')} % 4, 100 + {_h('up')} % 20000, ({_h('di')} % 4) * 5.00")
     if table == "crm.tickets":
-        return (f"seq, 1 + {_h('cu')} % {customers}, {_sentence('su')}, {_prose('bo', at_least=2, at_most=10)}, "
+        # Support mail is prose between a greeting and a signature template, as real tickets are.
+        body = (f"CONCAT('Hello ', {_pick('f', FIRST_NAMES)}, ',\\n\\n', {_prose('bo', at_least=2, at_most=8)}, "
+                f"'\\n\\nKind regards,\\n', {_pick('ag', FIRST_NAMES)}, "
+                "'\\nCustomer Support | shop.example.com | Mon-Fri 9:00-18:00 CET')")
+        return (f"seq, 1 + {_h('cu')} % {customers}, {_sentence('su')}, {body}, "
                 f"{_pick('pr', ['low', 'normal', 'normal', 'high', 'urgent'])}, "
                 f"{_pick('sta', ['open', 'pending', 'solved', 'solved', 'closed'])}, "
                 f"{_pick('ch', ['email', 'chat', 'phone', 'web'])}, {_time('c', base=1_650_000_000, step=600)}, "
@@ -173,14 +185,18 @@ def _select(table: str, units: int) -> str:
 
 def statements(units: int) -> Iterator[str]:
     """Every SQL statement that builds the dataset at ``units`` scale, in order."""
-    yield ("SET SESSION time_zone = '+00:00', unique_checks = 0, foreign_key_checks = 0, "
-           "block_encryption_mode = 'aes-128-cbc';")
+    yield "SET SESSION time_zone = '+00:00', unique_checks = 0, foreign_key_checks = 0;"
     yield f"CREATE DATABASE {HELPER_DB} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
     yield f"CREATE TABLE {HELPER_DB}.sentences (id INT PRIMARY KEY, s VARCHAR(400) NOT NULL);"
     pool = sentence_pool()
     for start in range(0, len(pool), 2000):
         rows = ",".join(f"({i},{sql_literal(s)})" for i, s in enumerate(pool[start:start + 2000], start))
         yield f"INSERT INTO {HELPER_DB}.sentences VALUES {rows};"
+    yield f"CREATE TABLE {HELPER_DB}.chunks (id INT PRIMARY KEY, b BLOB NOT NULL);"
+    chunks = random_chunks()
+    for start in range(0, len(chunks), 512):
+        rows = ",".join(f"({i},X'{c.hex()}')" for i, c in enumerate(chunks[start:start + 512], start))
+        yield f"INSERT INTO {HELPER_DB}.chunks VALUES {rows};"
     yield SCHEMA
     for table, per_unit in ROWS_PER_UNIT.items():
         total = per_unit * units

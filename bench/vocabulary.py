@@ -12,6 +12,8 @@ import random
 
 SEED = 20240601
 POOL_SIZE = 65536
+# 8 MiB of random 1 KiB chunks for BLOB columns: larger than any compressor window we use.
+CHUNK_COUNT = 8192
 
 WORDS = (
     "the of and to in is was for on that with as by at from it an be this are or which have has not "
@@ -69,14 +71,21 @@ PATHS = (
 def sentence_pool(size: int = POOL_SIZE, seed: int = SEED) -> list[str]:
     """``size`` sentences of 5-18 words, capitalised and punctuated like prose."""
     rng = random.Random(seed)
+    # Zipf-like word frequencies, as in real prose: a few words are very common, most are rare.
+    weights = [1 / (rank + 1) for rank in range(len(WORDS))]
     sentences = []
     for _ in range(size):
-        words = [rng.choice(WORDS) for _ in range(rng.randint(5, 18))]
+        words = rng.choices(WORDS, weights, k=rng.randint(5, 18))
         if rng.random() < 0.15:
             words.insert(rng.randint(0, len(words)), f"#{rng.randint(10000, 999999)}")
         text = " ".join(words)
         sentences.append(text[0].upper() + text[1:] + rng.choice(".....?!"))
     return sentences
+
+
+def random_chunks(count: int = CHUNK_COUNT, seed: int = SEED) -> list[bytes]:
+    rng = random.Random(seed)
+    return [rng.randbytes(1024) for _ in range(count)]
 
 
 def sql_literal(text: str) -> str:
