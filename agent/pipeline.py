@@ -65,20 +65,19 @@ class DumpJob:
 
 
 def produce_targz(job: DumpJob) -> ArtifactResult:
-    spool = CompressedSpool(job.run_dir / "dump.sql.gz-spool")
+    spool = CompressedSpool(job.run_dir / "dump.sql.gz-spool", member=TAR_MEMBER)
     try:
         for attempt in _dump_retries(job):
             with attempt:
                 spool.truncate()
                 _dump_into(job, spool.write)
-        spool.finish()
+        header = spool.finish(mtime=job.mtime)
     finally:
         spool.close()
-    raw = spool.raw_bytes
     hashed: list[HashingReader] = []
 
     def make_stream() -> BinaryIO:
-        hashed.append(HashingReader(open_targz(spool.path, member=TAR_MEMBER, raw_bytes=raw, mtime=job.mtime)))
+        hashed.append(HashingReader(open_targz(spool.path, header=header, content_bytes=spool.content_bytes)))
         return hashed[-1]  # type: ignore[return-value]  # RawIOBase is a binary stream
 
     stored = put_replayable(
@@ -86,7 +85,7 @@ def produce_targz(job: DumpJob) -> ArtifactResult:
     )
     _check_count(stored, hashed[-1].count)
     spool.path.unlink()
-    return ArtifactResult(sha1=hashed[-1].hexdigest(), raw_bytes=raw, compressed_bytes=stored)
+    return ArtifactResult(sha1=hashed[-1].hexdigest(), raw_bytes=spool.raw_bytes, compressed_bytes=stored)
 
 
 def produce_streamed(job: DumpJob, *, codec: str) -> ArtifactResult:

@@ -41,7 +41,7 @@ ROWS_PER_UNIT = {
     "analytics.page_events": 100,
 }
 # Measured: the dump of scale 10,000 is 291 MB (see bench/README.md); used to pick the scale for a size.
-DUMP_BYTES_PER_UNIT = 29_100
+DUMP_BYTES_PER_UNIT = 88_000
 # Rows per INSERT ... SELECT: keeps each transaction (and its undo log) small while the load runs.
 BATCH_ROWS = 100_000
 HELPER_DB = "benchgen"

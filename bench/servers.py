@@ -105,10 +105,10 @@ class MotoS3:
                 time.sleep(0.1)
         raise RuntimeError(f"moto did not start, see {self.log}")
 
-    def empty_bucket(self, bucket: str) -> None:
-        """Delete every object so moto's memory does not grow with the repetitions."""
+    def empty_bucket(self, bucket: str, *, prefix: str = "") -> None:
+        """Delete every object under ``prefix`` so moto's memory does not grow with the repetitions."""
         client = self.client()
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 client.delete_object(Bucket=bucket, Key=item["Key"])
 

@@ -40,12 +40,13 @@ CHUNK_SIZE = 16 * 1024 * 1024
 READ_SIZE = 1024 * 1024
 # Ranged GET size for open_read: one request per 8 MiB keeps memory flat and requests few.
 DOWNLOAD_CHUNK_SIZE = 8 * 1024 * 1024
-# The library retries transient errors itself (exponential backoff) for at most this long. Metadata
-# calls and reads keep it short: whole-call retries come from ``shared.storage.retrying`` and a dead
-# endpoint must fail within seconds. Upload chunks cannot be retried from outside (the stream is
-# read once), so they get a longer budget.
+# The library retries transient errors itself (exponential backoff with jitter) for at most this long
+# per request. Modest on purpose, like botocore's 3 attempts for S3: whole-call retries come from
+# ``shared.storage.retrying`` around the adapter, and a dead endpoint must fail within seconds.
+# Uploads get a little more, because a chunk of a one-shot stream cannot be retried from outside;
+# pass ``upload_retry_seconds`` for links that need more patience.
 CALL_RETRY_SECONDS = 5.0
-UPLOAD_RETRY_SECONDS = 120.0
+UPLOAD_RETRY_SECONDS = 10.0
 
 
 class GcsStorage:
@@ -58,17 +59,20 @@ class GcsStorage:
         client: Client | None = None,
         endpoint: str | None = None,
         project: str | None = None,
+        upload_retry_seconds: float = UPLOAD_RETRY_SECONDS,
     ) -> None:
         self.bucket = bucket
         self.url = f"gs://{bucket}"
         self._client_instance = client
         self._endpoint = endpoint
         self._project = project
+        self._upload_retry_seconds = upload_retry_seconds
 
     def put(self, key: str, stream: BinaryIO) -> int:
         what = f"upload to {self.url}/{key}"
         with _translated(what, missing=StorageConfigError):
-            writer = self._bucket.blob(key).open("wb", chunk_size=CHUNK_SIZE, retry=_retry(UPLOAD_RETRY_SECONDS))
+            retry = _retry(self._upload_retry_seconds)
+            writer = self._bucket.blob(key).open("wb", chunk_size=CHUNK_SIZE, retry=retry)
         written = 0
         try:
             while chunk := stream.read(READ_SIZE):  # the caller's own stream errors propagate untouched

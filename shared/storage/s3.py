@@ -137,10 +137,13 @@ def _build_client(*, region: str | None, endpoint: str | None, max_attempts: int
     import boto3
     from botocore.config import Config
 
-    retries: dict[str, Any] = {"mode": "standard"}
-    if max_attempts is not None or "AWS_MAX_ATTEMPTS" not in os.environ:
-        retries["total_max_attempts"] = max_attempts or DEFAULT_MAX_ATTEMPTS
-    config = Config(retries=retries, connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S)
+    # AWS_MAX_ATTEMPTS (botocore's own variable) wins over our default unless the caller chose a number.
+    attempts = max_attempts or (None if "AWS_MAX_ATTEMPTS" in os.environ else DEFAULT_MAX_ATTEMPTS)
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": attempts} if attempts else {"mode": "standard"},
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=READ_TIMEOUT_S,
+    )
     # A private session: boto3's module-level default session is not thread-safe to create.
     session = boto3.session.Session()
     return session.client("s3", region_name=region, endpoint_url=endpoint, config=config)

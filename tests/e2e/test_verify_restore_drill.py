@@ -13,11 +13,11 @@ import pytest
 from agent.cli import main
 from agent.database_filter import DatabaseSection
 from agent.unpacking import open_dump
-from shared.archive import CompressedSpool, open_targz
-from shared.layout import TAR_MEMBER, sha1_sidecar_text
+from shared.layout import sha1_sidecar_text
 from shared.manifest import Manifest
 from shared.storage import open_storage
 from tests.e2e.test_restore_roundtrip import PREFIX, flip_one_byte, take_backup
+from tests.support.backups import targz_bytes
 from tests.support.cli import run_cli
 from tests.unit.test_verify_artifacts import store_backup
 
@@ -110,8 +110,4 @@ def test_drill_without_server_binaries_is_exit_2_with_a_clear_line(tmp_path, mon
 
 
 def build_targz(sql: bytes, tmp: Path) -> bytes:
-    spool = CompressedSpool(tmp / "repack-spool")
-    spool.write(sql)
-    spool.finish()
-    with open_targz(spool.path, member=TAR_MEMBER, raw_bytes=len(sql), mtime=0) as stream:
-        return stream.read()
+    return targz_bytes(sql, tmp)

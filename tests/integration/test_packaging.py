@@ -1,7 +1,9 @@
 """`scripts/package-functions`: one zip per cloud function, importable by its platform, reproducible.
 
-The packages are built twice into separate directories (pip's download cache is shared, so the
-second build reinstalls every dependency from the same wheels, ~20 s for all three). Each zip is
+The packages are built twice, each from its own copy of the inputs at a different path (so the
+bytes cannot depend on where the checkout lives, and edits to the working tree during the run
+cannot leak in). pip's download cache is shared, so the second build reinstalls every dependency
+from the same wheels, ~20 s for all three. Each zip is
 unpacked and its entry point imported by a fresh virtualenv with no site-packages, the way the
 platform's runtime would see it: only the zip's contents are importable.
 """
@@ -9,6 +11,7 @@ platform's runtime would see it: only the zip's contents are importable.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 import venv
@@ -28,15 +31,32 @@ ENTRY_POINTS = {
 }
 
 
-def build(out: Path) -> dict[str, Path]:
-    subprocess.run([sys.executable, str(PACKAGE), "--out", str(out)], check=True, timeout=600,
-                   stdout=subprocess.DEVNULL)
+INPUTS = ("scripts/package-functions", "constraints.txt", "functions", "shared")
+
+
+def snapshot(source: Path, checkout: Path) -> None:
+    for name in INPUTS:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, checkout / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, checkout / name)
+
+
+def build(checkout: Path) -> dict[str, Path]:
+    out = checkout / "dist" / "functions"
+    subprocess.run([sys.executable, str(checkout / "scripts" / "package-functions"), "--out", str(out)],
+                   check=True, timeout=600, stdout=subprocess.DEVNULL)
     return {cloud: out / f"{cloud}.zip" for cloud in CLOUDS}
 
 
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Path], dict[str, Path]]:
-    return build(tmp_path_factory.mktemp("first")), build(tmp_path_factory.mktemp("second"))
+    first = tmp_path_factory.mktemp("first-checkout")
+    snapshot(ROOT, first)
+    second = tmp_path_factory.mktemp("second") / "elsewhere" / "checkout"
+    snapshot(first, second)  # from the first copy: both builds see the very same inputs
+    return build(first), build(second)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +79,12 @@ def test_zip_layout_is_what_the_platform_loads(builds, cloud: str) -> None:
     module, _, deps = ENTRY_POINTS[cloud]
     with zipfile.ZipFile(builds[0][cloud]) as archive:
         infos = archive.infolist()
+        requirements = archive.read("requirements.txt").decode().splitlines()
     names = [i.filename for i in infos]
+    pins = [line for line in requirements if not line.startswith("#")]
+    assert pins and all("==" in pin for pin in pins)  # exact versions, what the zip vendors
+    constraints = (ROOT / "constraints.txt").read_text().splitlines()
+    assert next(p for p in pins if p.startswith("kubernetes==")) in constraints
     assert names == sorted(names)
     assert f"{module}.py" in names and "requirements.txt" in names and "shared/k8s/job_manifest.py" in names
     kubernetes_init = f"{deps}/kubernetes/__init__.py" if deps else "kubernetes/__init__.py"

@@ -83,6 +83,7 @@ class HttpFaultProxy:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._in_flight = 0
         proxy = self
 
         class Handler(_ForwardingHandler):
@@ -98,6 +99,12 @@ class HttpFaultProxy:
         with self._lock:
             self.faults.append(fault)
         return fault
+
+    @property
+    def in_flight(self) -> int:
+        """Requests received and not yet answered (a held request still on its way to the emulator)."""
+        with self._lock:
+            return self._in_flight
 
     def clear(self) -> None:
         with self._lock:
@@ -127,6 +134,15 @@ class _ForwardingHandler(BaseHTTPRequestHandler):
         pass
 
     def _handle(self) -> None:
+        with self.owner._lock:
+            self.owner._in_flight += 1
+        try:
+            self._handle_one()
+        finally:
+            with self.owner._lock:
+                self.owner._in_flight -= 1
+
+    def _handle_one(self) -> None:
         body = self._read_body()
         parts = urlsplit(self.path)
         request = Request(

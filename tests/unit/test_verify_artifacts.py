@@ -12,11 +12,11 @@ import pytest
 
 from agent.unpacking import check_artifact
 from agent.verifying import VerifyFailedError, raise_if_failed, verify_backup
-from shared.archive import CompressedSpool, open_targz
 from shared.compression import compress_bytes
 from shared.layout import TAR_MEMBER, BackupKeys, backup_id_at, sha1_sidecar_text
 from shared.manifest import Artifact, Inventory, Manifest, Source
 from shared.storage import Storage, open_storage
+from tests.support.backups import targz_bytes
 
 SQL = b"".join(b"INSERT INTO t VALUES (%d, 'row %d \xe2\x9c\x93');\n" % (i, i) for i in range(20_000))
 CODECS = {"tar.gz": "gzip", "sql.gz": "gzip", "sql.zst": "zstd"}
@@ -25,11 +25,7 @@ CODECS = {"tar.gz": "gzip", "sql.gz": "gzip", "sql.zst": "zstd"}
 def artifact_bytes(fmt: str, sql: bytes, tmp: Path, *, member: str = TAR_MEMBER) -> bytes:
     if fmt != "tar.gz":
         return compress_bytes(CODECS[fmt], sql)
-    spool = CompressedSpool(tmp / f"spool-{hashlib.sha1(sql).hexdigest()}")  # a file name
-    spool.write(sql)
-    spool.finish()
-    with open_targz(spool.path, member=member, raw_bytes=len(sql), mtime=0) as stream:
-        return stream.read()
+    return targz_bytes(sql, tmp, member=member)
 
 
 def store_backup(storage: Storage, *, prefix: str, started: datetime, fmt: str = "tar.gz", sql: bytes = SQL,

@@ -1,0 +1,141 @@
+"""The variants a benchmark run compares, each one command measured the same way (bench/measure.py).
+
+a  ``mariadb-dump > /dev/null``                 the floor: nothing is faster than reading the data once
+b  the seed's sequential pipeline in shell      dump to a file, ``tar czf``, ``sha1sum``, upload (boto3)
+c  ``mydumper --compress``                      the peer: parallel per-table dump with per-file gzip
+d  ``mariadb-ha-backup backup`` tar.gz          our default (seed-compatible) format
+e  ``mariadb-ha-backup backup`` sql.gz          streamed, no temp disk
+f  ``mariadb-ha-backup backup`` sql.zst         streamed, no temp disk
+g  ``mariadb < dump.sql``                       the restore floor
+h  ``mariadb-ha-backup restore``                download, verify, decompress, load
+
+Every variant uses the seed's dump flags and the same source server; b, d, e, f upload to the same
+moto S3 bucket; g and h load into the same (emptied) target server.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.measure import Measurement
+from shared.dump import DUMP_FLAGS
+
+PROJECT = Path(__file__).resolve().parents[1]
+BUCKET = "bench"
+RUNS_PREFIX = "runs"
+RESTORE_PREFIX = "restore-source"
+
+
+@dataclass(frozen=True)
+class Context:
+    python: str
+    source_cnf: Path
+    target_cnf: Path
+    source_env: dict[str, str]  # MARIADB_* for the agent
+    target_env: dict[str, str]
+    s3_env: dict[str, str]  # endpoint and dummy credentials
+    dump_file: Path  # the plain dump that g loads
+    mydumper_threads: int
+
+
+@dataclass(frozen=True)
+class Command:
+    argv: list[str]
+    env: dict[str, str]
+    stdin: Path | None = None
+
+
+@dataclass(frozen=True)
+class Variant:
+    key: str
+    label: str
+    kind: str  # "backup" | "restore"
+    command: Callable[[Context, Path], Command]  # (context, temp dir) -> what to run
+    compressed_size: Callable[[Measurement, Path], int | None]
+
+
+def _base_env(ctx: Context, temp: Path) -> dict[str, str]:
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": str(temp), "LANG": "C.UTF-8",
+            "TMPDIR": str(temp), "PYTHONPATH": str(PROJECT)}
+
+
+def _dump_cmd(cnf: Path) -> str:
+    return shlex.join(["mariadb-dump", f"--defaults-extra-file={cnf}", *DUMP_FLAGS])
+
+
+def _floor(ctx: Context, temp: Path) -> Command:
+    return Command(["sh", "-c", f"{_dump_cmd(ctx.source_cnf)} > /dev/null"], _base_env(ctx, temp))
+
+
+def _seed(ctx: Context, temp: Path) -> Command:
+    t = shlex.quote(str(temp))
+    script = "\n".join([
+        "set -e",
+        f"mkdir -p {t}/mariadb-ha-backup",
+        f"{_dump_cmd(ctx.source_cnf)} > {t}/mariadb-ha-backup/all-databases-dump.sql",
+        f"tar czf {t}/mariadb-ha-backup.tar.gz -C {t} mariadb-ha-backup",
+        f"rm -r {t}/mariadb-ha-backup",
+        f"cd {t} && sha1sum mariadb-ha-backup.tar.gz > mariadb-ha-backup.tar.gz.sha1",
+        f"{shlex.quote(ctx.python)} -m bench.upload {BUCKET} {RUNS_PREFIX}/seed "
+        f"{t}/mariadb-ha-backup.tar.gz {t}/mariadb-ha-backup.tar.gz.sha1",
+        f"stat -c %s {t}/mariadb-ha-backup.tar.gz",
+    ])
+    return Command(["sh", "-c", script], {**_base_env(ctx, temp), **ctx.s3_env})
+
+
+def _mydumper(ctx: Context, temp: Path) -> Command:
+    out = temp / "mydumper"
+    argv = ["mydumper", f"--defaults-file={ctx.source_cnf}", "--compress", "--routines", "--events", "--triggers",
+            f"--threads={ctx.mydumper_threads}", "--trx-consistency-only", f"--outputdir={out}", "--verbose=1"]
+    # mydumper 0.10 reads host/port/user/password from the [mydumper] or [client] group of this file.
+    script = f"{shlex.join(argv)} && du -sb {shlex.quote(str(out))} | cut -f1"
+    return Command(["sh", "-c", script], _base_env(ctx, temp))
+
+
+def _agent_backup(fmt: str) -> Callable[[Context, Path], Command]:
+    def command(ctx: Context, temp: Path) -> Command:
+        env = {**_base_env(ctx, temp), **ctx.s3_env, **ctx.source_env, "BACKUP_FORMAT": fmt,
+               "BACKUP_URL": f"s3://{BUCKET}/{RUNS_PREFIX}/{fmt}", "BACKUP_TMPDIR": str(temp)}
+        return Command([ctx.python, "-m", "agent", "backup", "--json"], env)
+    return command
+
+
+def _plain_restore(ctx: Context, temp: Path) -> Command:
+    return Command(["mariadb", f"--defaults-extra-file={ctx.target_cnf}"], _base_env(ctx, temp), stdin=ctx.dump_file)
+
+
+def _agent_restore(ctx: Context, temp: Path) -> Command:
+    env = {**_base_env(ctx, temp), **ctx.s3_env, **ctx.target_env,
+           "BACKUP_URL": f"s3://{BUCKET}/{RESTORE_PREFIX}", "BACKUP_TMPDIR": str(temp)}
+    return Command([ctx.python, "-m", "agent", "restore", "--latest", "--yes", "--json"], env)
+
+
+def _last_line_int(m: Measurement, temp: Path) -> int | None:
+    lines = m.stdout.split()
+    return int(lines[-1]) if lines and lines[-1].isdigit() else None
+
+
+def _agent_size(m: Measurement, temp: Path) -> int | None:
+    try:
+        return int(json.loads(m.stdout)["compressed_bytes"])
+    except (ValueError, KeyError):
+        return None
+
+
+VARIANTS = [
+    Variant("a", "mariadb-dump > /dev/null", "backup", _floor, lambda m, t: None),
+    Variant("b", "seed pipeline (dump, tar czf, sha1sum, upload)", "backup", _seed, _last_line_int),
+    Variant("c", "mydumper --compress", "backup", _mydumper, _last_line_int),
+    Variant("d", "backup tar.gz", "backup", _agent_backup("tar.gz"), _agent_size),
+    Variant("e", "backup sql.gz", "backup", _agent_backup("sql.gz"), _agent_size),
+    Variant("f", "backup sql.zst", "backup", _agent_backup("sql.zst"), _agent_size),
+    Variant("g", "mariadb < dump.sql", "restore", _plain_restore, lambda m, t: None),
+    Variant("h", "restore (tar.gz from S3)", "restore", _agent_restore, lambda m, t: None),
+]
+BY_KEY = {v.key: v for v in VARIANTS}
+PYTHON = sys.executable
