@@ -100,7 +100,7 @@ def build_cronjob_manifest(*, target: Target, settings: JobSettings, schedule: s
 def build_pod_template(*, target: Target, settings: JobSettings) -> Manifest:
     uid = settings.run_as_user
     return {
-        "metadata": {"labels": target_labels(target)},
+        "metadata": {"labels": {**target_labels(target), **_workload_identity_labels(settings)}},
         "spec": {
             "serviceAccountName": settings.service_account,
             "restartPolicy": "Never",
@@ -118,6 +118,14 @@ def build_pod_template(*, target: Target, settings: JobSettings) -> Manifest:
             ],
         },
     }
+
+
+def _workload_identity_labels(settings: JobSettings) -> dict[str, str]:
+    """AKS only injects the federated token into pods that opt in with this label; EKS and GKE need
+    no pod label (their identity comes from the ServiceAccount)."""
+    if settings.agent_env.get("CLOUD_PROVIDER") == "azure":
+        return {"azure.workload.identity/use": "true"}
+    return {}
 
 
 def _job_spec(*, target: Target, settings: JobSettings) -> Manifest:

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 # 40k rows of 1 KiB random bytes: ~40 MiB compressed, more than two 16 MiB S3 parts, so every
 # format goes multipart and has a separate commit call.
 _ROWS = 40_000
-_HOLD_S = 8.0
+_HOLD_S = 4.0
 
 
 @pytest.fixture(scope="module")

@@ -170,3 +170,13 @@ def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> No
 def test_cron_schedule_must_have_five_fields() -> None:
     with pytest.raises(BadInputError, match="is not a 5-field cron expression"):
         build_cronjob_manifest(target=TARGET, settings=job_settings_from_env(ENV), schedule="0 0 2 * * *")
+
+
+def test_azure_pods_opt_in_to_workload_identity() -> None:
+    azure = job_settings_from_env({"AGENT_IMAGE": "img:1", "CLOUD_PROVIDER": "azure",
+                                   "AZURE_STORAGE_CONTAINER": "backups", "AZURE_STORAGE_ACCOUNT": "acct"})
+    aws = job_settings_from_env(ENV)
+    azure_pod = build_job_manifest(target=TARGET, settings=azure, scheduled_time=AT)["spec"]["template"]
+    aws_pod = build_job_manifest(target=TARGET, settings=aws, scheduled_time=AT)["spec"]["template"]
+    assert azure_pod["metadata"]["labels"] == {**EXPECTED_LABELS, "azure.workload.identity/use": "true"}
+    assert aws_pod["metadata"]["labels"] == EXPECTED_LABELS
