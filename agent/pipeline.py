@@ -9,6 +9,7 @@ uploaded, and the byte count is checked against what the storage says it stored.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -21,7 +22,7 @@ from tenacity import Retrying
 
 from shared.archive import CompressedSpool, open_targz
 from shared.compression import open_compressor
-from shared.dump import DumpConnectionError, DumpProcess, dump_argv
+from shared.dump import DumpConnectionError, DumpProcess, dump_argv, enlarge_pipe
 from shared.errors import BackupFailedError
 from shared.hashing import HashingReader
 from shared.layout import TAR_MEMBER
@@ -37,6 +38,10 @@ CHUNK = 1 << 20
 CODEC_OF_FORMAT = {"tar.gz": "gzip", "sql.gz": "gzip", "sql.zst": "zstd"}
 
 Progress = Callable[[int], None]
+
+
+class SpoolFullError(BackupFailedError):
+    """The temp volume filled up while spooling the compressed dump (ENOSPC)."""
 
 
 class UploadSizeMismatchError(BackupFailedError):
@@ -67,13 +72,21 @@ class DumpJob:
 def produce_targz(job: DumpJob) -> ArtifactResult:
     spool = CompressedSpool(job.run_dir / "dump.sql.gz-spool", member=TAR_MEMBER)
     try:
-        for attempt in _dump_retries(job):
-            with attempt:
-                spool.truncate()
-                _dump_into(job, spool.write)
-        header = spool.finish(mtime=job.mtime)
-    finally:
-        spool.close()
+        try:
+            for attempt in _dump_retries(job):
+                with attempt:
+                    spool.truncate()
+                    _dump_into(job, spool.write)
+            header = spool.finish(mtime=job.mtime)
+        finally:
+            spool.close()
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        raise SpoolFullError(
+            f"no space left for the spool in {job.run_dir.parent}: it needs about the compressed size of the "
+            "dump; point BACKUP_TMPDIR at a larger volume (or use BACKUP_FORMAT=sql.gz, which needs no spool)"
+        ) from None
     hashed: list[HashingReader] = []
 
     def make_stream() -> BinaryIO:
@@ -141,6 +154,7 @@ class _CompressingPipe:
         self.raw_bytes = 0
         self._error: BaseException | None = None
         read_fd, write_fd = os.pipe()
+        enlarge_pipe(write_fd)  # a whole chunk fits: the compressor never waits on a 64 KiB pipe
         self._source = open(read_fd, "rb", buffering=CHUNK)  # noqa: SIM115  # closed in close()
         self._thread = threading.Thread(target=self._pump, args=(write_fd,), name="compress", daemon=True)
         self._thread.start()

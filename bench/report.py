@@ -20,7 +20,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"repetitions, {meta['cpus']} CPUs, load average {meta['load_before'][0]:.1f} before / "
         f"{meta['load_after'][0]:.1f} after, started {meta['started']}",
         "",
-        "| variant | median s | × floor | peak RSS (tree) MB | temp disk MB | compressed MB | ratio | runs (s) |",
+        "| variant | median s | x floor | peak RSS (tree) MB | temp disk MB | compressed MB | ratio | runs (s) |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for key, s in summary.items():
@@ -28,9 +28,9 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(f"| {key}. {s['label']} | failed | | | | | | |")
             continue
         floor = "a" if s["kind"] == "backup" else "g"
-        ratio = f"{s['ratio_to_floor']:.2f}× {floor}" if "ratio_to_floor" in s else ""
-        size = f"{s['compressed_bytes'] / MB:,.1f}" if s["compressed_bytes"] else "–"
-        comp = f"{s['compression_ratio']:.2f}×" if s["compression_ratio"] else "–"
+        ratio = f"{s['ratio_to_floor']:.2f}x {floor}" if "ratio_to_floor" in s else ""
+        size = f"{s['compressed_bytes'] / MB:,.1f}" if s["compressed_bytes"] else "-"
+        comp = f"{s['compression_ratio']:.2f}x" if s["compression_ratio"] else "-"
         runs = ", ".join(f"{x:.2f}" for x in s["all_seconds"])
         lines.append(f"| {key}. {s['label']} | {s['median_seconds']:.2f} | {ratio} | {s['peak_tree_rss'] / MB:,.0f} "
                      f"| {s['peak_temp_bytes'] / MB:,.1f} | {size} | {comp} | {runs} |")

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -41,7 +43,10 @@ class BenchServer(ThrowawayServer):
     """A throwaway server with a root password for TCP logins, and a client option file holding it."""
 
     def __init__(self, *, base_dir: Path) -> None:
-        super().__init__(base_dir=base_dir, extra_args=SERVER_ARGS)
+        # Its own tmpdir: the server's internal temp tables must not live in a /tmp that other
+        # programs clean up (a vanished Aria temp file crashed a server here once).
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="mariadb-tmp-", dir=base_dir))
+        super().__init__(base_dir=base_dir, extra_args=(*SERVER_ARGS, f"--tmpdir={self.tmpdir}"))
         self.password = ""
 
     def start(self) -> BenchServer:
@@ -49,6 +54,10 @@ class BenchServer(ThrowawayServer):
         self.password = "bench-" + secrets.token_hex(8)
         self.set_root_password(self.password)
         return self
+
+    def stop(self) -> None:
+        super().stop()
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def write_option_file(self, path: Path) -> Path:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -87,7 +96,8 @@ class MotoS3:
         import boto3
 
         return boto3.session.Session().client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
-                                              aws_access_key_id="bench", aws_secret_access_key="bench")
+                                              aws_access_key_id="bench",
+                                              aws_secret_access_key="bench")  # noqa: S106  # moto accepts any
 
     def __enter__(self) -> MotoS3:
         self.port = free_port()

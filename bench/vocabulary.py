@@ -15,7 +15,12 @@ POOL_SIZE = 65536
 # 8 MiB of random 1 KiB chunks for BLOB columns: larger than any compressor window we use.
 CHUNK_COUNT = 8192
 
-WORDS = (
+
+def _words(text: str, sep: str | None = None) -> list[str]:
+    return text.split(sep)
+
+
+WORDS = _words(
     "the of and to in is was for on that with as by at from it an be this are or which have has not "
     "order customer payment invoice shipment delivery account refund request update status error "
     "please thanks hello team issue problem resolved pending escalated warehouse product package "
@@ -34,27 +39,30 @@ WORDS = (
     "server database backup restore cluster node replica latency timeout retry connection query index "
     "login password reset email notification mobile app browser desktop checkout cart wishlist review "
     "rating stars excellent good average poor terrible fast slow friendly helpful rude late early"
-).split()
+)
 
-FIRST_NAMES = (
+FIRST_NAMES = _words(
     "Anna Ben Chloé David Emma Felix Grace Hugo Iris Jonas Kira Liam Maja Noah Olga Paul Quinn Rosa "
     "Sven Tara Uma Viktor Wen Xavier Yuki Zoë Łukasz Søren José Ana María Jörg Åsa Björn Amélie Taro"
-).split()
-LAST_NAMES = (
+)
+LAST_NAMES = _words(
     "Müller Schmidt Smith Johnson Nowak Kowalski Rossi Bianchi García Martínez Dubois Laurent Jensen "
     "Hansen Novák Horváth Yamada Tanaka Chen Wang Kim Park Silva Santos Ivanova Petrov O'Brien Murphy"
-).split()
-STREETS = (
+)
+STREETS = _words(
     "Main Street|Oak Avenue|Bahnhofstraße|Rue de la Paix|Via Roma|Calle Mayor|Kungsgatan|Nowy Świat|"
-    "High Street|Elm Road|Hauptstraße|Maple Drive|Baker Street|Park Lane|Station Road|Church Lane"
-).split("|")
-CITIES = (
+    "High Street|Elm Road|Hauptstraße|Maple Drive|Baker Street|Park Lane|Station Road|Church Lane",
+    sep="|",
+)
+CITIES = _words(
     "Berlin|Paris|London|Madrid|Rome|Warsaw|Zürich|Kraków|Stockholm|Oslo|Vienna|Prague|Lisbon|Dublin|"
-    "Amsterdam|Brussels|Copenhagen|Helsinki|Tokyo|Osaka|New York|Chicago|Toronto|São Paulo"
-).split("|")
+    "Amsterdam|Brussels|Copenhagen|Helsinki|Tokyo|Osaka|New York|Chicago|Toronto|São Paulo",
+    sep="|",
+)
 USER_AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 "
+    "Safari/605.1.15",
     "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36",
@@ -62,10 +70,11 @@ USER_AGENTS = (
     "okhttp/4.12.0",
     "python-requests/2.31.0",
 )
-PATHS = (
+PATHS = _words(
     "/|/search|/cart|/checkout|/account|/account/orders|/help|/help/returns|/products|/products/new|"
-    "/blog|/login|/logout|/wishlist|/compare|/offers"
-).split("|")
+    "/blog|/login|/logout|/wishlist|/compare|/offers",
+    sep="|",
+)
 
 
 def sentence_pool(size: int = POOL_SIZE, seed: int = SEED) -> list[str]:

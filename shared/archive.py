@@ -112,8 +112,8 @@ def open_targz(spool_path: Path, *, header: bytes, content_bytes: int) -> Binary
     crc = isal_zlib.crc32_combine(zlib.crc32(header), spool_crc, content_bytes)
     trailer = struct.pack("<II", crc, (len(header) + content_bytes) & 0xFFFFFFFF)
     spool.seek(body_start)
-    parts: list[BinaryIO] = [io.BytesIO(_GZIP_HEADER + head_deflate), _Bounded(spool, body_end - body_start),
-                             io.BytesIO(trailer)]
+    body = cast(BinaryIO, _Bounded(spool, body_end - body_start))
+    parts: list[BinaryIO] = [io.BytesIO(_GZIP_HEADER + head_deflate), body, io.BytesIO(trailer)]
     return cast(BinaryIO, ChainedReader(parts))
 
 

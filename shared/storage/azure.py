@@ -14,7 +14,6 @@ Identity). The SDK is imported, and the client built, on first use unless one is
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -26,12 +25,14 @@ from shared.storage.base import (
     StorageError,
     TransientStorageError,
 )
+from shared.storage.streams import buffered_download
 
 if TYPE_CHECKING:
     from azure.storage.blob import BlobServiceClient, ContainerClient
 
 # A blob holds at most 50,000 blocks, so the block size caps a streamed object: 8 MiB x 50,000 =
-# 390 GiB. Memory is about BLOCK_SIZE x UPLOAD_THREADS (+1 block being read) = 40 MiB.
+# 390 GiB. Memory is about BLOCK_SIZE x UPLOAD_THREADS (+1 block being read) = 40 MiB; measured
+# here (400 MiB from a pipe to Azurite): peak RSS 105 MiB, of which 61 MiB is Python + the SDK.
 BLOCK_SIZE = 8 * 1024 * 1024
 # Parallel block uploads: enough to hide per-request latency; more adds memory, not throughput.
 UPLOAD_THREADS = 4
@@ -99,7 +100,7 @@ class AzureStorage:
             # Fetches the first range now, so a missing blob fails here; later ranges are pinned to the
             # first response's ETag, so an overwrite meanwhile fails instead of mixing two objects.
             downloader = self._container.download_blob(key, max_concurrency=1)
-        return io.BufferedReader(_TranslatingReader(downloader, what=what))
+        return buffered_download(downloader, guard=lambda: _translated(what, missing=ObjectNotFoundError))
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         with _translated(f"list {self.url}/{prefix}", missing=StorageConfigError):
@@ -119,10 +120,13 @@ class AzureStorage:
     @property
     def _container(self) -> ContainerClient:
         if self._service is None:
-            with _translated(f"connect to {self.url}", missing=StorageConfigError):
-                self._service = _build_service(
-                    connection_string=self._connection_string, account_url=self._account_url
-                )
+            try:
+                with _translated(f"connect to {self.url}", missing=StorageConfigError):
+                    self._service = _build_service(
+                        connection_string=self._connection_string, account_url=self._account_url
+                    )
+            except ValueError:  # the SDK's words for a malformed connection string; never echo it
+                raise StorageConfigError("AZURE_STORAGE_CONNECTION_STRING is malformed") from None
         return self._service.get_container_client(self.container)
 
 
@@ -157,23 +161,6 @@ def _read_up_to(stream: BinaryIO, size: int) -> bytes:
         parts.append(chunk)
         remaining -= len(chunk)
     return b"".join(parts)
-
-
-class _TranslatingReader(io.RawIOBase):
-    """A blob download whose mid-stream SDK errors (reset, timeout) become storage errors."""
-
-    def __init__(self, downloader: Any, *, what: str) -> None:
-        self._downloader = downloader
-        self._what = what
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        with _translated(self._what, missing=ObjectNotFoundError):
-            data = self._downloader.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 @contextlib.contextmanager

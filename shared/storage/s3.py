@@ -19,6 +19,7 @@ Credentials: botocore's default chain (env, EKS Pod Identity, IRSA, instance pro
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from collections.abc import Iterator
@@ -31,20 +32,22 @@ from shared.storage.base import (
     StorageError,
     TransientStorageError,
 )
+from shared.storage.streams import buffered_download
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 # S3 allows 10,000 parts per upload and the size of a streamed dump is unknown up front, so the part
 # size caps the largest object: 16 MiB x 10,000 = 156 GiB of compressed dump (5 MiB would cap it at
-# 48 GiB). Memory is the price: s3transfer holds up to MAX_BUFFERED_PARTS parts, ~100 MiB here, which
-# keeps the agent under its 200 MB peak-RSS target. Raise both together only with more memory.
+# 48 GiB). Memory is the price: every part in flight is held in memory, about twice while it is
+# checksummed and sent. Measured here (400 MiB from a pipe to moto): peak RSS 140-156 MiB, of which 69
+# MiB is Python + boto3 before the upload; 4 parts in flight gave 177-191 MiB. The agent targets <= 200 MB.
 PART_SIZE = 16 * 1024 * 1024
-# Parallel part uploads: enough to hide per-request latency to S3; more adds memory, not throughput,
-# once the (usually single-threaded) compressor upstream is the bottleneck.
-UPLOAD_THREADS = 4
-# Parts read ahead of the uploads; one spare keeps all threads busy while the next part is read.
-MAX_BUFFERED_PARTS = UPLOAD_THREADS + 2
+# Parallel part uploads: enough to hide per-request latency to S3 (3 x 16 MiB in flight); more adds
+# memory, not throughput, once the compressor upstream is the bottleneck.
+UPLOAD_THREADS = 3
+# Parts read ahead, counting those in flight: one per thread, so reading never runs ahead of uploads.
+MAX_BUFFERED_PARTS = UPLOAD_THREADS
 # botocore's own per-request attempts (standard mode: exponential backoff with jitter, ~3 s in total).
 # Modest on purpose: whole-call retries come from ``shared.storage.retrying`` around the adapter, and
 # a dead endpoint must fail within seconds. AWS_MAX_ATTEMPTS in the environment overrides it.
@@ -107,12 +110,11 @@ class S3Storage:
             body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
         except _sdk_errors() as exc:
             raise _translate(exc, what=f"read {self.url}/{key}") from exc
-        return io.BufferedReader(_TranslatingReader(body, what=f"read {self.url}/{key}"))
+        return buffered_download(body, guard=lambda: _translated(f"read {self.url}/{key}"))
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
         try:
-            for page in pages:
+            for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
                 for item in page.get("Contents", []):
                     yield ObjectInfo(key=item["Key"], size=item["Size"], modified=item["LastModified"])
         except _sdk_errors() as exc:
@@ -127,9 +129,12 @@ class S3Storage:
     @property
     def _client(self) -> S3Client:
         if self._client_instance is None:
-            self._client_instance = _build_client(
-                region=self._region, endpoint=self._endpoint, max_attempts=self._max_attempts
-            )
+            try:
+                self._client_instance = _build_client(
+                    region=self._region, endpoint=self._endpoint, max_attempts=self._max_attempts
+                )
+            except ValueError as exc:  # botocore's "Invalid endpoint: ..." for a malformed endpoint URL
+                raise StorageConfigError(f"{self.url}: {exc}") from None
         return self._client_instance
 
 
@@ -166,28 +171,13 @@ class _OneShotReader(io.RawIOBase):
         return len(data)
 
 
-class _TranslatingReader(io.RawIOBase):
-    """A response body whose mid-stream SDK errors (reset, timeout) become storage errors."""
-
-    def __init__(self, body: Any, *, what: str) -> None:
-        self._body = body
-        self._what = what
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        try:
-            data = self._body.read(len(buffer))
-        except _sdk_errors() as exc:
-            raise _translate(exc, what=self._what) from exc
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._body.close()  # returns the connection to the pool
-        super().close()
+@contextlib.contextmanager
+def _translated(what: str) -> Iterator[None]:
+    """Re-raise SDK exceptions from the block as storage errors."""
+    try:
+        yield
+    except _sdk_errors() as exc:
+        raise _translate(exc, what=what) from exc
 
 
 def _sdk_errors() -> tuple[type[Exception], ...]:

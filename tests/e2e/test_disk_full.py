@@ -43,7 +43,7 @@ def test_disk_full_while_spooling_fails_clearly_and_cleans_up(mariadb_server: Te
 
     assert done.returncode == 1, done.stderr
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("mariadb-ha-backup: error:") and "No space left on device" in last, done.stderr
+    assert last.startswith("mariadb-ha-backup: error:") and "no space left for the spool" in last and "BACKUP_TMPDIR" in last, done.stderr
     assert "Traceback" not in done.stderr
     assert list(small_disk.iterdir()) == []
     assert [p for p in bucket.rglob("*") if p.is_file()] == []

@@ -31,7 +31,7 @@ from shared.storage import (
     open_storage,
 )
 from shared.storage.retrying import RetryingStorage, put_replayable
-from tests.support.storage_servers import StorageBackend, dead_endpoint, unique_bucket_name
+from tests.support.storage_servers import FaultProxy, StorageBackend, dead_endpoint, unique_bucket_name
 
 MiB = 1024 * 1024
 # >= 50 MB, and not a multiple of any part/block/chunk size, so the last part is a short one.
@@ -256,20 +256,22 @@ def test_unreachable_endpoint_is_transient_and_fails_fast(
 
 @pytest.mark.parametrize("storage_backend", ["s3"], indirect=True)
 def test_retrying_storage_rides_out_connection_resets(
-    storage_backend: StorageBackend, fault_proxy, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    storage_backend: StorageBackend, fault_proxy: Callable[[int], FaultProxy], monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     storage_backend.storage.put("db/obj", io.BytesIO(b"payload"))
     proxy = fault_proxy(storage_backend.server.port)  # type: ignore[union-attr]
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # no SDK-level retry: every reset reaches our layer
-    storage = RetryingStorage(open_storage(f"{storage_backend.url}?endpoint={proxy.endpoint}"),
-                              attempts=4, max_seconds=60)
     caplog.set_level(logging.WARNING, logger="mariadb_ha_backup.storage")
 
+    def through_proxy() -> RetryingStorage:  # a new client each time: no kept-alive connection to reuse
+        return RetryingStorage(open_storage(f"{storage_backend.url}?endpoint={proxy.endpoint}"),
+                               attempts=4, max_seconds=60)
+
     proxy.reset_next(2)
-    assert keys(storage, "db/") == {"db/obj"}
+    assert keys(through_proxy(), "db/") == {"db/obj"}
     proxy.reset_next(2)
-    with storage.open_read("db/obj") as stream:
+    with through_proxy().open_read("db/obj") as stream:
         assert stream.read() == b"payload"
 
     retries = [r for r in caplog.records if r.name == "mariadb_ha_backup.storage"]
@@ -295,7 +297,7 @@ def test_retrying_storage_never_retries_config_or_missing(
 
 @pytest.mark.parametrize("storage_backend", ["s3"], indirect=True)
 def test_put_replayable_retries_an_upload_cut_mid_stream(
-    storage_backend: StorageBackend, fault_proxy, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    storage_backend: StorageBackend, fault_proxy: Callable[[int], FaultProxy], monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     proxy = fault_proxy(storage_backend.server.port)  # type: ignore[union-attr]

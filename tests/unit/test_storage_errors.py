@@ -98,7 +98,8 @@ def test_azure_errors_never_echo_the_service_message() -> None:
 
     def http(cls: type[HttpResponseError], code: str, status: int) -> HttpResponseError:
         error = cls(message="Signature did not match. AccountKey=c2VjcmV0LWtleQ==")
-        error.status_code, error.error_code = status, code
+        error.status_code = status
+        error.error_code = code  # type: ignore[attr-defined]  # azure.storage sets it at runtime
         return error
 
     cases = [
@@ -161,3 +162,19 @@ def test_a_url_without_bucket_is_a_config_error(url: str, monkeypatch: pytest.Mo
 
     with pytest.raises(StorageConfigError, match=r"bucket|container"):
         open_storage(url)
+
+
+def test_malformed_azure_connection_string_is_a_config_error_that_hides_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", "AccountName=a;AccountKey=c2VjcmV0LWtleQ==;garbage")
+
+    with pytest.raises(StorageConfigError) as caught:
+        list(open_storage("azblob://container").list(""))
+    assert "c2VjcmV0" not in str(caught.value)
+
+
+def test_malformed_s3_endpoint_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+    with pytest.raises(StorageConfigError, match="endpoint"):
+        list(open_storage("s3://bucket?region=eu-west-1&endpoint=not-a-url").list(""))
