@@ -19,6 +19,10 @@ import zstandard
 GZIP_LEVEL = 2
 # zstd level 3 is its default: ~2x better ratio than ISA-L level 2 at similar speed with 2 workers.
 ZSTD_LEVEL = 3
+# zstd's workers each take a job of 4x its window (8 MiB at level 3) and hold input and output for
+# it: ~50 MB of RSS with 2 workers. 2 MiB jobs measured 18 MB for a ratio only 0.8% lower
+# (100 MB dump: 4.55x instead of 4.59x).
+ZSTD_JOB_BYTES = 2 << 20
 # Compression runs beside mariadb-dump (one core); more threads than cores only adds contention.
 THREADS = max(1, min(2, os.cpu_count() or 1))
 # ISA-L's threaded writer hands 1 MiB blocks to its workers; larger blocks barely improve the ratio.
@@ -42,7 +46,10 @@ def open_compressor(codec: str, sink: BinaryIO, *, threads: int = THREADS) -> Bi
             sink, "wb", compresslevel=GZIP_LEVEL, threads=threads, block_size=GZIP_BLOCK_SIZE
         )
         return cast(BinaryIO, writer)
-    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=threads if threads > 1 else 0)
+    params = zstandard.ZstdCompressionParameters.from_level(
+        ZSTD_LEVEL, threads=threads if threads > 1 else 0, job_size=ZSTD_JOB_BYTES if threads > 1 else 0
+    )
+    compressor = zstandard.ZstdCompressor(compression_params=params)
     return cast(BinaryIO, compressor.stream_writer(sink, closefd=False))
 
 
