@@ -145,3 +145,18 @@ def test_signal_during_dump_cleans_up(sample_server, dirs, signum):
     assert "Traceback" not in stderr
     assert_nothing_left(bucket, tmp)
     wait_for(lambda: not Path(f"/proc/{dump_pid}").exists(), timeout=10)
+
+
+def test_storage_unreachable_fails_after_retries(mariadb_server, dirs):
+    _, tmp = dirs
+    dead = f"http://127.0.0.1:{free_port()}"
+    env = env_for(mariadb_server, tmp / "unused", tmp, BACKUP_URL="s3://backups-bucket", AWS_ENDPOINT_URL=dead,
+                  AWS_ACCESS_KEY_ID="AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY="sekrit-aws-key-123", AWS_REGION="us-east-1")
+    started = time.monotonic()
+    done = run_cli(["backup"], env)
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("mariadb-ha-backup: error:") and "Traceback" not in done.stderr
+    assert "sekrit-aws-key-123" not in done.stderr  # no credentials echoed
+    assert time.monotonic() - started < 60
+    assert list(tmp.iterdir()) == []
