@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
+import os
 import shutil
+import socket
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,10 +33,14 @@ from shared.logs import register_secret
 from shared.manifest import Artifact, Manifest, Source
 from shared.retry import retrying
 from shared.server_info import ServerInfo, inspect_server
-from shared.storage import Storage, StorageError, open_storage
+from shared.storage import ObjectExistsError, Storage, StorageError, open_storage
 from shared.storage.retrying import RetryingStorage
 
 log = logging.getLogger("mariadb_ha_backup.backup")
+
+# Created create-only when a run claims its id, deleted when the run ends (committed or not): the
+# per-second id alone cannot tell two agents that start in the same second apart.
+CLAIM_NAME = ".in-progress"
 
 # How many consecutive seconds to try for a free backup id before concluding another run is active.
 _ID_ATTEMPTS = 5
@@ -67,9 +75,8 @@ def run_backup(
         attempts=settings.retry_attempts,
         max_seconds=settings.retry_seconds,
     )
-    keys = _claim_backup_id(storage, settings)
-    started = parse_backup_id(keys.backup_id)
-    with private_run_dir(settings.tmp_dir) as run_dir:
+    with _claimed_backup_id(storage, settings) as keys, private_run_dir(settings.tmp_dir) as run_dir:
+        started = parse_backup_id(keys.backup_id)
         defaults = write_defaults_file(
             run_dir, host=settings.host, port=settings.port, user=settings.user, password=password
         )
@@ -147,20 +154,55 @@ def private_run_dir(parent: Path | None) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _claim_backup_id(storage: Storage, settings: Settings) -> BackupKeys:
-    """Fail before dumping if the bucket is missing/refused, and pick an id no earlier run used.
+@contextmanager
+def _claimed_backup_id(storage: Storage, settings: Settings) -> Iterator[BackupKeys]:
+    """A backup id this run owns until the block ends; the claim marker is removed however it ends."""
+    keys = _claim_backup_id(storage, settings)
+    try:
+        yield keys
+    finally:
+        # Best effort: a leftover marker (e.g. after SIGKILL) only marks an incomplete folder.
+        with contextlib.suppress(StorageError, BackupFailedError, OSError):
+            storage.delete(_claim_key(keys))
 
-    The id is the start second; a run that starts in a second already taken (two runs back to back)
-    moves on to the next second instead of touching the earlier backup's keys.
+
+def _claim_key(keys: BackupKeys) -> str:
+    return keys.folder + CLAIM_NAME
+
+
+def _claim_backup_id(storage: Storage, settings: Settings) -> BackupKeys:
+    """Fail before dumping if the bucket is missing/refused, and pick an id no other run uses.
+
+    The id is the start second. A second is taken if its folder holds anything (an earlier backup)
+    or if creating its claim marker fails because another agent created it first: the create-only
+    put is decided by the storage service, so two agents starting in the same second cannot both
+    win. The loser moves on to the next second instead of touching the other run's keys.
     """
     prefix = settings.destination.prefix
     next(iter(storage.list(prefix + "/")), None)  # raises StorageConfigError for a missing bucket
     for _ in range(_ID_ATTEMPTS):
         keys = BackupKeys(prefix=prefix, backup_id=backup_id_at(datetime.now(UTC)), format=settings.format)
-        if next(iter(storage.list(keys.folder)), None) is None:
+        if next(iter(storage.list(keys.folder)), None) is None and _create_claim(storage, keys):
             return keys
         time.sleep(1.0 - time.time() % 1.0)
     raise AlreadyRunningError(f"backups under {prefix}/ keep appearing each second: another backup is running")
+
+
+def _create_claim(storage: Storage, keys: BackupKeys) -> bool:
+    """Create this id's claim marker, create-only; False if another run holds it."""
+    token = uuid.uuid4().hex
+    marker = json.dumps({"backup_id": keys.backup_id, "host": socket.gethostname(), "pid": os.getpid(),
+                         "token": token}).encode()
+    try:
+        storage.put(_claim_key(keys), io.BytesIO(marker), if_absent=True)
+        return True
+    except ObjectExistsError:
+        # Ours after all if a retried create found the marker its lost first attempt had stored.
+        with contextlib.suppress(StorageError, OSError), storage.open_read(_claim_key(keys)) as stream:
+            if stream.read() == marker:
+                return True
+    log.info("backup id %s was just claimed by another run", keys.backup_id, extra={"event": "id-taken"})
+    return False
 
 
 def _inspect_with_retries(defaults: Path, settings: Settings) -> ServerInfo:

@@ -9,6 +9,8 @@ uploaded, and the byte count is checked against what the storage says it stored.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import errno
 import logging
 import os
@@ -36,6 +38,14 @@ log = logging.getLogger("mariadb_ha_backup.pipeline")
 # enough that memory stays flat whatever the database size.
 CHUNK = 1 << 20
 CODEC_OF_FORMAT = {"tar.gz": "gzip", "sql.gz": "gzip", "sql.zst": "zstd"}
+# glibc serves allocations above a threshold with mmap and returns them to the OS on free, but after
+# the first such free it raises the threshold to that size (up to 32 MiB): the storage adapters'
+# 8-16 MiB part buffers then come from per-thread heaps that keep them, and peak RSS creeps up with
+# the number of parts. A fixed 4 MiB threshold (above our 1 MiB chunks, below any part) keeps part
+# buffers mmapped. Measured on a 500 MB dump to S3 (moto): tar.gz 204-219 -> 143-148 MB, sql.gz
+# 173 -> 115-130 MB, sql.zst 186 -> 133 MB peak RSS, for ~5% more CPU (page faults on fresh mmaps).
+MMAP_THRESHOLD = 4 << 20
+_M_MMAP_THRESHOLD = -3  # mallopt() parameter number in glibc's malloc.h
 
 Progress = Callable[[int], None]
 
@@ -70,6 +80,7 @@ class DumpJob:
 
 
 def produce_targz(job: DumpJob) -> ArtifactResult:
+    _keep_part_buffers_mmapped()
     spool = CompressedSpool(job.run_dir / "dump.sql.gz-spool", member=TAR_MEMBER)
     try:
         try:
@@ -102,6 +113,7 @@ def produce_targz(job: DumpJob) -> ArtifactResult:
 
 
 def produce_streamed(job: DumpJob, *, codec: str) -> ArtifactResult:
+    _keep_part_buffers_mmapped()
     for attempt in _dump_retries(job):
         with attempt, DumpProcess(dump_argv(job.defaults_file), job.run_dir / "dump.err") as dump:
             pumped = _CompressingPipe(dump, codec=codec, progress=job.progress)
@@ -113,6 +125,12 @@ def produce_streamed(job: DumpJob, *, codec: str) -> ArtifactResult:
             _check_count(stored, reader.count)
             return ArtifactResult(sha1=reader.hexdigest(), raw_bytes=pumped.raw_bytes, compressed_bytes=stored)
     raise AssertionError("unreachable: tenacity re-raises the last error")
+
+
+def _keep_part_buffers_mmapped() -> None:
+    """Best effort (glibc only, see MMAP_THRESHOLD): elsewhere memory is merely less tidy."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def _dump_retries(job: DumpJob) -> Retrying:

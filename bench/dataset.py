@@ -85,8 +85,13 @@ def _chunk(key: str) -> str:
     return f"(SELECT b FROM {HELPER_DB}.chunks WHERE id = {_h(key)} % {CHUNK_COUNT})"  # noqa: S608  # our constants
 
 
+# Timestamps advance with the row number and wrap within two years, so they stay below MariaDB
+# 10.11's TIMESTAMP limit (2038-01-19) at any scale.
+_TIME_SPAN_S = 2 * 365 * 86400
+
+
 def _time(key: str, *, base: int, step: int) -> str:
-    return f"FROM_UNIXTIME({base} + seq * {step} + {_h(key)} % {step * 3})"
+    return f"FROM_UNIXTIME({base} + (seq * {step}) % {_TIME_SPAN_S} + {_h(key)} % {step * 3})"
 
 
 SCHEMA = """

@@ -5,7 +5,9 @@
   descendant (found through ``/proc/<pid>/task/<tid>/children``, a few small reads per sample, so
   sampling costs ~nothing on 2 busy cores) every ``SAMPLE_S``. Shared library pages are counted once
   per process, so the sum slightly over-states; that errs on the safe side for a memory target.
-  The kernel's own ``ru_maxrss`` (the largest single process, exact) is recorded beside it.
+  The kernel's own ``ru_maxrss`` (the largest single process) is recorded beside it, but it includes
+  the RSS of the forked parent before ``exec``, so the sampled tree sum is the figure reported.
+* CPU seconds: ``ru_utime + ru_stime`` of the command and its descendants, from ``wait4``.
 * Temp disk: the command gets a fresh directory as ``TMPDIR`` (and ``BACKUP_TMPDIR``); the sampler
   records the largest total size of the files in it.
 """
@@ -29,6 +31,7 @@ class Measurement:
     seconds: float
     peak_tree_rss: int  # bytes, sampled sum over the process tree
     max_process_rss: int  # bytes, kernel ru_maxrss of the largest single process
+    cpu_seconds: float  # user + system of the command and every descendant it waited for
     peak_temp_bytes: int
     returncode: int
     stdout: str
@@ -50,6 +53,7 @@ def run_measured(argv: Sequence[str], *, env: Mapping[str, str], temp_dir: Path,
         process.returncode = os.waitstatus_to_exitcode(status)
         sampler.stop()
     return Measurement(seconds=seconds, peak_tree_rss=sampler.peak_rss, max_process_rss=usage.ru_maxrss * 1024,
+                       cpu_seconds=usage.ru_utime + usage.ru_stime,
                        peak_temp_bytes=sampler.peak_temp, returncode=process.returncode,
                        stdout=out_path.read_text(errors="replace"), stderr=err_path.read_text(errors="replace"))
 

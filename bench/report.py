@@ -20,12 +20,13 @@ def markdown(result: dict[str, Any]) -> str:
         f"repetitions, {meta['cpus']} CPUs, load average {meta['load_before'][0]:.1f} before / "
         f"{meta['load_after'][0]:.1f} after, started {meta['started']}",
         "",
-        "| variant | median s | x floor | peak RSS (tree) MB | temp disk MB | compressed MB | ratio | runs (s) |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| variant | median s | x floor | peak RSS (tree) MB | temp disk MB | compressed MB | ratio "
+        "| CPU s: command / MariaDB / moto | runs (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for key, s in summary.items():
         if s.get("failed"):
-            lines.append(f"| {key}. {s['label']} | failed | | | | | | |")
+            lines.append(f"| {key}. {s['label']} | failed | | | | | | | |")
             continue
         floor = "a" if s["kind"] == "backup" else "g"
         ratio = f"{s['ratio_to_floor']:.2f}x {floor}" if "ratio_to_floor" in s else ""
@@ -33,8 +34,15 @@ def markdown(result: dict[str, Any]) -> str:
         comp = f"{s['compression_ratio']:.2f}x" if s["compression_ratio"] else "-"
         runs = ", ".join(f"{x:.2f}" for x in s["all_seconds"])
         lines.append(f"| {key}. {s['label']} | {s['median_seconds']:.2f} | {ratio} | {s['peak_tree_rss'] / MB:,.0f} "
-                     f"| {s['peak_temp_bytes'] / MB:,.1f} | {size} | {comp} | {runs} |")
+                     f"| {s['peak_temp_bytes'] / MB:,.1f} | {size} | {comp} | {_cpu(s)} | {runs} |")
     return "\n".join(lines) + "\n"
+
+
+def _cpu(s: dict[str, Any]) -> str:
+    """CPU seconds spent during the variant (medians): the command's process tree, the MariaDB server it
+    talks to, and moto. Their sum over 2 cores is a lower bound for the wall time."""
+    server = s.get("server_cpu", 0) if s["kind"] == "backup" else s.get("target_cpu", 0)
+    return f"{s.get('cpu_seconds', 0):.1f} / {server:.1f} / {s.get('moto_cpu', 0):.1f}"
 
 
 def chart(results: list[dict[str, Any]], path: Path) -> None:

@@ -42,7 +42,7 @@ def run_benchmark(*, size_bytes: int, reps: int, keys: str, work: Path, mydumper
                       mydumper_threads=mydumper_threads)
         _prepare(ctx, s3, variants, work)
         meta["dump_bytes"] = ctx.dump_file.stat().st_size
-        runs = _repeat(ctx, s3, target, variants, reps=reps, work=work)
+        runs = _repeat(ctx, s3, target, variants, reps=reps, work=work, source=source)
     meta["load_after"] = os.getloadavg()
     return {"meta": meta, "runs": runs, "summary": summarize(runs, dump_bytes=meta["dump_bytes"])}
 
@@ -72,7 +72,10 @@ def _prepare(ctx: Context, s3: MotoS3, variants: list[Variant], work: Path) -> N
 
 
 def _repeat(ctx: Context, s3: MotoS3, target: BenchServer, variants: list[Variant], *, reps: int,
-            work: Path) -> list[dict[str, Any]]:
+            work: Path, source: BenchServer) -> list[dict[str, Any]]:
+    """Every variant ``reps`` times; besides the command's own figures, the CPU seconds moto and the
+    two MariaDB servers spent meanwhile (they share the 2 cores, so they explain part of the time)."""
+    others = {"moto_cpu": s3.process, "server_cpu": source.process, "target_cpu": target.process}
     runs = []
     for rep in range(reps):
         order = variants[rep % len(variants):] + variants[:rep % len(variants)]
@@ -81,17 +84,21 @@ def _repeat(ctx: Context, s3: MotoS3, target: BenchServer, variants: list[Varian
                 target.drop_user_databases()
             temp = work / f"tmp-{variant.key}-{rep}"
             command = variant.command(ctx, temp)
+            before = {name: cpu_seconds(p.pid) for name, p in others.items() if p is not None}
             m = run_measured(command.argv, env=command.env, temp_dir=temp, stdin_path=command.stdin)
+            spent = {name: round(cpu_seconds(others[name].pid) - value, 2) for name, value in before.items()}
             run = {"variant": variant.key, "rep": rep, "seconds": round(m.seconds, 3),
                    "peak_tree_rss": m.peak_tree_rss, "max_process_rss": m.max_process_rss,
                    "peak_temp_bytes": m.peak_temp_bytes, "compressed_bytes": variant.compressed_size(m, temp),
-                   "returncode": m.returncode, "load": os.getloadavg()[0]}
+                   "cpu_seconds": round(m.cpu_seconds, 2),
+                   "returncode": m.returncode, "load": os.getloadavg()[0], **spent}
             if m.returncode != 0:
                 run["error"] = m.stderr[-2000:]
             runs.append(run)
             print(f"rep {rep} {variant.key} {m.seconds:7.2f} s rss {m.peak_tree_rss / 1e6:6.1f} MB "
                   f"temp {m.peak_temp_bytes / 1e6:7.1f} MB rc {m.returncode}", file=sys.stderr)
             shutil.rmtree(temp, ignore_errors=True)
+            shutil.rmtree(temp.with_name(temp.name + "-bucket"), ignore_errors=True)
             if variant.kind == "backup":
                 s3.empty_bucket(BUCKET, prefix=RUNS_PREFIX + "/")
     return runs
@@ -114,14 +121,22 @@ def summarize(runs: list[dict[str, Any]], *, dump_bytes: int) -> dict[str, dict[
             "max_process_rss": max(r["max_process_rss"] for r in mine),
             "peak_temp_bytes": max(r["peak_temp_bytes"] for r in mine),
             "compressed_bytes": sizes[-1] if sizes else None,
+            **{name: round(statistics.median(r.get(name, 0) for r in mine), 2)
+               for name in ("cpu_seconds", "moto_cpu", "server_cpu", "target_cpu")},
             "compression_ratio": round(dump_bytes / sizes[-1], 2) if sizes else None,
         }
-    for key, floor in (("abcdef", "a"), ("gh", "g")):
+    for key, floor in (("abcdefi", "a"), ("gh", "g")):
         base = summary.get(floor, {}).get("median_seconds")
         for k in key:
             if base and k in summary and "median_seconds" in summary[k]:
                 summary[k]["ratio_to_floor"] = round(summary[k]["median_seconds"] / base, 2)
     return summary
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _version(argv: list[str]) -> str:

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +47,12 @@ _ACCESS_DENIED_CODES = {1044, 1045, 1698}
 # unprivileged process may set (/proc/sys/fs/pipe-max-size), measured -7% wall time on a 100 MB
 # dump (see docs/PERFORMANCE.md). It costs 1 MiB of kernel memory per pipe.
 PIPE_BYTES = 1 << 20
+# mariadb-dump writes through stdio, which flushes a pipe every 4 KiB: ~25,000 write calls, and as
+# many wake-ups of our reader, per 100 MB. coreutils' ``stdbuf`` (it execs the command in place, so
+# the process, its argv and its exit code stay mariadb-dump's) gives it a 1 MiB buffer: ~1,700 writes.
+# Measured on a 100 MB dump: -0.07 to -0.10 CPU-s and 4-15% less wall time for every format
+# (docs/PERFORMANCE.md). Without stdbuf on PATH the dump runs unchanged.
+DUMP_STDIO_BUFFER = "1M"
 
 _ERROR_CODE = re.compile(r"(?:ERROR|[Ee]rror:?|Got error:)\s*\(?(\d{4})|\((\d{4})\)$", re.MULTILINE)
 
@@ -104,7 +111,9 @@ def child_env() -> dict[str, str]:
 
 def dump_argv(defaults_file: Path) -> list[str]:
     # --defaults-extra-file must come first; it adds to (and overrides) the system option files.
-    return ["mariadb-dump", f"--defaults-extra-file={defaults_file}", *DUMP_FLAGS]
+    argv = ["mariadb-dump", f"--defaults-extra-file={defaults_file}", *DUMP_FLAGS]
+    stdbuf = shutil.which("stdbuf")
+    return [stdbuf, f"-o{DUMP_STDIO_BUFFER}", *argv] if stdbuf else argv
 
 
 def client_argv(defaults_file: Path, *args: str) -> list[str]:

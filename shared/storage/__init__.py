@@ -6,6 +6,7 @@ import importlib
 from urllib.parse import parse_qs, urlsplit
 
 from shared.storage.base import (
+    ObjectExistsError,
     ObjectInfo,
     ObjectNotFoundError,
     Storage,
@@ -15,6 +16,7 @@ from shared.storage.base import (
 )
 
 __all__ = [
+    "ObjectExistsError",
     "ObjectInfo",
     "ObjectNotFoundError",
     "Storage",

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from shared.storage.base import (
+    ObjectExistsError,
     ObjectInfo,
     ObjectNotFoundError,
     StorageConfigError,
@@ -75,7 +76,7 @@ class AzureStorage:
         self._connection_string = connection_string
         self._account_url = account_url
 
-    def put(self, key: str, stream: BinaryIO) -> int:
+    def put(self, key: str, stream: BinaryIO, *, if_absent: bool = False) -> int:
         written = 0
 
         def counted(first: bytes) -> Iterator[bytes]:  # the caller's stream errors propagate untouched
@@ -91,7 +92,8 @@ class AzureStorage:
         # SDK reads front to back without seeking and stages block by block.
         data: bytes | Iterator[bytes] = head if len(head) <= SINGLE_PUT_SIZE else counted(head)
         with _translated(f"upload to {self.url}/{key}", missing=StorageConfigError):
-            self._container.upload_blob(key, data, overwrite=True, max_concurrency=UPLOAD_THREADS)
+            # overwrite=False sends If-None-Match: * (409 BlobAlreadyExists if the key exists).
+            self._container.upload_blob(key, data, overwrite=not if_absent, max_concurrency=UPLOAD_THREADS)
         return len(head) if isinstance(data, bytes) else written
 
     def open_read(self, key: str) -> BinaryIO:
@@ -192,6 +194,8 @@ def _translate(exc: Exception, *, what: str, missing: type[Exception]) -> Except
     message = f"{what}: {code or type(exc).__name__} (HTTP {status})"
     if code in _CONFIG_CODES or status in (401, 403):
         return StorageConfigError(message)
+    if code in ("BlobAlreadyExists", "ConditionNotMet"):  # a create-only put (overwrite=False) lost
+        return ObjectExistsError(message)
     if code == "BlobNotFound":
         return ObjectNotFoundError(message)
     if status == 404:

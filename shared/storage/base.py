@@ -32,6 +32,10 @@ class ObjectNotFoundError(StorageError):
     """The key does not exist (never retried)."""
 
 
+class ObjectExistsError(StorageError):
+    """A create-only ``put(..., if_absent=True)`` found the key already there (never retried)."""
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     key: str
@@ -45,8 +49,13 @@ class Storage(Protocol):
 
     url: str
 
-    def put(self, key: str, stream: BinaryIO) -> int:
+    def put(self, key: str, stream: BinaryIO, *, if_absent: bool = False) -> int:
         """Read ``stream`` to EOF and store it under ``key``; return the number of bytes stored.
+
+        ``if_absent=True`` makes it create-only, decided atomically by the service (S3 If-None-Match,
+        GCS if_generation_match=0, Azure If-None-Match, O_EXCL-style link locally): if ``key`` exists,
+        nothing is written and ``ObjectExistsError`` is raised. Meant for small objects (a claim
+        marker): adapters may read the whole stream into memory for it.
 
         Atomic: the object becomes visible only after the last byte is stored. If reading the stream
         or any upload call raises, every uploaded part is aborted/discarded, nothing is visible under

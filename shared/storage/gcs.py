@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from shared.storage.base import (
+    ObjectExistsError,
     ObjectInfo,
     ObjectNotFoundError,
     StorageConfigError,
@@ -69,8 +70,13 @@ class GcsStorage:
         self._project = project
         self._upload_retry_seconds = upload_retry_seconds
 
-    def put(self, key: str, stream: BinaryIO) -> int:
+    def put(self, key: str, stream: BinaryIO, *, if_absent: bool = False) -> int:
         what = f"upload to {self.url}/{key}"
+        if if_absent:  # small by contract: one request; generation 0 means "only if no live object"
+            data = stream.read()
+            with _translated(what, missing=StorageConfigError):
+                self._bucket.blob(key).upload_from_string(data, if_generation_match=0, retry=_retry(CALL_RETRY_SECONDS))
+            return len(data)
         with _translated(what, missing=StorageConfigError):
             retry = _retry(self._upload_retry_seconds)
             writer = self._bucket.blob(key).open("wb", chunk_size=CHUNK_SIZE, retry=retry)
@@ -180,6 +186,8 @@ def _translate(exc: Exception, *, what: str, missing: type[Exception]) -> Except
     message = f"{what}: HTTP {status}: {_first_line(exc)}" if status else f"{what}: {type(exc).__name__}"
     if status == 404:
         return missing(message)
+    if status == 412:  # only sent for create-only puts (if_generation_match=0)
+        return ObjectExistsError(message)
     if status in (400, 401, 403):  # 400: invalid bucket name or argument, fixed only by the user
         return StorageConfigError(message)
     if status == 0 or status >= 500 or status in (408, 429):

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from shared.storage.base import ObjectInfo, ObjectNotFoundError, StorageConfigError, StorageError
+from shared.storage.base import ObjectExistsError, ObjectInfo, ObjectNotFoundError, StorageConfigError, StorageError
 
 # Large enough to keep syscalls cheap, small enough to keep memory flat.
 _COPY_CHUNK = 1 << 20
@@ -27,7 +27,7 @@ class LocalStorage:
         self.root = root
         self.url = f"file://{root}"
 
-    def put(self, key: str, stream: BinaryIO) -> int:
+    def put(self, key: str, stream: BinaryIO, *, if_absent: bool = False) -> int:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}{_PARTIAL_MARK}{uuid.uuid4().hex}")
@@ -36,7 +36,15 @@ class LocalStorage:
                 written = _copy(stream, out)
                 out.flush()
                 os.fsync(out.fileno())
-            os.replace(partial, target)
+            if if_absent:
+                # link() fails if the target exists, atomically (rename() would replace it).
+                try:
+                    os.link(partial, target)
+                except FileExistsError:
+                    raise ObjectExistsError(f"{key} already exists in {self.url}") from None
+                partial.unlink()
+            else:
+                os.replace(partial, target)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise

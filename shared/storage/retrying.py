@@ -9,6 +9,7 @@ retries of individual parts/blocks still happen inside each adapter.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, TypeVar
@@ -27,8 +28,14 @@ class RetryingStorage:
         self.attempts = attempts
         self.max_seconds = max_seconds
 
-    def put(self, key: str, stream: BinaryIO) -> int:
-        return self.inner.put(key, stream)
+    def put(self, key: str, stream: BinaryIO, *, if_absent: bool = False) -> int:
+        if not if_absent:
+            return self.inner.put(key, stream)
+        # Create-only objects are small (a claim marker): read once, then retried whole like the other
+        # calls. A lost response followed by a retry shows up as ObjectExistsError; the caller tells
+        # its own object from another's by its content.
+        data = stream.read()
+        return self._call(f"creating {key}", lambda: self.inner.put(key, io.BytesIO(data), if_absent=True))
 
     def open_read(self, key: str) -> BinaryIO:
         return self._call(f"reading {key}", lambda: self.inner.open_read(key))

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from shared.storage.base import (
+    ObjectExistsError,
     ObjectInfo,
     ObjectNotFoundError,
     StorageConfigError,
@@ -88,7 +89,9 @@ class S3Storage:
         self._endpoint = endpoint
         self._max_attempts = max_attempts
 
-    def put(self, key: str, stream: BinaryIO) -> int:
+    def put(self, key: str, stream: BinaryIO, *, if_absent: bool = False) -> int:
+        if if_absent:
+            return self._put_if_absent(key, stream)
         from boto3.s3.transfer import TransferConfig
 
         config = TransferConfig(
@@ -104,6 +107,16 @@ class S3Storage:
         except _sdk_errors() as exc:  # the caller's own stream errors propagate untouched
             raise _translate(exc, what=f"upload to {self.url}/{key}") from exc
         return source.count
+
+    def _put_if_absent(self, key: str, stream: BinaryIO) -> int:
+        # s3transfer does not pass IfNoneMatch through, so create-only objects (small by contract)
+        # go up in one PutObject; S3 answers 412 if the key exists, 409 if another such put races.
+        data = stream.read()
+        try:
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
+        except _sdk_errors() as exc:
+            raise _translate(exc, what=f"create {self.url}/{key}") from exc
+        return len(data)
 
     def open_read(self, key: str) -> BinaryIO:
         try:
@@ -210,6 +223,8 @@ def _translate(exc: Exception, *, what: str) -> Exception:
 
 def _by_code(code: str, status: int, *, what: str, detail: str) -> Exception:
     message = f"{what}: {code or 'error'} (HTTP {status}){': ' + detail if detail else ''}"
+    if code in ("PreconditionFailed", "ConditionalRequestConflict"):  # a create-only put lost the race
+        return ObjectExistsError(message)
     if code in _CONFIG_CODES or status in (401, 403):
         return StorageConfigError(message)
     if code in _MISSING_CODES or status == 404:

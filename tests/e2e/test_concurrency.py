@@ -1,26 +1,32 @@
 """Two backups of the same target at once, and two dispatches of the same schedule slot at once.
 
+Two agents that start in the same second used to get the same backup id (ids are per second and the
+claim only listed the folder) and overwrite each other's objects; the claim is now a create-only
+marker decided by the storage service, checked here on every backend.
+
 What must hold: never two runs reporting the same backup, every manifest describes the bytes next to
 it, and the dispatcher creates one Job per target and slot however many invocations race.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from agent.backup import _claim_backup_id
 from shared.config import load_settings
-from shared.storage import open_storage
+from shared.storage import ObjectExistsError, open_storage
 from tests.e2e.test_backup_failures import dump_children, env_for, hold_table_lock, wait_for
 from tests.integration.test_dispatch_kmock import JOB_NAME, invoke
 from tests.support.cli import run_cli, start_cli
+from tests.support.faults import Fault
 from tests.support.kube import KubeApi
+from tests.support.storage_servers import StorageBackend, unique_bucket_name
 
 
 def test_two_agents_overlapping_write_two_consistent_backups(sample_server, tmp_path):
@@ -49,13 +55,6 @@ def test_two_agents_overlapping_write_two_consistent_backups(sample_server, tmp_
     assert len(list(bucket.rglob("manifest.json"))) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="backup ids are per second and _claim_backup_id only lists the id folder: two agents that claim "
-    "in the same second, before either has stored anything, get the same id and overwrite each other's "
-    "objects (last writer wins per object). Needs a create-only claim/commit in the Storage protocol "
-    "(S3 If-None-Match, GCS if_generation_match=0, Azure if_none_match='*', local O_EXCL/link).",
-)
 def test_two_claims_in_the_same_second_get_different_ids(tmp_path):
     bucket = tmp_path / "bucket"
     bucket.mkdir()
@@ -74,6 +73,17 @@ def test_two_claims_in_the_same_second_get_different_ids(tmp_path):
 
         ids = list(pool.map(lambda _: claim(), range(2)))
     assert ids[0] != ids[1]
+    # Each run holds a claim marker in its own folder until it ends; nobody else can take that id.
+    assert sorted(p.name for p in bucket.rglob(".in-progress")) == [".in-progress", ".in-progress"]
+
+
+def test_create_only_put_refuses_an_existing_key(storage_backend: StorageBackend) -> None:
+    storage = storage_backend.storage
+    assert storage.put("p/20240101T000000Z/.in-progress", io.BytesIO(b"first"), if_absent=True) == 5
+    with pytest.raises(ObjectExistsError):
+        storage.put("p/20240101T000000Z/.in-progress", io.BytesIO(b"second"), if_absent=True)
+    with storage.open_read("p/20240101T000000Z/.in-progress") as stream:
+        assert stream.read() == b"first"
 
 
 def test_racing_dispatches_of_one_slot_create_one_job(kube_api: KubeApi) -> None:
@@ -92,3 +102,23 @@ def test_racing_dispatches_of_one_slot_create_one_job(kube_api: KubeApi) -> None
     assert [job["metadata"]["name"] for job in kube_api.stored_jobs("cell-a")] == [JOB_NAME]
 
 
+
+
+def test_claim_whose_response_was_lost_is_still_ours(sample_server, s3_server, http_fault_proxy, tmp_path):
+    # The claim reaches S3 but its answer is lost: the SDK's retry then meets its own marker (412).
+    bucket = unique_bucket_name()
+    s3_server.create_bucket(bucket)
+    proxy = http_fault_proxy(s3_server.port)
+    proxy.add(Fault(lambda r: r.method == "PUT" and r.path.endswith("/.in-progress"), "lose-response", times=1))
+    env = {**env_for(sample_server, tmp_path, tmp_path), **s3_server.env_for(proxy.endpoint),
+           "BACKUP_URL": f"s3://{bucket}/team/db"}
+    del env["CLOUD_PROVIDER"], env["LOCAL_BACKUP_DIR"]
+
+    done = run_cli(["backup", "--json"], env)
+
+    assert proxy.injected, "the fault was never injected"
+    assert done.returncode == 0, done.stderr
+    backup_id = json.loads(done.stdout)["backup_id"]
+    keys = sorted(o["Key"] for o in s3_server.client().list_objects_v2(Bucket=bucket).get("Contents", []))
+    assert keys == [f"team/db/{backup_id}/{name}" for name in ("manifest.json", "mariadb-ha-backup.tar.gz",
+                                                                 "mariadb-ha-backup.tar.gz.sha1")]

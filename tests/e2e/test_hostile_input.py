@@ -8,7 +8,7 @@ those that need stored backups share one real backup made once per module.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -128,7 +128,7 @@ def server_env(stored: tuple[TestServer, Path, str], tmp: Path, **extra: str) ->
 @pytest.mark.parametrize("password", ["line1\nline2", "wrong\r\nzq9secret", "tab\tand\\backslash"],
                          ids=["newline", "crlf", "tab-backslash"])
 def test_odd_wrong_passwords_are_refused_without_echo(stored, tmp_path, password):
-    server, bucket, _ = stored
+    _, bucket, _ = stored
     before = sorted(bucket.rglob("*"))
     done = run_cli(["backup"], server_env(stored, tmp_path, MARIADB_PASSWORD=password))
     assert done.returncode == 2, done.stderr
@@ -144,7 +144,9 @@ def test_backup_id_that_does_not_exist(stored, tmp_path):
     assert_one_clean_line(done.stderr, done.stdout, "20000101T000000Z")
 
 
-def _damaged_copy(stored, tmp_path: Path, damage) -> tuple[dict[str, str], Path]:  # type: ignore[no-untyped-def]
+def _damaged_copy(
+    stored: tuple[TestServer, Path, str], tmp_path: Path, damage: Callable[[Path], None]
+) -> tuple[dict[str, str], Path]:
     """A copy of the stored backup's bucket with ``damage(folder)`` applied, and an env pointing at it."""
     import shutil
 

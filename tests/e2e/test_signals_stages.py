@@ -33,12 +33,14 @@ _HOLD_S = 4.0
 @pytest.fixture(scope="module")
 def big_server() -> Iterator[TestServer]:
     server = start_test_server()
-    server.execute(
-        "CREATE DATABASE bulk; CREATE TABLE bulk.blobs (id INT PRIMARY KEY, payload VARBINARY(1024)) ENGINE=InnoDB;"
-        f"USE bulk; INSERT INTO blobs SELECT seq, RANDOM_BYTES(1024) FROM seq_1_to_{_ROWS};"
-    )
-    yield server
-    server.stop()
+    try:
+        server.execute(
+            "CREATE DATABASE bulk; CREATE TABLE bulk.blobs (id INT PRIMARY KEY, payload VARBINARY(1024)) "
+            f"ENGINE=InnoDB; USE bulk; INSERT INTO blobs SELECT seq, RANDOM_BYTES(1024) FROM seq_1_to_{_ROWS};"
+        )
+        yield server
+    finally:
+        server.stop()
 
 
 def part_upload(request: Request) -> bool:
@@ -79,7 +81,7 @@ def test_signal_at_stage_aborts_and_cleans_up(big_server, s3_server, http_fault_
     assert list(tmp_path.iterdir()) == []
     proxy.clear()
     wait_for(lambda: proxy.in_flight == 0, timeout=_HOLD_S + 5)  # let the held request reach moto
-    client = s3_server.client()  # type: ignore[attr-defined]
+    client = s3_server.client()
     assert client.list_objects_v2(Bucket=bucket).get("Contents", []) == []
     assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 

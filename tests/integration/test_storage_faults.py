@@ -10,11 +10,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import pytest
 
-from shared.storage import ObjectNotFoundError, Storage, StorageConfigError, StorageError, TransientStorageError, open_storage
+from shared.storage import (
+    ObjectNotFoundError,
+    Storage,
+    StorageConfigError,
+    StorageError,
+    TransientStorageError,
+    open_storage,
+)
 from tests.support.faults import Fault, HttpFaultProxy, commit_call, upload_call
 from tests.support.storage_servers import EmulatorServer, unique_bucket_name
 
@@ -105,7 +112,7 @@ def test_transient_fault_is_retried_to_identical_bytes(faulty: Faulty, payload: 
     template = TRANSIENT[fault_name]
     faulty.proxy.add(Fault(template.when, template.action, status=template.status, delay=template.delay,
                            times=template.times, name=fault_name))
-    stored = faulty.through_proxy.put("b/20240101T000000Z/archive", _Stream(payload))
+    stored = faulty.through_proxy.put("b/20240101T000000Z/archive", cast(BinaryIO, _Stream(payload)))
     assert faulty.proxy.injected, "the fault was never injected"
     assert stored == len(payload)
     assert stored_bytes(faulty.direct, "b/20240101T000000Z/archive") == payload
@@ -125,7 +132,7 @@ def test_permanent_fault_fails_cleanly_leaving_nothing(faulty: Faulty, payload: 
     template, expected = PERMANENT[fault_name]
     faulty.proxy.add(Fault(template.when, template.action, status=template.status, times=None, name=fault_name))
     with pytest.raises(StorageError if expected is not StorageConfigError else StorageConfigError) as raised:
-        faulty.through_proxy.put("b/20240101T000000Z/archive", _Stream(payload))
+        faulty.through_proxy.put("b/20240101T000000Z/archive", cast(BinaryIO, _Stream(payload)))
     assert faulty.proxy.injected, "the fault was never injected"
     assert isinstance(raised.value, expected), repr(raised.value)
     assert "Traceback" not in str(raised.value)

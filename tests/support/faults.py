@@ -42,7 +42,8 @@ class Request:
 @dataclass
 class Fault:
     """``action``: ``"reset"`` (TCP RST after reading the request), ``"status"`` (answer ``status``
-    without forwarding), ``"slow"`` (wait ``delay`` seconds, then forward)."""
+    without forwarding), ``"slow"`` (wait ``delay`` seconds, then forward), ``"lose-response"``
+    (forward, so the server acts on it, then reset instead of answering: the client cannot know)."""
 
     when: Callable[[Request], bool]
     action: str
@@ -130,7 +131,7 @@ class _ForwardingHandler(BaseHTTPRequestHandler):
     owner: HttpFaultProxy
     protocol_version = "HTTP/1.1"  # keep-alive like a real endpoint; SDKs pool connections
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002  # signature from the base class
+    def log_message(self, format: str, *args: object) -> None:  # signature from the base class
         pass
 
     def _handle(self) -> None:
@@ -162,6 +163,10 @@ class _ForwardingHandler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.action == "slow":
             time.sleep(fault.delay)
+        if fault is not None and fault.action == "lose-response":
+            self._forward(body, answer=False)
+            self._reset()
+            return
         self._forward(body)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _handle
@@ -178,7 +183,7 @@ class _ForwardingHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _forward(self, body: bytes) -> None:
+    def _forward(self, body: bytes, *, answer: bool = True) -> None:
         upstream = http.client.HTTPConnection("127.0.0.1", self.owner.upstream_port, timeout=120)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "content-length")}
         if body or self.command in ("PUT", "POST", "PATCH"):
@@ -187,6 +192,8 @@ class _ForwardingHandler(BaseHTTPRequestHandler):
             upstream.request(self.command, self.path, body=body, headers=headers)
             response = upstream.getresponse()
             data = response.read()
+            if not answer:
+                return
             out_headers = [(k, self._rewrite(v)) for k, v in response.getheaders()
                            if k.lower() not in ("transfer-encoding", "content-length", "connection")]
             if "json" in (response.getheader("Content-Type") or ""):
