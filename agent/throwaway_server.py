@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 
 from shared.errors import BackupFailedError, BadInputError
+from shared.processes import stop_process
 
 # InnoDB defaults size the buffer pool and redo log for production; a throwaway server needs little.
 _SMALL_SERVER_ARGS = ("--innodb-buffer-pool-size=64M", "--innodb-log-file-size=48M", "--skip-name-resolve")
@@ -112,13 +112,9 @@ class ThrowawayServer:
         self.execute("\n".join(statements))
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            # mariadbd flushes InnoDB on SIGTERM; give it time before killing.
+            stop_process(self.process, grace_seconds=30)
         self.process = None
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)

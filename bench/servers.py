@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from agent.throwaway_server import ThrowawayServer, free_port
+from shared.processes import stop_process
 
 SERVER_ARGS = (
     "--innodb-buffer-pool-size=1G",
@@ -124,10 +125,5 @@ class MotoS3:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, grace_seconds=10)

@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import IO
 
 from shared.errors import BackupFailedError, BadInputError
+from shared.processes import stop_process
 
 # The seed's flags, unchanged (a contract): a consistent InnoDB snapshot without locking, routines and
 # events included, and the account table left out (it would overwrite the target's users on restore).
@@ -183,12 +184,6 @@ class DumpProcess:
     ) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, grace_seconds=10)
         if self.process.stdout is not None:
             self.process.stdout.close()
