@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from agent.throwaway_server import free_port
+from tests.support.agent_runs import dump_children, env_for, hold_table_lock, wait_for
 from tests.support.cli import run_cli, start_cli
-from tests.support.mariadb_server import TestServer
 
 
 @pytest.fixture
@@ -22,18 +21,6 @@ def dirs(tmp_path: Path) -> tuple[Path, Path]:
     bucket.mkdir()
     tmp.mkdir()
     return bucket, tmp
-
-
-def env_for(server: TestServer, bucket: Path, tmp: Path, **extra: str) -> dict[str, str]:
-    return {
-        "CLOUD_PROVIDER": "local",
-        "LOCAL_BACKUP_DIR": str(bucket),
-        "BACKUP_TMPDIR": str(tmp),
-        "BACKUP_RETRY_ATTEMPTS": "2",
-        "BACKUP_RETRY_SECONDS": "5",
-        **server.agent_env(),
-        **extra,
-    }
 
 
 def assert_nothing_left(bucket: Path, tmp: Path) -> None:
@@ -102,29 +89,6 @@ def test_unknown_flag_is_usage_error(dirs):
     done = run_cli(["backup", "--no-such-flag"], {})
     assert done.returncode == 2
     assert "unrecognized arguments" in one_error_line(done.stderr)
-
-
-def hold_table_lock(server: TestServer, table: str) -> subprocess.Popen[bytes]:
-    """A session holding a write lock: mariadb-dump blocks on that table, mid-dump, until released."""
-    holder = subprocess.Popen(server.client_argv(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
-    assert holder.stdin is not None
-    holder.stdin.write(f"LOCK TABLES {table} WRITE; SELECT SLEEP(120);\n".encode())
-    holder.stdin.flush()
-    return holder
-
-
-def wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
-
-
-def dump_children(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid), "-f", "mariadb-dump"], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

@@ -21,8 +21,8 @@ import pytest
 from agent.backup import _claim_backup_id
 from shared.config import load_settings
 from shared.storage import ObjectExistsError, open_storage
-from tests.e2e.test_backup_failures import dump_children, env_for, hold_table_lock, wait_for
 from tests.integration.test_dispatch_kmock import JOB_NAME, invoke
+from tests.support.agent_runs import dump_children, env_for, hold_table_lock, wait_for
 from tests.support.cli import run_cli, start_cli
 from tests.support.faults import Fault
 from tests.support.kube import KubeApi

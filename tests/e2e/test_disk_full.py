@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_backup_failures import env_for
+from tests.support.agent_runs import env_for
 from tests.support.cli import run_cli
 from tests.support.mariadb_server import TestServer
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from tests.support.backups import store_backup
 from tests.support.cli import run_cli
-from tests.unit.test_verify_artifacts import store_backup
 
 PREFIX = "prune-tests/db/mariadb-ha"
 NOW = datetime.now(UTC).replace(microsecond=0)

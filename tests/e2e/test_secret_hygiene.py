@@ -6,7 +6,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from tests.e2e.test_backup_failures import dump_children, env_for, hold_table_lock, wait_for
+from tests.support.agent_runs import dump_children, env_for, hold_table_lock, wait_for
 from tests.support.cli import run_cli, start_cli
 
 

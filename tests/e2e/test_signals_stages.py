@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.test_backup_failures import wait_for
+from tests.support.agent_runs import wait_for
 from tests.support.cli import start_cli
 from tests.support.faults import Fault, Request, commit_call
 from tests.support.mariadb_server import TestServer, start_test_server

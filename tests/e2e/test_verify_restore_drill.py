@@ -17,9 +17,8 @@ from shared.layout import sha1_sidecar_text
 from shared.manifest import Manifest
 from shared.storage import open_storage
 from tests.e2e.test_restore_roundtrip import PREFIX, flip_one_byte, take_backup
-from tests.support.backups import targz_bytes
+from tests.support.backups import store_backup, targz_bytes
 from tests.support.cli import run_cli
-from tests.unit.test_verify_artifacts import store_backup
 
 
 @pytest.fixture

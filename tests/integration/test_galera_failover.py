@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_backup_failures import dump_children, wait_for
+from tests.support.agent_runs import dump_children, wait_for
 from tests.support.cli import run_cli, start_cli
 from tests.support.galera import GaleraCluster, GaleraNode, ServiceBalancer
 from tests.support.mariadb_server import SAMPLE_SQL, table_checksums

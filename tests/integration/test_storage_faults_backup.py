@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from shared.storage import open_storage
-from tests.e2e.test_backup_failures import env_for
+from tests.support.agent_runs import env_for
 from tests.support.cli import run_cli
 from tests.support.faults import Fault, Request, upload_call
 from tests.support.storage_servers import EmulatorServer, unique_bucket_name

@@ -11,7 +11,7 @@ import pytest
 from agent.catalog import COMPLETE, DAMAGED, INCOMPLETE, NoSuchBackupError, parse_time, scan_backups, select_backup
 from shared.errors import EXIT_BAD_INPUT, BadInputError
 from shared.storage import Storage, open_storage
-from tests.unit.test_verify_artifacts import store_backup
+from tests.support.backups import store_backup
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from agent.catalog import scan_backups
 from agent.pruning import apply_retention, prune
 from shared.storage import Storage, open_storage
-from tests.unit.test_verify_artifacts import store_backup
+from tests.support.backups import store_backup
 
 NOW = datetime(2024, 6, 1, 0, 0, 0, tzinfo=UTC)
 

@@ -12,48 +12,10 @@ import pytest
 
 from agent.unpacking import check_artifact
 from agent.verifying import VerifyFailedError, raise_if_failed, verify_backup
-from shared.compression import compress_bytes
 from shared.layout import TAR_MEMBER, BackupKeys, backup_id_at, sha1_sidecar_text
-from shared.manifest import Artifact, Inventory, Manifest, Source
+from shared.manifest import Manifest
 from shared.storage import Storage, open_storage
-from tests.support.backups import targz_bytes
-
-SQL = b"".join(b"INSERT INTO t VALUES (%d, 'row %d \xe2\x9c\x93');\n" % (i, i) for i in range(20_000))
-CODECS = {"tar.gz": "gzip", "sql.gz": "gzip", "sql.zst": "zstd"}
-
-
-def artifact_bytes(fmt: str, sql: bytes, tmp: Path, *, member: str = TAR_MEMBER) -> bytes:
-    if fmt != "tar.gz":
-        return compress_bytes(CODECS[fmt], sql)
-    return targz_bytes(sql, tmp, member=member)
-
-
-def store_backup(storage: Storage, *, prefix: str, started: datetime, fmt: str = "tar.gz", sql: bytes = SQL,
-                 tmp: Path, databases: tuple[str, ...] = ("shop",), manifest: bool = True) -> BackupKeys:
-    """Write one backup with the contract's layout and a manifest that matches it."""
-    keys = BackupKeys(prefix=prefix, backup_id=backup_id_at(started), format=fmt)
-    data = artifact_bytes(fmt, sql, tmp)
-    sha1 = hashlib.sha1(data).hexdigest()  # the contract's checksum
-    storage.put(keys.artifact, io.BytesIO(data))
-    storage.put(keys.sha1, io.BytesIO(sha1_sidecar_text(sha1, keys.artifact_name)))
-    if manifest:
-        storage.put(keys.manifest, io.BytesIO(make_manifest(keys, sha1=sha1, stored=len(data), raw=len(sql),
-                                                            started=started, databases=databases).to_json()))
-    return keys
-
-
-def make_manifest(keys: BackupKeys, *, sha1: str, stored: int, raw: int, started: datetime,
-                  databases: tuple[str, ...] = ("shop",)) -> Manifest:
-    return Manifest(
-        id=keys.backup_id, started_at=started.isoformat(), finished_at=started.isoformat(), format=keys.format,
-        artifact=Artifact(key=keys.artifact, name=keys.artifact_name, sha1=sha1, compressed_bytes=stored,
-                          raw_bytes=raw, compression=CODECS[keys.format],
-                          tar_member=TAR_MEMBER if keys.format == "tar.gz" else None),
-        sha1_key=keys.sha1,
-        source=Source(host="db", port=3306, server_version="10.11", namespace="ns", service="db"),
-        dump_command=["mariadb-dump"], tool_version="test",
-        inventory=Inventory(databases=list(databases)),
-    )
+from tests.support.backups import SQL, artifact_bytes, make_manifest, store_backup
 
 
 def read_manifest(storage: Storage, keys: BackupKeys) -> Manifest:
