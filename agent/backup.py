@@ -17,7 +17,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,10 +65,9 @@ def run_backup(
     *,
     storage: Storage | None = None,
     progress: Progress | None = None,
-    read_secret: Callable[[Settings], str] | None = None,
 ) -> BackupResult:
     clock = time.monotonic()
-    password = (read_secret or resolve_password)(settings)
+    password = resolve_password(settings)
     register_secret(password)
     storage = storage or RetryingStorage(
         open_storage(settings.destination.storage_url),

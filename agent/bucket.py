@@ -12,6 +12,7 @@ import argparse
 import os
 from dataclasses import dataclass
 
+from agent.commands.options import flag_values
 from shared.config import OPTIONS, Destination, resolve_destination, validate_prefix
 from shared.storage import Storage, open_storage
 from shared.storage.retrying import RetryingStorage
@@ -28,9 +29,9 @@ class Bucket:
 
 
 def config_values(args: argparse.Namespace) -> dict[str, str]:
-    """Env values of the shared options, overridden by the flags given (flags use ``cfg_<env>`` dests)."""
+    """Env values of the shared options, overridden by the flags given."""
     values = {o.env: v for o in OPTIONS if (v := os.environ.get(o.env))}
-    values.update({o.env: v for o in OPTIONS if (v := getattr(args, "cfg_" + o.env.lower(), None))})
+    values.update({env: v for env, v in flag_values(args).items() if v})
     return values
 
 

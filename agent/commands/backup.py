@@ -8,9 +8,11 @@ from dataclasses import asdict
 from typing import Any
 
 from agent.backup import BackupResult, run_backup
+from agent.bucket import open_bucket
 from agent.commands.options import add_config_flags, settings_from_args
 from agent.progress import byte_progress
 from agent.signals import signals_raise_terminated
+from shared.config import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -31,15 +33,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _apply_retention(settings: Any) -> list[str]:
-    """Retention runs only after a successful backup, and only when configured."""
+def _apply_retention(settings: Settings) -> list[str]:
+    """Retention runs only after a successful backup, and only when configured; its storage calls are
+    retried like the ``prune`` command's."""
     if settings.keep_last is None and settings.max_age_days is None:
         return []
     from agent.pruning import apply_retention
-    from shared.storage import open_storage
 
     deleted: list[str] = apply_retention(
-        open_storage(settings.destination.storage_url),
+        open_bucket(settings.destination).storage,
         prefix=settings.destination.prefix,
         keep_last=settings.keep_last,
         max_age_days=settings.max_age_days,

@@ -15,8 +15,13 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         )
 
 
+def flag_values(args: argparse.Namespace) -> dict[str, str | None]:
+    """The configuration flags as given on the command line, keyed by their environment variable."""
+    return {o.env: getattr(args, _dest(o.env), None) for o in OPTIONS}
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    return load_settings(overrides={o.env: getattr(args, _dest(o.env), None) for o in OPTIONS})
+    return load_settings(overrides=flag_values(args))
 
 
 def _dest(env_name: str) -> str:
