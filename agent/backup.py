@@ -19,14 +19,17 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agent.accounts import ACCOUNTS_NAME
+from agent.backup_checks import backup_warnings
+from agent.backup_fidelity import produce_counted, store_accounts, with_fidelity
 from agent.pipeline import CODEC_OF_FORMAT, ArtifactResult, DumpJob, Progress, produce_streamed, produce_targz
 from shared import __version__
 from shared.config import ConfigError, Settings, SourceSettings
-from shared.dump import DUMP_FLAGS, DumpConnectionError, write_defaults_file
+from shared.dump import DumpConnectionError, dump_flags, write_defaults_file
 from shared.errors import AlreadyRunningError, BackupFailedError
 from shared.layout import TAR_MEMBER, BackupKeys, backup_id_at, parse_backup_id, sha1_sidecar_text
 from shared.logs import register_secret
@@ -58,6 +61,7 @@ class BackupResult:
     raw_bytes: int
     compressed_bytes: int
     duration_seconds: float
+    warnings: list[str] = field(default_factory=list)
 
 
 def run_backup(
@@ -96,11 +100,15 @@ def run_backup(
             mtime=int(started.timestamp()),
             progress=progress or (lambda n: None),
         )
+        warnings = backup_warnings(defaults, max_allowed_packet=info.max_allowed_packet)
         with _removed_unless_committed(storage, keys):
-            artifact = call_with_retries(lambda: _produce(job, settings.format), policy=settings.retry,
-                                         retry_on=(DumpConnectionError,), what="mariadb-dump", logger=log)
+            artifact, rows = call_with_retries(lambda: produce_counted(job, _produce, settings.format),
+                                               policy=settings.retry, retry_on=(DumpConnectionError,),
+                                               what="mariadb-dump", logger=log)
             storage.put(keys.sha1, io.BytesIO(sha1_sidecar_text(artifact.sha1, keys.artifact_name)))
-            manifest = _manifest(settings, keys, info, artifact, started=started)
+            accounts = store_accounts(storage, folder=keys.folder, defaults_file=defaults, warnings=warnings)
+            manifest = with_fidelity(_manifest(settings, keys, info, artifact, started=started),
+                                     accounts=accounts, rows=rows, warnings=warnings)
             storage.put(keys.manifest, io.BytesIO(manifest.to_json()))
     result = BackupResult(
         backup_id=keys.backup_id,
@@ -113,6 +121,7 @@ def run_backup(
         raw_bytes=artifact.raw_bytes,
         compressed_bytes=artifact.compressed_bytes,
         duration_seconds=round(time.monotonic() - clock, 3),
+        warnings=warnings,
     )
     log.info("backup %s complete", keys.backup_id, extra={"event": "complete", **result.__dict__})
     return result
@@ -216,7 +225,7 @@ def _removed_unless_committed(storage: Storage, keys: BackupKeys) -> Iterator[No
     try:
         yield
     except BaseException:
-        for key in (keys.sha1, keys.artifact):
+        for key in (keys.sha1, keys.artifact, keys.folder + ACCOUNTS_NAME):
             with contextlib.suppress(StorageError, BackupFailedError, OSError):
                 storage.delete(key)
         raise
@@ -249,8 +258,9 @@ def _manifest(
             server_hostname=info.hostname,
             gtid_binlog_pos=info.gtid_binlog_pos,
             galera=info.galera,
+            max_allowed_packet=info.max_allowed_packet,
         ),
-        dump_command=["mariadb-dump", *DUMP_FLAGS],
+        dump_command=["mariadb-dump", *dump_flags()],
         tool_version=__version__,
         inventory=info.inventory,
     )

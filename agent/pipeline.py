@@ -71,6 +71,7 @@ class DumpJob:
     key: str
     mtime: int
     progress: Progress
+    observe: Callable[[bytes], None] | None = None  # sees every chunk of the dump (e.g. to count rows)
 
 
 def produce_targz(job: DumpJob) -> ArtifactResult:
@@ -102,7 +103,7 @@ def produce_targz(job: DumpJob) -> ArtifactResult:
 def produce_streamed(job: DumpJob, *, codec: str) -> ArtifactResult:
     _keep_part_buffers_mmapped()
     with DumpProcess(dump_argv(job.defaults_file), job.run_dir / "dump.err") as dump:
-        pumped = _CompressingPipe(dump, codec=codec, progress=job.progress)
+        pumped = _CompressingPipe(dump, codec=codec, progress=job.progress, observe=job.observe)
         reader = HashingReader(pumped)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
         try:
             stored = job.storage.put(job.key, reader)  # type: ignore[arg-type]  # one-shot: never retried half-read
@@ -125,6 +126,8 @@ def _dump_into(job: DumpJob, write: Callable[[bytes], None]) -> None:
         while chunk := dump.stdout.read(CHUNK):
             write(chunk)
             job.progress(len(chunk))
+            if job.observe is not None:
+                job.observe(chunk)
         dump.finish()
 
 
@@ -140,8 +143,11 @@ class _CompressingPipe:
     raises instead of returning EOF, so the storage aborts instead of committing a truncated object.
     """
 
-    def __init__(self, dump: DumpProcess, *, codec: str, progress: Progress) -> None:
+    def __init__(
+        self, dump: DumpProcess, *, codec: str, progress: Progress, observe: Callable[[bytes], None] | None = None
+    ) -> None:
         self._dump = dump
+        self._observe = observe
         self._codec = codec
         self._progress = progress
         self.raw_bytes = 0
@@ -160,6 +166,8 @@ class _CompressingPipe:
                     compressor.write(chunk)
                     self.raw_bytes += len(chunk)
                     self._progress(len(chunk))
+                    if self._observe is not None:
+                        self._observe(chunk)
                 compressor.close()
         except BaseException as exc:  # reported to the reader at EOF
             self._error = exc

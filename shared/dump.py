@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import re
 import shutil
@@ -33,6 +34,27 @@ DUMP_FLAGS: tuple[str, ...] = (
     "--skip-add-locks",
     "--ignore-table=mysql.global_priv",
 )
+
+# System-versioned tables' history (every row version with its ROW_START/ROW_END) is dumped when the
+# client has the option (mariadb-dump 10.11+); without it only current rows are dumped and a restore
+# stamps them with the restore time. Checked to work together with --single-transaction. The restore
+# side (``system_versioning_insert_history``, in the dump as a /*M!101100 */ comment) needs 10.11+.
+HISTORY_FLAG = "--dump-history"
+
+
+@functools.cache
+def dump_supports_history() -> bool:
+    try:
+        done = subprocess.run(["mariadb-dump", "--help"], capture_output=True, check=False, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return HISTORY_FLAG.encode() in done.stdout
+
+
+def dump_flags() -> tuple[str, ...]:
+    """The seed's flags, plus ``--dump-history`` where mariadb-dump has it."""
+    return (*DUMP_FLAGS, HISTORY_FLAG) if dump_supports_history() else DUMP_FLAGS
+
 
 # Client error codes that mean "the server went away or is not reachable/ready yet": a retry through
 # the Service may land on a healthy node. 1047/1053: a Galera node not ready / shutting down;
@@ -112,7 +134,7 @@ def child_env() -> dict[str, str]:
 
 def dump_argv(defaults_file: Path) -> list[str]:
     # --defaults-extra-file must come first; it adds to (and overrides) the system option files.
-    argv = ["mariadb-dump", f"--defaults-extra-file={defaults_file}", *DUMP_FLAGS]
+    argv = ["mariadb-dump", f"--defaults-extra-file={defaults_file}", *dump_flags()]
     stdbuf = shutil.which("stdbuf")
     return [stdbuf, f"-o{DUMP_STDIO_BUFFER}", *argv] if stdbuf else argv
 

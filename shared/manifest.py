@@ -14,6 +14,7 @@ from typing import Any
 from shared.errors import BackupFailedError
 
 SCHEMA_VERSION = 1
+_NESTED = ("artifact", "source", "inventory", "accounts", "evidence")
 
 
 class ManifestError(BackupFailedError):
@@ -41,6 +42,7 @@ class Source:
     server_hostname: str | None = None  # @@hostname: the node that served the dump
     gtid_binlog_pos: str | None = None
     galera: dict[str, str] | None = None  # wsrep_* status when the server is a Galera node
+    max_allowed_packet: int | None = None  # the largest row the dump can hold; a restore target needs as much
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,25 @@ class Inventory:
     routines: list[str] = field(default_factory=list)
     triggers: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    sequences: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AccountsFile:
+    """``accounts.sql`` beside the artifact: users, roles and grants as SQL (see agent.accounts)."""
+
+    key: str
+    sha1: str
+    accounts: list[str]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the restore drill compares a restored server with, counted in the dump stream itself (so it
+    is of the dump's own snapshot): rows per table (every row version for system-versioned tables)."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    history_dumped: bool = False  # --dump-history was used: versioned tables' rows include history
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,9 @@ class Manifest:
     tool_version: str
     inventory: Inventory
     schema_version: int = SCHEMA_VERSION
+    accounts: AccountsFile | None = None
+    evidence: Evidence | None = None
+    warnings: list[str] = field(default_factory=list)  # what the backup knows will not come back as it was
 
     def to_json(self) -> bytes:
         return (json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n").encode()
@@ -75,10 +99,12 @@ class Manifest:
         try:
             raw: dict[str, Any] = json.loads(data)
             return cls(
-                **{k: v for k, v in raw.items() if k not in ("artifact", "source", "inventory")},
+                **{k: v for k, v in raw.items() if k not in _NESTED},
                 artifact=Artifact(**raw["artifact"]),
                 source=Source(**raw["source"]),
                 inventory=Inventory(**raw["inventory"]),
+                accounts=AccountsFile(**raw["accounts"]) if raw.get("accounts") else None,
+                evidence=Evidence(**raw["evidence"]) if raw.get("evidence") else None,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ManifestError(f"manifest is not valid: {type(exc).__name__}: {exc}") from None

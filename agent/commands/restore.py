@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from agent.accounts import load_accounts_settings
 from agent.backup import private_run_dir, resolve_password
 from agent.bucket import open_bucket
 from agent.catalog import parse_time, scan_backups, select_backup
@@ -64,7 +65,8 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
                           latest=args.latest, at=at)
     assert entry.manifest is not None  # select_backup returns complete backups only
     request = RestoreRequest(database=args.database, verify_first=args.verify_first,
-                             confirmed=args.yes or load_restore_confirmed(config))
+                             confirmed=args.yes or load_restore_confirmed(config),
+                             accounts=load_accounts_settings(config).mode)
     tmp_dir = load_tmp_dir(config)
     with signals_raise_terminated(), private_run_dir(tmp_dir) as run_dir, byte_progress("restore") as progress:
         defaults = write_defaults_file(run_dir, host=source.host, port=source.port, user=source.user,
@@ -78,6 +80,11 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
 def _summary(r: RestoreResult, *, target: str) -> str:
     what = f"database {r.database}" if r.database else "all databases"
     verified = "verified first, " if r.verified_first else ""
-    return (f"restored {what} from backup {r.backup_id} into {target}\n"
-            f"  {verified}SHA1 {r.sha1} checked on the {r.stored_bytes:,} bytes downloaded; "
-            f"{r.loaded_bytes:,} bytes of dump read")
+    lines = [
+        f"restored {what} from backup {r.backup_id} into {target}",
+        f"  {verified}SHA1 {r.sha1} checked on the {r.stored_bytes:,} bytes downloaded; "
+        f"{r.loaded_bytes:,} bytes of dump read",
+    ]
+    if r.accounts_created:
+        lines.append(f"  accounts created: {', '.join(r.accounts_created)}")
+    return "\n".join(lines + [f"  note: {note}" for note in r.notes])
