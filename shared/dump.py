@@ -51,9 +51,15 @@ def dump_supports_history() -> bool:
     return HISTORY_FLAG.encode() in done.stdout
 
 
+# mariadb-dump's own packet limit (16 MiB by default) is a client setting: below the server's, a row
+# the server holds and sends fails the dump with "Lost connection" (2013). 1 GiB is the protocol's
+# maximum; the server's max_allowed_packet still bounds what it sends.
+CLIENT_PACKET_FLAG = "--max-allowed-packet=1G"
+
+
 def dump_flags() -> tuple[str, ...]:
-    """The seed's flags, plus ``--dump-history`` where mariadb-dump has it."""
-    return (*DUMP_FLAGS, HISTORY_FLAG) if dump_supports_history() else DUMP_FLAGS
+    """The seed's flags, plus ``--dump-history`` where mariadb-dump has it and the client packet limit."""
+    return (*DUMP_FLAGS, *((HISTORY_FLAG,) if dump_supports_history() else ()), CLIENT_PACKET_FLAG)
 
 
 # Client error codes that mean "the server went away or is not reachable/ready yet": a retry through
