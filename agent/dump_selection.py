@@ -46,7 +46,7 @@ class Selection:
         batch: list[bytes] = []
         size = 0
         for unit in read_units(dump):
-            if not self._keeps(unit):
+            if not self.keeps(unit):
                 continue
             batch.append(unit.data)
             size += len(unit.data)
@@ -56,7 +56,8 @@ class Selection:
         if batch:
             yield b"".join(batch)
 
-    def _keeps(self, unit: Unit) -> bool:
+    def keeps(self, unit: Unit) -> bool:
+        """Whether ``unit`` is loaded (and, if so, note it); a parallel loader calls this per unit."""
         if unit.kind in (Kind.HEADER, Kind.FOOTER):
             return True
         if unit.database == "mysql" and unit.name in PRIVILEGE_TABLES and unit.kind is not Kind.DATABASE:
