@@ -48,7 +48,7 @@ def pristine(tmp_path_factory):
 
 @pytest.fixture
 def tampered(pristine):
-    """(tamper(transform, drop_accounts=False), run the drill): on a private copy of the backup."""
+    """(tamper(transform, drop_accounts=False), run the drill, env): on a private copy of the backup."""
     bucket, summary = pristine
     work = Path(tempfile.mkdtemp(prefix="loss-", dir="/tmp"))  # short: the drill's socket lives below
     shutil.copytree(bucket, work / "bucket")
@@ -71,7 +71,7 @@ def tampered(pristine):
             patched["accounts"] = None
         storage.put(summary["manifest_key"], io.BytesIO(json.dumps(patched).encode()))
 
-    yield tamper, lambda: run_cli(["verify", "--latest", "--restore-test"], env)
+    yield tamper, lambda: run_cli(["verify", "--latest", "--restore-test"], env), env
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -89,7 +89,7 @@ def only_current_versions(unit: Unit) -> bytes:
 
 
 def test_the_untampered_copy_passes(tampered):
-    tamper, drill = tampered
+    tamper, drill, _ = tampered
     tamper()
 
     done = drill()
@@ -98,7 +98,7 @@ def test_the_untampered_copy_passes(tampered):
 
 
 def test_lost_rows_fail_the_drill(tampered):
-    tamper, drill = tampered
+    tamper, drill, _ = tampered
     tamper(without(Kind.ROWS, "victim", "rows_kept"))
 
     done = drill()
@@ -108,7 +108,7 @@ def test_lost_rows_fail_the_drill(tampered):
 
 
 def test_lost_history_fails_the_drill(tampered):
-    tamper, drill = tampered
+    tamper, drill, _ = tampered
     tamper(only_current_versions)
 
     done = drill()
@@ -118,7 +118,7 @@ def test_lost_history_fails_the_drill(tampered):
 
 
 def test_a_lost_sequence_and_trigger_fail_the_drill(tampered):
-    tamper, drill = tampered
+    tamper, drill, _ = tampered
     tamper(lambda u: None if (u.kind, u.name) in ((Kind.SEQUENCE, "s1"), (Kind.TRIGGER, "t_ai")) else u.data)
 
     done = drill()
@@ -129,10 +129,23 @@ def test_a_lost_sequence_and_trigger_fail_the_drill(tampered):
 
 
 def test_lost_accounts_fail_the_drill_on_the_definer(tampered):
-    tamper, drill = tampered
+    tamper, drill, _ = tampered
     tamper(drop_accounts=True)
 
     done = drill()
 
     assert done.returncode == 1
     assert "The user specified as a definer ('definer'@'localhost') does not exist" in done.stderr
+
+
+
+def test_a_changed_accounts_file_fails_verify(tampered):
+    tamper, _, env = tampered
+    tamper()
+    accounts = next(Path(env["BACKUP_URL"][len("file://"):]).rglob("accounts.sql"))
+    accounts.write_bytes(accounts.read_bytes().replace(b"CREATE USER", b"CREATE USER /* changed */"))
+
+    done = run_cli(["verify", "--latest"], env)
+
+    assert done.returncode == 1
+    assert "accounts.sql is " in done.stdout and "the manifest says" in done.stdout
