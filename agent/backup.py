@@ -100,11 +100,12 @@ def run_backup(
             mtime=int(started.timestamp()),
             progress=progress or (lambda n: None),
         )
-        warnings = backup_warnings(defaults, max_allowed_packet=info.max_allowed_packet)
         with _removed_unless_committed(storage, keys):
             artifact, rows = call_with_retries(lambda: produce_counted(job, _produce, settings.format),
                                                policy=settings.retry, retry_on=(DumpConnectionError,),
                                                what="mariadb-dump", logger=log)
+            # After the dump, never before: a locked table must delay nothing but the dump itself.
+            warnings = backup_warnings(defaults, max_allowed_packet=info.max_allowed_packet)
             storage.put(keys.sha1, io.BytesIO(sha1_sidecar_text(artifact.sha1, keys.artifact_name)))
             accounts = store_accounts(storage, folder=keys.folder, defaults_file=defaults, warnings=warnings)
             manifest = with_fidelity(_manifest(settings, keys, info, artifact, started=started),
