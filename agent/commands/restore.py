@@ -11,12 +11,13 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from agent.backup import private_run_dir, resolve_password
 from agent.bucket import open_bucket
 from agent.catalog import parse_time, scan_backups, select_backup
 from agent.commands.options import add_config_flags
+from agent.credentials import resolve_password
 from agent.progress import byte_progress
 from agent.restoring import RestoreRequest, RestoreResult, restore_backup
+from agent.run_dir import private_run_dir
 from agent.signals import signals_raise_terminated
 from shared.config import (
     RESTORE_YES_ENV,
@@ -27,9 +28,9 @@ from shared.config import (
     load_source,
     load_tmp_dir,
 )
-from shared.dump import write_defaults_file
 from shared.errors import BadInputError
 from shared.logs import register_secret
+from shared.mariadb_client import write_defaults_file
 
 
 def register(subparsers: Any) -> None:

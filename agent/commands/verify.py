@@ -7,11 +7,11 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from agent.backup import private_run_dir
 from agent.bucket import open_bucket
 from agent.catalog import scan_backups, select_backup
 from agent.commands.options import add_config_flags
 from agent.restore_drill import run_drill
+from agent.run_dir import private_run_dir
 from agent.signals import signals_raise_terminated
 from agent.verifying import raise_if_failed, verify_backup
 from shared.config import ConfigValues, load_destination, load_retry, load_tmp_dir
