@@ -70,6 +70,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("BACKUP_TMPDIR", "--tmp-dir", "where the run's private spool directory is made (default: system temp)"),
     Option("BACKUP_RETRY_SECONDS", "--retry-seconds", "total time budget for retrying the dump (default 600)"),
     Option("BACKUP_RETRY_ATTEMPTS", "--retry-attempts", "attempts for the dump (default 5)"),
+    # Reporting (shared/reporting): read by their own loaders, never fail a backup.
+    Option("BACKUP_METRICS_PUSHGATEWAY", "--metrics-pushgateway", "push run metrics to this Pushgateway URL"),
+    Option("BACKUP_METRICS_TEXTFILE", "--metrics-textfile", "write run metrics to this textfile (.prom)"),
+    Option("BACKUP_NOTIFY_URL", "--notify-url", "POST a JSON summary here on success, to URL/fail on failure"),
+    Option("BACKUP_MAX_AGE", "--max-age", "status: stale past this (90s, 30m, 26h, 7d; default 26h)"),
 )
 
 

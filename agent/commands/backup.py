@@ -8,9 +8,10 @@ from dataclasses import asdict
 from typing import Any
 
 from agent.backup import BackupResult, run_backup
-from agent.bucket import open_bucket
+from agent.bucket import config_values, open_bucket
 from agent.commands.options import add_config_flags, settings_from_args
 from agent.progress import byte_progress
+from agent.reporting import reported_run, reporting_settings_from
 from agent.signals import signals_raise_terminated
 from shared.config import Settings
 
@@ -25,10 +26,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    with signals_raise_terminated(), byte_progress("dump") as progress:
-        result = run_backup(settings, progress=progress)
-    retention = _apply_retention(settings)
+    # Reporting settings first, so even a bad configuration of the backup itself is reported.
+    with reported_run(reporting_settings_from(config_values(args))) as outcome:
+        settings = settings_from_args(args)
+        with signals_raise_terminated(), byte_progress("dump") as progress:
+            result = outcome.result = run_backup(settings, progress=progress)
+        retention = _apply_retention(settings)
     print(json.dumps({**asdict(result), "pruned": retention}) if args.json else _summary(result))
     return 0
 
