@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "agent.commands.verify",
     "agent.commands.restore",
     "agent.commands.prune",
+    "agent.commands.status",
 )
 
 
