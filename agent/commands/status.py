@@ -12,11 +12,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from agent.bucket import Bucket, bucket_from_args, config_values
+from agent.bucket import Bucket, open_bucket
 from agent.catalog import scan_backups
 from agent.commands.list import as_json
 from agent.commands.options import add_config_flags
 from agent.freshness import DEFAULT_MAX_AGE, OK, Freshness, assess, human_duration, is_encrypted, parse_duration
+from shared.config import ConfigValues, load_destination, load_retry
 from shared.errors import EXIT_FAILED, EXIT_OK
 
 
@@ -30,9 +31,9 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    max_age = parse_duration(config_values(args).get("BACKUP_MAX_AGE", DEFAULT_MAX_AGE), name="--max-age")
-    bucket = bucket_from_args(args)
+def run(args: argparse.Namespace, config: ConfigValues) -> int:
+    max_age = parse_duration(config.get("BACKUP_MAX_AGE", DEFAULT_MAX_AGE), name="--max-age")
+    bucket = open_bucket(load_destination(config), load_retry(config))
     freshness = assess(scan_backups(bucket.storage, prefix=bucket.prefix), now=datetime.now(UTC), max_age=max_age)
     print(json.dumps(status_json(freshness, bucket), indent=2) if args.json else status_text(freshness, bucket))
     return EXIT_OK if freshness.verdict == OK else EXIT_FAILED
