@@ -17,6 +17,7 @@ from agent.catalog import scan_backups
 from agent.commands.list import as_json
 from agent.commands.options import add_config_flags
 from agent.freshness import DEFAULT_MAX_AGE, OK, Freshness, assess, human_duration, is_encrypted, parse_duration
+from agent.pitr_window import PitrWindow, read_pitr_window
 from shared.config import ConfigValues, load_destination, load_retry
 from shared.errors import EXIT_FAILED, EXIT_OK
 
@@ -34,8 +35,13 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     max_age = parse_duration(config.get("BACKUP_MAX_AGE", DEFAULT_MAX_AGE), name="--max-age")
     bucket = open_bucket(load_destination(config), load_retry(config))
-    freshness = assess(scan_backups(bucket.storage, prefix=bucket.prefix), now=datetime.now(UTC), max_age=max_age)
-    print(json.dumps(status_json(freshness, bucket), indent=2) if args.json else status_text(freshness, bucket))
+    entries = scan_backups(bucket.storage, prefix=bucket.prefix)
+    freshness = assess(entries, now=datetime.now(UTC), max_age=max_age)
+    pitr = read_pitr_window(bucket.storage, prefix=bucket.prefix, backups=entries)
+    if args.json:
+        print(json.dumps({**status_json(freshness, bucket), "pitr": pitr_json(pitr, freshness)}, indent=2))
+    else:
+        print(status_text(freshness, bucket) + "\n" + pitr_text(pitr, freshness))
     return EXIT_OK if freshness.verdict == OK else EXIT_FAILED
 
 
@@ -74,3 +80,32 @@ def status_text(freshness: Freshness, bucket: Bucket) -> str:
         ids = ", ".join(e.backup_id for e in freshness.failed_since[:3])
         lines.append(f"  newer incomplete or damaged backups: {len(freshness.failed_since)} ({ids})")
     return "\n".join(lines)
+
+
+def pitr_json(pitr: PitrWindow | None, freshness: Freshness) -> dict[str, Any] | None:
+    if pitr is None:
+        return None
+    def stamp(moment: datetime | None) -> str | None:
+        return moment.isoformat(timespec="seconds") if moment else None
+    lag = (freshness.checked_at - pitr.archived_to).total_seconds() if pitr.archived_to else None
+    return {"recoverable": pitr.recoverable, "recoverable_from": stamp(pitr.recoverable_from),
+            "recoverable_to": stamp(pitr.archived_to) if pitr.recoverable else None,
+            "archived_from": stamp(pitr.archived_from), "archived_to": stamp(pitr.archived_to),
+            "last_archived_age_seconds": int(lag) if lag is not None else None, "gaps": pitr.gaps}
+
+
+def pitr_text(pitr: PitrWindow | None, freshness: Freshness) -> str:
+    if pitr is None:
+        return "  pitr        no binlogs archived (point-in-time recovery is off)"
+    if pitr.archived_to is None:
+        return f"  pitr        no segment archived since the last gap ({pitr.gaps} gap(s) recorded)"
+    age = human_duration(freshness.checked_at - pitr.archived_to)
+    to = pitr.archived_to.strftime(_TIME)
+    if pitr.recoverable_from is None:
+        return (f"  pitr        NOT recoverable: binlogs archived to {to} (last event {age} ago), but no complete "
+                "backup since the archive's last gap: take a backup")
+    return (f"  pitr        recoverable {pitr.recoverable_from.strftime(_TIME)} .. {to} "
+            f"(last archived event {age} ago; {pitr.gaps} gap(s) recorded)")
+
+
+_TIME = "%Y-%m-%dT%H:%M:%SZ"
