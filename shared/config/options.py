@@ -60,8 +60,9 @@ OPTIONS: tuple[Option, ...] = (
     # Reporting after every backup run (shared/reporting: its own loaders; never fails a backup).
     Option("BACKUP_METRICS_PUSHGATEWAY", "--metrics-pushgateway", "push run metrics to this Pushgateway URL",
            "reporting", True),
+    # Not passed to Jobs: a textfile only helps where node_exporter reads it (a laptop, a VM, a hostPath).
     Option("BACKUP_METRICS_TEXTFILE", "--metrics-textfile", "write run metrics to this textfile (.prom)",
-           "reporting", True),
+           "reporting"),
     Option("BACKUP_NOTIFY_URL", "--notify-url", "POST a JSON summary here on success, to URL/fail on failure",
            "reporting", True),
     Option("BACKUP_MAX_AGE", "--max-age", "status: stale past this (90s, 30m, 26h, 7d; default 26h)", "status"),
