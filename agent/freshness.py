@@ -56,14 +56,13 @@ def assess(entries: list[BackupEntry], *, now: datetime, max_age: timedelta) -> 
 
 
 def is_encrypted(entry: BackupEntry) -> bool:
-    """Read defensively: manifests written before encryption existed have no such field."""
+    """Read defensively: manifests written before encryption existed have no ``encryption`` field
+    (None or absent means stored unencrypted)."""
     manifest = entry.manifest
     if manifest is None:
         return False
-    flag = getattr(manifest, "encrypted", None)
-    if flag is None:
-        flag = getattr(manifest.artifact, "encryption", None) or getattr(manifest.artifact, "encrypted", None)
-    return bool(flag)
+    return any(getattr(holder, name, None) for holder in (manifest, manifest.artifact)
+               for name in ("encryption", "encrypted"))
 
 
 def human_duration(delta: timedelta) -> str:
