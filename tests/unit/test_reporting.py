@@ -20,7 +20,7 @@ from shared.config import ConfigError
 from shared.dump import DumpConnectionError
 from shared.errors import AlreadyRunningError, BadInputError
 from shared.logs import register_secret
-from shared.reporting.metrics import metrics_settings_from
+from shared.reporting.metrics import Gauge, metrics_settings_from, publish
 from shared.reporting.notify import notify_settings_from
 
 RESULT = BackupResult(backup_id="20261203T040000Z", storage_url="file:///b", format="tar.gz", artifact_key="k",
@@ -62,3 +62,10 @@ def test_a_notify_url_error_never_echoes_the_url() -> None:
     with pytest.raises(ConfigError) as caught:
         notify_settings_from({"BACKUP_NOTIFY_URL": "hc-ping.com/secret-uuid"})
     assert "secret-uuid" not in str(caught.value)
+
+
+def test_a_textfile_that_cannot_be_written_is_a_warning_not_an_error(tmp_path, caplog) -> None:
+    settings = metrics_settings_from({"BACKUP_METRICS_TEXTFILE": str(tmp_path / "missing" / "backup.prom")})
+    assert publish([Gauge(LAST_STATUS, "status", 1.0)], settings) is False
+    assert [r.levelname for r in caplog.records if r.name == "mariadb_ha_backup.metrics"] == ["WARNING"]
+
