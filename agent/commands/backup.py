@@ -27,12 +27,15 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
     from agent.backup import run_backup
     from agent.progress import byte_progress
+    from agent.reporting import reported_run, reporting_settings_from
     from agent.signals import signals_raise_terminated
 
-    settings = load_backup_settings(config)
-    with signals_raise_terminated(), byte_progress("dump") as progress:
-        result = run_backup(settings, progress=progress)
-    retention = _apply_retention(settings)
+    # Reporting settings first, so even a bad configuration of the backup itself is reported.
+    with reported_run(reporting_settings_from(config)) as outcome:
+        settings = load_backup_settings(config)
+        with signals_raise_terminated(), byte_progress("dump") as progress:
+            result = outcome.result = run_backup(settings, progress=progress)
+        retention = _apply_retention(settings)
     print(json.dumps({**asdict(result), "pruned": retention}) if args.json else _summary(result))
     return 0
 
