@@ -70,6 +70,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("BACKUP_TMPDIR", "--tmp-dir", "where the run's private spool directory is made (default: system temp)"),
     Option("BACKUP_RETRY_SECONDS", "--retry-seconds", "total time budget for retrying the dump (default 600)"),
     Option("BACKUP_RETRY_ATTEMPTS", "--retry-attempts", "attempts for the dump (default 5)"),
+    Option("BINLOG_UPLOAD_SECONDS", "--binlog-upload-seconds",
+           "archive-binlogs --follow: a commit is in the bucket within this many seconds (default 10)"),
+    Option("BINLOG_SERVER_ID", "--binlog-server-id",
+           "archive-binlogs: replication server id (default: derived from the prefix plus a random part)"),
+    Option("BINLOG_SOURCES", "--binlog-sources",
+           "archive-binlogs: nodes to follow, host[:port],... (default: the host; Galera: list every node)"),
 )
 
 
