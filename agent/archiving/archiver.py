@@ -30,7 +30,7 @@ from shared.binlogs.events import GTID_LIST_EVENT, TransactionScanner, gtid_list
 from shared.binlogs.gtid import Gtid, advance, format_state, parse_state
 from shared.binlogs.index import archived_state, last_record, next_seq
 from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode, parse_time
-from shared.binlogs.settings import ArchiveSettings, Endpoint
+from shared.config.binlog import ArchiveSettings, Endpoint
 from shared.errors import BackupFailedError
 from shared.storage.base import Storage
 

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.binlogs.settings import Endpoint
+from shared.config.binlog import Endpoint
 from shared.dump import DumpConnectionError, run_client_query, write_defaults_file
 from shared.errors import BadInputError
 

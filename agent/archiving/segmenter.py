@@ -11,12 +11,12 @@ complete transactions are ever added, so every segment is self-contained.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import BinaryIO, cast
 
 from shared.binlogs import layout
 from shared.binlogs.events import Event, Transaction
@@ -25,15 +25,13 @@ from shared.binlogs.index import write_record
 from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode, format_time
 from shared.binlogs.segments import build_segment
 from shared.storage.base import Storage
-from shared.storage.retrying import put_replayable
+from shared.storage.replayable import replayable_bytes
 
 log = logging.getLogger("mariadb_ha_backup.archive")
 
 # Bounds the memory held for one segment and the size of one upload (one transaction larger than this
 # still goes whole into its own segment: a segment never splits a transaction).
 MAX_SEGMENT_BYTES = 64 << 20
-UPLOAD_ATTEMPTS = 5
-UPLOAD_MAX_SECONDS = 120.0
 
 
 @dataclass
@@ -133,8 +131,8 @@ class Segmenter:
         data = build_segment(pending.format_description, pending.transactions)
         key = layout.segment_key(self.prefix, seq)
         # A segment key without an index record is an earlier interrupted upload: overwriting it is safe.
-        put_replayable(self.storage, key, lambda: io.BytesIO(data), attempts=UPLOAD_ATTEMPTS,
-                       max_seconds=UPLOAD_MAX_SECONDS)
+        # Rewindable: RetryingStorage retries a failed upload whole (a RawIOBase is a binary stream).
+        self.storage.put(key, cast(BinaryIO, replayable_bytes(data)))
         first, last = pending.transactions[0], pending.transactions[-1]
         record = SegmentRecord(
             seq=seq, segment=key, sha1=hashlib.sha1(data).hexdigest(), size=len(data),  # noqa: S324  # integrity

@@ -18,13 +18,12 @@ from typing import Any
 
 from agent.archiving.archiver import Archiver, ArchiveResult, Credentials
 from agent.backup import private_run_dir, resolve_password
-from agent.bucket import config_values
-from agent.commands.options import add_config_flags, settings_from_args
+from agent.bucket import open_bucket
+from agent.commands.options import add_config_flags
 from agent.signals import signals_set
-from shared.binlogs.settings import load_archive_settings
+from shared.config import ConfigValues, load_destination, load_retry, load_source, load_tmp_dir
+from shared.config.binlog import load_archive_settings
 from shared.logs import register_secret
-from shared.storage import open_storage
-from shared.storage.retrying import RetryingStorage
 
 EXIT_GAP = 4
 
@@ -40,20 +39,18 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    archive = load_archive_settings(config_values(args), host=settings.host, port=settings.port,
-                                    prefix=settings.destination.prefix)
-    storage = RetryingStorage(open_storage(settings.destination.storage_url), attempts=settings.retry_attempts,
-                              max_seconds=settings.retry_seconds)
-    next(iter(storage.list(settings.destination.prefix + "/")), None)  # a missing bucket: exit 2 now
-    password = resolve_password(settings)
+def run(args: argparse.Namespace, config: ConfigValues) -> int:
+    destination, source, retry = load_destination(config), load_source(config), load_retry(config)
+    archive = load_archive_settings(config, host=source.host, port=source.port, prefix=destination.prefix)
+    bucket = open_bucket(destination, retry)
+    next(iter(bucket.storage.list(bucket.prefix + "/")), None)  # a missing bucket: exit 2 before anything
+    password = resolve_password(source)
     register_secret(password)
     stop = threading.Event()
-    with signals_set(stop), private_run_dir(settings.tmp_dir) as run_dir:
-        archiver = Archiver(storage, prefix=settings.destination.prefix, settings=archive,
-                            credentials=Credentials(user=settings.user, password=password), run_dir=run_dir,
-                            retry_seconds=settings.retry_seconds, stop=stop)
+    with signals_set(stop), private_run_dir(load_tmp_dir(config)) as run_dir:
+        archiver = Archiver(bucket.storage, prefix=bucket.prefix, settings=archive,
+                            credentials=Credentials(user=source.user, password=password), run_dir=run_dir,
+                            retry_seconds=retry.max_seconds, stop=stop)
         result = archiver.run(follow=args.follow)
     print(json.dumps(asdict(result), default=str) if args.json else _summary(result))
     return EXIT_GAP if result.gaps and not args.follow else 0

@@ -1,7 +1,8 @@
-"""The archiver's own settings (``archive-binlogs``), loaded from a plain mapping of env name → string.
+"""The binlog section: what ``archive-binlogs`` adds to the backup's destination, source and retry.
 
-The database and destination settings are the backup's (``shared.config``); these are only what the
-archiver adds. Each has a row in ``shared.config.OPTIONS`` (env name, flag, help).
+Rows ``BINLOG_*`` of ``OPTIONS`` (section "binlog"). The nodes to follow default to the source's
+host and port (a Service that balances over healthy nodes is enough); ``BINLOG_SOURCES`` lists the
+nodes themselves so the archiver can prefer a Synced one and fail over in a known order.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.config import ConfigError
+from shared.config.parsing import ConfigError
 
 DEFAULT_UPLOAD_SECONDS = 10.0
 # A replication server id is an unsigned 32-bit number; 0 means "not a replica" to the server.
