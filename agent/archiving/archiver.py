@@ -89,8 +89,6 @@ class Archiver:
 
     def run(self, *, follow: bool) -> ArchiveResult:
         """Archive until caught up (one-shot) or until ``stop`` is set (``--follow``)."""
-        log.info("archiving binlogs from seq %d after GTID state %r", self.segmenter.position.seq,
-                 format_state(self.segmenter.position.state), extra={"event": "archive-start", "follow": follow})
         while not self.stop.is_set():
             node = self._pick_node()
             if node is None:
@@ -133,8 +131,9 @@ class Archiver:
         """Stream from ``node`` until caught up (True), stopped (True) or the stream ends (StreamError)."""
         target = None if follow else current_position(node)
         source = SourceNode(host=str(node.endpoint), node=node.hostname, server_id=node.server_id)
-        log.info("following %s (%s) from %s", node.endpoint, node.hostname, start.gtid_state or start.file,
-                 extra={"event": "follow", "node": node.hostname, "target": target})
+        log.info("following %s (%s) from %s, next seq %d", node.endpoint, node.hostname,
+                 start.gtid_state or start.file, self.segmenter.position.seq,
+                 extra={"event": "follow", "node": node.hostname, "target": target, "follow": follow})
         if node.hostname not in self.result.nodes:
             self.result.nodes.append(node.hostname)
         out_dir = self.run_dir / "stream"
