@@ -116,16 +116,27 @@ class BinlogStream:
             stop_process(self.process, grace_seconds=5)
 
     def read(self) -> list[FileEvent]:
-        """The complete events written since the last call (possibly across a rotation)."""
+        """The complete events written since the last call (possibly across rotations)."""
         found: list[FileEvent] = []
         while self._current_file() is not None:
             batch = self._read_current()
             found.extend(batch)
             rotate = next((e for e in batch if e.event.type_code == ROTATE_EVENT and not e.artificial), None)
-            if rotate is None:
+            following = rotate_target(rotate.event, checksum=self._checksum)[0] if rotate else self._later_file()
+            if following is None:
                 break
-            self._next_file(rotate_target(rotate.event, checksum=self._checksum)[0])
+            if rotate is None:
+                # The child closes a file before it opens the next: what it wrote last is there now.
+                found.extend(self._read_current())
+            self._next_file(following)
         return found
+
+    def _later_file(self) -> str | None:
+        """The next file the child has started, if any. The server does not always send the Rotate
+        event that ends a file (files closed before we connected, on a Galera node, came without)."""
+        assert self._file is not None
+        later = [n for n in os.listdir(self.out_dir) if _file_order(n) > _file_order(self._file)]
+        return min(later, key=_file_order) if later else None
 
     def failure(self) -> StreamError | None:
         """None while the child runs; else why it ended (it never ends by itself with --stop-never)."""
