@@ -1,10 +1,11 @@
-"""Dump → compress → (spool) → hash → upload, one function per artifact format.
+"""Dump → compress → (spool) → hash → upload, one producer per way of producing (shared/formats.py).
 
-``tar.gz`` (the seed's format) compresses the dump into a spool of compressed data while it runs
-and uploads gzip(tar header) + spool + gzip(tar end) once the size is known (see shared/archive.py).
-``sql.gz`` / ``sql.zst`` stream with no temp disk at all: a thread compresses the dump into a pipe
-that the storage adapter uploads from. Either way the SHA1 is computed on the bytes as they are
-uploaded, and the byte count is checked against what the storage says it stored.
+Spooled formats (``tar.gz``, the seed's) compress the dump into a spool of compressed data while it
+runs and upload one gzip member — tar header + dump + tar end — once the size is known (see
+shared/archive.py). Streamed formats (``sql.gz`` / ``sql.zst``) need no temp disk at all: a thread
+compresses the dump into a pipe that the storage adapter uploads from. Either way the SHA1 is
+computed on the bytes as they are uploaded, and the byte count is checked against what the storage
+says it stored.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from shared.archive import CompressedSpool, open_targz
 from shared.compression import open_compressor
 from shared.dump import DumpProcess, dump_argv, enlarge_pipe
 from shared.errors import BackupFailedError
+from shared.formats import SPOOLED, STREAMED, ArtifactFormat, Production
 from shared.hashing import HashingReader
-from shared.layout import TAR_MEMBER
 from shared.storage import Storage
 from shared.storage.replayable import ReopeningReader
 
@@ -33,7 +34,6 @@ log = logging.getLogger("mariadb_ha_backup.pipeline")
 # 1 MiB reads from the dump's pipe: big enough to amortise syscalls and compressor calls, small
 # enough that memory stays flat whatever the database size.
 CHUNK = 1 << 20
-CODEC_OF_FORMAT = {"tar.gz": "gzip", "sql.gz": "gzip", "sql.zst": "zstd"}
 # glibc serves allocations above a threshold with mmap and returns them to the OS on free, but after
 # the first such free it raises the threshold to that size (up to 32 MiB): the storage adapters'
 # 8-16 MiB part buffers then come from per-thread heaps that keep them, and peak RSS creeps up with
@@ -73,9 +73,15 @@ class DumpJob:
     progress: Progress
 
 
-def produce_targz(job: DumpJob) -> ArtifactResult:
+def produce(job: DumpJob, fmt: ArtifactFormat) -> ArtifactResult:
+    """Dump, compress and upload one artifact of ``fmt``, by the producer its row names."""
+    return PRODUCERS[fmt.production](job, fmt)
+
+
+def produce_spooled(job: DumpJob, fmt: ArtifactFormat) -> ArtifactResult:
     _keep_part_buffers_mmapped()
-    spool = CompressedSpool(job.run_dir / "dump.sql.gz-spool", member=TAR_MEMBER)
+    assert fmt.tar_member is not None and fmt.codec == "gzip"  # the spool writes one gzip member with a tar
+    spool = CompressedSpool(job.run_dir / "dump.sql.gz-spool", member=fmt.tar_member)
     try:
         try:
             _dump_into(job, spool.write)
@@ -99,10 +105,10 @@ def produce_targz(job: DumpJob) -> ArtifactResult:
     return ArtifactResult(sha1=hashed.hexdigest(), raw_bytes=spool.raw_bytes, compressed_bytes=stored)
 
 
-def produce_streamed(job: DumpJob, *, codec: str) -> ArtifactResult:
+def produce_streamed(job: DumpJob, fmt: ArtifactFormat) -> ArtifactResult:
     _keep_part_buffers_mmapped()
     with DumpProcess(dump_argv(job.defaults_file), job.run_dir / "dump.err") as dump:
-        pumped = _CompressingPipe(dump, codec=codec, progress=job.progress)
+        pumped = _CompressingPipe(dump, codec=fmt.codec, progress=job.progress)
         reader = HashingReader(pumped)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
         try:
             stored = job.storage.put(job.key, reader)  # type: ignore[arg-type]  # one-shot: never retried half-read
@@ -110,6 +116,12 @@ def produce_streamed(job: DumpJob, *, codec: str) -> ArtifactResult:
             reader.close()
         _check_count(stored, reader.count)
         return ArtifactResult(sha1=reader.hexdigest(), raw_bytes=pumped.raw_bytes, compressed_bytes=stored)
+
+
+PRODUCERS: dict[Production, Callable[[DumpJob, ArtifactFormat], ArtifactResult]] = {
+    SPOOLED: produce_spooled,
+    STREAMED: produce_streamed,
+}
 
 
 def _keep_part_buffers_mmapped() -> None:
