@@ -32,8 +32,8 @@ from pathlib import Path
 
 from agent.verifying import VerifyFailedError
 from shared.config import ConfigError
-from shared.dump import DumpError, run_client_query
 from shared.manifest import Manifest
+from shared.mariadb_client import DumpError, run_client_query
 from shared.storage import Storage
 
 ACCOUNTS_NAME = "accounts.sql"

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.dump import DumpError, dump_supports_history, run_client_query
+from shared.dump import dump_supports_history
+from shared.mariadb_client import DumpError, run_client_query
 
 _USER_SCHEMAS = "NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema')"
 _CLIENT_PACKET_DEFAULT = 16 << 20

@@ -1,8 +1,9 @@
 """The backup's additions for a faithful restore: rows counted in the dump, ``accounts.sql``, warnings.
 
-Kept apart from ``agent.backup`` (which runs the dump, the upload and the manifest) so that the backup
-flow only calls three functions: ``produce_counted`` around each dump attempt, ``store_accounts``
-after the artifact, ``with_fidelity`` on the manifest.
+Kept apart from ``agent.backup`` (which orders the run) so that the backup flow only calls four
+functions: ``produce_counted`` for each dump attempt, ``read_server_extras`` after the dump (through
+``DumpCommand.extras``, so in-process tests can replace it), ``store_accounts`` after the artifact,
+``with_fidelity`` on the manifest.
 """
 
 from __future__ import annotations
@@ -11,42 +12,62 @@ import dataclasses
 import hashlib
 import io
 import logging
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.accounts import ACCOUNTS_NAME, dump_accounts
+from agent.backup_checks import backup_warnings
 from agent.dump_evidence import RowCounter
-from agent.pipeline import ArtifactResult, DumpJob
-from shared.dump import DumpError, dump_supports_history
+from agent.pipeline import ArtifactResult, ArtifactUpload, produce
+from shared.dump import dump_supports_history
+from shared.formats import ArtifactFormat
 from shared.manifest import AccountsFile, Evidence, Manifest
+from shared.mariadb_client import DumpError
+from shared.server_info import ServerInfo
 from shared.storage import Storage
 
 log = logging.getLogger("mariadb_ha_backup.backup")
 
 
-def produce_counted(
-    job: DumpJob, produce: Callable[[DumpJob, str], ArtifactResult], fmt: str
-) -> tuple[ArtifactResult, dict[str, int] | None]:
+@dataclass(frozen=True)
+class ServerExtras:
+    """What the backup learns from the server besides the dump."""
+
+    warnings: list[str] = field(default_factory=list)
+    accounts_sql: bytes | None = None  # None: the accounts could not be read (a warning says why)
+    account_names: list[str] = field(default_factory=list)
+
+
+def produce_counted(upload: ArtifactUpload, fmt: ArtifactFormat) -> tuple[ArtifactResult, dict[str, int] | None]:
     """One dump attempt with a fresh row counter watching its chunks."""
     counter = RowCounter()
     try:
-        artifact = produce(dataclasses.replace(job, observe=counter.feed), fmt)
+        artifact = produce(dataclasses.replace(upload, observe=counter.feed), fmt)
     finally:
         rows = counter.finish()
     return artifact, rows
 
 
-def store_accounts(storage: Storage, *, folder: str, defaults_file: Path, warnings: list[str]) -> AccountsFile | None:
-    """Dump users, roles and grants to ``<folder>accounts.sql``; on failure add a warning and return None."""
+def read_server_extras(defaults_file: Path, info: ServerInfo) -> ServerExtras:
+    """Warnings and the accounts; run after the dump, so a locked table delays only the dump itself."""
+    warnings = backup_warnings(defaults_file, max_allowed_packet=info.max_allowed_packet)
     try:
         sql, names, skipped = dump_accounts(defaults_file)
     except DumpError as exc:
         warnings.append(f"accounts were not backed up (a restore will not recreate users or roles): {exc}")
-        return None
+        return ServerExtras(warnings=warnings)
     warnings += [f"account not backed up, the server cannot describe it: {s}" for s in skipped]
+    return ServerExtras(warnings=warnings, accounts_sql=sql, account_names=names)
+
+
+def store_accounts(storage: Storage, *, folder: str, extras: ServerExtras) -> AccountsFile | None:
+    """Store ``<folder>accounts.sql``; None when there are no accounts to store."""
+    if extras.accounts_sql is None:
+        return None
     key = folder + ACCOUNTS_NAME
-    storage.put(key, io.BytesIO(sql))
-    return AccountsFile(key=key, sha1=hashlib.sha1(sql, usedforsecurity=False).hexdigest(), accounts=names)
+    storage.put(key, io.BytesIO(extras.accounts_sql))
+    digest = hashlib.sha1(extras.accounts_sql, usedforsecurity=False).hexdigest()
+    return AccountsFile(key=key, sha1=digest, accounts=extras.account_names)
 
 
 def with_fidelity(

@@ -25,9 +25,9 @@ from pathlib import Path
 from agent.accounts import account_grants, accounts_file, create_accounts, give_grants, missing_definers
 from agent.restoring import load_dump
 from agent.throwaway_server import ThrowawayServer
-from shared.dump import DumpError, run_client_query, write_defaults_file
 from shared.errors import BackupFailedError
 from shared.manifest import Inventory, Manifest
+from shared.mariadb_client import DumpError, run_client_query, write_defaults_file
 from shared.server_info import read_inventory
 from shared.storage import Storage
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from agent.dump_selection import Selection
-from shared.dump import DumpError, run_client_query
+from shared.mariadb_client import DumpError, run_client_query
 
 log = logging.getLogger("mariadb_ha_backup.restore")
 
