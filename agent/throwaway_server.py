@@ -60,6 +60,9 @@ class ThrowawayServer:
                 f"--datadir={data}",
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
+                # Its own temp dir: with the shared /tmp, concurrent bootstraps failed ("Could not remove
+                # temporary table ... error 2", then 1051) when something else cleaned /tmp meanwhile.
+                f"--tmpdir={self.dir}",
             ],
             check=True,
             stdout=subprocess.DEVNULL,
@@ -72,6 +75,7 @@ class ThrowawayServer:
                 "--no-defaults",
                 *user_args,
                 f"--datadir={data}",
+                f"--tmpdir={self.dir}",
                 "--bind-address=127.0.0.1",
                 f"--port={self.port}",
                 f"--socket={self.socket_path}",

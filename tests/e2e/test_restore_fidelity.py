@@ -79,7 +79,15 @@ def test_the_backup_names_what_cannot_come_back(backup):
     assert "FLOAT columns lose precision" in warnings and "nums.extremes.f" in warnings
     assert "nums.checked: 1 row(s) violate CHECK qty_positive" in warnings
     assert "seqs.s1" in warnings and "cycle count" in warnings
-    assert "FLOAT columns lose precision" in backup["stderr"]
+    assert "FLOAT columns lose precision" in backup["stderr"]  # logged as a warning
+
+
+def test_the_human_backup_summary_shows_the_warnings(backup):
+    done = run_cli(["backup"], backup["env"])
+
+    assert done.returncode == 0, done.stderr
+    assert "  warning     FLOAT columns lose precision" in done.stdout
+    assert "  warning     nums.checked: 1 row(s) violate CHECK qty_positive" in done.stdout
     assert "--dump-history" in backup["manifest"]["dump_command"]
     assert backup["manifest"]["evidence"]["rows"]["hist.versioned"] == 4  # 2 current + 2 history versions
     assert "'definer'@'localhost'" in backup["manifest"]["accounts"]["accounts"]
