@@ -63,6 +63,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     if not (args.backup_id or args.latest or args.at):
         raise BadInputError("say which backup to restore: an ID, --latest or --at TIME")
     at = parse_time(args.at) if args.at else None
+    accounts = load_accounts_settings(config)
     source = load_source(config)
     password = resolve_password(source)
     register_secret(password)
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     assert entry.manifest is not None  # select_backup returns complete backups only
     request = RestoreRequest(database=args.database, verify_first=args.verify_first,
                              confirmed=args.yes or load_restore_confirmed(config),
-                             accounts=load_accounts_settings(config).mode)
+                             accounts=accounts.mode)
     tmp_dir = load_tmp_dir(config)
     with signals_raise_terminated(), private_run_dir(tmp_dir) as run_dir, byte_progress("restore") as progress:
         defaults = write_defaults_file(run_dir, host=source.host, port=source.port, user=source.user,

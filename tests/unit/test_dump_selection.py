@@ -76,3 +76,15 @@ def test_accounts_file_blocks_and_grants_of_the_accounts_created():
     assert list(blocks) == ["'r'", "'u'@'%'"]
     assert blocks["'u'@'%'"][0].startswith("CREATE USER IF NOT EXISTS")
     assert account_grants(ACCOUNTS, ["'u'@'%'"]) == ["GRANT `r` TO `u`@`%`;", "SET DEFAULT ROLE `r` FOR `u`@`%`;"]
+
+
+def test_accounts_mode_is_restore_by_default_and_checked():
+    import pytest
+
+    from agent.accounts import load_accounts_settings
+    from shared.config import ConfigError
+
+    assert load_accounts_settings({}).mode == "restore"
+    assert load_accounts_settings({"MARIADB_HA_RESTORE_ACCOUNTS": "keep"}).mode == "keep"
+    with pytest.raises(ConfigError, match="must be one of restore, keep, not 'bogus'"):
+        load_accounts_settings({"MARIADB_HA_RESTORE_ACCOUNTS": "bogus"})
