@@ -152,6 +152,18 @@ def test_target_with_accounts_needs_yes_for_a_full_restore(backup, mariadb_facto
     assert target.execute("SHOW DATABASES LIKE 'victim'") == ""
 
 
+def test_the_targets_own_accounts_and_grants_survive_a_full_restore(backup, mariadb_factory):
+    target = mariadb_factory()
+    target.execute("CREATE USER 'someone'@'%'; CREATE DATABASE mine; GRANT SELECT ON mine.* TO 'someone'@'%'")
+
+    done = restore(backup, target, "--yes")
+    target.execute("FLUSH PRIVILEGES")
+
+    assert done.returncode == 0, done.stderr
+    assert "GRANT SELECT ON `mine`.* TO `someone`@`%`" in target.execute("SHOW GRANTS FOR 'someone'@'%'")
+    assert "GRANT SELECT, INSERT ON `victim`.* TO `app_role`" in target.execute("SHOW GRANTS FOR app_role")
+
+
 def test_the_drill_checks_rows_history_sequences_and_definers(backup):
     done = run_cli(["verify", "--latest", "--restore-test", "--json"], backup["env"])
 
