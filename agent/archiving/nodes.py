@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.config.binlog import Endpoint
-from shared.dump import DumpConnectionError, run_client_query, write_defaults_file
 from shared.errors import BadInputError
+from shared.mariadb_client import DumpConnectionError, run_client_query, write_defaults_file
 
 log = logging.getLogger("mariadb_ha_backup.archive")
 

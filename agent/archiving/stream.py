@@ -35,7 +35,7 @@ from shared.binlogs.events import (
     rotate_target,
 )
 from shared.binlogs.layout import BINLOG_MAGIC
-from shared.dump import child_env
+from shared.mariadb_client import child_env
 from shared.processes import stop_process
 
 log = logging.getLogger("mariadb_ha_backup.archive")

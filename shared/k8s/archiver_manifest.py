@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from shared.k8s.job_manifest import CONTAINER_NAME, Manifest, build_pod_template, target_labels
+from shared.k8s.job_manifest import CONTAINER_NAME, KubeObject, build_pod_template, target_labels
 from shared.k8s.job_settings import JobSettings
 from shared.k8s.targets import Target
 
@@ -35,7 +35,7 @@ def archiver_labels(target: Target) -> dict[str, str]:
 
 
 def build_archiver_deployment(*, target: Target, settings: JobSettings,
-                              binlog_env: dict[str, str] | None = None) -> Manifest:
+                              binlog_env: dict[str, str] | None = None) -> KubeObject:
     """``binlog_env``: the BINLOG_* settings (upload seconds, the node list) for the agent."""
     labels = archiver_labels(target)
     pod = copy.deepcopy(build_pod_template(target=target, settings=settings))
@@ -59,7 +59,7 @@ def build_archiver_deployment(*, target: Target, settings: JobSettings,
     }
 
 
-def build_archiver_network_policy(*, target: Target) -> Manifest:
+def build_archiver_network_policy(*, target: Target) -> KubeObject:
     """No inbound traffic to the archiver (it serves nothing). Egress stays open: it needs the MariaDB
     nodes, DNS, the Kubernetes API (its Secret) and an object store whose addresses are not fixed."""
     return {
