@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -73,12 +74,15 @@ def resume_position(storage: Storage, prefix: str) -> ArchivePosition:
 
 class Archiver:
     def __init__(self, storage: Storage, *, prefix: str, settings: ArchiveSettings, credentials: Credentials,
-                 run_dir: Path, retry_seconds: float, stop: threading.Event) -> None:
+                 run_dir: Path, retry_seconds: float, stop: threading.Event,
+                 on_segment: Callable[[SegmentRecord], None] = lambda record: None,
+                 on_gap: Callable[[GapRecord], None] = lambda record: None) -> None:
         self.settings = settings
         self.credentials = credentials
         self.run_dir = run_dir
         self.retry_seconds = retry_seconds
         self.stop = stop
+        self.on_segment, self.on_gap = on_segment, on_gap
         self.result = ArchiveResult()
         self.segmenter = Segmenter(storage, prefix=prefix, position=resume_position(storage, prefix),
                                    cut_after_seconds=settings.upload_seconds / 2, on_commit=self._committed)
@@ -186,6 +190,7 @@ class Archiver:
         reason, self._gap_reason = self._gap_reason or "", None
         gap = self.segmenter.record_gap(to_state=to_state, to_time=to_time, reason=reason, source=source)
         self.result.gaps.append(gap)
+        self.on_gap(gap)
         log.error("GAP in the binlog archive (seq %d): transactions after %r up to %r are lost; %s",
                   gap.seq, gap.from_gtid_state, gap.to_gtid_state, reason,
                   extra={"event": "gap", "seq": gap.seq, "from_time": gap.from_time, "to_time": gap.to_time})
@@ -212,6 +217,7 @@ class Archiver:
     def _committed(self, record: SegmentRecord) -> None:
         self.result.segments += 1
         self._purged_on.clear()
+        self.on_segment(record)
 
 
 def _newer(state: dict[int, Gtid], listed: list[Gtid]) -> list[Gtid]:

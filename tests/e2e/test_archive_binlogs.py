@@ -9,11 +9,12 @@ import time
 from pathlib import Path
 
 from shared.binlogs.index import recoverable_windows
-from shared.binlogs.records import GapRecord
+from shared.binlogs.records import GapRecord, SegmentRecord
 from tests.support.agent_runs import env_for, wait_for
 from tests.support.binlog_archive import archived_gtids, history, segment_objects, server_gtids
 from tests.support.cli import run_cli, start_cli
 from tests.support.mariadb_server import TestServer
+from tests.support.monitoring import Pushgateway, backup_series
 
 PREFIX = "pitr/demo"
 SCHEMA = "CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, body TEXT) ENGINE=InnoDB;"
@@ -73,10 +74,10 @@ def test_one_shot_archives_every_transaction_once_across_rotations(binlog_server
     assert archived_gtids(bucket, PREFIX) == expected
 
 
-def test_follow_uploads_within_the_budget_and_sigterm_uploads_the_rest(binlog_server: TestServer,
-                                                                         tmp_path: Path) -> None:
+def test_follow_uploads_within_the_budget_and_sigterm_uploads_the_rest(
+        binlog_server: TestServer, tmp_path: Path, pushgateway: Pushgateway) -> None:
     bucket, env = tmp_path / "bucket", archive_env(binlog_server, tmp_path / "bucket", tmp_path,
-                                                   BINLOG_UPLOAD_SECONDS="2")
+                                                   BINLOG_UPLOAD_SECONDS="2", BACKUP_METRICS_PUSHGATEWAY=pushgateway.url)
     bucket.mkdir()
     binlog_server.execute(SCHEMA)
     follower = start_cli(["archive-binlogs", "--follow"], env)
@@ -97,6 +98,14 @@ def test_follow_uploads_within_the_budget_and_sigterm_uploads_the_rest(binlog_se
         if follower.poll() is None:
             follower.kill()
     assert archived_gtids(bucket, PREFIX) == server_gtids(data_dir(binlog_server))
+    # The gauges describe the newest segment, in the archiver's own Pushgateway group.
+    newest = [r for r in history(bucket, PREFIX) if isinstance(r, SegmentRecord)][-1]
+    gauges = backup_series(pushgateway.scrape(), prefix="mariadb_ha_backup_binlog_")
+    labels, last_event = gauges["mariadb_ha_backup_binlog_last_event_timestamp_seconds"]
+    assert labels["job"] == "mariadb-ha-binlog-archiver"
+    assert last_event == newest.last_time.timestamp()
+    assert 0 <= gauges["mariadb_ha_backup_binlog_lag_seconds"][1] <= 3  # whole-second commit times
+    assert gauges["mariadb_ha_backup_binlog_gaps"][1] == 0
 
 
 def test_kill_9_then_a_one_shot_run_leaves_no_duplicate_and_no_gap(binlog_server: TestServer,
