@@ -26,7 +26,8 @@ from agent.archiving.nodes import (
     node_defaults,
 )
 from agent.archiving.segmenter import ArchivePosition, Segmenter
-from agent.archiving.stream import BinlogStream, FileEvent, StartAt, StreamError, dump_argv
+from agent.archiving.stream import BinlogStream, FileEvent, StartAt, StreamError, dump_argv, file_order
+from agent.archiving.watchdog import Watchdog
 from shared.binlogs.events import GTID_LIST_EVENT, TransactionScanner, gtid_list_of
 from shared.binlogs.gtid import Gtid, advance, format_state, parse_state
 from shared.binlogs.index import archived_state, last_record, next_seq
@@ -142,16 +143,18 @@ class Archiver:
             self.result.nodes.append(node.hostname)
         out_dir = self.run_dir / "stream"
         argv = dump_argv(node.binlog_defaults_file, out_dir=out_dir, server_id=self.settings.server_id, start=start)
-        scanner = TransactionScanner()
+        scanner, watchdog = TransactionScanner(), Watchdog(node)
         with BinlogStream(argv, out_dir=out_dir) as stream:
             try:
                 while True:
-                    reached = self._consume(stream.read(), scanner, source=source, target=target)
+                    events = stream.read()
+                    watchdog.saw(events)
+                    reached = self._consume(events, scanner, source=source, target=target)
                     if (reached and not scanner.in_transaction) or self.stop.is_set():
                         return True
                     if self.segmenter.due():
                         self.segmenter.flush()
-                    failure = stream.failure()
+                    failure = stream.failure() or watchdog.check()
                     if failure is not None:
                         self._consume(stream.read(), scanner, source=source, target=target)
                         raise failure
@@ -229,13 +232,8 @@ def _at_or_past(item: FileEvent, target: tuple[str, int]) -> bool:
     file, position = target
     if item.event.next_position == 0:
         return False
-    key = _file_key(item.file)
-    return key > _file_key(file) or (key == _file_key(file) and item.event.next_position >= position)
-
-
-def _file_key(name: str) -> tuple[str, int]:
-    stem, _, number = name.rpartition(".")
-    return (stem, int(number)) if number.isdigit() else (name, -1)
+    key = file_order(item.file)
+    return key > file_order(file) or (key == file_order(file) and item.event.next_position >= position)
 
 
 def _clear(directory: Path) -> None:

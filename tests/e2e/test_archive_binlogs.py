@@ -4,9 +4,13 @@ server's transactions, once each, whatever happens to the archiver."""
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from shared.binlogs.index import recoverable_windows
 from shared.binlogs.records import GapRecord, SegmentRecord
@@ -176,3 +180,33 @@ def test_statement_format_is_refused(mariadb_factory, tmp_path: Path) -> None:  
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "binlog_format is STATEMENT, PITR needs ROW" in done.stderr
     assert list(bucket.rglob("*")) == []
+
+
+@pytest.mark.slow
+def test_a_stalled_stream_is_noticed_and_replaced(binlog_server: TestServer, tmp_path: Path) -> None:
+    """The mariadb-binlog child is frozen (SIGSTOP): connected, silent, like a reader behind a dead
+    network path. The watchdog sees the server move on without it and restarts the stream."""
+    bucket, env = tmp_path / "bucket", archive_env(binlog_server, tmp_path / "bucket", tmp_path,
+                                                   BINLOG_UPLOAD_SECONDS="2")
+    bucket.mkdir()
+    binlog_server.execute(SCHEMA)
+    follower = start_cli(["archive-binlogs", "--follow"], env)
+    try:
+        wait_for(lambda: len(archived_gtids(bucket, PREFIX)) >= 2, timeout=30)
+        reader = binlog_children(follower.pid)
+        assert len(reader) == 1
+        os.kill(reader[0], signal.SIGSTOP)
+        small_writes(binlog_server, 100, 5)
+        wait_for(lambda: archived_gtids(bucket, PREFIX) == server_gtids(data_dir(binlog_server)), timeout=45)
+        assert binlog_children(follower.pid) != reader  # a new reader took over
+        follower.send_signal(signal.SIGTERM)
+        assert follower.wait(timeout=30) == 0
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    assert "stalled" in (follower.stderr.read() if follower.stderr else "")
+
+
+def binlog_children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid), "-f", "mariadb-binlog"], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
