@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from agent.archiving.metrics import REFRESH_SECONDS
 from agent.archiving.nodes import (
     Node,
     NodeUnavailableError,
@@ -77,13 +79,15 @@ class Archiver:
     def __init__(self, storage: Storage, *, prefix: str, settings: ArchiveSettings, credentials: Credentials,
                  run_dir: Path, retry_seconds: float, stop: threading.Event,
                  on_segment: Callable[[SegmentRecord], None] = lambda record: None,
-                 on_gap: Callable[[GapRecord], None] = lambda record: None) -> None:
+                 on_gap: Callable[[GapRecord], None] = lambda record: None,
+                 on_lag: Callable[[float], None] = lambda seconds: None) -> None:
         self.settings = settings
         self.credentials = credentials
         self.run_dir = run_dir
         self.retry_seconds = retry_seconds
         self.stop = stop
-        self.on_segment, self.on_gap = on_segment, on_gap
+        self.on_segment, self.on_gap, self.on_lag = on_segment, on_gap, on_lag
+        self._lag_reported = 0.0
         self.result = ArchiveResult()
         self.segmenter = Segmenter(storage, prefix=prefix, position=resume_position(storage, prefix),
                                    cut_after_seconds=settings.upload_seconds / 2, on_commit=self._committed)
@@ -154,6 +158,7 @@ class Archiver:
                         return True
                     if self.segmenter.due():
                         self.segmenter.flush()
+                    self._report_lag()
                     failure = stream.failure() or watchdog.check()
                     if failure is not None:
                         self._consume(stream.read(), scanner, source=source, target=target)
@@ -161,6 +166,14 @@ class Archiver:
                     self.stop.wait(POLL_SECONDS)
             finally:
                 _clear(out_dir)
+
+    def _report_lag(self) -> None:
+        """Every REFRESH_SECONDS: how old the oldest received-but-unstored transaction is (0: none)."""
+        if time.monotonic() - self._lag_reported < REFRESH_SECONDS:
+            return
+        self._lag_reported = time.monotonic()
+        oldest = self.segmenter.oldest_pending_time
+        self.on_lag(time.time() - oldest.timestamp() if oldest else 0.0)
 
     def _consume(self, events: list[FileEvent], scanner: TransactionScanner, *, source: SourceNode,
                  target: tuple[str, int] | None) -> bool:

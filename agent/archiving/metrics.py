@@ -6,8 +6,12 @@ job is ``mariadb-ha-binlog-archiver``, so the archiver's group never replaces th
 
 - ``..._binlog_last_event_timestamp_seconds``: commit time of the newest archived transaction; alert
   on ``time() - this`` only together with the source's write rate (an idle cluster archives nothing).
-- ``..._binlog_lag_seconds``: for the newest segment, when it was committed to the bucket minus the
-  commit time of its first (longest waiting) transaction: the RPO actually achieved.
+- ``..._binlog_lag_seconds``: age of the oldest transaction received but not yet in the bucket (0 when
+  everything received is stored), refreshed every ``REFRESH_SECONDS`` and after each upload: what a
+  loss of the cluster right now would cost. A stuck upload makes it grow; a stalled stream is ended by
+  the watchdog within 20 s; a dead archiver stops refreshing (the Pushgateway's ``push_time_seconds``).
+- ``..._binlog_segment_lag_seconds``: for the newest segment, its upload time minus the commit time of
+  its first (longest waiting) transaction: the RPO actually achieved.
 - ``..._binlog_last_upload_timestamp_seconds``, ``..._binlog_gaps``: when the last segment landed, and
   how many gaps this archiver has recorded since it started (any gap deserves an alert).
 """
@@ -21,6 +25,8 @@ from shared.binlogs.records import GapRecord, SegmentRecord
 from shared.reporting.metrics import Gauge, MetricsSettings, publish
 
 JOB = "mariadb-ha-binlog-archiver"
+# How often the lag gauge is refreshed while nothing is uploaded (an idle or stuck archiver).
+REFRESH_SECONDS = 10.0
 _PREFIX = "mariadb_ha_backup_binlog_"
 
 
@@ -28,12 +34,19 @@ def segment_gauges(record: SegmentRecord, *, committed_at: float, gaps: int) -> 
     return [
         Gauge(f"{_PREFIX}last_event_timestamp_seconds", "Commit time of the newest archived transaction.",
               record.last_time.timestamp()),
-        Gauge(f"{_PREFIX}lag_seconds", "Newest segment: its upload time minus its first transaction's commit time.",
+        Gauge(f"{_PREFIX}segment_lag_seconds",
+              "Newest segment: its upload time minus its first transaction's commit time.",
               max(0.0, committed_at - record.first_time.timestamp())),
+        lag_gauge(0.0),
         Gauge(f"{_PREFIX}last_upload_timestamp_seconds", "When the newest segment was committed to the bucket.",
               committed_at),
         Gauge(f"{_PREFIX}gaps", "Gaps this archiver recorded since it started.", float(gaps)),
     ]
+
+
+def lag_gauge(seconds: float) -> Gauge:
+    return Gauge(f"{_PREFIX}lag_seconds", "Age of the oldest transaction received but not yet in the bucket.",
+                 max(0.0, seconds))
 
 
 class MetricsPublisher:
@@ -52,6 +65,9 @@ class MetricsPublisher:
 
     def segment(self, record: SegmentRecord) -> None:
         self._offer(segment_gauges(record, committed_at=time.time(), gaps=self.gaps))
+
+    def lag(self, seconds: float) -> None:
+        self._offer([lag_gauge(seconds)])
 
     def gap(self, record: GapRecord) -> None:
         self.gaps += 1

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
             archiver = Archiver(bucket.storage, prefix=bucket.prefix, settings=archive,
                                 credentials=Credentials(user=source.user, password=password), run_dir=run_dir,
                                 retry_seconds=retry.max_seconds, stop=stop, on_segment=metrics.segment,
-                                on_gap=metrics.gap)
+                                on_gap=metrics.gap, on_lag=metrics.lag)
             result = archiver.run(follow=args.follow)
     finally:
         metrics.close()

@@ -108,7 +108,8 @@ def test_follow_uploads_within_the_budget_and_sigterm_uploads_the_rest(
     labels, last_event = gauges["mariadb_ha_backup_binlog_last_event_timestamp_seconds"]
     assert labels["job"] == "mariadb-ha-binlog-archiver"
     assert last_event == newest.last_time.timestamp()
-    assert 0 <= gauges["mariadb_ha_backup_binlog_lag_seconds"][1] <= 3  # whole-second commit times
+    assert 0 <= gauges["mariadb_ha_backup_binlog_segment_lag_seconds"][1] <= 3  # whole-second commit times
+    assert gauges["mariadb_ha_backup_binlog_lag_seconds"][1] == 0  # everything received was stored
     assert gauges["mariadb_ha_backup_binlog_gaps"][1] == 0
 
 
