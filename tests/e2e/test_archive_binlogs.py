@@ -196,6 +196,9 @@ def test_a_stalled_stream_is_noticed_and_replaced(binlog_server: TestServer, tmp
         wait_for(lambda: len(archived_gtids(bucket, PREFIX)) >= 2, timeout=30)
         reader = binlog_children(follower.pid)
         assert len(reader) == 1
+        # The replication client gets the password from its 0600 defaults file only.
+        for part in ("cmdline", "environ"):
+            assert binlog_server.password.encode() not in Path(f"/proc/{reader[0]}/{part}").read_bytes()
         os.kill(reader[0], signal.SIGSTOP)
         small_writes(binlog_server, 100, 5)
         wait_for(lambda: archived_gtids(bucket, PREFIX) == server_gtids(data_dir(binlog_server)), timeout=45)
@@ -205,7 +208,8 @@ def test_a_stalled_stream_is_noticed_and_replaced(binlog_server: TestServer, tmp
     finally:
         if follower.poll() is None:
             follower.kill()
-    assert "stalled" in (follower.stderr.read() if follower.stderr else "")
+    log = follower.stderr.read() if follower.stderr else ""
+    assert "stalled" in log and binlog_server.password not in log
 
 
 def binlog_children(pid: int) -> list[int]:
