@@ -137,6 +137,7 @@ def test_the_option_table_drives_flags_and_the_job_environment():
         "CLOUD_PROVIDER", "S3_BUCKET", "AWS_REGION", "GCS_BUCKET", "AZURE_STORAGE_CONTAINER",
         "AZURE_STORAGE_ACCOUNT", "BACKUP_URL", "BACKUP_PREFIX", "BACKUP_FORMAT", "BACKUP_KEEP_LAST",
         "BACKUP_MAX_AGE_DAYS", "BACKUP_RETRY_SECONDS", "BACKUP_RETRY_ATTEMPTS",
+        "BACKUP_METRICS_PUSHGATEWAY", "BACKUP_NOTIFY_URL",  # a Job pod's textfile would be unreadable: not passed
     )
 
 
