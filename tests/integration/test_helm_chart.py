@@ -170,11 +170,17 @@ def test_pitr_renders_the_archiver_with_the_jobs_pod_security() -> None:
     assert (deployment["spec"]["replicas"], deployment["spec"]["strategy"]) == (1, {"type": "Recreate"})
     archiver = deployment["spec"]["template"]["spec"]
     backup = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert deployment["metadata"]["name"] == "mariadb-ha-binlogs-galera"
     assert archiver["containers"][0]["args"] == ["archive-binlogs", "--follow"]
-    for key in ("securityContext", "serviceAccountName", "volumes", "enableServiceLinks"):
+    for key in ("securityContext", "serviceAccountName", "volumes", "enableServiceLinks",
+                "terminationGracePeriodSeconds"):
         assert archiver[key] == backup[key]
-    for key in ("securityContext", "env", "image", "volumeMounts"):
+    for key in ("securityContext", "image", "volumeMounts", "resources"):
         assert archiver["containers"][0][key] == backup["containers"][0][key]
+    # The backup's environment, then the BINLOG_* settings sorted by name.
+    assert archiver["containers"][0]["env"] == backup["containers"][0]["env"] + [
+        {"name": "BINLOG_SOURCES", "value": "galera-0.galera,galera-1.galera,galera-2.galera"},
+        {"name": "BINLOG_UPLOAD_SECONDS", "value": "5"}]
     assert archiver["restartPolicy"] == "Always"
     assert "Deployment" not in by_kind(render(None))
 
@@ -223,7 +229,7 @@ def test_notes_say_how_to_start_a_run_now_and_read_its_log(tmp_path) -> None:
     notes = yaml.safe_load(done.stdout)["notes"]
     assert "kubectl -n mariadb create job --from=cronjob/mariadb-ha-backup-mariadb-ha" in notes
     assert "kubectl -n mariadb logs -f -l app.kubernetes.io/instance=mariadb-ha,app.kubernetes.io/component=backup" in notes
-    assert "logs -f deployment/mariadb-ha-backup-binlogs-mariadb-ha" in notes
+    assert "logs -f deployment/mariadb-ha-binlogs-mariadb-ha" in notes
 
 
 @pytest.fixture(scope="module")
