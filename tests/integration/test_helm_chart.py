@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from shared.k8s.archiver_manifest import build_archiver_deployment
 from shared.k8s.job_manifest import build_job_manifest
 from shared.k8s.job_settings import job_settings_from_env
 from shared.k8s.targets import Target
@@ -43,6 +44,7 @@ VALUE_TO_ENV = {
     ("resources", "requests", "ephemeral-storage"): "JOB_EPHEMERAL_STORAGE_REQUEST",
     ("resources", "limits", "ephemeral-storage"): "JOB_EPHEMERAL_STORAGE_LIMIT",
 }
+PITR_TO_ENV = {"uploadSeconds": "BINLOG_UPLOAD_SECONDS", "sources": "BINLOG_SOURCES", "serverId": "BINLOG_SERVER_ID"}
 PROVIDER_BUCKET = {"aws": {("storage", "s3", "bucket"): "S3_BUCKET", ("storage", "s3", "region"): "AWS_REGION"},
                    "gcp": {("storage", "gcs", "bucket"): "GCS_BUCKET"},
                    "azure": {("storage", "azure", "container"): "AZURE_STORAGE_CONTAINER",
@@ -164,24 +166,25 @@ def test_rbac_reads_one_secret_and_the_service_account_carries_workload_identity
     assert "Role" not in by_kind(render("s3-url-values.yaml"))
 
 
-def test_pitr_renders_the_archiver_with_the_jobs_pod_security() -> None:
-    docs = by_kind(render("gcp-pitr-values.yaml"))
-    deployment, cronjob = docs["Deployment"], docs["CronJob"]
-    assert (deployment["spec"]["replicas"], deployment["spec"]["strategy"]) == (1, {"type": "Recreate"})
-    archiver = deployment["spec"]["template"]["spec"]
-    backup = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    assert deployment["metadata"]["name"] == "mariadb-ha-binlogs-galera"
-    assert archiver["containers"][0]["args"] == ["archive-binlogs", "--follow"]
-    for key in ("securityContext", "serviceAccountName", "volumes", "enableServiceLinks",
-                "terminationGracePeriodSeconds"):
-        assert archiver[key] == backup[key]
-    for key in ("securityContext", "image", "volumeMounts", "resources"):
-        assert archiver["containers"][0][key] == backup["containers"][0][key]
-    # The backup's environment, then the BINLOG_* settings sorted by name.
-    assert archiver["containers"][0]["env"] == backup["containers"][0]["env"] + [
-        {"name": "BINLOG_SOURCES", "value": "galera-0.galera,galera-1.galera,galera-2.galera"},
-        {"name": "BINLOG_UPLOAD_SECONDS", "value": "5"}]
-    assert archiver["restartPolicy"] == "Always"
+@pytest.mark.parametrize("values_file", ["gcp-pitr-values.yaml", "azure-values.yaml"])
+def test_pitr_renders_the_archiver_deployment_the_code_builds(values_file) -> None:
+    """``pitr.enabled`` → exactly shared/k8s/archiver_manifest.py's Deployment for the same settings."""
+    values = merged_values(values_file)
+    docs = by_kind(render(values_file, "--set", "pitr.enabled=true"))
+    rendered = docs["Deployment"]
+    target = Target(namespace=NAMESPACE, service=values["mariadb"]["service"],
+                    secret=values["mariadb"]["existingSecret"])
+    binlog_env = {name: str(values["pitr"][key]) for key, name in PITR_TO_ENV.items()
+                  if values["pitr"][key] not in (None, "")}
+    built = build_archiver_deployment(target=target, settings=job_settings_from_env(dispatcher_env(values)),
+                                      binlog_env=binlog_env)
+    pod = rendered["spec"]["template"]["spec"]
+    assert {key: pod.pop(key) for key in SCHEDULING if key in pod} == {
+        key: values[key] for key in SCHEDULING if values[key]}
+    assert rendered["spec"] == built["spec"]
+    assert rendered["metadata"]["name"] == built["metadata"]["name"]
+    assert built["metadata"]["labels"].items() <= rendered["metadata"]["labels"].items()
+    assert pod["containers"][0]["args"] == ["archive-binlogs", "--follow"]
     assert "Deployment" not in by_kind(render(None))
 
 
