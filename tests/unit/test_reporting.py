@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from agent.backup import BackupResult
 from agent.reporting import (
@@ -22,7 +20,6 @@ from shared.config import ConfigError
 from shared.errors import AlreadyRunningError, BadInputError
 from shared.logs import register_secret
 from shared.mariadb_client import DumpConnectionError
-from shared.reporting.binlog_metrics import LAG, LAST_EVENT, binlog_gauges, binlog_metrics_settings
 from shared.reporting.metrics import Gauge, metrics_settings_from, publish
 from shared.reporting.notify import notify_settings_from
 
@@ -73,14 +70,3 @@ def test_a_textfile_that_cannot_be_written_is_a_warning_not_an_error(tmp_path, c
     assert [r.levelname for r in caplog.records if r.name == "mariadb_ha_backup.metrics"] == ["WARNING"]
 
 
-
-def test_binlog_gauges_go_to_their_own_group_and_keep_the_backup_gauges(tmp_path) -> None:
-    textfile = tmp_path / "mariadb.prom"
-    raw = {"BACKUP_METRICS_TEXTFILE": str(textfile), "CELL_DEFAULT_NAMESPACE": "shop", "MARIADB_HA_SERVICE_NAME": "db"}
-    assert publish([Gauge(LAST_STATUS, "status", 1.0)], metrics_settings_from(raw))
-    settings = binlog_metrics_settings(raw)
-    last = datetime(2026, 12, 3, 12, 0, 0, tzinfo=UTC)
-    assert publish(binlog_gauges(last_event=last, archived_at=last + timedelta(seconds=7)), settings)
-    assert settings.job == "mariadb-ha-backup-binlog"
-    values = {(s.name, s.value) for f in text_string_to_metric_families(textfile.read_text()) for s in f.samples}
-    assert values == {(LAST_STATUS, 1.0), (LAG, 7.0), (LAST_EVENT, last.timestamp())}
