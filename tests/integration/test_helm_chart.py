@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from shared.k8s.archiver_manifest import build_archiver_deployment
-from shared.k8s.job_manifest import build_job_manifest
+from shared.k8s.job_manifest import build_job_manifest, cronjob_name
 from shared.k8s.job_settings import job_settings_from_env
 from shared.k8s.targets import Target
 
@@ -149,6 +149,14 @@ def test_a_changed_value_shows_up_as_a_difference() -> None:
     assert pod != job["spec"]
     limits = pod["template"]["spec"]["containers"][0]["resources"]["limits"]
     assert limits["ephemeral-storage"] == f"{30 * 1024 + 256 + 1024}Mi"  # spool + tmp + 1Gi, like JobSettings
+
+
+@pytest.mark.parametrize("service", ["mariadb-ha", "a" * 34, "galera-cluster-for-the-payments-team-eu-west", "x" * 63])
+def test_cronjob_name_is_the_one_the_code_gives(service) -> None:
+    cronjob = by_kind(render(None, "--set", f"mariadb.service={service}"))["CronJob"]
+    target = Target(namespace=NAMESPACE, service=service, secret="s")
+    assert cronjob["metadata"]["name"] == cronjob_name(target)
+    assert len(cronjob["metadata"]["name"]) <= 52
 
 
 def test_rbac_reads_one_secret_and_the_service_account_carries_workload_identity() -> None:

@@ -1,8 +1,15 @@
 {{/*
 Names and labels follow shared/k8s/job_manifest.py so the CronJob's pods equal the dispatcher's Job pods.
 */}}
+{{/* job_manifest.cronjob_name: 52 characters at most (the controller appends 11), a long service name
+shortened to a prefix plus 8 hex digits of its SHA-256 so two long names never collide. */}}
 {{- define "mhb.cronjobName" -}}
-{{- printf "mariadb-ha-backup-%s" .Values.mariadb.service | trunc 52 | trimSuffix "-" -}}
+{{- $service := .Values.mariadb.service -}}
+{{- if le (len $service) 34 -}}
+mariadb-ha-backup-{{ $service }}
+{{- else -}}
+mariadb-ha-backup-{{ trunc 25 $service | trimSuffix "-" }}-{{ sha256sum $service | trunc 8 }}
+{{- end -}}
 {{- end -}}
 
 {{/* shared/k8s/archiver_manifest.py archiver_name */}}
