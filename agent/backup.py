@@ -17,7 +17,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,10 +30,11 @@ from shared.dump import DUMP_FLAGS, DumpConnectionError, write_defaults_file
 from shared.errors import AlreadyRunningError, BackupFailedError
 from shared.layout import TAR_MEMBER, BackupKeys, backup_id_at, parse_backup_id, sha1_sidecar_text
 from shared.logs import register_secret
-from shared.manifest import Artifact, Manifest, Source
+from shared.manifest import Artifact, Manifest, Retention, Source
 from shared.retry import retrying
 from shared.server_info import ServerInfo, inspect_server
-from shared.storage import ObjectExistsError, Storage, StorageError, open_storage
+from shared.storage import LockingStorage, ObjectExistsError, Storage, StorageConfigError, StorageError, open_storage
+from shared.storage.object_lock import LockSettings, require_object_lock
 from shared.storage.retrying import RetryingStorage
 
 log = logging.getLogger("mariadb_ha_backup.backup")
@@ -65,6 +66,7 @@ def run_backup(
     *,
     storage: Storage | None = None,
     progress: Progress | None = None,
+    lock: LockSettings | None = None,
 ) -> BackupResult:
     clock = time.monotonic()
     password = resolve_password(settings)
@@ -74,6 +76,9 @@ def run_backup(
         attempts=settings.retry_attempts,
         max_seconds=settings.retry_seconds,
     )
+    lock = lock or LockSettings()
+    if lock.enabled:
+        require_object_lock(storage)  # before any dump: a bucket without object lock is bad input
     with _claimed_backup_id(storage, settings) as keys, private_run_dir(settings.tmp_dir) as run_dir:
         started = parse_backup_id(keys.backup_id)
         defaults = write_defaults_file(
@@ -102,11 +107,15 @@ def run_backup(
             mtime=int(started.timestamp()),
             progress=progress or (lambda n: None),
         )
+        retain = _retainer(storage, lock, started=started)
         with _removed_unless_committed(storage, keys):
             artifact = _produce(job, settings.format)
+            retain(keys.artifact)
             storage.put(keys.sha1, io.BytesIO(sha1_sidecar_text(artifact.sha1, keys.artifact_name)))
-            manifest = _manifest(settings, keys, info, artifact, started=started)
+            retain(keys.sha1)
+            manifest = _manifest(settings, keys, info, artifact, started=started, lock=lock)
             storage.put(keys.manifest, io.BytesIO(manifest.to_json()))
+            retain(keys.manifest)
     result = BackupResult(
         backup_id=keys.backup_id,
         storage_url=settings.destination.storage_url,
@@ -160,8 +169,9 @@ def _claimed_backup_id(storage: Storage, settings: Settings) -> Iterator[BackupK
     try:
         yield keys
     finally:
-        # Best effort: a leftover marker (e.g. after SIGKILL) only marks an incomplete folder.
-        with contextlib.suppress(StorageError, BackupFailedError, OSError):
+        # Best effort: a leftover marker (e.g. after SIGKILL, or kept by a bucket-wide retention policy
+        # that refuses the delete) only marks a folder and is ignored by list, restore and prune.
+        with contextlib.suppress(StorageError, StorageConfigError, BackupFailedError, OSError):
             storage.delete(_claim_key(keys))
 
 
@@ -223,20 +233,38 @@ def _produce(job: DumpJob, fmt: str) -> ArtifactResult:
     return produce_streamed(job, codec=CODEC_OF_FORMAT[fmt])
 
 
+def _retainer(storage: Storage, lock: LockSettings, *, started: datetime) -> Callable[[str], None]:
+    """Sets each stored object's retention right after its upload, before the next object (so before the
+    manifest makes the backup exist); a no-op without BACKUP_LOCK_DAYS."""
+    if not lock.enabled:
+        return lambda key: None
+    locking = require_object_lock(storage) if not isinstance(storage, LockingStorage) else storage
+    until = lock.until(started)
+    return lambda key: locking.set_retention(key, until=until, mode=lock.mode)
+
+
 @contextmanager
 def _removed_unless_committed(storage: Storage, keys: BackupKeys) -> Iterator[None]:
-    """If anything fails before the manifest is stored, delete what this run already stored."""
+    """If anything fails before the backup is committed, delete what this run already stored (the
+    manifest too: its retention may have failed after it was written). Objects already retained stay
+    in the bucket's version history until their retention ends, invisible to list, restore and prune."""
     try:
         yield
     except BaseException:
-        for key in (keys.sha1, keys.artifact):
+        for key in (keys.manifest, keys.sha1, keys.artifact):
             with contextlib.suppress(StorageError, BackupFailedError, OSError):
                 storage.delete(key)
         raise
 
 
 def _manifest(
-    settings: Settings, keys: BackupKeys, info: ServerInfo, artifact: ArtifactResult, *, started: datetime
+    settings: Settings,
+    keys: BackupKeys,
+    info: ServerInfo,
+    artifact: ArtifactResult,
+    *,
+    started: datetime,
+    lock: LockSettings,
 ) -> Manifest:
     return Manifest(
         id=keys.backup_id,
@@ -266,4 +294,5 @@ def _manifest(
         dump_command=["mariadb-dump", *DUMP_FLAGS],
         tool_version=__version__,
         inventory=info.inventory,
+        retention=Retention(until=lock.until(started).isoformat(), mode=lock.mode) if lock.enabled else None,
     )

@@ -70,6 +70,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("BACKUP_TMPDIR", "--tmp-dir", "where the run's private spool directory is made (default: system temp)"),
     Option("BACKUP_RETRY_SECONDS", "--retry-seconds", "total time budget for retrying the dump (default 600)"),
     Option("BACKUP_RETRY_ATTEMPTS", "--retry-attempts", "attempts for the dump (default 5)"),
+    Option("BACKUP_ENCRYPT_RECIPIENTS", "--encrypt-recipients", "encrypt to these age public keys (age1..., commas)"),
+    Option("BACKUP_ENCRYPT_RECIPIENTS_FILE", "--encrypt-recipients-file", "file of age public keys (as age -R)"),
+    Option("BACKUP_DECRYPT_IDENTITY_FILE", "--identity-file", "age identity file to read encrypted backups with"),
+    Option("BACKUP_DECRYPT_IDENTITY_SECRET", "--identity-secret", "Secret holding key age-identity"),
+    Option("BACKUP_LOCK_DAYS", "--lock-days", "object lock: retain every object of a backup until its start + DAYS"),
+    Option("BACKUP_LOCK_MODE", "--lock-mode", "object lock mode: GOVERNANCE (default) | COMPLIANCE"),
 )
 
 

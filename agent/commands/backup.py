@@ -8,11 +8,12 @@ from dataclasses import asdict
 from typing import Any
 
 from agent.backup import BackupResult, run_backup
-from agent.bucket import open_bucket
+from agent.bucket import config_values, open_bucket
 from agent.commands.options import add_config_flags, settings_from_args
 from agent.progress import byte_progress
 from agent.signals import signals_raise_terminated
 from shared.config import Settings
+from shared.storage.object_lock import load_lock_settings
 
 
 def register(subparsers: Any) -> None:
@@ -26,8 +27,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    lock = load_lock_settings(config_values(args))
     with signals_raise_terminated(), byte_progress("dump") as progress:
-        result = run_backup(settings, progress=progress)
+        result = run_backup(settings, progress=progress, lock=lock)
     retention = _apply_retention(settings)
     print(json.dumps({**asdict(result), "pruned": retention}) if args.json else _summary(result))
     return 0
