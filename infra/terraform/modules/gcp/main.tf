@@ -191,6 +191,12 @@ resource "google_storage_bucket_iam_member" "agent_retention" {
   bucket = google_storage_bucket.backups.name
   role   = google_project_iam_custom_role.agent_retention[0].id
   member = "serviceAccount:${google_service_account.agent.email}"
+
+  condition {
+    title       = "backup-prefix-and-bucket-settings"
+    description = "Retention on objects under ${var.backup_prefix}/, and reading the bucket's settings"
+    expression  = "${local.prefix_condition} || resource.name == \"projects/_/buckets/${var.bucket_name}\""
+  }
 }
 
 # ---------------------------------------------------------------------------------------------
