@@ -27,10 +27,11 @@ from agent.pipeline import CODEC_OF_FORMAT, ArtifactResult, DumpJob, Progress, p
 from shared import __version__
 from shared.config import ConfigError, Settings
 from shared.dump import DUMP_FLAGS, DumpConnectionError, write_defaults_file
+from shared.encryption import EncryptionSettings
 from shared.errors import AlreadyRunningError, BackupFailedError
 from shared.layout import TAR_MEMBER, BackupKeys, backup_id_at, parse_backup_id, sha1_sidecar_text
 from shared.logs import register_secret
-from shared.manifest import Artifact, Manifest, Retention, Source
+from shared.manifest import Artifact, Encryption, Manifest, Retention, Source
 from shared.retry import retrying
 from shared.server_info import ServerInfo, inspect_server
 from shared.storage import LockingStorage, ObjectExistsError, Storage, StorageConfigError, StorageError, open_storage
@@ -67,6 +68,7 @@ def run_backup(
     storage: Storage | None = None,
     progress: Progress | None = None,
     lock: LockSettings | None = None,
+    encryption: EncryptionSettings | None = None,
 ) -> BackupResult:
     clock = time.monotonic()
     password = resolve_password(settings)
@@ -77,9 +79,11 @@ def run_backup(
         max_seconds=settings.retry_seconds,
     )
     lock = lock or LockSettings()
+    encryption = encryption or EncryptionSettings()
     if lock.enabled:
         require_object_lock(storage)  # before any dump: a bucket without object lock is bad input
-    with _claimed_backup_id(storage, settings) as keys, private_run_dir(settings.tmp_dir) as run_dir:
+    claimed = _claimed_backup_id(storage, settings, encrypted=encryption.enabled)
+    with claimed as keys, private_run_dir(settings.tmp_dir) as run_dir:
         started = parse_backup_id(keys.backup_id)
         defaults = write_defaults_file(
             run_dir, host=settings.host, port=settings.port, user=settings.user, password=password
@@ -106,6 +110,7 @@ def run_backup(
             retry_seconds=settings.retry_seconds,
             mtime=int(started.timestamp()),
             progress=progress or (lambda n: None),
+            recipients=encryption.recipients,
         )
         retain = _retainer(storage, lock, started=started)
         with _removed_unless_committed(storage, keys):
@@ -113,7 +118,7 @@ def run_backup(
             retain(keys.artifact)
             storage.put(keys.sha1, io.BytesIO(sha1_sidecar_text(artifact.sha1, keys.artifact_name)))
             retain(keys.sha1)
-            manifest = _manifest(settings, keys, info, artifact, started=started, lock=lock)
+            manifest = _manifest(settings, keys, info, artifact, started=started, lock=lock, encryption=encryption)
             storage.put(keys.manifest, io.BytesIO(manifest.to_json()))
             retain(keys.manifest)
     result = BackupResult(
@@ -163,9 +168,9 @@ def private_run_dir(parent: Path | None) -> Iterator[Path]:
 
 
 @contextmanager
-def _claimed_backup_id(storage: Storage, settings: Settings) -> Iterator[BackupKeys]:
+def _claimed_backup_id(storage: Storage, settings: Settings, *, encrypted: bool) -> Iterator[BackupKeys]:
     """A backup id this run owns until the block ends; the claim marker is removed however it ends."""
-    keys = _claim_backup_id(storage, settings)
+    keys = _claim_backup_id(storage, settings, encrypted=encrypted)
     try:
         yield keys
     finally:
@@ -179,7 +184,7 @@ def _claim_key(keys: BackupKeys) -> str:
     return keys.folder + CLAIM_NAME
 
 
-def _claim_backup_id(storage: Storage, settings: Settings) -> BackupKeys:
+def _claim_backup_id(storage: Storage, settings: Settings, *, encrypted: bool) -> BackupKeys:
     """Fail before dumping if the bucket is missing/refused, and pick an id no other run uses.
 
     The id is the start second. A second is taken if its folder holds anything (an earlier backup)
@@ -190,7 +195,8 @@ def _claim_backup_id(storage: Storage, settings: Settings) -> BackupKeys:
     prefix = settings.destination.prefix
     next(iter(storage.list(prefix + "/")), None)  # raises StorageConfigError for a missing bucket
     for _ in range(_ID_ATTEMPTS):
-        keys = BackupKeys(prefix=prefix, backup_id=backup_id_at(datetime.now(UTC)), format=settings.format)
+        keys = BackupKeys(prefix=prefix, backup_id=backup_id_at(datetime.now(UTC)), format=settings.format,
+                          encrypted=encrypted)
         if next(iter(storage.list(keys.folder)), None) is None and _create_claim(storage, keys):
             return keys
         time.sleep(1.0 - time.time() % 1.0)
@@ -265,6 +271,7 @@ def _manifest(
     *,
     started: datetime,
     lock: LockSettings,
+    encryption: EncryptionSettings,
 ) -> Manifest:
     return Manifest(
         id=keys.backup_id,
@@ -295,4 +302,5 @@ def _manifest(
         tool_version=__version__,
         inventory=info.inventory,
         retention=Retention(until=lock.until(started).isoformat(), mode=lock.mode) if lock.enabled else None,
+        encryption=Encryption(scheme="age", recipients=list(encryption.recipients)) if encryption.enabled else None,
     )

@@ -25,6 +25,7 @@ from tenacity import Retrying
 from shared.archive import CompressedSpool, open_targz
 from shared.compression import open_compressor
 from shared.dump import DumpConnectionError, DumpProcess, dump_argv, enlarge_pipe
+from shared.encryption import encrypting_reader
 from shared.errors import BackupFailedError
 from shared.hashing import HashingReader
 from shared.layout import TAR_MEMBER
@@ -77,6 +78,7 @@ class DumpJob:
     retry_seconds: float
     mtime: int
     progress: Progress
+    recipients: tuple[str, ...] = ()  # age public keys: encrypt after compression (empty: store as is)
 
 
 def produce_targz(job: DumpJob) -> ArtifactResult:
@@ -101,7 +103,8 @@ def produce_targz(job: DumpJob) -> ArtifactResult:
     hashed: list[HashingReader] = []
 
     def make_stream() -> BinaryIO:
-        hashed.append(HashingReader(open_targz(spool.path, header=header, content_bytes=spool.content_bytes)))
+        archive = open_targz(spool.path, header=header, content_bytes=spool.content_bytes)
+        hashed.append(HashingReader(_encrypted(archive, job.recipients)))
         return hashed[-1]  # type: ignore[return-value]  # RawIOBase is a binary stream
 
     stored = put_replayable(
@@ -117,7 +120,7 @@ def produce_streamed(job: DumpJob, *, codec: str) -> ArtifactResult:
     for attempt in _dump_retries(job):
         with attempt, DumpProcess(dump_argv(job.defaults_file), job.run_dir / "dump.err") as dump:
             pumped = _CompressingPipe(dump, codec=codec, progress=job.progress)
-            reader = HashingReader(pumped)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
+            reader = HashingReader(_encrypted(pumped, job.recipients))  # type: ignore[arg-type]  # a binary stream
             try:
                 stored = job.storage.put(job.key, reader)  # type: ignore[arg-type]
             finally:
@@ -125,6 +128,11 @@ def produce_streamed(job: DumpJob, *, codec: str) -> ArtifactResult:
             _check_count(stored, reader.count)
             return ArtifactResult(sha1=reader.hexdigest(), raw_bytes=pumped.raw_bytes, compressed_bytes=stored)
     raise AssertionError("unreachable: tenacity re-raises the last error")
+
+
+def _encrypted(stream: BinaryIO, recipients: tuple[str, ...]) -> BinaryIO:
+    """The encryption layer (after compression, before the SHA1: the sidecar covers the stored bytes)."""
+    return encrypting_reader(stream, recipients) if recipients else stream
 
 
 def _keep_part_buffers_mmapped() -> None:

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from shared.encryption.keys import AGE_SUFFIX
 from shared.errors import BadInputError
 
 ID_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -50,6 +51,7 @@ class BackupKeys:
     prefix: str
     backup_id: str
     format: str
+    encrypted: bool = False  # the artifact is an age file: <artifact>.age
 
     @property
     def folder(self) -> str:
@@ -57,7 +59,7 @@ class BackupKeys:
 
     @property
     def artifact_name(self) -> str:
-        return ARTIFACT_NAMES[self.format]
+        return ARTIFACT_NAMES[self.format] + (AGE_SUFFIX if self.encrypted else "")
 
     @property
     def artifact(self) -> str:

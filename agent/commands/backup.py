@@ -13,6 +13,7 @@ from agent.commands.options import add_config_flags, settings_from_args
 from agent.progress import byte_progress
 from agent.signals import signals_raise_terminated
 from shared.config import Settings
+from shared.encryption import load_encryption_settings
 from shared.storage.object_lock import load_lock_settings
 
 
@@ -27,9 +28,10 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    lock = load_lock_settings(config_values(args))
+    raw = config_values(args)
+    lock, encryption = load_lock_settings(raw), load_encryption_settings(raw)
     with signals_raise_terminated(), byte_progress("dump") as progress:
-        result = run_backup(settings, progress=progress, lock=lock)
+        result = run_backup(settings, progress=progress, lock=lock, encryption=encryption)
     retention = _apply_retention(settings)
     print(json.dumps({**asdict(result), "pruned": retention}) if args.json else _summary(result))
     return 0

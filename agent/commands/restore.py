@@ -13,9 +13,10 @@ from dataclasses import asdict
 from typing import Any
 
 from agent.backup import private_run_dir, resolve_password
-from agent.bucket import open_bucket
+from agent.bucket import config_values, open_bucket
 from agent.catalog import parse_time, scan_backups, select_backup
 from agent.commands.options import add_config_flags, settings_from_args
+from agent.decryption import decryption_settings, identities_for
 from agent.progress import byte_progress
 from agent.restoring import YES_ENV, RestoreRequest, RestoreResult, restore_backup
 from agent.signals import signals_raise_terminated
@@ -49,19 +50,21 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError("say which backup to restore: an ID, --latest or --at TIME")
     at = parse_time(args.at) if args.at else None
     settings = settings_from_args(args)
+    decryption = decryption_settings(config_values(args))
     password = resolve_password(settings)
     register_secret(password)
     bucket = open_bucket(settings.destination)
     entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=args.backup_id,
                           latest=args.latest, at=at)
     assert entry.manifest is not None  # select_backup returns complete backups only
+    identities = identities_for(entry.manifest, decryption)  # exit 2 here, before any download, if missing
     request = RestoreRequest(database=args.database, verify_first=args.verify_first,
                              confirmed=args.yes or os.environ.get(YES_ENV) == "1")
     with signals_raise_terminated(), private_run_dir(settings.tmp_dir) as run_dir, byte_progress("restore") as progress:
         defaults = write_defaults_file(run_dir, host=settings.host, port=settings.port, user=settings.user,
                                        password=password)
         result = restore_backup(bucket.storage, entry.manifest, defaults_file=defaults, request=request,
-                                run_dir=run_dir, progress=progress)
+                                run_dir=run_dir, progress=progress, identities=identities)
     print(json.dumps(asdict(result)) if args.json else _summary(result, target=f"{settings.host}:{settings.port}"))
     return 0
 

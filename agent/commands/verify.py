@@ -12,6 +12,7 @@ from agent.backup import private_run_dir
 from agent.bucket import bucket_from_args, config_values
 from agent.catalog import scan_backups, select_backup
 from agent.commands.options import add_config_flags
+from agent.decryption import decryption_settings, identities_for
 from agent.restore_drill import run_drill
 from agent.signals import signals_raise_terminated
 from agent.verifying import raise_if_failed, verify_backup
@@ -35,16 +36,20 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.backup_id and args.latest:
         raise BadInputError("give either an ID or --latest, not both")
+    decryption = decryption_settings(config_values(args))
     bucket = bucket_from_args(args)
     entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=args.backup_id, latest=True)
     assert entry.manifest is not None  # select_backup returns complete backups only
+    # Without an identity, plain verify checks what needs no key; the drill needs the content.
+    identities = identities_for(entry.manifest, decryption, required=args.restore_test)
     with signals_raise_terminated():
-        report = verify_backup(bucket.storage, entry.manifest)
+        report = verify_backup(bucket.storage, entry.manifest, identities=identities)
         result: dict[str, Any] = {**asdict(report), "ok": report.ok}
         if report.ok and args.restore_test:
             tmp = config_values(args).get("BACKUP_TMPDIR")
             with private_run_dir(Path(tmp) if tmp else None) as run_dir:
-                result["restore_test"] = asdict(run_drill(bucket.storage, entry.manifest, run_dir=run_dir))
+                drill = run_drill(bucket.storage, entry.manifest, run_dir=run_dir, identities=identities)
+                result["restore_test"] = asdict(drill)
     print(json.dumps(result) if args.json else _summary(result))
     raise_if_failed(report)
     return 0
@@ -54,10 +59,13 @@ def _summary(result: dict[str, Any]) -> str:
     if not result["ok"]:
         problems = "\n".join(f"  - {p}" for p in result["problems"])
         return f"backup {result['backup_id']} FAILED verification:\n{problems}"
-    lines = [
-        f"backup {result['backup_id']} OK: SHA1 {result['sha1']} matches the .sha1 sidecar and the manifest",
-        f"  {result['stored_bytes']:,} bytes stored, {result['raw_bytes']:,} bytes of dump, archive read to the end",
-    ]
+    lines = [f"backup {result['backup_id']} OK: SHA1 {result['sha1']} matches the .sha1 sidecar and the manifest"]
+    if result["content_checked"]:
+        lines.append(f"  {result['stored_bytes']:,} bytes stored, {result['raw_bytes']:,} bytes of dump, "
+                     "archive read to the end")
+    else:
+        lines.append(f"  {result['stored_bytes']:,} bytes stored; content NOT checked: the backup is encrypted and "
+                     "no identity was given (BACKUP_DECRYPT_IDENTITY_FILE or BACKUP_DECRYPT_IDENTITY_SECRET)")
     drill = result.get("restore_test")
     if drill:
         checked = ", ".join(f"{n} {kind}" for kind, n in drill["checked"].items())

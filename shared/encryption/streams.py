@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO, cast
 
-from shared.errors import BackupFailedError
+from shared.errors import BackupFailedError, BadInputError
 
 # Reads from the pipe: big enough to amortise calls, small enough to keep memory flat.
 _CHUNK = 1 << 20
@@ -35,8 +35,9 @@ class DecryptionError(BackupFailedError):
     """The stored object is not a readable age file (damaged or truncated); the message says which."""
 
 
-class WrongIdentityError(DecryptionError):
-    """None of the configured identities is a recipient of the object."""
+class WrongIdentityError(BadInputError):
+    """None of the configured identities is a recipient of the object: a configuration problem that no
+    retry fixes (exit 2). age checks this in the header, before a single byte of plaintext exists."""
 
 
 class EncryptionFailedError(BackupFailedError):
@@ -62,8 +63,9 @@ def encrypting_reader(source: BinaryIO, recipients: Sequence[str]) -> BinaryIO:
 def decrypting_reader(source: BinaryIO, identities: Sequence[Any], *, what: str) -> BinaryIO:
     """A readable stream of the plaintext of the age file ``source``; ``what`` names it in errors.
 
-    Wrong identities fail at the first read (age checks the header before any payload); a damaged
-    or truncated payload fails at the read that reaches it, and never as a clean EOF."""
+    Wrong identities fail here, before this returns (age checks the header before any payload, and this
+    waits for the first plaintext or the end), so a caller can refuse before it starts a consumer; a
+    damaged or truncated payload fails at the read that reaches it, and never as a clean EOF."""
     import pyrage
 
     def decrypt(reader: Any, writer: Any) -> None:
@@ -78,7 +80,13 @@ def decrypting_reader(source: BinaryIO, identities: Sequence[Any], *, what: str)
             )
         return DecryptionError(f"{what} is not a readable age file: {message}")
 
-    return cast(BinaryIO, _PipedLayer(source, decrypt, name="age-decrypt", failure=failure))
+    layer = _PipedLayer(source, decrypt, name="age-decrypt", failure=failure)
+    try:
+        layer.wait_ready()
+    except BaseException:
+        layer.close()
+        raise
+    return cast(BinaryIO, layer)
 
 
 class _RecordingSource:
@@ -105,7 +113,7 @@ class _PipedLayer(io.RawIOBase):
         self._failure = failure
         self._error: BaseException | None = None
         read_fd, write_fd = os.pipe()
-        self._pipe = open(read_fd, "rb", buffering=0)  # noqa: SIM115  # closed in close()
+        self._pipe = io.BufferedReader(io.FileIO(read_fd, "r"), _CHUNK)  # closed in close()
         self._thread = threading.Thread(target=self._run, args=(transform, write_fd), name=name, daemon=True)
         self._thread.start()
 
@@ -116,11 +124,17 @@ class _PipedLayer(io.RawIOBase):
         except BaseException as exc:  # reported to the reader at EOF
             self._error = exc
 
+    def wait_ready(self) -> None:
+        """Block until the first output byte or the end; raise if the transform already failed."""
+        if not self._pipe.peek(1):  # blocks until output or the end of the pipe
+            self._thread.join()
+            self._raise_if_failed()
+
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        count = self._pipe.readinto(buffer)
+        count = self._pipe.readinto1(buffer)
         if not count:
             self._thread.join()
             self._raise_if_failed()

@@ -103,12 +103,11 @@ def test_several_recipients_any_one_identity_decrypts(tmp_path):
         )
 
 
-def test_wrong_identity_is_a_clear_error_before_any_plaintext(tmp_path):
+def test_wrong_identity_is_refused_before_the_reader_is_returned(tmp_path):
     keygen(tmp_path / "other.txt")
     encrypted = read_all(encrypting_reader(io.BytesIO(DATA), [keygen(tmp_path / "right.txt")]))
-    reader = decrypting_reader(io.BytesIO(encrypted), identities_of(tmp_path / "other.txt"), what="backup X")
     with pytest.raises(WrongIdentityError, match="backup X: none of the configured identities can decrypt it"):
-        reader.read(1)
+        decrypting_reader(io.BytesIO(encrypted), identities_of(tmp_path / "other.txt"), what="backup X")
 
 
 def test_truncated_file_raises_instead_of_ending_cleanly(tmp_path):

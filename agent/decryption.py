@@ -1,0 +1,27 @@
+"""The identities a read-side command needs for one backup, loaded before any of its data is downloaded.
+
+An unencrypted backup needs none. For an encrypted one ``restore``, ``verify --restore-test`` and
+binlog replay need an identity (exit 2 naming BACKUP_DECRYPT_IDENTITY_FILE / _SECRET when there is
+none); plain ``verify`` can do without one, checking only the SHA1 and sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared.encryption import DecryptionSettings, load_decryption_settings, load_identities
+from shared.manifest import Manifest
+
+
+def decryption_settings(values: Mapping[str, str]) -> DecryptionSettings:
+    """Validated at the start of a command, so a malformed setting fails before any storage call."""
+    return load_decryption_settings(values)
+
+
+def identities_for(manifest: Manifest, settings: DecryptionSettings, *, required: bool = True) -> list[Any]:
+    """The identities for ``manifest``'s artifact; empty when it is not encrypted, or when not ``required``
+    and none is configured."""
+    if manifest.encryption is None or (not required and not settings.configured):
+        return []
+    return load_identities(settings, what=f"backup {manifest.id}")
