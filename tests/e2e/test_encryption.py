@@ -223,3 +223,23 @@ def proc_files(name: str) -> list[bytes]:
             except OSError:
                 continue
     return found
+
+
+def test_restore_drill_and_damage_detection_on_an_encrypted_backup(sample_server, tmp_path, keys_dir):
+    (tmp_path / "bucket").mkdir()
+    env = {"BACKUP_URL": f"file://{tmp_path / 'bucket'}", "BACKUP_PREFIX": PREFIX,
+           "BACKUP_DECRYPT_IDENTITY_FILE": str(keys_dir / "k.txt")}
+    keys = encrypted_backup(sample_server, env, [keygen(keys_dir / "k.txt")])
+
+    drill = run_cli(["verify", "--latest", "--restore-test"], env)
+    stored = tmp_path / "bucket" / keys.artifact
+    data = bytearray(stored.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit inside an age payload chunk
+    stored.write_bytes(bytes(data))
+    damaged = run_cli(["verify", "--latest"], env)
+
+    assert drill.returncode == 0, drill.stderr
+    assert "restore test passed" in drill.stdout
+    assert damaged.returncode == 1
+    assert f"SHA1 of {keys.artifact_name} is" in damaged.stdout
+    assert f"backup {keys.backup_id} is not a readable age file" in damaged.stdout
