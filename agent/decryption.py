@@ -7,16 +7,10 @@ none); plain ``verify`` can do without one, checking only the SHA1 and sizes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from shared.encryption import DecryptionSettings, load_decryption_settings, load_identities
+from shared.encryption import DecryptionSettings, load_identities
 from shared.manifest import Manifest
-
-
-def decryption_settings(values: Mapping[str, str]) -> DecryptionSettings:
-    """Validated at the start of a command, so a malformed setting fails before any storage call."""
-    return load_decryption_settings(values)
 
 
 def identities_for(manifest: Manifest, settings: DecryptionSettings, *, required: bool = True) -> list[Any]:

@@ -18,20 +18,17 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
-
-from tenacity import Retrying
+from typing import BinaryIO, cast
 
 from shared.archive import CompressedSpool, open_targz
 from shared.compression import open_compressor
-from shared.dump import DumpConnectionError, DumpProcess, dump_argv, enlarge_pipe
+from shared.dump import DumpProcess, dump_argv, enlarge_pipe
 from shared.encryption import encrypting_reader
 from shared.errors import BackupFailedError
 from shared.hashing import HashingReader
 from shared.layout import TAR_MEMBER
-from shared.retry import retrying
 from shared.storage import Storage
-from shared.storage.retrying import put_replayable
+from shared.storage.replayable import ReopeningReader
 
 log = logging.getLogger("mariadb_ha_backup.pipeline")
 
@@ -74,8 +71,6 @@ class DumpJob:
     run_dir: Path
     storage: Storage
     key: str
-    retry_attempts: int
-    retry_seconds: float
     mtime: int
     progress: Progress
     recipients: tuple[str, ...] = ()  # age public keys: encrypt after compression (empty: store as is)
@@ -86,10 +81,7 @@ def produce_targz(job: DumpJob) -> ArtifactResult:
     spool = CompressedSpool(job.run_dir / "dump.sql.gz-spool", member=TAR_MEMBER)
     try:
         try:
-            for attempt in _dump_retries(job):
-                with attempt:
-                    spool.truncate()
-                    _dump_into(job, spool.write)
+            _dump_into(job, spool.write)
             header = spool.finish(mtime=job.mtime)
         finally:
             spool.close()
@@ -100,34 +92,30 @@ def produce_targz(job: DumpJob) -> ArtifactResult:
             f"no space left for the spool in {job.run_dir.parent}: it needs about the compressed size of the "
             "dump; point BACKUP_TMPDIR at a larger volume (or use BACKUP_FORMAT=sql.gz, which needs no spool)"
         ) from None
-    hashed: list[HashingReader] = []
-
-    def make_stream() -> BinaryIO:
+    # Rewindable: RetryingStorage retries a failed upload from the spool, encrypting and hashing afresh each time.
+    def reopen() -> HashingReader:
         archive = open_targz(spool.path, header=header, content_bytes=spool.content_bytes)
-        hashed.append(HashingReader(_encrypted(archive, job.recipients)))
-        return hashed[-1]  # type: ignore[return-value]  # RawIOBase is a binary stream
+        return HashingReader(_encrypted(archive, job.recipients))
 
-    stored = put_replayable(
-        job.storage, job.key, make_stream, attempts=job.retry_attempts, max_seconds=job.retry_seconds
-    )
-    _check_count(stored, hashed[-1].count)
+    with ReopeningReader(reopen) as upload:
+        stored = job.storage.put(job.key, upload)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
+        hashed = upload.current
+    _check_count(stored, hashed.count)
     spool.path.unlink()
-    return ArtifactResult(sha1=hashed[-1].hexdigest(), raw_bytes=spool.raw_bytes, compressed_bytes=stored)
+    return ArtifactResult(sha1=hashed.hexdigest(), raw_bytes=spool.raw_bytes, compressed_bytes=stored)
 
 
 def produce_streamed(job: DumpJob, *, codec: str) -> ArtifactResult:
     _keep_part_buffers_mmapped()
-    for attempt in _dump_retries(job):
-        with attempt, DumpProcess(dump_argv(job.defaults_file), job.run_dir / "dump.err") as dump:
-            pumped = _CompressingPipe(dump, codec=codec, progress=job.progress)
-            reader = HashingReader(_encrypted(pumped, job.recipients))  # type: ignore[arg-type]  # a binary stream
-            try:
-                stored = job.storage.put(job.key, reader)  # type: ignore[arg-type]
-            finally:
-                reader.close()
-            _check_count(stored, reader.count)
-            return ArtifactResult(sha1=reader.hexdigest(), raw_bytes=pumped.raw_bytes, compressed_bytes=stored)
-    raise AssertionError("unreachable: tenacity re-raises the last error")
+    with DumpProcess(dump_argv(job.defaults_file), job.run_dir / "dump.err") as dump:
+        pumped = _CompressingPipe(dump, codec=codec, progress=job.progress)
+        reader = HashingReader(_encrypted(cast(BinaryIO, pumped), job.recipients))
+        try:
+            stored = job.storage.put(job.key, reader)  # type: ignore[arg-type]  # one-shot: never retried half-read
+        finally:
+            reader.close()
+        _check_count(stored, reader.count)
+        return ArtifactResult(sha1=reader.hexdigest(), raw_bytes=pumped.raw_bytes, compressed_bytes=stored)
 
 
 def _encrypted(stream: BinaryIO, recipients: tuple[str, ...]) -> BinaryIO:
@@ -139,16 +127,6 @@ def _keep_part_buffers_mmapped() -> None:
     """Best effort (glibc only, see MMAP_THRESHOLD): elsewhere memory is merely less tidy."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-
-
-def _dump_retries(job: DumpJob) -> Retrying:
-    return retrying(
-        retry_on=(DumpConnectionError,),
-        attempts=job.retry_attempts,
-        max_seconds=job.retry_seconds,
-        what="mariadb-dump",
-        logger=log,
-    )
 
 
 def _dump_into(job: DumpJob, write: Callable[[bytes], None]) -> None:

@@ -8,11 +8,11 @@ from dataclasses import asdict
 from typing import Any
 
 from agent.backup import BackupResult, run_backup
-from agent.bucket import config_values, open_bucket
-from agent.commands.options import add_config_flags, settings_from_args
+from agent.bucket import open_bucket
+from agent.commands.options import add_config_flags
 from agent.progress import byte_progress
 from agent.signals import signals_raise_terminated
-from shared.config import Settings
+from shared.config import ConfigValues, Settings, load_backup_settings
 from shared.encryption import load_encryption_settings
 from shared.storage.object_lock import load_lock_settings
 
@@ -26,10 +26,9 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    raw = config_values(args)
-    lock, encryption = load_lock_settings(raw), load_encryption_settings(raw)
+def run(args: argparse.Namespace, config: ConfigValues) -> int:
+    settings = load_backup_settings(config)
+    lock, encryption = load_lock_settings(config), load_encryption_settings(config)
     with signals_raise_terminated(), byte_progress("dump") as progress:
         result = run_backup(settings, progress=progress, lock=lock, encryption=encryption)
     retention = _apply_retention(settings)
@@ -40,15 +39,15 @@ def run(args: argparse.Namespace) -> int:
 def _apply_retention(settings: Settings) -> list[str]:
     """Retention runs only after a successful backup, and only when configured; its storage calls are
     retried like the ``prune`` command's."""
-    if settings.keep_last is None and settings.max_age_days is None:
+    if not settings.retention.configured:
         return []
     from agent.pruning import apply_retention
 
     deleted: list[str] = apply_retention(
-        open_bucket(settings.destination).storage,
+        open_bucket(settings.destination, settings.retry).storage,
         prefix=settings.destination.prefix,
-        keep_last=settings.keep_last,
-        max_age_days=settings.max_age_days,
+        keep_last=settings.retention.keep_last,
+        max_age_days=settings.retention.max_age_days,
     )
     return deleted
 
