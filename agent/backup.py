@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.pipeline import CODEC_OF_FORMAT, ArtifactResult, DumpJob, Progress, produce_streamed, produce_targz
+from agent.pipeline import ArtifactResult, DumpJob, Progress, produce
 from shared import __version__
 from shared.config import ConfigError, Settings, SourceSettings
 from shared.dump import DUMP_FLAGS, DumpConnectionError, write_defaults_file
 from shared.encryption import EncryptionSettings
 from shared.errors import AlreadyRunningError, BackupFailedError
-from shared.layout import TAR_MEMBER, BackupKeys, backup_id_at, parse_backup_id, sha1_sidecar_text
+from shared.layout import BackupKeys, backup_id_at, parse_backup_id, sha1_sidecar_text
 from shared.logs import register_secret
 from shared.manifest import Artifact, Encryption, Manifest, Retention, Source
 from shared.retry import call_with_retries
@@ -78,7 +78,7 @@ def run_backup(
     encryption = encryption or EncryptionSettings()
     if lock.enabled:
         require_object_lock(storage)  # before any dump: a bucket without object lock is bad input
-    claimed = _claimed_backup_id(storage, settings, encrypted=encryption.enabled)
+    claimed = _claimed_backup_id(storage, settings, layers=encryption.layers)
     with claimed as keys, private_run_dir(settings.tmp_dir) as run_dir:
         started = parse_backup_id(keys.backup_id)
         defaults = write_defaults_file(
@@ -94,7 +94,7 @@ def run_backup(
                 "host": settings.source.host,
                 "server_version": info.version,
                 "galera": info.galera,
-                "format": settings.format,
+                "format": settings.format.name,
             },
         )
         job = DumpJob(
@@ -104,11 +104,11 @@ def run_backup(
             key=keys.artifact,
             mtime=int(started.timestamp()),
             progress=progress or (lambda n: None),
-            recipients=encryption.recipients,
+            encoders=encryption.encoders(),
         )
         retain = _retainer(storage, lock, started=started)
         with _removed_unless_committed(storage, keys):
-            artifact = call_with_retries(lambda: _produce(job, settings.format), policy=settings.retry,
+            artifact = call_with_retries(lambda: produce(job, settings.format), policy=settings.retry,
                                          retry_on=(DumpConnectionError,), what="mariadb-dump", logger=log)
             retain(keys.artifact)
             storage.put(keys.sha1, io.BytesIO(sha1_sidecar_text(artifact.sha1, keys.artifact_name)))
@@ -119,7 +119,7 @@ def run_backup(
     result = BackupResult(
         backup_id=keys.backup_id,
         storage_url=settings.destination.storage_url,
-        format=settings.format,
+        format=settings.format.name,
         artifact_key=keys.artifact,
         sha1_key=keys.sha1,
         manifest_key=keys.manifest,
@@ -163,9 +163,9 @@ def private_run_dir(parent: Path | None) -> Iterator[Path]:
 
 
 @contextmanager
-def _claimed_backup_id(storage: Storage, settings: Settings, *, encrypted: bool) -> Iterator[BackupKeys]:
+def _claimed_backup_id(storage: Storage, settings: Settings, *, layers: tuple[str, ...]) -> Iterator[BackupKeys]:
     """A backup id this run owns until the block ends; the claim marker is removed however it ends."""
-    keys = _claim_backup_id(storage, settings, encrypted=encrypted)
+    keys = _claim_backup_id(storage, settings, layers=layers)
     try:
         yield keys
     finally:
@@ -179,7 +179,7 @@ def _claim_key(keys: BackupKeys) -> str:
     return keys.folder + CLAIM_NAME
 
 
-def _claim_backup_id(storage: Storage, settings: Settings, *, encrypted: bool) -> BackupKeys:
+def _claim_backup_id(storage: Storage, settings: Settings, *, layers: tuple[str, ...]) -> BackupKeys:
     """Fail before dumping if the bucket is missing/refused, and pick an id no other run uses.
 
     The id is the start second. A second is taken if its folder holds anything (an earlier backup)
@@ -190,8 +190,8 @@ def _claim_backup_id(storage: Storage, settings: Settings, *, encrypted: bool) -
     prefix = settings.destination.prefix
     next(iter(storage.list(prefix + "/")), None)  # raises StorageConfigError for a missing bucket
     for _ in range(_ID_ATTEMPTS):
-        keys = BackupKeys(prefix=prefix, backup_id=backup_id_at(datetime.now(UTC)), format=settings.format,
-                          encrypted=encrypted)
+        keys = BackupKeys(prefix=prefix, backup_id=backup_id_at(datetime.now(UTC)), format=settings.format.name,
+                          layers=layers)
         if next(iter(storage.list(keys.folder)), None) is None and _create_claim(storage, keys):
             return keys
         time.sleep(1.0 - time.time() % 1.0)
@@ -218,12 +218,6 @@ def _create_claim(storage: Storage, keys: BackupKeys) -> bool:
 def _inspect_with_retries(defaults: Path, settings: Settings) -> ServerInfo:
     return call_with_retries(lambda: inspect_server(defaults), policy=settings.retry,
                              retry_on=(DumpConnectionError,), what="connecting to MariaDB", logger=log)
-
-
-def _produce(job: DumpJob, fmt: str) -> ArtifactResult:
-    if fmt == "tar.gz":
-        return produce_targz(job)
-    return produce_streamed(job, codec=CODEC_OF_FORMAT[fmt])
 
 
 def _retainer(storage: Storage, lock: LockSettings, *, started: datetime) -> Callable[[str], None]:
@@ -264,15 +258,16 @@ def _manifest(
         id=keys.backup_id,
         started_at=started.isoformat(timespec="seconds"),
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        format=settings.format,
+        format=settings.format.name,
         artifact=Artifact(
             key=keys.artifact,
             name=keys.artifact_name,
             sha1=artifact.sha1,
             compressed_bytes=artifact.compressed_bytes,
             raw_bytes=artifact.raw_bytes,
-            compression=CODEC_OF_FORMAT[settings.format],
-            tar_member=TAR_MEMBER if settings.format == "tar.gz" else None,
+            compression=settings.format.codec,
+            tar_member=settings.format.tar_member,
+            layers=list(keys.layers),
         ),
         sha1_key=keys.sha1,
         source=Source(

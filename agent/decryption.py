@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from shared.encryption import DecryptionSettings, load_identities
+from shared.encryption.keys import AGE_LAYER
 from shared.manifest import Manifest
 
 
 def identities_for(manifest: Manifest, settings: DecryptionSettings, *, required: bool = True) -> list[Any]:
     """The identities for ``manifest``'s artifact; empty when it is not encrypted, or when not ``required``
     and none is configured."""
-    if manifest.encryption is None or (not required and not settings.configured):
+    if AGE_LAYER not in manifest.artifact.layers or (not required and not settings.configured):
         return []
     return load_identities(settings, what=f"backup {manifest.id}")

@@ -1,10 +1,11 @@
-"""Dump → compress → (spool) → hash → upload, one function per artifact format.
+"""Dump → compress → (spool) → hash → upload, one producer per way of producing (shared/formats.py).
 
-``tar.gz`` (the seed's format) compresses the dump into a spool of compressed data while it runs
-and uploads gzip(tar header) + spool + gzip(tar end) once the size is known (see shared/archive.py).
-``sql.gz`` / ``sql.zst`` stream with no temp disk at all: a thread compresses the dump into a pipe
-that the storage adapter uploads from. Either way the SHA1 is computed on the bytes as they are
-uploaded, and the byte count is checked against what the storage says it stored.
+Spooled formats (``tar.gz``, the seed's) compress the dump into a spool of compressed data while it
+runs and upload one gzip member — tar header + dump + tar end — once the size is known (see
+shared/archive.py). Streamed formats (``sql.gz`` / ``sql.zst``) need no temp disk at all: a thread
+compresses the dump into a pipe that the storage adapter uploads from. Either way the SHA1 is
+computed on the bytes as they are uploaded, and the byte count is checked against what the storage
+says it stored.
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ from typing import BinaryIO, cast
 from shared.archive import CompressedSpool, open_targz
 from shared.compression import open_compressor
 from shared.dump import DumpProcess, dump_argv, enlarge_pipe
-from shared.encryption import encrypting_reader
 from shared.errors import BackupFailedError
+from shared.formats import SPOOLED, STREAMED, ArtifactFormat, Production
 from shared.hashing import HashingReader
-from shared.layout import TAR_MEMBER
 from shared.storage import Storage
 from shared.storage.replayable import ReopeningReader
 
@@ -35,7 +35,6 @@ log = logging.getLogger("mariadb_ha_backup.pipeline")
 # 1 MiB reads from the dump's pipe: big enough to amortise syscalls and compressor calls, small
 # enough that memory stays flat whatever the database size.
 CHUNK = 1 << 20
-CODEC_OF_FORMAT = {"tar.gz": "gzip", "sql.gz": "gzip", "sql.zst": "zstd"}
 # glibc serves allocations above a threshold with mmap and returns them to the OS on free, but after
 # the first such free it raises the threshold to that size (up to 32 MiB): the storage adapters'
 # 8-16 MiB part buffers then come from per-thread heaps that keep them, and peak RSS creeps up with
@@ -46,6 +45,7 @@ MMAP_THRESHOLD = 4 << 20
 _M_MMAP_THRESHOLD = -3  # mallopt() parameter number in glibc's malloc.h
 
 Progress = Callable[[int], None]
+Encoder = Callable[[BinaryIO], BinaryIO]
 
 
 class SpoolFullError(BackupFailedError):
@@ -73,12 +73,19 @@ class DumpJob:
     key: str
     mtime: int
     progress: Progress
-    recipients: tuple[str, ...] = ()  # age public keys: encrypt after compression (empty: store as is)
+    # The artifact's layers (shared.formats.LAYERS, e.g. age encryption), applied in order after compression.
+    encoders: tuple[Encoder, ...] = ()
 
 
-def produce_targz(job: DumpJob) -> ArtifactResult:
+def produce(job: DumpJob, fmt: ArtifactFormat) -> ArtifactResult:
+    """Dump, compress and upload one artifact of ``fmt``, by the producer its row names."""
+    return PRODUCERS[fmt.production](job, fmt)
+
+
+def produce_spooled(job: DumpJob, fmt: ArtifactFormat) -> ArtifactResult:
     _keep_part_buffers_mmapped()
-    spool = CompressedSpool(job.run_dir / "dump.sql.gz-spool", member=TAR_MEMBER)
+    assert fmt.tar_member is not None and fmt.codec == "gzip"  # the spool writes one gzip member with a tar
+    spool = CompressedSpool(job.run_dir / "dump.sql.gz-spool", member=fmt.tar_member)
     try:
         try:
             _dump_into(job, spool.write)
@@ -95,7 +102,7 @@ def produce_targz(job: DumpJob) -> ArtifactResult:
     # Rewindable: RetryingStorage retries a failed upload from the spool, encrypting and hashing afresh each time.
     def reopen() -> HashingReader:
         archive = open_targz(spool.path, header=header, content_bytes=spool.content_bytes)
-        return HashingReader(_encrypted(archive, job.recipients))
+        return HashingReader(_layered(archive, job.encoders))
 
     with ReopeningReader(reopen) as upload:
         stored = job.storage.put(job.key, upload)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
@@ -105,11 +112,11 @@ def produce_targz(job: DumpJob) -> ArtifactResult:
     return ArtifactResult(sha1=hashed.hexdigest(), raw_bytes=spool.raw_bytes, compressed_bytes=stored)
 
 
-def produce_streamed(job: DumpJob, *, codec: str) -> ArtifactResult:
+def produce_streamed(job: DumpJob, fmt: ArtifactFormat) -> ArtifactResult:
     _keep_part_buffers_mmapped()
     with DumpProcess(dump_argv(job.defaults_file), job.run_dir / "dump.err") as dump:
-        pumped = _CompressingPipe(dump, codec=codec, progress=job.progress)
-        reader = HashingReader(_encrypted(cast(BinaryIO, pumped), job.recipients))
+        pumped = _CompressingPipe(dump, codec=fmt.codec, progress=job.progress)
+        reader = HashingReader(_layered(cast(BinaryIO, pumped), job.encoders))
         try:
             stored = job.storage.put(job.key, reader)  # type: ignore[arg-type]  # one-shot: never retried half-read
         finally:
@@ -118,9 +125,18 @@ def produce_streamed(job: DumpJob, *, codec: str) -> ArtifactResult:
         return ArtifactResult(sha1=reader.hexdigest(), raw_bytes=pumped.raw_bytes, compressed_bytes=stored)
 
 
-def _encrypted(stream: BinaryIO, recipients: tuple[str, ...]) -> BinaryIO:
-    """The encryption layer (after compression, before the SHA1: the sidecar covers the stored bytes)."""
-    return encrypting_reader(stream, recipients) if recipients else stream
+PRODUCERS: dict[Production, Callable[[DumpJob, ArtifactFormat], ArtifactResult]] = {
+    SPOOLED: produce_spooled,
+    STREAMED: produce_streamed,
+}
+
+
+def _layered(stream: BinaryIO, encoders: tuple[Encoder, ...]) -> BinaryIO:
+    """The format's layers (encryption) over the compressed stream, before the SHA1: the sidecar covers
+    the stored bytes."""
+    for encode in encoders:
+        stream = encode(stream)
+    return stream
 
 
 def _keep_part_buffers_mmapped() -> None:

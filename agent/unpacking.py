@@ -17,7 +17,7 @@ import io
 import logging
 import tarfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
@@ -27,8 +27,8 @@ import zstandard
 from shared.compression import open_decompressor
 from shared.encryption import DecryptionError, decrypting_reader
 from shared.errors import BackupFailedError, BadInputError
+from shared.formats import PLAIN, artifact_format, layers_named
 from shared.hashing import HashingReader
-from shared.layout import TAR_MEMBER
 from shared.manifest import Manifest
 from shared.storage import Storage
 
@@ -40,6 +40,16 @@ CHUNK = 1 << 20
 # Errors a damaged gzip/zstd/tar stream raises while being read (isal raises zlib-compatible errors).
 # A damaged age file (DecryptionError) too; a wrong identity (WrongIdentityError) is not damage and propagates.
 _DAMAGE_ERRORS = (OSError, EOFError, zlib.error, tarfile.TarError, zstandard.ZstdError, ValueError, DecryptionError)
+
+
+def _decode_age(stream: BinaryIO, *, identities: Sequence[Any], what: str) -> BinaryIO:
+    if not identities:  # commands load identities (or refuse) before any download: see agent/decryption.py
+        raise BadInputError(f"{what} is encrypted and no identity was given")
+    return decrypting_reader(stream, identities, what=what)
+
+
+# Decoder per layer name in shared.formats.LAYERS (the pipeline holds the matching encoders).
+DECODERS: dict[str, Callable[..., BinaryIO]] = {"age": _decode_age}
 
 
 class ArtifactDamagedError(BackupFailedError):
@@ -62,7 +72,7 @@ class DumpReader(io.RawIOBase):
     def __init__(self, stream: BinaryIO, manifest: Manifest, *, identities: Sequence[Any] = ()) -> None:
         self._manifest = manifest
         self._hashed = HashingReader(stream)
-        self._plain = self._decrypted(identities)
+        self._plain = self._decoded(identities)
         self._decompressed = open_decompressor(manifest.artifact.compression, self._plain)
         self._tar: tarfile.TarFile | None = None
         self._member: tarfile.TarInfo | None = None
@@ -73,16 +83,16 @@ class DumpReader(io.RawIOBase):
         with contextlib.suppress(ArtifactDamagedError):
             self._sql = self._open_sql()
 
-    def _decrypted(self, identities: Sequence[Any]) -> BinaryIO:
-        """The age layer between the stored bytes (hashed: the SHA1 covers what is stored) and the codec."""
-        if self._manifest.encryption is None:
-            return cast(BinaryIO, self._hashed)
-        if not identities:
-            raise BadInputError(f"backup {self._manifest.id} is encrypted and no identity was given")
-        return decrypting_reader(cast(BinaryIO, self._hashed), identities, what=f"backup {self._manifest.id}")
+    def _decoded(self, identities: Sequence[Any]) -> BinaryIO:
+        """The artifact's layers undone, outermost first, between the stored bytes (hashed: the SHA1
+        covers what is stored) and the decompressor."""
+        stream = cast(BinaryIO, self._hashed)
+        for layer in reversed(layers_named(self._manifest.artifact.layers)):
+            stream = DECODERS[layer.name](stream, identities=identities, what=f"backup {self._manifest.id}")
+        return stream
 
     def _open_sql(self) -> BinaryIO:
-        if self._manifest.format != "tar.gz":
+        if artifact_format(self._manifest.format).reading == PLAIN:
             return self._decompressed
         try:
             # Stream mode ("r|"): one forward pass, no seeking, so the storage stream is enough.
@@ -157,8 +167,9 @@ class DumpReader(io.RawIOBase):
         if self._damage is None and self.raw_bytes != expected.raw_bytes:
             found.append(f"the dump inside is {self.raw_bytes:,} bytes, the manifest says {expected.raw_bytes:,}")
         if self._member is not None:
-            if self._member.name != (expected.tar_member or TAR_MEMBER):
-                found.append(f"the tar member is {self._member.name!r}, expected {expected.tar_member or TAR_MEMBER!r}")
+            member = expected.tar_member or artifact_format(self._manifest.format).tar_member
+            if self._member.name != member:
+                found.append(f"the tar member is {self._member.name!r}, expected {member!r}")
             if self._member.size != expected.raw_bytes:
                 found.append(f"the tar header says {self._member.size:,} bytes, "
                              f"the manifest says {expected.raw_bytes:,}")

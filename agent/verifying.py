@@ -46,7 +46,7 @@ def verify_backup(storage: Storage, manifest: Manifest, *, identities: Sequence[
     An encrypted backup without ``identities`` gets the checks that need no key: SHA1 (against the
     sidecar and the manifest) and stored size; the report says the content was not checked."""
     sidecar_sha1, problems = _read_sidecar(storage, manifest)
-    content_checked = manifest.encryption is None or bool(identities)
+    content_checked = not manifest.artifact.layers or bool(identities)
     if content_checked:
         read = check_artifact(storage, manifest, identities=identities)
     else:

@@ -10,21 +10,14 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shared.encryption.keys import AGE_SUFFIX
 from shared.errors import BadInputError
+from shared.formats import artifact_format, layers_named
 
 ID_FORMAT = "%Y%m%dT%H%M%SZ"
 _ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z$")
 MANIFEST_NAME = "manifest.json"
 SHA1_SUFFIX = ".sha1"
 
-# Artifact file name per format; tar.gz keeps the seed's name and single member path.
-ARTIFACT_NAMES = {
-    "tar.gz": "mariadb-ha-backup.tar.gz",
-    "sql.gz": "mariadb-ha-backup.sql.gz",
-    "sql.zst": "mariadb-ha-backup.sql.zst",
-}
-TAR_MEMBER = "mariadb-ha-backup/all-databases-dump.sql"
 
 
 class BackupIdError(BadInputError):
@@ -50,8 +43,8 @@ class BackupKeys:
 
     prefix: str
     backup_id: str
-    format: str
-    encrypted: bool = False  # the artifact is an age file: <artifact>.age
+    format: str  # a name in shared/formats.py: it names the artifact
+    layers: tuple[str, ...] = ()  # names in shared.formats.LAYERS, applied in order: <artifact>.age
 
     @property
     def folder(self) -> str:
@@ -59,7 +52,7 @@ class BackupKeys:
 
     @property
     def artifact_name(self) -> str:
-        return ARTIFACT_NAMES[self.format] + (AGE_SUFFIX if self.encrypted else "")
+        return artifact_format(self.format).stored_name(layers_named(self.layers))
 
     @property
     def artifact(self) -> str:

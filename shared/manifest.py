@@ -29,6 +29,7 @@ class Artifact:
     raw_bytes: int
     compression: str  # "gzip" or "zstd"
     tar_member: str | None = None  # only for tar.gz
+    layers: list[str] = field(default_factory=list)  # shared.formats.LAYERS applied after compression ("age")
 
 
 @dataclass(frozen=True)

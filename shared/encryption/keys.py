@@ -13,12 +13,13 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from shared.errors import BadInputError
 from shared.logs import register_secret
 
 AGE_SUFFIX = ".age"
+AGE_LAYER = "age"  # its name in shared.formats.LAYERS and in a manifest's artifact.layers
 # The key in BACKUP_DECRYPT_IDENTITY_SECRET that holds the identity file's text.
 IDENTITY_SECRET_KEY = "age-identity"  # noqa: S105  # a key name, not a secret
 RECIPIENTS_ENV = "BACKUP_ENCRYPT_RECIPIENTS"
@@ -50,6 +51,18 @@ class EncryptionSettings:
     @property
     def enabled(self) -> bool:
         return bool(self.recipients)
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The artifact layers this setting adds (names in shared.formats.LAYERS)."""
+        return (AGE_LAYER,) if self.enabled else ()
+
+    def encoders(self) -> tuple[Callable[[BinaryIO], BinaryIO], ...]:
+        """One stream encoder per layer, for the pipeline to apply after compression."""
+        from shared.encryption.streams import encrypting_reader
+
+        recipients = self.recipients
+        return tuple(lambda stream: encrypting_reader(stream, recipients) for _ in self.layers)
 
 
 @dataclass(frozen=True)

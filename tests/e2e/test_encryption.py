@@ -40,7 +40,7 @@ def encrypted_backup(server: TestServer, env: dict[str, str], recipients: list[s
                                           "BACKUP_ENCRYPT_RECIPIENTS": ",".join(recipients)})
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    keys = BackupKeys(prefix=PREFIX, backup_id=summary["backup_id"], format=fmt, encrypted=True)
+    keys = BackupKeys(prefix=PREFIX, backup_id=summary["backup_id"], format=fmt, layers=("age",))
     assert summary["artifact_key"] == keys.artifact
     return keys
 
@@ -88,6 +88,7 @@ def test_encrypted_backup_round_trips_on_each_backend(storage_backend, sample_se
     assert plain.returncode == 0, plain.stderr
     assert listing.stdout.decode().splitlines() == [MEMBER]
     assert json.loads(manifest_text)["encryption"] == {"scheme": "age", "recipients": recipients}
+    assert json.loads(manifest_text)["artifact"]["layers"] == ["age"]
     assert "AGE-SECRET-KEY" not in manifest_text
     assert unverified.returncode == 0, unverified.stderr
     assert "content NOT checked: the backup is encrypted" in unverified.stdout

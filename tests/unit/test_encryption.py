@@ -183,3 +183,23 @@ def test_identity_from_a_secret_reads_key_age_identity(tmp_path):
 def test_identity_secret_without_namespace_is_bad_input():
     with pytest.raises(EncryptionConfigError, match="needs CELL_DEFAULT_NAMESPACE"):
         load_decryption_settings({"BACKUP_DECRYPT_IDENTITY_SECRET": "backup-key"})
+
+
+@pytest.mark.parametrize("fmt", ["tar.gz", "sql.gz", "sql.zst"])
+def test_encryption_is_a_layer_on_every_format(fmt):
+    from shared.encryption import EncryptionSettings
+    from shared.layout import BackupKeys
+
+    layers = EncryptionSettings(recipients=("age1x",)).layers
+    keys = BackupKeys(prefix="p", backup_id="20240101T000000Z", format=fmt, layers=layers)
+
+    assert keys.artifact_name == f"mariadb-ha-backup.{fmt}.age"
+    assert keys.sha1 == f"p/20240101T000000Z/mariadb-ha-backup.{fmt}.age.sha1"
+    assert EncryptionSettings().layers == ()
+
+
+def test_a_manifest_naming_an_unknown_layer_is_refused():
+    from shared.formats import UnknownFormatError, layers_named
+
+    with pytest.raises(UnknownFormatError, match="unknown artifact layer 'rot13'"):
+        layers_named(["age", "rot13"])
