@@ -244,3 +244,24 @@ def test_restore_drill_and_damage_detection_on_an_encrypted_backup(sample_server
     assert damaged.returncode == 1
     assert f"SHA1 of {keys.artifact_name} is" in damaged.stdout
     assert f"backup {keys.backup_id} is not a readable age file" in damaged.stdout
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("age1notakey", "BACKUP_ENCRYPT_RECIPIENTS: 'age1notakey' is not an age X25519 recipient"),
+    ("SECRET", "BACKUP_ENCRYPT_RECIPIENTS holds an age identity (a secret key), not a recipient"),
+])
+def test_bad_recipient_is_bad_input_and_nothing_is_written(value, message, tmp_path, keys_dir):
+    keygen(keys_dir / "k.txt")
+    value = secret_of(keys_dir / "k.txt") if value == "SECRET" else value
+    (tmp_path / "bucket").mkdir()
+    env = {"BACKUP_URL": f"file://{tmp_path / 'bucket'}", "MARIADB_HOST": "127.0.0.1", "MARIADB_PASSWORD": "x",
+           "BACKUP_ENCRYPT_RECIPIENTS": value}
+
+    done = run_cli(["backup"], env)
+
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"mariadb-ha-backup: error: {message}")
+    if value.startswith("AGE-SECRET-KEY-"):
+        assert value[16:] not in done.stderr  # the key part of the identity is never echoed
+    assert list((tmp_path / "bucket").iterdir()) == []
