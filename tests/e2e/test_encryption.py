@@ -77,6 +77,7 @@ def test_encrypted_backup_round_trips_on_each_backend(storage_backend, sample_se
                            cwd=tmp_path / "dl", capture_output=True)
     listing = subprocess.run(["tar", "tzf", "-"], input=plain.stdout, capture_output=True)
     manifest_text = (tmp_path / "dl" / "manifest.json").read_text()
+    listed = run_cli(["list", "--json"], env)
     unverified = run_cli(["verify", "--latest"], env)
     verified = run_cli(["verify", "--latest"], {**env, "BACKUP_DECRYPT_IDENTITY_FILE": str(keys_dir / "ops.txt")})
     target = mariadb_factory()
@@ -90,6 +91,8 @@ def test_encrypted_backup_round_trips_on_each_backend(storage_backend, sample_se
     assert json.loads(manifest_text)["encryption"] == {"scheme": "age", "recipients": recipients}
     assert json.loads(manifest_text)["artifact"]["layers"] == ["age"]
     assert "AGE-SECRET-KEY" not in manifest_text
+    [entry] = json.loads(listed.stdout)
+    assert (entry["layers"], entry["encryption"]["recipients"]) == (["age"], recipients)
     assert unverified.returncode == 0, unverified.stderr
     assert "content NOT checked: the backup is encrypted" in unverified.stdout
     assert verified.returncode == 0, verified.stderr
