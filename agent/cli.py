@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "agent.commands.verify",
     "agent.commands.restore",
     "agent.commands.prune",
+    "agent.commands.status",
 )
 
 

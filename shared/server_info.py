@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.dump import DumpConnectionError, run_client_query
 from shared.manifest import Inventory
+from shared.mariadb_client import DumpConnectionError, run_client_query
 
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 _GALERA_STATUS = (

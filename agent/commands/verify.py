@@ -7,14 +7,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from agent.backup import private_run_dir
-from agent.bucket import open_bucket
-from agent.catalog import scan_backups, select_backup
 from agent.commands.options import add_config_flags
-from agent.decryption import identities_for
-from agent.restore_drill import run_drill
-from agent.signals import signals_raise_terminated
-from agent.verifying import raise_if_failed, verify_backup
 from shared.config import ConfigValues, load_destination, load_retry, load_tmp_dir
 from shared.encryption import load_decryption_settings
 from shared.errors import BadInputError
@@ -35,6 +28,15 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
+    # Flow modules load only when this command runs: the CLI imports every command to register it.
+    from agent.bucket import open_bucket
+    from agent.catalog import scan_backups, select_backup
+    from agent.decryption import identities_for
+    from agent.restore_drill import run_drill
+    from agent.run_dir import private_run_dir
+    from agent.signals import signals_raise_terminated
+    from agent.verifying import raise_if_failed, verify_backup
+
     if args.backup_id and args.latest:
         raise BadInputError("give either an ID or --latest, not both")
     decryption = load_decryption_settings(config)

@@ -13,6 +13,7 @@ child process and a binary in the image.
 from shared.encryption.keys import (
     AGE_SUFFIX,
     IDENTITY_SECRET_KEY,
+    NO_ENCRYPTION,
     DecryptionSettings,
     EncryptionConfigError,
     EncryptionSettings,
@@ -27,6 +28,7 @@ from shared.encryption.streams import DecryptionError, WrongIdentityError, decry
 __all__ = [
     "AGE_SUFFIX",
     "IDENTITY_SECRET_KEY",
+    "NO_ENCRYPTION",
     "DecryptionError",
     "DecryptionSettings",
     "EncryptionConfigError",

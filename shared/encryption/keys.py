@@ -65,6 +65,9 @@ class EncryptionSettings:
         return tuple(lambda stream: encrypting_reader(stream, recipients) for _ in self.layers)
 
 
+NO_ENCRYPTION = EncryptionSettings()
+
+
 @dataclass(frozen=True)
 class DecryptionSettings:
     identity_file: Path | None = None

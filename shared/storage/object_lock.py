@@ -11,7 +11,7 @@ so "locked for N days" and "older than N days" agree about every backup.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -42,6 +42,9 @@ class LockSettings:
         return started + timedelta(days=self.days)
 
 
+NO_LOCK = LockSettings()
+
+
 def load_lock_settings(raw: Mapping[str, str]) -> LockSettings:
     mode = raw.get(LOCK_MODE_ENV, "GOVERNANCE").upper()
     if mode not in LOCK_MODES:
@@ -70,6 +73,17 @@ def require_object_lock(storage: Storage) -> LockingStorage:
         raise ObjectLockUnsupportedError(f"{storage.url}: this storage cannot lock objects; unset {LOCK_DAYS_ENV}")
     storage.check_object_lock()
     return storage
+
+
+def retainer(storage: Storage, lock: LockSettings, *, started: datetime) -> Callable[[str], None]:
+    """A function that retains one stored key until ``started`` + the lock's days; a no-op without
+    BACKUP_LOCK_DAYS. The backup calls it right after each upload, so the manifest (which makes the
+    backup exist) is written only after the objects it names are retained."""
+    if not lock.enabled:
+        return lambda key: None
+    locking = require_object_lock(storage)
+    until = lock.until(started)
+    return lambda key: locking.set_retention(key, until=until, mode=lock.mode)
 
 
 def latest_retention(storage: Storage, keys: Iterable[str], *, now: datetime) -> datetime | None:
