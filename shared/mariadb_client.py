@@ -40,9 +40,14 @@ class AccessDeniedError(BadInputError):
     """The server refused the credentials (exit 2: retrying a wrong password cannot help)."""
 
 
-def write_defaults_file(directory: Path, *, host: str, port: int, user: str, password: str) -> Path:
-    """Write a [client] option file readable only by us and return its path."""
-    path = directory / "client.cnf"
+def write_defaults_file(directory: Path, *, host: str, port: int, user: str, password: str,
+                        charset: bool = True) -> Path:
+    """Write a [client] option file readable only by us and return its path.
+
+    ``charset=False`` leaves out ``default-character-set``, which ``mariadb-binlog`` rejects as an
+    unknown option (it reads raw events and has no connection character set to choose).
+    """
+    path = directory / ("client.cnf" if charset else "binlog-client.cnf")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(
@@ -52,7 +57,7 @@ def write_defaults_file(directory: Path, *, host: str, port: int, user: str, pas
             f"user={_option_value(user)}\n"
             f"password={_option_value(password)}\n"
             # utf8mb4 end to end: a latin1 connection would mangle 4-byte characters in the dump.
-            "default-character-set=utf8mb4\n"
+            + ("default-character-set=utf8mb4\n" if charset else "")
         )
     return path
 

@@ -21,7 +21,7 @@ class Option:
     flag: str | None  # None: environment only (a secret on argv is visible in /proc/*/cmdline)
     help: str
     section: str  # the loader that reads it: destination, source, format, retry, retention, run, restore,
-    #               reporting (shared/reporting), status
+    #               reporting (shared/reporting), status, binlog
     to_job: bool = False  # the dispatcher passes it on to the backup Job's environment
 
 
@@ -66,6 +66,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("BACKUP_NOTIFY_URL", "--notify-url", "POST a JSON summary here on success, to URL/fail on failure",
            "reporting", True),
     Option("BACKUP_MAX_AGE", "--max-age", "status: stale past this (90s, 30m, 26h, 7d; default 26h)", "status"),
+    Option("BINLOG_UPLOAD_SECONDS", "--binlog-upload-seconds",
+           "archive-binlogs --follow: a commit is in the bucket within this many seconds (default 10)", "binlog"),
+    Option("BINLOG_SERVER_ID", "--binlog-server-id",
+           "archive-binlogs: replication server id (default: derived from the prefix plus a random part)", "binlog"),
+    Option("BINLOG_SOURCES", "--binlog-sources",
+           "archive-binlogs: nodes to follow, host[:port],... (default: the host; Galera: list every node)", "binlog"),
     # Loaded by shared.encryption (load_encryption_settings / load_decryption_settings) and
     # shared.storage.object_lock (load_lock_settings). Recipients are public keys; an identity is never
     # passed to a backup Job (the backup needs none).

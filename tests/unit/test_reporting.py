@@ -17,9 +17,9 @@ from agent.reporting import (
     summary,
 )
 from shared.config import ConfigError
-from shared.dump import DumpConnectionError
 from shared.errors import AlreadyRunningError, BadInputError
 from shared.logs import register_secret
+from shared.mariadb_client import DumpConnectionError
 from shared.reporting.metrics import Gauge, metrics_settings_from, publish
 from shared.reporting.notify import notify_settings_from
 
