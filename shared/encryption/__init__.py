@@ -23,7 +23,14 @@ from shared.encryption.keys import (
     load_identities,
     parse_recipients,
 )
-from shared.encryption.streams import DecryptionError, WrongIdentityError, decrypting_reader, encrypting_reader
+from shared.encryption.streams import (
+    DecryptionError,
+    WrongIdentityError,
+    decrypt_bytes,
+    decrypting_reader,
+    encrypt_bytes,
+    encrypting_reader,
+)
 
 __all__ = [
     "AGE_SUFFIX",
@@ -35,7 +42,9 @@ __all__ = [
     "EncryptionSettings",
     "IdentityMissingError",
     "WrongIdentityError",
+    "decrypt_bytes",
     "decrypting_reader",
+    "encrypt_bytes",
     "encrypting_reader",
     "load_decryption_settings",
     "load_encryption_settings",

@@ -89,6 +89,20 @@ def decrypting_reader(source: BinaryIO, identities: Sequence[Any], *, what: str)
     return cast(BinaryIO, layer)
 
 
+def encrypt_bytes(data: bytes, recipients: Sequence[str]) -> bytes:
+    """A small artifact (a binlog segment, an accounts sidecar) as one age file, in memory."""
+    import pyrage
+    from pyrage import x25519
+
+    return bytes(pyrage.encrypt(data, [x25519.Recipient.from_str(r) for r in recipients]))
+
+
+def decrypt_bytes(data: bytes, identities: Sequence[Any], *, what: str) -> bytes:
+    """The plaintext of a small age file; the same errors as ``decrypting_reader``."""
+    with decrypting_reader(io.BytesIO(data), identities, what=what) as reader:
+        return reader.read()
+
+
 class _RecordingSource:
     """The layer's source, remembering the exception it raised (pyrage wraps it into its own)."""
 

@@ -203,3 +203,20 @@ def test_a_manifest_naming_an_unknown_layer_is_refused():
 
     with pytest.raises(UnknownFormatError, match="unknown artifact layer 'rot13'"):
         layers_named(["age", "rot13"])
+
+
+def test_small_artifacts_round_trip_through_bytes_and_the_cli(tmp_path):
+    from shared.encryption import decrypt_bytes, encrypt_bytes
+
+    public = keygen(tmp_path / "k.txt")
+    segment = b"\xfebin" + os.urandom(5000)
+    stored = encrypt_bytes(segment, [public])
+    (tmp_path / "seg.age").write_bytes(stored)
+
+    by_cli = subprocess.run(["age", "-d", "-i", str(tmp_path / "k.txt"), str(tmp_path / "seg.age")], capture_output=True)
+
+    assert by_cli.stdout == segment
+    assert decrypt_bytes(stored, identities_of(tmp_path / "k.txt"), what="segment 1") == segment
+    keygen(tmp_path / "other.txt")
+    with pytest.raises(WrongIdentityError, match="segment 1: none of the configured identities"):
+        decrypt_bytes(stored, identities_of(tmp_path / "other.txt"), what="segment 1")
