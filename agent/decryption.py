@@ -7,6 +7,7 @@ none); plain ``verify`` can do without one, checking only the SHA1 and sizes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from shared.encryption import DecryptionSettings, load_identities
@@ -19,4 +20,12 @@ def identities_for(manifest: Manifest, settings: DecryptionSettings, *, required
     and none is configured."""
     if AGE_LAYER not in manifest.artifact.layers or (not required and not settings.configured):
         return []
-    return load_identities(settings, what=f"backup {manifest.id}")
+    return load_identities(settings, what=f"backup {manifest.id}", read_secret=_secret_reader(settings))
+
+
+def _secret_reader(settings: DecryptionSettings) -> Callable[..., str] | None:
+    if settings.identity_secret is None:
+        return None
+    from shared.k8s.secret import read_root_password  # the kubernetes client is heavy: only when a Secret is read
+
+    return read_root_password

@@ -23,6 +23,7 @@ from agent.commands.options import add_config_flags
 from agent.signals import signals_set
 from shared.config import ConfigValues, load_destination, load_retry, load_source, load_tmp_dir
 from shared.config.binlog import load_archive_settings
+from shared.encryption import load_encryption_settings
 from shared.logs import register_secret
 
 EXIT_GAP = 4
@@ -50,7 +51,8 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     with signals_set(stop), private_run_dir(load_tmp_dir(config)) as run_dir:
         archiver = Archiver(bucket.storage, prefix=bucket.prefix, settings=archive,
                             credentials=Credentials(user=source.user, password=password), run_dir=run_dir,
-                            retry_seconds=retry.max_seconds, stop=stop)
+                            retry_seconds=retry.max_seconds, stop=stop,
+                            encryption=load_encryption_settings(config))
         result = archiver.run(follow=args.follow)
     print(json.dumps(asdict(result), default=str) if args.json else _summary(result))
     return EXIT_GAP if result.gaps and not args.follow else 0

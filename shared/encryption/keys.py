@@ -64,6 +64,17 @@ class EncryptionSettings:
         recipients = self.recipients
         return tuple(lambda stream: encrypting_reader(stream, recipients) for _ in self.layers)
 
+    @property
+    def layer_suffix(self) -> str:
+        """What the layers add to a stored object's name (``.age``)."""
+        return AGE_SUFFIX if self.enabled else ""
+
+    def encode_bytes(self, data: bytes) -> bytes:
+        """A small artifact (a binlog segment, an accounts sidecar) with the layers applied, in memory."""
+        from shared.encryption.streams import encrypt_bytes
+
+        return encrypt_bytes(data, self.recipients) if self.enabled else data
+
 
 NO_ENCRYPTION = EncryptionSettings()
 
@@ -164,10 +175,10 @@ def parse_identities(text: str, *, source: str) -> list[Any]:
 
 
 def _secret_text(settings: DecryptionSettings, read_secret: SecretReader | None) -> str:
+    # The Kubernetes client is injected (agent/decryption.py passes shared.k8s.secret's reader), so this
+    # module, and the binlog code that uses it, stays below shared.k8s in the layering.
     if read_secret is None:
-        from shared.k8s.secret import read_root_password  # the kubernetes client is heavy: import only when used
-
-        read_secret = read_root_password
+        raise EncryptionConfigError(f"{IDENTITY_SECRET_ENV} is set but this command cannot read Secrets")
     assert settings.namespace is not None and settings.identity_secret is not None  # load_decryption_settings
     return read_secret(namespace=settings.namespace, secret_name=settings.identity_secret, key=IDENTITY_SECRET_KEY)
 
