@@ -34,6 +34,8 @@ VALUE_TO_ENV = {
     ("retention", "keepLast"): "BACKUP_KEEP_LAST", ("retention", "maxAgeDays"): "BACKUP_MAX_AGE_DAYS",
     ("backup", "retrySeconds"): "BACKUP_RETRY_SECONDS", ("backup", "retryAttempts"): "BACKUP_RETRY_ATTEMPTS",
     ("metrics", "pushgateway"): "BACKUP_METRICS_PUSHGATEWAY", ("notifications", "url"): "BACKUP_NOTIFY_URL",
+    ("encryption", "recipients"): "BACKUP_ENCRYPT_RECIPIENTS", ("objectLock", "days"): "BACKUP_LOCK_DAYS",
+    ("objectLock", "mode"): "BACKUP_LOCK_MODE",
     ("serviceAccount", "name"): "AGENT_SERVICE_ACCOUNT", ("job", "backoffLimit"): "JOB_BACKOFF_LIMIT",
     ("job", "activeDeadlineSeconds"): "JOB_ACTIVE_DEADLINE_SECONDS",
     ("job", "ttlSecondsAfterFinished"): "JOB_TTL_SECONDS_AFTER_FINISHED",

@@ -91,6 +91,9 @@ dispatcher's passthrough variables (AGENT_ENV_PASSTHROUGH) that are set.
   (list "BACKUP_RETRY_ATTEMPTS" $v.backup.retryAttempts)
   (list "BACKUP_METRICS_PUSHGATEWAY" $v.metrics.pushgateway)
   (list "BACKUP_NOTIFY_URL" $v.notifications.url)
+  (list "BACKUP_ENCRYPT_RECIPIENTS" $v.encryption.recipients)
+  (list "BACKUP_LOCK_DAYS" $v.objectLock.days)
+  (list "BACKUP_LOCK_MODE" $v.objectLock.mode)
 -}}
 - name: CELL_DEFAULT_NAMESPACE
   value: {{ .Release.Namespace | quote }}
