@@ -19,19 +19,23 @@ NOT EXISTS`` first, then the grants, then default roles. Restore modes (``--acco
   fail with 1449 and the applications cannot log in.
 - ``keep``: no account is created or changed; the restore reports the definers it leaves missing.
 
-The file holds password hashes: it is as sensitive as the dump, and stored with the same access.
+The file holds password hashes: when the backup is encrypted it is stored age-encrypted to the same
+recipients (``accounts.sql.age``); otherwise it has the same access as the dump.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent.verifying import VerifyFailedError
 from shared.config import ConfigError
+from shared.encryption import AGE_SUFFIX
+from shared.encryption.streams import decrypt_bytes
 from shared.manifest import Manifest
 from shared.mariadb_client import DumpError, run_client_query
 from shared.storage import Storage
@@ -113,6 +117,11 @@ def _account_statements(defaults_file: Path, account: Account) -> tuple[str, lis
     return created, granted
 
 
+def accounts_keys(folder: str) -> tuple[str, ...]:
+    """Every key an accounts file of this backup folder may have (plain, or age-encrypted)."""
+    return (folder + ACCOUNTS_NAME, folder + ACCOUNTS_NAME + AGE_SUFFIX)
+
+
 def account_blocks(sql: bytes) -> dict[str, list[str]]:
     """Account name -> its statements (creation first, then grants), in the file's order."""
     blocks: dict[str, list[str]] = {}
@@ -164,17 +173,21 @@ def give_grants(defaults_file: Path, grants: list[str]) -> list[tuple[str, str]]
     return failed
 
 
-def accounts_file(storage: Storage, manifest: Manifest, *, mode: str) -> tuple[bytes | None, list[str]]:
-    """The backup's ``accounts.sql`` if ``mode`` is restore (checked against its SHA1), and notes."""
+def accounts_file(
+    storage: Storage, manifest: Manifest, *, mode: str, identities: Sequence[Any] = ()
+) -> tuple[bytes | None, list[str]]:
+    """The backup's ``accounts.sql`` if ``mode`` is restore (SHA1 checked, decrypted if need be), and notes."""
     if mode == "keep":
         return None, []
     if manifest.accounts is None:
         return None, ["this backup has no accounts.sql (taken before accounts were backed up): none restored"]
     with storage.open_read(manifest.accounts.key) as stream:
-        sql = stream.read()
-    if hashlib.sha1(sql, usedforsecurity=False).hexdigest() != manifest.accounts.sha1:
+        stored = stream.read()
+    if hashlib.sha1(stored, usedforsecurity=False).hexdigest() != manifest.accounts.sha1:
         raise VerifyFailedError(f"{manifest.accounts.key}: SHA1 differs from the manifest; accounts not restored")
-    return sql, []
+    if not manifest.accounts.encrypted:
+        return stored, []
+    return decrypt_bytes(stored, identities, what=manifest.accounts.key), []
 
 
 def missing_definers(defaults_file: Path, databases: list[str] | None = None) -> list[str]:

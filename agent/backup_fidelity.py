@@ -20,6 +20,8 @@ from agent.backup_checks import backup_warnings
 from agent.dump_evidence import RowCounter
 from agent.pipeline import ArtifactResult, ArtifactUpload, produce
 from shared.dump import dump_supports_history
+from shared.encryption import AGE_SUFFIX
+from shared.encryption.streams import encrypt_bytes
 from shared.formats import ArtifactFormat
 from shared.manifest import AccountsFile, Evidence, Manifest
 from shared.mariadb_client import DumpError
@@ -60,14 +62,18 @@ def read_server_extras(defaults_file: Path, info: ServerInfo) -> ServerExtras:
     return ServerExtras(warnings=warnings, accounts_sql=sql, account_names=names)
 
 
-def store_accounts(storage: Storage, *, folder: str, extras: ServerExtras) -> AccountsFile | None:
-    """Store ``<folder>accounts.sql``; None when there are no accounts to store."""
+def store_accounts(
+    storage: Storage, *, folder: str, extras: ServerExtras, recipients: tuple[str, ...] = ()
+) -> AccountsFile | None:
+    """Store ``<folder>accounts.sql`` (``.age``, encrypted to ``recipients``, when the backup is
+    encrypted: it holds password hashes); None when there are no accounts to store."""
     if extras.accounts_sql is None:
         return None
-    key = folder + ACCOUNTS_NAME
-    storage.put(key, io.BytesIO(extras.accounts_sql))
-    digest = hashlib.sha1(extras.accounts_sql, usedforsecurity=False).hexdigest()
-    return AccountsFile(key=key, sha1=digest, accounts=extras.account_names)
+    key = folder + ACCOUNTS_NAME + (AGE_SUFFIX if recipients else "")
+    stored = encrypt_bytes(extras.accounts_sql, recipients) if recipients else extras.accounts_sql
+    storage.put(key, io.BytesIO(stored))
+    digest = hashlib.sha1(stored, usedforsecurity=False).hexdigest()
+    return AccountsFile(key=key, sha1=digest, accounts=extras.account_names, encrypted=bool(recipients))
 
 
 def with_fidelity(

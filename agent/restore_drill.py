@@ -19,8 +19,10 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agent.accounts import account_grants, accounts_file, create_accounts, give_grants, missing_definers
 from agent.restoring import load_dump
@@ -58,7 +60,7 @@ class DrillReport:
     not_checked: list[str] = field(default_factory=list)
 
 
-def run_drill(storage: Storage, manifest: Manifest, *, run_dir: Path) -> DrillReport:
+def run_drill(storage: Storage, manifest: Manifest, *, run_dir: Path, identities: Sequence[Any] = ()) -> DrillReport:
     clock = time.monotonic()
     log.info("restore drill of %s: starting a throwaway server", manifest.id,
              extra={"event": "drill-start", "backup_id": manifest.id})
@@ -67,10 +69,11 @@ def run_drill(storage: Storage, manifest: Manifest, *, run_dir: Path) -> DrillRe
         password = secrets.token_urlsafe(24)
         server.set_root_password(password)
         defaults = write_defaults_file(run_dir, host=server.host, port=server.port, user="root", password=password)
-        accounts_sql, account_notes = accounts_file(storage, manifest, mode="restore")
+        accounts_sql, account_notes = accounts_file(storage, manifest, mode="restore", identities=identities)
         created = create_accounts(defaults, accounts_sql) if accounts_sql else []
         early = give_grants(defaults, account_grants(accounts_sql, created)) if accounts_sql else []
-        read = load_dump(storage, manifest, defaults_file=defaults, database=None, run_dir=run_dir)
+        read = load_dump(storage, manifest, defaults_file=defaults, database=None, run_dir=run_dir,
+                         identities=identities)
         account_notes += [f"grant not given: {g} ({e})" for g, e in give_grants(defaults, [g for g, _ in early])]
         restored = read_inventory(defaults)
         differences = compare_inventories(expected=manifest.inventory, found=restored)

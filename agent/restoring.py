@@ -18,10 +18,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from agent.accounts import (
     account_grants,
@@ -92,23 +93,23 @@ class RestoreResult:
 
 
 def restore_backup(storage: Storage, manifest: Manifest, *, defaults_file: Path, request: RestoreRequest,
-                   run_dir: Path, progress: Progress | None = None) -> RestoreResult:
+                   run_dir: Path, progress: Progress | None = None, identities: Sequence[Any] = ()) -> RestoreResult:
     check_database_in_backup(manifest, request.database)
     existing = check_target(defaults_file, database=request.database, confirmed=request.confirmed)
     if request.verify_first:
         log.info("verifying backup %s before restoring", manifest.id,
                  extra={"event": "verify", "backup_id": manifest.id})
-        raise_if_failed(verify_backup(storage, manifest))
+        raise_if_failed(verify_backup(storage, manifest, identities=identities))
     log.info("restoring backup %s", manifest.id, extra={"event": "restore", "backup_id": manifest.id,
                                                         "database": request.database})
     selection = Selection(request.database, known_databases=frozenset(manifest.inventory.databases))
-    accounts_sql, notes = accounts_file(storage, manifest, mode=request.accounts)
+    accounts_sql, notes = accounts_file(storage, manifest, mode=request.accounts, identities=identities)
     created = create_accounts(defaults_file, accounts_sql) if accounts_sql else []
     early = give_grants(defaults_file, account_grants(accounts_sql, created)) if accounts_sql else []
     with packet_limit(defaults_file, needed=manifest.source.max_allowed_packet):
         try:
             read = load_selection(storage, manifest, selection, defaults_file=defaults_file, run_dir=run_dir,
-                                  progress=progress)
+                                  progress=progress, identities=identities)
         except BackupFailedError as exc:
             left = undo_failed_database(defaults_file, database=request.database,
                                         existed=request.database in existing)
@@ -168,18 +169,21 @@ def user_databases(defaults_file: Path) -> list[str]:
 
 
 def load_dump(storage: Storage, manifest: Manifest, *, defaults_file: Path, database: str | None,
-              run_dir: Path, progress: Progress | None = None) -> ReadReport:
+              run_dir: Path, progress: Progress | None = None, identities: Sequence[Any] = ()) -> ReadReport:
     """Stream the dump (or one database of it) into the client; fail if the loaded bytes differ from the
     manifest's SHA1. Used by ``restore`` and by the restore drill."""
     selection = Selection(database, known_databases=frozenset(manifest.inventory.databases))
     return load_selection(storage, manifest, selection, defaults_file=defaults_file, run_dir=run_dir,
-                          progress=progress)
+                          progress=progress, identities=identities)
 
 
 def load_selection(storage: Storage, manifest: Manifest, selection: Selection, *, defaults_file: Path,
-                   run_dir: Path, progress: Progress | None = None) -> ReadReport:
+                   run_dir: Path, progress: Progress | None = None, identities: Sequence[Any] = ()) -> ReadReport:
     """``load_dump`` with the caller's ``Selection`` (which then tells what was loaded and referenced)."""
-    with open_dump(storage, manifest) as reader, MariadbClient(defaults_file, run_dir=run_dir) as client:
+    # The dump is opened (an encrypted one's age header checked against the identities) before the
+    # client starts, so a wrong identity never reaches the target.
+    with open_dump(storage, manifest, identities=identities) as reader, \
+            MariadbClient(defaults_file, run_dir=run_dir) as client:
         client.feed(selection.chunks(_chunks(reader)), progress=progress)
         read = reader.finish()
         client.finish()

@@ -14,7 +14,7 @@ from typing import Any
 from shared.errors import BackupFailedError
 
 SCHEMA_VERSION = 1
-_NESTED = ("artifact", "source", "inventory", "accounts", "evidence")
+_NESTED = ("artifact", "source", "inventory", "encryption", "retention", "accounts", "evidence")
 
 
 class ManifestError(BackupFailedError):
@@ -30,6 +30,7 @@ class Artifact:
     raw_bytes: int
     compression: str  # "gzip" or "zstd"
     tar_member: str | None = None  # only for tar.gz
+    layers: list[str] = field(default_factory=list)  # shared.formats.LAYERS applied after compression ("age")
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,9 @@ class AccountsFile:
     """``accounts.sql`` beside the artifact: users, roles and grants as SQL (see agent.accounts)."""
 
     key: str
-    sha1: str
+    sha1: str  # of the stored bytes (age-encrypted when ``encrypted``)
     accounts: list[str]
+    encrypted: bool = False  # age-encrypted to the artifact's recipients (``accounts.sql.age``)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,22 @@ class Evidence:
 
     rows: dict[str, int] = field(default_factory=dict)
     history_dumped: bool = False  # --dump-history was used: versioned tables' rows include history
+
+
+@dataclass(frozen=True)
+class Encryption:
+    """How the artifact is encrypted: public keys only (a recipient cannot decrypt anything)."""
+
+    scheme: str  # "age"
+    recipients: list[str]
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Object lock on every object of the backup (BACKUP_LOCK_DAYS)."""
+
+    until: str  # ISO 8601, UTC
+    mode: str  # GOVERNANCE | COMPLIANCE
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,8 @@ class Manifest:
     tool_version: str
     inventory: Inventory
     schema_version: int = SCHEMA_VERSION
+    encryption: Encryption | None = None  # None: the artifact is stored unencrypted
+    retention: Retention | None = None  # None: no object lock
     accounts: AccountsFile | None = None
     evidence: Evidence | None = None
     warnings: list[str] = field(default_factory=list)  # what the backup knows will not come back as it was
@@ -103,6 +123,8 @@ class Manifest:
                 artifact=Artifact(**raw["artifact"]),
                 source=Source(**raw["source"]),
                 inventory=Inventory(**raw["inventory"]),
+                encryption=Encryption(**raw["encryption"]) if raw.get("encryption") else None,
+                retention=Retention(**raw["retention"]) if raw.get("retention") else None,
                 accounts=AccountsFile(**raw["accounts"]) if raw.get("accounts") else None,
                 evidence=Evidence(**raw["evidence"]) if raw.get("evidence") else None,
             )
