@@ -35,6 +35,7 @@ from shared.binlogs.gtid import Gtid, advance, format_state, parse_state
 from shared.binlogs.index import archived_state, last_record, next_seq
 from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode, parse_time
 from shared.config.binlog import ArchiveSettings, Endpoint
+from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.errors import BackupFailedError
 from shared.storage.base import Storage
 
@@ -82,7 +83,8 @@ class Archiver:
                  run_dir: Path, retry_seconds: float, stop: threading.Event,
                  on_segment: Callable[[SegmentRecord], None] = lambda record: None,
                  on_gap: Callable[[GapRecord], None] = lambda record: None,
-                 on_lag: Callable[[float], None] = lambda seconds: None) -> None:
+                 on_lag: Callable[[float], None] = lambda seconds: None,
+                 encryption: EncryptionSettings = NO_ENCRYPTION) -> None:
         self.settings = settings
         self.credentials = credentials
         self.run_dir = run_dir
@@ -92,7 +94,8 @@ class Archiver:
         self._lag_reported = 0.0
         self.result = ArchiveResult()
         self.segmenter = Segmenter(storage, prefix=prefix, position=resume_position(storage, prefix),
-                                   cut_after_seconds=settings.upload_seconds / 2, on_commit=self._committed)
+                                   cut_after_seconds=settings.upload_seconds / 2, on_commit=self._committed,
+                                   encryption=encryption)
         self._order = list(settings.sources)
         self._purged_on: set[Endpoint] = set()
         self._gap_reason: str | None = None

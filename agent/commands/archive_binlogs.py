@@ -25,6 +25,7 @@ from agent.commands.options import add_config_flags
 from agent.signals import signals_set
 from shared.config import ConfigValues, load_destination, load_retry, load_source, load_tmp_dir
 from shared.config.binlog import load_archive_settings
+from shared.encryption import load_encryption_settings
 from shared.logs import register_secret
 from shared.reporting.metrics import metrics_settings_from
 
@@ -57,7 +58,8 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
             archiver = Archiver(bucket.storage, prefix=bucket.prefix, settings=archive,
                                 credentials=Credentials(user=source.user, password=password), run_dir=run_dir,
                                 retry_seconds=retry.max_seconds, stop=stop, on_segment=metrics.segment,
-                                on_gap=metrics.gap, on_lag=metrics.lag)
+                                on_gap=metrics.gap, on_lag=metrics.lag,
+                                encryption=load_encryption_settings(config))
             result = archiver.run(follow=args.follow)
     finally:
         metrics.close()
