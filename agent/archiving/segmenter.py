@@ -90,6 +90,11 @@ class Segmenter:
             self.flush()
         return True
 
+    @property
+    def oldest_pending_time(self) -> datetime | None:
+        """Commit time of the oldest transaction received but not yet in the bucket."""
+        return self._pending.transactions[0].time if self._pending is not None else None
+
     def due(self) -> bool:
         return self._pending is not None and time.monotonic() - self._pending.since >= self.cut_after_seconds
 
