@@ -302,3 +302,31 @@ def test_encrypted_upload_cut_mid_stream_is_retried_and_decrypts(s3_server, faul
                                                     capture_output=True).stdout.decode().splitlines() == [MEMBER]
     retried = [json.loads(line) for line in logs[0].splitlines() if '"retry"' in line or "retrying" in line]
     assert [r["message"] for r in retried if keys.artifact in r["message"]], logs[0]  # the artifact's upload was cut
+
+
+@pytest.mark.parametrize("fmt", ["tar.gz", "sql.zst"])
+def test_sigterm_during_an_encrypted_backup_leaves_nothing(fmt, sample_server, tmp_path, keys_dir):
+    import signal
+    import time
+
+    from tests.support.agent_runs import dump_children, env_for, hold_table_lock
+
+    bucket, tmp = tmp_path / "bucket", tmp_path / "tmp"
+    bucket.mkdir()
+    tmp.mkdir()
+    env = env_for(sample_server, bucket, tmp, BACKUP_FORMAT=fmt, BACKUP_ENCRYPT_RECIPIENTS=keygen(keys_dir / "k.txt"))
+    holder = hold_table_lock(sample_server, "shop.products")
+    try:
+        agent = start_cli(["backup"], env)
+        wait_for(lambda: dump_children(agent.pid))
+        time.sleep(0.5)  # the dump is blocked on the locked table, mid-stream, the age thread waiting on it
+        agent.send_signal(signal.SIGTERM)
+        _, stderr = agent.communicate(timeout=30)
+    finally:
+        holder.kill()
+        holder.wait()
+
+    assert agent.returncode == 128 + signal.SIGTERM, stderr
+    assert "Traceback" not in stderr
+    assert [p for p in bucket.rglob("*") if p.is_file()] == []  # no artifact, no manifest, no claim marker
+    assert list(tmp.iterdir()) == []
