@@ -77,8 +77,10 @@ class ArtifactUpload:
 
 
 def produce(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResult:
-    """Dump, compress and upload one artifact of ``fmt``, by the producer its row names."""
-    return PRODUCERS[fmt.production](upload, fmt)
+    """Dump, compress and upload one artifact of ``fmt``, by the producer its row names (with layers:
+    the sequential producer ``LAYERED_PRODUCTION`` maps it to)."""
+    production = LAYERED_PRODUCTION[fmt.production] if upload.encoders else fmt.production
+    return PRODUCERS[production](upload, fmt)
 
 
 def produce_spooled(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResult:
@@ -128,6 +130,10 @@ PRODUCERS: dict[Production, Callable[[ArtifactUpload, ArtifactFormat], ArtifactR
     SPOOLED: produce_spooled,
     STREAMED: produce_streamed,
 }
+# A layer (age) transforms the stored bytes front to back from the first one (its stream cipher counts
+# chunks from the start), so a producer that writes an object's head after its body cannot apply one:
+# a layered artifact is made by the front-to-back producer this maps its production to.
+LAYERED_PRODUCTION: dict[Production, Production] = {SPOOLED: SPOOLED, STREAMED: STREAMED}
 
 
 def _layered(stream: BinaryIO, encoders: tuple[Encoder, ...]) -> BinaryIO:
