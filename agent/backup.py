@@ -25,6 +25,7 @@ from pathlib import Path
 
 from agent.pipeline import CODEC_OF_FORMAT, ArtifactResult, DumpJob, Progress, produce_streamed, produce_targz
 from shared import __version__
+from shared.binlogs.snapshot import POSITION_FLAGS, DumpSniffer
 from shared.config import ConfigError, Settings
 from shared.dump import DUMP_FLAGS, DumpConnectionError, write_defaults_file
 from shared.errors import AlreadyRunningError, BackupFailedError
@@ -101,11 +102,14 @@ def run_backup(
             retry_seconds=settings.retry_seconds,
             mtime=int(started.timestamp()),
             progress=progress or (lambda n: None),
+            # With a binlog, the dump records its snapshot's position (point-in-time restore starts there).
+            extra_flags=POSITION_FLAGS if info.log_bin else (),
+            sniffer=DumpSniffer() if info.log_bin else None,
         )
         with _removed_unless_committed(storage, keys):
             artifact = _produce(job, settings.format)
             storage.put(keys.sha1, io.BytesIO(sha1_sidecar_text(artifact.sha1, keys.artifact_name)))
-            manifest = _manifest(settings, keys, info, artifact, started=started)
+            manifest = _manifest(settings, keys, info, artifact, started=started, job=job)
             storage.put(keys.manifest, io.BytesIO(manifest.to_json()))
     result = BackupResult(
         backup_id=keys.backup_id,
@@ -236,7 +240,8 @@ def _removed_unless_committed(storage: Storage, keys: BackupKeys) -> Iterator[No
 
 
 def _manifest(
-    settings: Settings, keys: BackupKeys, info: ServerInfo, artifact: ArtifactResult, *, started: datetime
+    settings: Settings, keys: BackupKeys, info: ServerInfo, artifact: ArtifactResult, *, started: datetime,
+    job: DumpJob,
 ) -> Manifest:
     return Manifest(
         id=keys.backup_id,
@@ -263,7 +268,8 @@ def _manifest(
             gtid_binlog_pos=info.gtid_binlog_pos,
             galera=info.galera,
         ),
-        dump_command=["mariadb-dump", *DUMP_FLAGS],
+        dump_command=["mariadb-dump", *DUMP_FLAGS, *job.extra_flags],
         tool_version=__version__,
         inventory=info.inventory,
+        binlog=job.sniffer.position(node=info.hostname, server_id=info.server_id) if job.sniffer else None,
     )

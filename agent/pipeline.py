@@ -23,6 +23,7 @@ from typing import BinaryIO
 from tenacity import Retrying
 
 from shared.archive import CompressedSpool, open_targz
+from shared.binlogs.snapshot import DumpSniffer
 from shared.compression import open_compressor
 from shared.dump import DumpConnectionError, DumpProcess, dump_argv, enlarge_pipe
 from shared.errors import BackupFailedError
@@ -77,6 +78,18 @@ class DumpJob:
     retry_seconds: float
     mtime: int
     progress: Progress
+    extra_flags: tuple[str, ...] = ()  # e.g. the binlog position flags (shared.binlogs.snapshot)
+    sniffer: DumpSniffer | None = None  # sees every chunk of the dump as it passes
+
+    def watch(self, chunk: bytes) -> None:
+        self.progress(len(chunk))
+        if self.sniffer is not None:
+            self.sniffer.feed(chunk)
+
+    def argv(self) -> list[str]:
+        if self.sniffer is not None:
+            self.sniffer.restart()  # a retried dump starts over: only its own bytes count
+        return dump_argv(self.defaults_file, *self.extra_flags)
 
 
 def produce_targz(job: DumpJob) -> ArtifactResult:
@@ -115,8 +128,8 @@ def produce_targz(job: DumpJob) -> ArtifactResult:
 def produce_streamed(job: DumpJob, *, codec: str) -> ArtifactResult:
     _keep_part_buffers_mmapped()
     for attempt in _dump_retries(job):
-        with attempt, DumpProcess(dump_argv(job.defaults_file), job.run_dir / "dump.err") as dump:
-            pumped = _CompressingPipe(dump, codec=codec, progress=job.progress)
+        with attempt, DumpProcess(job.argv(), job.run_dir / "dump.err") as dump:
+            pumped = _CompressingPipe(dump, codec=codec, progress=job.watch)
             reader = HashingReader(pumped)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
             try:
                 stored = job.storage.put(job.key, reader)  # type: ignore[arg-type]
@@ -144,12 +157,12 @@ def _dump_retries(job: DumpJob) -> Retrying:
 
 
 def _dump_into(job: DumpJob, write: Callable[[bytes], None]) -> None:
-    argv = dump_argv(job.defaults_file)
+    argv = job.argv()
     log.debug("running %s", " ".join(argv), extra={"event": "dump"})
     with DumpProcess(argv, job.run_dir / "dump.err") as dump:
         while chunk := dump.stdout.read(CHUNK):
             write(chunk)
-            job.progress(len(chunk))
+            job.watch(chunk)
         dump.finish()
 
 
@@ -165,7 +178,7 @@ class _CompressingPipe:
     raises instead of returning EOF, so the storage aborts instead of committing a truncated object.
     """
 
-    def __init__(self, dump: DumpProcess, *, codec: str, progress: Progress) -> None:
+    def __init__(self, dump: DumpProcess, *, codec: str, progress: Callable[[bytes], None]) -> None:
         self._dump = dump
         self._codec = codec
         self._progress = progress
@@ -184,7 +197,7 @@ class _CompressingPipe:
                 while chunk := self._dump.stdout.read(CHUNK):
                     compressor.write(chunk)
                     self.raw_bytes += len(chunk)
-                    self._progress(len(chunk))
+                    self._progress(chunk)
                 compressor.close()
         except BaseException as exc:  # reported to the reader at EOF
             self._error = exc

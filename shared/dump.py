@@ -110,9 +110,9 @@ def child_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
 
 
-def dump_argv(defaults_file: Path) -> list[str]:
+def dump_argv(defaults_file: Path, *extra_flags: str) -> list[str]:
     # --defaults-extra-file must come first; it adds to (and overrides) the system option files.
-    argv = ["mariadb-dump", f"--defaults-extra-file={defaults_file}", *DUMP_FLAGS]
+    argv = ["mariadb-dump", f"--defaults-extra-file={defaults_file}", *DUMP_FLAGS, *extra_flags]
     stdbuf = shutil.which("stdbuf")
     return [stdbuf, f"-o{DUMP_STDIO_BUFFER}", *argv] if stdbuf else argv
 

@@ -16,6 +16,7 @@ from agent.backup import private_run_dir, resolve_password
 from agent.bucket import open_bucket
 from agent.catalog import parse_time, scan_backups, select_backup
 from agent.commands.options import add_config_flags, settings_from_args
+from agent.commands.restore_until import run_until
 from agent.progress import byte_progress
 from agent.restoring import YES_ENV, RestoreRequest, RestoreResult, restore_backup
 from agent.signals import signals_raise_terminated
@@ -34,6 +35,9 @@ def register(subparsers: Any) -> None:
     which.add_argument("--latest", action="store_true", help="the newest complete backup")
     which.add_argument("--at", metavar="TIME", help="the newest complete backup at or before TIME (UTC unless an "
                                                     "offset is given): 2024-05-01T12:00:00Z, 2024-05-01, or an id")
+    which.add_argument("--until", metavar="TIME",
+                       help="point in time: the state at TIME (to the second, UTC unless an offset is given) from "
+                            "the newest usable backup plus the archived binlog (docs/PITR.md)")
     parser.add_argument("--database", metavar="NAME", help="restore only this database out of the dump")
     parser.add_argument("--no-verify-first", dest="verify_first", action="store_false",
                         help="skip the verification pass (the SHA1 is still checked while loading)")
@@ -45,8 +49,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.until:
+        return run_until(args)
     if not (args.backup_id or args.latest or args.at):
-        raise BadInputError("say which backup to restore: an ID, --latest or --at TIME")
+        raise BadInputError("say which backup to restore: an ID, --latest, --at TIME or --until TIME")
     at = parse_time(args.at) if args.at else None
     settings = settings_from_args(args)
     password = resolve_password(settings)

@@ -1,0 +1,200 @@
+"""Point-in-time restore on a real binlog-writing mariadbd, through the CLI as a user runs it.
+
+backup (records its binlog position) → more writes: a rotation (FLUSH BINARY LOGS), a DDL, marker rows
+in one target second whose state is captured right then (CHECKSUM TABLE), more writes after it →
+the binlog archived → ``restore --until`` that second into a fresh server → the same checksums.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from shared.binlogs.index import iter_history
+from shared.binlogs.records import GapRecord, SegmentRecord
+from shared.manifest import Manifest
+from shared.storage import open_storage
+from tests.support.agent_runs import env_for
+from tests.support.binlog_archive import archive_binlog_files, server_binlog_files
+from tests.support.cli import run_cli
+from tests.support.mariadb_server import BINLOG_SERVER_ARGS, TestServer, table_checksums
+
+PREFIX = "pitr-tests/db"
+SETUP = """
+CREATE DATABASE shop;
+CREATE TABLE shop.orders (id INT PRIMARY KEY, item VARCHAR(40), placed TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
+CREATE TABLE shop.markers (name VARCHAR(40) PRIMARY KEY);
+INSERT INTO shop.orders (id, item) VALUES (1, 'in the backup'), (2, 'in the backup');
+"""
+AFTER_BACKUP = """
+INSERT INTO shop.orders (id, item) VALUES (3, 'after the backup');
+FLUSH BINARY LOGS;
+ALTER TABLE shop.orders ADD COLUMN note VARCHAR(40) DEFAULT 'added by DDL';
+UPDATE shop.orders SET item = 'updated after the DDL' WHERE id = 1;
+CREATE TEMPORARY TABLE shop.staging (id INT);
+INSERT INTO shop.staging VALUES (4), (5);
+INSERT INTO shop.orders (id, item) SELECT id, 'via a temporary table' FROM shop.staging;
+"""
+AFTER_TARGET = """
+INSERT INTO shop.markers VALUES ('after');
+DELETE FROM shop.orders WHERE id = 2;
+ALTER TABLE shop.orders DROP COLUMN note;
+FLUSH BINARY LOGS;
+INSERT INTO shop.orders (id, item) VALUES (9, 'too late');
+"""
+
+
+def server_second(server: TestServer) -> int:
+    return int(server.execute("SELECT UNIX_TIMESTAMP()").strip())
+
+
+def writes_in_one_second(server: TestServer, sql: str) -> tuple[datetime, dict[str, str], str]:
+    """Run ``sql`` and capture the checksums and GTID position within one wall-clock second: the state at
+    that second (nothing else writes)."""
+    for _ in range(10):
+        time.sleep(1.02 - time.time() % 1.0)  # just after a second starts: room for the writes
+        second = server_second(server)
+        server.execute(sql)
+        checksums = table_checksums(server)
+        gtid = server.execute("SELECT @@gtid_binlog_pos").strip()
+        if server_second(server) == second:
+            return datetime.fromtimestamp(second, UTC), checksums, gtid
+        server.execute("DELETE FROM shop.markers WHERE name = 'at'")  # spilled over: try the next second
+    raise AssertionError("could not fit the marker writes into one second")
+
+
+def backup(source: TestServer, env: dict[str, str]) -> Manifest:
+    done = run_cli(["backup", "--json"], env)
+    assert done.returncode == 0, done.stderr
+    manifest_path = Path(env["LOCAL_BACKUP_DIR"]) / json.loads(done.stdout)["manifest_key"]
+    return Manifest.from_json(manifest_path.read_bytes())
+
+
+def archive(source: TestServer, bucket: Path) -> None:
+    assert source.dir is not None
+    archive_binlog_files(open_storage(f"file://{bucket}"), prefix=PREFIX, files=server_binlog_files(source.dir / "data"))
+
+
+def last_archived_second(bucket: Path) -> str:
+    """The end of the recoverable window, as ``list`` shows it to a user."""
+    history = list(iter_history(open_storage(f"file://{bucket}"), PREFIX))
+    return [r for r in history if isinstance(r, SegmentRecord)][-1].last_event_time
+
+
+def markers(server: TestServer) -> list[str]:
+    return server.execute("SELECT name FROM shop.markers ORDER BY name").split()
+
+
+@pytest.fixture
+def bucket(tmp_path: Path) -> Path:
+    (tmp_path / "bucket").mkdir()
+    (tmp_path / "spool").mkdir()
+    return tmp_path / "bucket"
+
+
+@pytest.mark.parametrize("zone", ["+00:00", "+05:00"], ids=["server-on-utc", "server-on-utc+5"])
+def test_restore_until_a_second_equals_the_source_at_that_second(zone, mariadb_factory, bucket, tmp_path):
+    source = mariadb_factory(extra_args=(*BINLOG_SERVER_ARGS, f"--default-time-zone={zone}"))
+    env = env_for(source, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX)
+    source.execute(SETUP)
+    manifest = backup(source, env)
+    source.execute(AFTER_BACKUP)
+    target_second, expected, gtid_at_target = writes_in_one_second(
+        source, "INSERT INTO shop.markers VALUES ('at'); INSERT INTO shop.orders (id, item) VALUES (6, 'at T');")
+    time.sleep(1.1)
+    source.execute(AFTER_TARGET)
+    archive(source, bucket)
+    target = mariadb_factory()
+    # The time as a user in the server's zone would write it: the offset decides, not the zone of anyone.
+    until = target_second.astimezone(timezone(timedelta(hours=int(zone[1:3])))).isoformat()
+
+    done = run_cli(["restore", "--until", until, "--json"], {**env, **target.agent_env()})
+
+    assert done.returncode == 0, done.stderr
+    assert table_checksums(target) == expected
+    assert markers(target) == ["at"]
+    result = json.loads(done.stdout)
+    assert result["backup_id"] == manifest.id
+    assert result["start_state"] == manifest.binlog.gtid_state  # type: ignore[union-attr]
+    assert result["last_time"] == target_second.isoformat()
+    assert result["end_state"] == result["last_gtid"] == gtid_at_target
+    assert result["segments"] >= 2  # the rotation inside the range
+    assert result["transactions"] == 6  # order 3, ALTER, UPDATE, the insert via staging, the 2 at T
+
+
+def test_human_summary_names_base_backup_gtid_range_and_last_time(binlog_server, mariadb_factory, bucket, tmp_path):
+    env = env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX)
+    binlog_server.execute(SETUP)
+    manifest = backup(binlog_server, env)
+    binlog_server.execute(AFTER_BACKUP)
+    archive(binlog_server, bucket)
+    last = binlog_server.execute("SELECT @@gtid_binlog_pos").strip()
+    target = mariadb_factory()
+
+    done = run_cli(["restore", "--until", last_archived_second(bucket)], {**env, **target.agent_env()})
+
+    assert done.returncode == 0, done.stderr
+    assert f"base backup  {manifest.id}" in done.stdout
+    assert f".. {last} " in done.stdout
+    assert "last transaction replayed committed at" in done.stdout
+
+
+def test_manifest_records_the_snapshot_position(binlog_server, mariadb_server, bucket, tmp_path):
+    binlog_server.execute(SETUP)
+    status = binlog_server.execute("SHOW MASTER STATUS").split("\t")
+    gtid = binlog_server.execute("SELECT @@gtid_binlog_pos").strip()
+
+    with_binlog = backup(binlog_server, env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX))
+    without = backup(mariadb_server, env_for(mariadb_server, bucket, tmp_path / "spool", BACKUP_PREFIX="plain/db"))
+
+    assert with_binlog.binlog is not None
+    assert (with_binlog.binlog.gtid_state, with_binlog.binlog.file, with_binlog.binlog.position) == (
+        gtid, status[0], int(status[1]))
+    assert with_binlog.binlog.server_id == 1
+    assert "--master-data=2" in with_binlog.dump_command and "--gtid" in with_binlog.dump_command
+    assert without.binlog is None
+    assert "--master-data=2" not in without.dump_command
+
+
+def test_until_later_than_the_archive_is_exit_2_and_writes_nothing(binlog_server, mariadb_factory, bucket, tmp_path):
+    env = env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX)
+    binlog_server.execute(SETUP)
+    backup(binlog_server, env)
+    binlog_server.execute(AFTER_BACKUP)
+    archive(binlog_server, bucket)
+    target = mariadb_factory()
+    later = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S")
+
+    done = run_cli(["restore", "--until", later], {**env, **target.agent_env()})
+
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "later than the last archived transaction" in done.stderr
+    assert "shop" not in target.execute("SHOW DATABASES").split()
+
+
+def test_gap_in_the_range_is_exit_2_and_writes_nothing(binlog_server, mariadb_factory, bucket, tmp_path):
+    env = env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX)
+    binlog_server.execute(SETUP)
+    backup(binlog_server, env)
+    binlog_server.execute("INSERT INTO shop.markers VALUES ('archived'); FLUSH BINARY LOGS;")
+    archive(binlog_server, bucket)
+    binlog_server.execute("INSERT INTO shop.markers VALUES ('purged before archiving'); FLUSH BINARY LOGS;")
+    binlog_server.execute("INSERT INTO shop.markers VALUES ('after the gap'); FLUSH BINARY LOGS;")
+    newest = binlog_server.execute("SHOW MASTER STATUS").split("\t")[0]
+    binlog_server.execute(f"PURGE BINARY LOGS TO '{newest}'")
+    time.sleep(1.1)  # the transaction after the gap is in a later second than the purged one
+    binlog_server.execute("INSERT INTO shop.markers VALUES ('beyond');")
+    archive(binlog_server, bucket)
+    assert any(isinstance(r, GapRecord) for r in iter_history(open_storage(f"file://{bucket}"), PREFIX))
+    target = mariadb_factory()
+
+    done = run_cli(["restore", "--until", last_archived_second(bucket)], {**env, **target.agent_env()})
+
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "gap" in done.stderr
+    assert "shop" not in target.execute("SHOW DATABASES").split()
+
