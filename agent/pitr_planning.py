@@ -29,9 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.catalog import BackupEntry
+from agent.pitr_windows import ArchiveView, read_archive
 from shared.binlogs.events import BinlogFormatError, Event, Transaction, TransactionScanner, read_file_events
-from shared.binlogs.gtid import Gtid, contains, covered_by, format_state, parse_state
-from shared.binlogs.index import HistoryRecord, RecoverableWindow, iter_history, recoverable_windows
+from shared.binlogs.gtid import Gtid, contains, format_state, parse_state
+from shared.binlogs.index import HistoryRecord, RecoverableWindow
 from shared.binlogs.layout import binlogs_root
 from shared.binlogs.records import GapRecord, SegmentRecord, format_time
 from shared.binlogs.segments import build_segment
@@ -71,13 +72,12 @@ class ReplayPlan:
 
 def plan_point_in_time(storage: Storage, *, prefix: str, backups: list[BackupEntry], until: datetime,
                        work_dir: Path) -> ReplayPlan:
-    history = list(iter_history(storage, prefix))
-    windows = recoverable_windows(history)
-    if not windows:
+    view = read_archive(storage, prefix)
+    if not view.windows:
         raise PointInTimeRefusedError(f"there is no binlog archive under {binlogs_root(prefix)}: run archive-binlogs")
-    if until > windows[-1].end_time:
-        raise PointInTimeRefusedError(
-            f"{format_time(until)} is later than the last archived transaction ({format_time(windows[-1].end_time)})")
+    if until > view.windows[-1].end_time:
+        raise PointInTimeRefusedError(f"{format_time(until)} is later than the last archived transaction "
+                                      f"({format_time(view.windows[-1].end_time)})")
     candidates = [e.manifest for e in backups if e.complete and e.manifest and e.manifest.binlog and e.started <= until]
     if not candidates:
         raise PointInTimeRefusedError(f"no complete backup with a binlog position started at or before "
@@ -85,30 +85,31 @@ def plan_point_in_time(storage: Storage, *, prefix: str, backups: list[BackupEnt
     reasons = []
     for manifest in candidates:
         try:
-            return _plan_from(storage, manifest, history=history, windows=windows, until=until, work_dir=work_dir)
+            return _plan_from(storage, manifest, view=view, until=until, work_dir=work_dir)
         except _UnusableBackupError as exc:
             log.debug("backup %s cannot reach %s: %s", manifest.id, format_time(until), exc,
-                     extra={"event": "pitr-candidate", "backup_id": manifest.id})
+                      extra={"event": "pitr-candidate", "backup_id": manifest.id})
             reasons.append(f"backup {manifest.id}: {exc}")
     more = f" (and {len(reasons) - 1} older backup(s) cannot either)" if len(reasons) > 1 else ""
     raise PointInTimeRefusedError(f"cannot restore {format_time(until)}: {reasons[0]}{more}")
 
 
-def _plan_from(storage: Storage, manifest: Manifest, *, history: list[HistoryRecord],
-               windows: list[RecoverableWindow], until: datetime, work_dir: Path) -> ReplayPlan:
+def _plan_from(storage: Storage, manifest: Manifest, *, view: ArchiveView, until: datetime,
+               work_dir: Path) -> ReplayPlan:
     assert manifest.binlog is not None
-    snapshot = parse_state(manifest.binlog.gtid_state)
-    window = _window_holding(windows, snapshot)
+    window, start_seq = view.window_of(manifest), view.first_needed_seq(manifest)
+    if window is None or start_seq is None:
+        raise _UnusableBackupError(f"its snapshot GTID state {manifest.binlog.gtid_state or '(empty)'} is not inside "
+                                   "any recoverable window of the binlog archive")
     if until > window.end_time:
-        raise _UnusableBackupError(_gap_after(history, window))
-    segments = [r for r in history if isinstance(r, SegmentRecord) and window.first_seq <= r.seq <= window.last_seq]
-    start = next((i for i, r in enumerate(segments) if not covered_by(parse_state(r.gtid_state_after), snapshot)),
-                 len(segments))
-    if start > 0 and segments[start - 1].last_time > until:
+        raise _UnusableBackupError(_gap_after(view.history, window))
+    segments = view.segments_of(window)
+    before = [r for r in segments if r.seq < start_seq]
+    if before and before[-1].last_time > until:
         raise _UnusableBackupError("its snapshot holds transactions committed after that second")
-    selector = _Selector(snapshot, until=until)
+    selector = _Selector(parse_state(manifest.binlog.gtid_state), until=until)
     files, seqs = [], []
-    for record in segments[start:]:
+    for record in (r for r in segments if r.seq >= start_seq):
         picked, fde = selector.select(_read_segment(storage, record))
         seqs.append(record.seq)
         if picked:
@@ -117,17 +118,6 @@ def _plan_from(storage: Storage, manifest: Manifest, *, history: list[HistoryRec
         if selector.stopped:
             break
     return selector.plan(manifest, files=tuple(files), seqs=tuple(seqs))
-
-
-def _window_holding(windows: list[RecoverableWindow], snapshot: dict[int, Gtid]) -> RecoverableWindow:
-    for window in windows:
-        end = parse_state(window.end_state)
-        # Domains the archive never saw (another node's own domain) cannot be checked, only skipped.
-        if covered_by(parse_state(window.start_state), snapshot) and covered_by(
-                {d: g for d, g in snapshot.items() if d in end}, end):
-            return window
-    raise _UnusableBackupError(f"its snapshot GTID state {format_state(snapshot)} is not inside any "
-                               "recoverable window of the binlog archive")
 
 
 def _gap_after(history: list[HistoryRecord], window: RecoverableWindow) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from agent.catalog import COMPLETE, INCOMPLETE, BackupEntry, scan_backups
+from agent.pitr_pruning import binlog_keys_to_prune
 from shared.layout import MANIFEST_NAME
 from shared.storage import Storage
 
@@ -30,6 +31,8 @@ log = logging.getLogger("mariadb_ha_backup.prune")
 # A backup run is bounded by the Job's activeDeadlineSeconds (hours); a day leaves a wide margin
 # before a folder without a manifest is declared abandoned.
 LEFTOVER_AGE = timedelta(days=1)
+# The removal standing for old binlog segments (not a backup id: those are timestamps).
+BINLOGS_ID = "binlogs"
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ def prune(storage: Storage, *, prefix: str, keep_last: int | None, max_age_days:
     """Apply the policy to the backups under ``prefix``; with ``dry_run`` only report what would go."""
     entries = scan_backups(storage, prefix=prefix)
     removals = plan_retention(entries, keep_last=keep_last, max_age_days=max_age_days, now=now or datetime.now(UTC))
+    removals += _binlog_removal(storage, prefix=prefix, entries=entries, removals=removals)
     for removal in removals:
         log.info("%s backup %s (%s)", "would delete" if dry_run else "deleting", removal.backup_id, removal.reason,
                  extra={"event": "prune", "backup_id": removal.backup_id, "dry_run": dry_run, "reason": removal.reason})
@@ -86,8 +90,20 @@ def prune(storage: Storage, *, prefix: str, keep_last: int | None, max_age_days:
     return removals
 
 
+def _binlog_removal(storage: Storage, *, prefix: str, entries: list[BackupEntry],
+                    removals: list[Removal]) -> list[Removal]:
+    """Binlog segments older than what the oldest kept backup needs (agent.pitr_pruning), as one removal."""
+    gone = {r.backup_id for r in removals}
+    kept = [e for e in entries if e.state == COMPLETE and e.backup_id not in gone]
+    cutoff, keys = binlog_keys_to_prune(storage, prefix=prefix, kept=kept)
+    if not keys:
+        return []
+    return [Removal(backup_id=BINLOGS_ID, state="binlog-archive", keys=tuple(keys),
+                    reason=f"binlog records and segments before seq {cutoff}: no kept backup needs them")]
+
+
 def apply_retention(storage: Storage, *, prefix: str, keep_last: int | None, max_age_days: float | None,
                     dry_run: bool = False, now: datetime | None = None) -> list[str]:
     """The agent's post-backup retention: the ids deleted (or, with ``dry_run``, that would be)."""
     removals = prune(storage, prefix=prefix, keep_last=keep_last, max_age_days=max_age_days, dry_run=dry_run, now=now)
-    return [r.backup_id for r in removals]
+    return [r.backup_id for r in removals if r.backup_id != BINLOGS_ID]

@@ -86,7 +86,7 @@ def last_archived_second(bucket: Path) -> str:
 
 
 def markers(server: TestServer) -> list[str]:
-    return server.execute("SELECT name FROM shop.markers ORDER BY name").split()
+    return server.execute("SELECT name FROM shop.markers ORDER BY name").splitlines()
 
 
 @pytest.fixture
@@ -198,3 +198,49 @@ def test_gap_in_the_range_is_exit_2_and_writes_nothing(binlog_server, mariadb_fa
     assert done.stderr.count("\n") == 1 and "gap" in done.stderr
     assert "shop" not in target.execute("SHOW DATABASES").split()
 
+
+
+@pytest.mark.slow
+def test_two_backups_list_drill_and_prune_keep_the_window(binlog_server, mariadb_factory, bucket, tmp_path):
+    env = env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX)
+    binlog_server.execute(SETUP)
+    older = backup(binlog_server, env)
+    between, expected, _ = writes_in_one_second(binlog_server, "INSERT INTO shop.markers VALUES ('at');")
+    time.sleep(1.1)  # nothing else in that second
+    binlog_server.execute("FLUSH BINARY LOGS; INSERT INTO shop.orders (id, item) VALUES (7, 'x'); FLUSH BINARY LOGS;")
+    time.sleep(1.1)
+    newer = backup(binlog_server, env)
+    binlog_server.execute("INSERT INTO shop.markers VALUES ('after the newer backup');")
+    archive(binlog_server, bucket)
+    last = last_archived_second(bucket)
+
+    first_target = mariadb_factory()
+    from_older = run_cli(["restore", "--until", between.isoformat(), "--json"], {**env, **first_target.agent_env()})
+    listed = run_cli(["list"], env)
+    listed_json = run_cli(["list", "--json"], env)
+    # The drill's server socket lives in the run dir: the system temp keeps its path under 108 bytes.
+    drill = run_cli(["verify", "--restore-test", "--until", last],
+                    {k: v for k, v in env.items() if k != "BACKUP_TMPDIR"})
+    pruned = run_cli(["prune", "--keep-last", "1", "--json"], env)
+    too_old = run_cli(["restore", "--until", between.isoformat()], {**env, **mariadb_factory().agent_env()})
+    second_target = mariadb_factory()
+    from_newer = run_cli(["restore", "--until", last, "--json"], {**env, **second_target.agent_env()})
+
+    assert from_older.returncode == 0, from_older.stderr
+    assert json.loads(from_older.stdout)["backup_id"] == older.id  # the newer one was taken after that second
+    assert table_checksums(first_target) == expected
+    assert listed.returncode == 0, listed.stderr
+    assert f"restorable {older.started_at.replace('+00:00', 'Z')} .. {last}  from backup {older.id}" in listed.stdout
+    assert [b["restorable_until"] for b in json.loads(listed_json.stdout)] == [last, last]
+    assert drill.returncode == 0, drill.stderr
+    assert "point-in-time restore test passed" in drill.stdout and f"base backup  {newer.id}" in drill.stdout
+    assert pruned.returncode == 0, pruned.stderr
+    removals = {r["backup_id"]: r["keys"] for r in json.loads(pruned.stdout)}
+    assert set(removals) == {older.id, "binlogs"}
+    # Segment 0 is the only one the newer backup's snapshot holds entirely; its record goes first.
+    assert removals["binlogs"] == [f"{PREFIX}/binlogs/index/000000000000.json",
+                                   f"{PREFIX}/binlogs/segments/000000000000.binlog"]
+    assert too_old.returncode == 2 and "no complete backup with a binlog position" in too_old.stderr
+    assert from_newer.returncode == 0, from_newer.stderr
+    assert json.loads(from_newer.stdout)["backup_id"] == newer.id
+    assert markers(second_target) == ["after the newer backup", "at"]
