@@ -1,10 +1,11 @@
-"""Dump → compress → (spool) → hash → upload, one function per artifact format.
+"""Dump → compress → (spool) → hash → upload, one producer per way of producing (shared/formats.py).
 
-``tar.gz`` (the seed's format) compresses the dump into a spool of compressed data while it runs
-and uploads gzip(tar header) + spool + gzip(tar end) once the size is known (see shared/archive.py).
-``sql.gz`` / ``sql.zst`` stream with no temp disk at all: a thread compresses the dump into a pipe
-that the storage adapter uploads from. Either way the SHA1 is computed on the bytes as they are
-uploaded, and the byte count is checked against what the storage says it stored.
+Spooled formats (``tar.gz``, the seed's) compress the dump into a spool of compressed data while it
+runs and upload one gzip member — tar header + dump + tar end — once the size is known (see
+shared/archive.py). Streamed formats (``sql.gz`` / ``sql.zst``) need no temp disk at all: a thread
+compresses the dump into a pipe that the storage adapter uploads from. Either way the SHA1 is
+computed on the bytes as they are uploaded, and the byte count is checked against what the storage
+says it stored.
 """
 
 from __future__ import annotations
@@ -18,27 +19,22 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
-
-from tenacity import Retrying
 
 from shared.archive import CompressedSpool, open_targz
 from shared.binlogs.snapshot import DumpSniffer
 from shared.compression import open_compressor
-from shared.dump import DumpConnectionError, DumpProcess, dump_argv, enlarge_pipe
+from shared.dump import DumpProcess, dump_argv, enlarge_pipe
 from shared.errors import BackupFailedError
+from shared.formats import SPOOLED, STREAMED, ArtifactFormat, Production
 from shared.hashing import HashingReader
-from shared.layout import TAR_MEMBER
-from shared.retry import retrying
 from shared.storage import Storage
-from shared.storage.retrying import put_replayable
+from shared.storage.replayable import ReopeningReader
 
 log = logging.getLogger("mariadb_ha_backup.pipeline")
 
 # 1 MiB reads from the dump's pipe: big enough to amortise syscalls and compressor calls, small
 # enough that memory stays flat whatever the database size.
 CHUNK = 1 << 20
-CODEC_OF_FORMAT = {"tar.gz": "gzip", "sql.gz": "gzip", "sql.zst": "zstd"}
 # glibc serves allocations above a threshold with mmap and returns them to the OS on free, but after
 # the first such free it raises the threshold to that size (up to 32 MiB): the storage adapters'
 # 8-16 MiB part buffers then come from per-thread heaps that keep them, and peak RSS creeps up with
@@ -74,8 +70,6 @@ class DumpJob:
     run_dir: Path
     storage: Storage
     key: str
-    retry_attempts: int
-    retry_seconds: float
     mtime: int
     progress: Progress
     extra_flags: tuple[str, ...] = ()  # e.g. the binlog position flags (shared.binlogs.snapshot)
@@ -92,15 +86,18 @@ class DumpJob:
         return dump_argv(self.defaults_file, *self.extra_flags)
 
 
-def produce_targz(job: DumpJob) -> ArtifactResult:
+def produce(job: DumpJob, fmt: ArtifactFormat) -> ArtifactResult:
+    """Dump, compress and upload one artifact of ``fmt``, by the producer its row names."""
+    return PRODUCERS[fmt.production](job, fmt)
+
+
+def produce_spooled(job: DumpJob, fmt: ArtifactFormat) -> ArtifactResult:
     _keep_part_buffers_mmapped()
-    spool = CompressedSpool(job.run_dir / "dump.sql.gz-spool", member=TAR_MEMBER)
+    assert fmt.tar_member is not None and fmt.codec == "gzip"  # the spool writes one gzip member with a tar
+    spool = CompressedSpool(job.run_dir / "dump.sql.gz-spool", member=fmt.tar_member)
     try:
         try:
-            for attempt in _dump_retries(job):
-                with attempt:
-                    spool.truncate()
-                    _dump_into(job, spool.write)
+            _dump_into(job, spool.write)
             header = spool.finish(mtime=job.mtime)
         finally:
             spool.close()
@@ -111,49 +108,39 @@ def produce_targz(job: DumpJob) -> ArtifactResult:
             f"no space left for the spool in {job.run_dir.parent}: it needs about the compressed size of the "
             "dump; point BACKUP_TMPDIR at a larger volume (or use BACKUP_FORMAT=sql.gz, which needs no spool)"
         ) from None
-    hashed: list[HashingReader] = []
-
-    def make_stream() -> BinaryIO:
-        hashed.append(HashingReader(open_targz(spool.path, header=header, content_bytes=spool.content_bytes)))
-        return hashed[-1]  # type: ignore[return-value]  # RawIOBase is a binary stream
-
-    stored = put_replayable(
-        job.storage, job.key, make_stream, attempts=job.retry_attempts, max_seconds=job.retry_seconds
-    )
-    _check_count(stored, hashed[-1].count)
+    # Rewindable: RetryingStorage retries a failed upload from the spool, hashing afresh each time.
+    with ReopeningReader(lambda: HashingReader(open_targz(spool.path, header=header,
+                                                           content_bytes=spool.content_bytes))) as upload:
+        stored = job.storage.put(job.key, upload)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
+        hashed = upload.current
+    _check_count(stored, hashed.count)
     spool.path.unlink()
-    return ArtifactResult(sha1=hashed[-1].hexdigest(), raw_bytes=spool.raw_bytes, compressed_bytes=stored)
+    return ArtifactResult(sha1=hashed.hexdigest(), raw_bytes=spool.raw_bytes, compressed_bytes=stored)
 
 
-def produce_streamed(job: DumpJob, *, codec: str) -> ArtifactResult:
+def produce_streamed(job: DumpJob, fmt: ArtifactFormat) -> ArtifactResult:
     _keep_part_buffers_mmapped()
-    for attempt in _dump_retries(job):
-        with attempt, DumpProcess(job.argv(), job.run_dir / "dump.err") as dump:
-            pumped = _CompressingPipe(dump, codec=codec, progress=job.watch)
-            reader = HashingReader(pumped)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
-            try:
-                stored = job.storage.put(job.key, reader)  # type: ignore[arg-type]
-            finally:
-                reader.close()
-            _check_count(stored, reader.count)
-            return ArtifactResult(sha1=reader.hexdigest(), raw_bytes=pumped.raw_bytes, compressed_bytes=stored)
-    raise AssertionError("unreachable: tenacity re-raises the last error")
+    with DumpProcess(job.argv(), job.run_dir / "dump.err") as dump:
+        pumped = _CompressingPipe(dump, codec=fmt.codec, progress=job.watch)
+        reader = HashingReader(pumped)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
+        try:
+            stored = job.storage.put(job.key, reader)  # type: ignore[arg-type]  # one-shot: never retried half-read
+        finally:
+            reader.close()
+        _check_count(stored, reader.count)
+        return ArtifactResult(sha1=reader.hexdigest(), raw_bytes=pumped.raw_bytes, compressed_bytes=stored)
+
+
+PRODUCERS: dict[Production, Callable[[DumpJob, ArtifactFormat], ArtifactResult]] = {
+    SPOOLED: produce_spooled,
+    STREAMED: produce_streamed,
+}
 
 
 def _keep_part_buffers_mmapped() -> None:
     """Best effort (glibc only, see MMAP_THRESHOLD): elsewhere memory is merely less tidy."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-
-
-def _dump_retries(job: DumpJob) -> Retrying:
-    return retrying(
-        retry_on=(DumpConnectionError,),
-        attempts=job.retry_attempts,
-        max_seconds=job.retry_seconds,
-        what="mariadb-dump",
-        logger=log,
-    )
 
 
 def _dump_into(job: DumpJob, write: Callable[[bytes], None]) -> None:

@@ -6,10 +6,11 @@ import argparse
 import json
 from typing import Any
 
-from agent.bucket import bucket_from_args
+from agent.bucket import open_bucket
 from agent.catalog import BackupEntry, scan_backups
 from agent.commands.options import add_config_flags
 from agent.pitr_windows import pitr_json, read_archive, windows_text
+from shared.config import ConfigValues, load_destination, load_retry
 
 
 def register(subparsers: Any) -> None:
@@ -21,8 +22,8 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    bucket = bucket_from_args(args)
+def run(args: argparse.Namespace, config: ConfigValues) -> int:
+    bucket = open_bucket(load_destination(config), load_retry(config))
     entries = [e for e in scan_backups(bucket.storage, prefix=bucket.prefix) if args.all or e.complete]
     archive = read_archive(bucket.storage, bucket.prefix)
     if args.json:

@@ -9,40 +9,47 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from dataclasses import asdict
 
 from agent.backup import private_run_dir, resolve_password
 from agent.bucket import open_bucket
 from agent.catalog import parse_time, scan_backups
-from agent.commands.options import settings_from_args
 from agent.pitr_planning import plan_point_in_time
 from agent.pitr_replay import PointInTimeResult, restore_to_point
 from agent.progress import byte_progress
-from agent.restoring import YES_ENV, RestoreRequest
+from agent.restoring import RestoreRequest
 from agent.signals import signals_raise_terminated
+from shared.config import (
+    ConfigValues,
+    load_destination,
+    load_restore_confirmed,
+    load_retry,
+    load_source,
+    load_tmp_dir,
+)
 from shared.dump import write_defaults_file
 from shared.errors import BadInputError
 from shared.logs import register_secret
 
 
-def run_until(args: argparse.Namespace) -> int:
+def run_until(args: argparse.Namespace, config: ConfigValues) -> int:
     if args.database:
         raise BadInputError("--until restores every database: it cannot be combined with --database")
     until = parse_time(args.until, flag="--until")
-    settings = settings_from_args(args)
-    password = resolve_password(settings)
+    source = load_source(config)
+    password = resolve_password(source)
     register_secret(password)
-    bucket = open_bucket(settings.destination)
+    bucket = open_bucket(load_destination(config), load_retry(config))
     backups = scan_backups(bucket.storage, prefix=bucket.prefix)
-    request = RestoreRequest(verify_first=args.verify_first, confirmed=args.yes or os.environ.get(YES_ENV) == "1")
-    with signals_raise_terminated(), private_run_dir(settings.tmp_dir) as run_dir, byte_progress("restore") as progress:
+    request = RestoreRequest(verify_first=args.verify_first, confirmed=args.yes or load_restore_confirmed(config))
+    tmp_dir = load_tmp_dir(config)
+    with signals_raise_terminated(), private_run_dir(tmp_dir) as run_dir, byte_progress("restore") as progress:
         plan = plan_point_in_time(bucket.storage, prefix=bucket.prefix, backups=backups, until=until, work_dir=run_dir)
-        defaults = write_defaults_file(run_dir, host=settings.host, port=settings.port, user=settings.user,
+        defaults = write_defaults_file(run_dir, host=source.host, port=source.port, user=source.user,
                                        password=password)
         result = restore_to_point(bucket.storage, plan, defaults_file=defaults, request=request, run_dir=run_dir,
                                   progress=progress)
-    print(json.dumps(asdict(result)) if args.json else summary(result, target=f"{settings.host}:{settings.port}"))
+    print(json.dumps(asdict(result)) if args.json else summary(result, target=source.address))
     return 0
 
 

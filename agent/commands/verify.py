@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from agent.backup import private_run_dir
-from agent.bucket import bucket_from_args, config_values
+from agent.bucket import open_bucket
 from agent.catalog import parse_time, scan_backups, select_backup
 from agent.commands.options import add_config_flags
 from agent.commands.restore_until import summary
@@ -17,6 +16,7 @@ from agent.pitr_drill import run_point_drill
 from agent.restore_drill import run_drill
 from agent.signals import signals_raise_terminated
 from agent.verifying import raise_if_failed, verify_backup
+from shared.config import ConfigValues, load_destination, load_retry, load_tmp_dir
 from shared.errors import BadInputError
 
 
@@ -36,20 +36,19 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, config: ConfigValues) -> int:
     if args.backup_id and args.latest:
         raise BadInputError("give either an ID or --latest, not both")
     if args.until:
-        return _drill_point(args)
-    bucket = bucket_from_args(args)
+        return _drill_point(args, config)
+    bucket = open_bucket(load_destination(config), load_retry(config))
     entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=args.backup_id, latest=True)
     assert entry.manifest is not None  # select_backup returns complete backups only
     with signals_raise_terminated():
         report = verify_backup(bucket.storage, entry.manifest)
         result: dict[str, Any] = {**asdict(report), "ok": report.ok}
         if report.ok and args.restore_test:
-            tmp = config_values(args).get("BACKUP_TMPDIR")
-            with private_run_dir(Path(tmp) if tmp else None) as run_dir:
+            with private_run_dir(load_tmp_dir(config)) as run_dir:
                 result["restore_test"] = asdict(run_drill(bucket.storage, entry.manifest, run_dir=run_dir))
     print(json.dumps(result) if args.json else _summary(result))
     raise_if_failed(report)
@@ -72,14 +71,13 @@ def _summary(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _drill_point(args: argparse.Namespace) -> int:
+def _drill_point(args: argparse.Namespace, config: ConfigValues) -> int:
     if not args.restore_test or args.backup_id or args.latest:
         raise BadInputError("--until drills a point in time: use it with --restore-test and without ID/--latest")
     until = parse_time(args.until, flag="--until")
-    bucket = bucket_from_args(args)
+    bucket = open_bucket(load_destination(config), load_retry(config))
     backups = scan_backups(bucket.storage, prefix=bucket.prefix)
-    tmp = config_values(args).get("BACKUP_TMPDIR")
-    with signals_raise_terminated(), private_run_dir(Path(tmp) if tmp else None) as run_dir:
+    with signals_raise_terminated(), private_run_dir(load_tmp_dir(config)) as run_dir:
         drill = run_point_drill(bucket.storage, prefix=bucket.prefix, backups=backups, until=until, run_dir=run_dir)
     if args.json:
         print(json.dumps({**asdict(drill), "ok": True}))

@@ -12,8 +12,8 @@ import zlib
 import pytest
 
 from shared.archive import CompressedSpool, open_targz
+from shared.formats import DUMP_TAR_MEMBER as TAR_MEMBER
 from shared.hashing import HashingReader
-from shared.layout import TAR_MEMBER
 
 MTIME = 1_700_000_000
 
