@@ -19,7 +19,7 @@ from shared.binlogs.records import GapRecord, SegmentRecord
 from shared.manifest import Manifest
 from shared.storage import open_storage
 from tests.support.agent_runs import env_for
-from tests.support.binlog_archive import archive_binlog_files, server_binlog_files
+from tests.support.archive_from_files import archive_binlog_files, server_binlog_files
 from tests.support.cli import run_cli
 from tests.support.mariadb_server import BINLOG_SERVER_ARGS, TestServer, table_checksums
 
