@@ -15,78 +15,22 @@ from pathlib import Path
 import pytest
 
 from shared.binlogs.index import iter_history
-from shared.binlogs.records import GapRecord, SegmentRecord
-from shared.manifest import Manifest
+from shared.binlogs.records import GapRecord
 from shared.storage import open_storage
 from tests.support.agent_runs import env_for
-from tests.support.archive_from_files import archive_binlog_files, server_binlog_files
 from tests.support.cli import run_cli
-from tests.support.mariadb_server import BINLOG_SERVER_ARGS, TestServer, table_checksums
-
-PREFIX = "pitr-tests/db"
-SETUP = """
-CREATE DATABASE shop;
-CREATE TABLE shop.orders (id INT PRIMARY KEY, item VARCHAR(40), placed TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
-CREATE TABLE shop.markers (name VARCHAR(40) PRIMARY KEY);
-INSERT INTO shop.orders (id, item) VALUES (1, 'in the backup'), (2, 'in the backup');
-"""
-AFTER_BACKUP = """
-INSERT INTO shop.orders (id, item) VALUES (3, 'after the backup');
-FLUSH BINARY LOGS;
-ALTER TABLE shop.orders ADD COLUMN note VARCHAR(40) DEFAULT 'added by DDL';
-UPDATE shop.orders SET item = 'updated after the DDL' WHERE id = 1;
-CREATE TEMPORARY TABLE shop.staging (id INT);
-INSERT INTO shop.staging VALUES (4), (5);
-INSERT INTO shop.orders (id, item) SELECT id, 'via a temporary table' FROM shop.staging;
-"""
-AFTER_TARGET = """
-INSERT INTO shop.markers VALUES ('after');
-DELETE FROM shop.orders WHERE id = 2;
-ALTER TABLE shop.orders DROP COLUMN note;
-FLUSH BINARY LOGS;
-INSERT INTO shop.orders (id, item) VALUES (9, 'too late');
-"""
-
-
-def server_second(server: TestServer) -> int:
-    return int(server.execute("SELECT UNIX_TIMESTAMP()").strip())
-
-
-def writes_in_one_second(server: TestServer, sql: str) -> tuple[datetime, dict[str, str], str]:
-    """Run ``sql`` and capture the checksums and GTID position within one wall-clock second: the state at
-    that second (nothing else writes)."""
-    for _ in range(10):
-        time.sleep(1.02 - time.time() % 1.0)  # just after a second starts: room for the writes
-        second = server_second(server)
-        server.execute(sql)
-        checksums = table_checksums(server)
-        gtid = server.execute("SELECT @@gtid_binlog_pos").strip()
-        if server_second(server) == second:
-            return datetime.fromtimestamp(second, UTC), checksums, gtid
-        server.execute("DELETE FROM shop.markers WHERE name = 'at'")  # spilled over: try the next second
-    raise AssertionError("could not fit the marker writes into one second")
-
-
-def backup(source: TestServer, env: dict[str, str]) -> Manifest:
-    done = run_cli(["backup", "--json"], env)
-    assert done.returncode == 0, done.stderr
-    manifest_path = Path(env["LOCAL_BACKUP_DIR"]) / json.loads(done.stdout)["manifest_key"]
-    return Manifest.from_json(manifest_path.read_bytes())
-
-
-def archive(source: TestServer, bucket: Path) -> None:
-    assert source.dir is not None
-    archive_binlog_files(open_storage(f"file://{bucket}"), prefix=PREFIX, files=server_binlog_files(source.dir / "data"))
-
-
-def last_archived_second(bucket: Path) -> str:
-    """The end of the recoverable window, as ``list`` shows it to a user."""
-    history = list(iter_history(open_storage(f"file://{bucket}"), PREFIX))
-    return [r for r in history if isinstance(r, SegmentRecord)][-1].last_event_time
-
-
-def markers(server: TestServer) -> list[str]:
-    return server.execute("SELECT name FROM shop.markers ORDER BY name").splitlines()
+from tests.support.mariadb_server import BINLOG_SERVER_ARGS, table_checksums
+from tests.support.pitr import (
+    AFTER_BACKUP,
+    AFTER_TARGET,
+    PREFIX,
+    SETUP,
+    archive,
+    backup,
+    last_archived_second,
+    markers,
+    writes_in_one_second,
+)
 
 
 @pytest.fixture
@@ -101,7 +45,7 @@ def test_restore_until_a_second_equals_the_source_at_that_second(zone, mariadb_f
     source = mariadb_factory(extra_args=(*BINLOG_SERVER_ARGS, f"--default-time-zone={zone}"))
     env = env_for(source, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX)
     source.execute(SETUP)
-    manifest = backup(source, env)
+    manifest = backup(env)
     source.execute(AFTER_BACKUP)
     target_second, expected, gtid_at_target = writes_in_one_second(
         source, "INSERT INTO shop.markers VALUES ('at'); INSERT INTO shop.orders (id, item) VALUES (6, 'at T');")
@@ -129,7 +73,7 @@ def test_restore_until_a_second_equals_the_source_at_that_second(zone, mariadb_f
 def test_human_summary_names_base_backup_gtid_range_and_last_time(binlog_server, mariadb_factory, bucket, tmp_path):
     env = env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX)
     binlog_server.execute(SETUP)
-    manifest = backup(binlog_server, env)
+    manifest = backup(env)
     binlog_server.execute(AFTER_BACKUP)
     archive(binlog_server, bucket)
     last = binlog_server.execute("SELECT @@gtid_binlog_pos").strip()
@@ -148,8 +92,8 @@ def test_manifest_records_the_snapshot_position(binlog_server, mariadb_server, b
     status = binlog_server.execute("SHOW MASTER STATUS").split("\t")
     gtid = binlog_server.execute("SELECT @@gtid_binlog_pos").strip()
 
-    with_binlog = backup(binlog_server, env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX))
-    without = backup(mariadb_server, env_for(mariadb_server, bucket, tmp_path / "spool", BACKUP_PREFIX="plain/db"))
+    with_binlog = backup(env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX))
+    without = backup(env_for(mariadb_server, bucket, tmp_path / "spool", BACKUP_PREFIX="plain/db"))
 
     assert with_binlog.binlog is not None
     assert (with_binlog.binlog.gtid_state, with_binlog.binlog.file, with_binlog.binlog.position) == (
@@ -163,7 +107,7 @@ def test_manifest_records_the_snapshot_position(binlog_server, mariadb_server, b
 def test_until_later_than_the_archive_is_exit_2_and_writes_nothing(binlog_server, mariadb_factory, bucket, tmp_path):
     env = env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX)
     binlog_server.execute(SETUP)
-    backup(binlog_server, env)
+    backup(env)
     binlog_server.execute(AFTER_BACKUP)
     archive(binlog_server, bucket)
     target = mariadb_factory()
@@ -179,7 +123,7 @@ def test_until_later_than_the_archive_is_exit_2_and_writes_nothing(binlog_server
 def test_gap_in_the_range_is_exit_2_and_writes_nothing(binlog_server, mariadb_factory, bucket, tmp_path):
     env = env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX)
     binlog_server.execute(SETUP)
-    backup(binlog_server, env)
+    backup(env)
     binlog_server.execute("INSERT INTO shop.markers VALUES ('archived'); FLUSH BINARY LOGS;")
     archive(binlog_server, bucket)
     binlog_server.execute("INSERT INTO shop.markers VALUES ('purged before archiving'); FLUSH BINARY LOGS;")
@@ -204,12 +148,12 @@ def test_gap_in_the_range_is_exit_2_and_writes_nothing(binlog_server, mariadb_fa
 def test_two_backups_list_drill_and_prune_keep_the_window(binlog_server, mariadb_factory, bucket, tmp_path):
     env = env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX)
     binlog_server.execute(SETUP)
-    older = backup(binlog_server, env)
+    older = backup(env)
     between, expected, _ = writes_in_one_second(binlog_server, "INSERT INTO shop.markers VALUES ('at');")
     time.sleep(1.1)  # nothing else in that second
     binlog_server.execute("FLUSH BINARY LOGS; INSERT INTO shop.orders (id, item) VALUES (7, 'x'); FLUSH BINARY LOGS;")
     time.sleep(1.1)
-    newer = backup(binlog_server, env)
+    newer = backup(env)
     binlog_server.execute("INSERT INTO shop.markers VALUES ('after the newer backup');")
     archive(binlog_server, bucket)
     last = last_archived_second(bucket)
