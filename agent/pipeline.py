@@ -16,25 +16,24 @@ import errno
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from shared.archive import CompressedSpool, open_targz
 from shared.binlogs.snapshot import DumpSniffer
 from shared.compression import open_compressor
-from shared.dump import DumpProcess, dump_argv, enlarge_pipe
+from shared.dump import DumpProcess, enlarge_pipe
 from shared.errors import BackupFailedError
 from shared.formats import SPOOLED, STREAMED, ArtifactFormat, Production
 from shared.hashing import HashingReader
+from shared.readers import CHUNK_BYTES as CHUNK
+from shared.readers import Progress
 from shared.storage import Storage
 from shared.storage.replayable import ReopeningReader
 
 log = logging.getLogger("mariadb_ha_backup.pipeline")
 
-# 1 MiB reads from the dump's pipe: big enough to amortise syscalls and compressor calls, small
-# enough that memory stays flat whatever the database size.
-CHUNK = 1 << 20
 # glibc serves allocations above a threshold with mmap and returns them to the OS on free, but after
 # the first such free it raises the threshold to that size (up to 32 MiB): the storage adapters'
 # 8-16 MiB part buffers then come from per-thread heaps that keep them, and peak RSS creeps up with
@@ -43,8 +42,6 @@ CHUNK = 1 << 20
 # 173 -> 115-130 MB, sql.zst 186 -> 133 MB peak RSS, for ~5% more CPU (page faults on fresh mmaps).
 MMAP_THRESHOLD = 4 << 20
 _M_MMAP_THRESHOLD = -3  # mallopt() parameter number in glibc's malloc.h
-
-Progress = Callable[[int], None]
 
 
 class SpoolFullError(BackupFailedError):
@@ -63,75 +60,74 @@ class ArtifactResult:
 
 
 @dataclass(frozen=True)
-class DumpJob:
-    """Everything the pipeline needs for one artifact."""
+class ArtifactUpload:
+    """One artifact to produce: the dump command to run, where to spool, where to upload it."""
 
-    defaults_file: Path
+    dump_argv: Sequence[str]  # holds the defaults file's path, never the password
     run_dir: Path
     storage: Storage
     key: str
     mtime: int
     progress: Progress
-    extra_flags: tuple[str, ...] = ()  # e.g. the binlog position flags (shared.binlogs.snapshot)
-    sniffer: DumpSniffer | None = None  # sees every chunk of the dump as it passes
+    sniffer: DumpSniffer | None = None  # sees every chunk of the dump (its binlog position comments)
+
+    def dump_starts(self) -> None:
+        if self.sniffer is not None:
+            self.sniffer.restart()  # a retried dump starts over: only its own bytes count
 
     def watch(self, chunk: bytes) -> None:
         self.progress(len(chunk))
         if self.sniffer is not None:
             self.sniffer.feed(chunk)
 
-    def argv(self) -> list[str]:
-        if self.sniffer is not None:
-            self.sniffer.restart()  # a retried dump starts over: only its own bytes count
-        return dump_argv(self.defaults_file, *self.extra_flags)
 
-
-def produce(job: DumpJob, fmt: ArtifactFormat) -> ArtifactResult:
+def produce(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResult:
     """Dump, compress and upload one artifact of ``fmt``, by the producer its row names."""
-    return PRODUCERS[fmt.production](job, fmt)
+    return PRODUCERS[fmt.production](upload, fmt)
 
 
-def produce_spooled(job: DumpJob, fmt: ArtifactFormat) -> ArtifactResult:
+def produce_spooled(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResult:
     _keep_part_buffers_mmapped()
     assert fmt.tar_member is not None and fmt.codec == "gzip"  # the spool writes one gzip member with a tar
-    spool = CompressedSpool(job.run_dir / "dump.sql.gz-spool", member=fmt.tar_member)
+    spool = CompressedSpool(upload.run_dir / "dump.sql.gz-spool", member=fmt.tar_member)
     try:
         try:
-            _dump_into(job, spool.write)
-            header = spool.finish(mtime=job.mtime)
+            _dump_into(upload, spool.write)
+            header = spool.finish(mtime=upload.mtime)
         finally:
             spool.close()
     except OSError as exc:
         if exc.errno != errno.ENOSPC:
             raise
         raise SpoolFullError(
-            f"no space left for the spool in {job.run_dir.parent}: it needs about the compressed size of the "
+            f"no space left for the spool in {upload.run_dir.parent}: it needs about the compressed size of the "
             "dump; point BACKUP_TMPDIR at a larger volume (or use BACKUP_FORMAT=sql.gz, which needs no spool)"
         ) from None
     # Rewindable: RetryingStorage retries a failed upload from the spool, hashing afresh each time.
     with ReopeningReader(lambda: HashingReader(open_targz(spool.path, header=header,
-                                                           content_bytes=spool.content_bytes))) as upload:
-        stored = job.storage.put(job.key, upload)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
-        hashed = upload.current
+                                                           content_bytes=spool.content_bytes))) as stream:
+        stored = upload.storage.put(upload.key, stream)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
+        hashed = stream.current
     _check_count(stored, hashed.count)
     spool.path.unlink()
     return ArtifactResult(sha1=hashed.hexdigest(), raw_bytes=spool.raw_bytes, compressed_bytes=stored)
 
 
-def produce_streamed(job: DumpJob, fmt: ArtifactFormat) -> ArtifactResult:
+def produce_streamed(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResult:
     _keep_part_buffers_mmapped()
-    with DumpProcess(job.argv(), job.run_dir / "dump.err") as dump:
-        pumped = _CompressingPipe(dump, codec=fmt.codec, progress=job.watch)
+    upload.dump_starts()
+    with DumpProcess(upload.dump_argv, upload.run_dir / "dump.err") as dump:
+        pumped = _CompressingPipe(dump, codec=fmt.codec, progress=upload.watch)
         reader = HashingReader(pumped)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
         try:
-            stored = job.storage.put(job.key, reader)  # type: ignore[arg-type]  # one-shot: never retried half-read
+            stored = upload.storage.put(upload.key, reader)  # type: ignore[arg-type]  # one-shot: never retried half-read
         finally:
             reader.close()
         _check_count(stored, reader.count)
         return ArtifactResult(sha1=reader.hexdigest(), raw_bytes=pumped.raw_bytes, compressed_bytes=stored)
 
 
-PRODUCERS: dict[Production, Callable[[DumpJob, ArtifactFormat], ArtifactResult]] = {
+PRODUCERS: dict[Production, Callable[[ArtifactUpload, ArtifactFormat], ArtifactResult]] = {
     SPOOLED: produce_spooled,
     STREAMED: produce_streamed,
 }
@@ -143,13 +139,13 @@ def _keep_part_buffers_mmapped() -> None:
         ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
-def _dump_into(job: DumpJob, write: Callable[[bytes], None]) -> None:
-    argv = job.argv()
-    log.debug("running %s", " ".join(argv), extra={"event": "dump"})
-    with DumpProcess(argv, job.run_dir / "dump.err") as dump:
+def _dump_into(upload: ArtifactUpload, write: Callable[[bytes], None]) -> None:
+    log.debug("running %s", " ".join(upload.dump_argv), extra={"event": "dump"})
+    upload.dump_starts()
+    with DumpProcess(upload.dump_argv, upload.run_dir / "dump.err") as dump:
         while chunk := dump.stdout.read(CHUNK):
             write(chunk)
-            job.watch(chunk)
+            upload.watch(chunk)
         dump.finish()
 
 

@@ -20,7 +20,7 @@ from agent.pitr_planning import plan_point_in_time
 from agent.pitr_replay import PointInTimeResult, restore_to_point
 from agent.restoring import RestoreRequest
 from agent.throwaway_server import ThrowawayServer
-from shared.dump import write_defaults_file
+from shared.mariadb_client import write_defaults_file
 from shared.server_info import read_inventory
 from shared.storage import Storage
 

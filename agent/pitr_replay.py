@@ -31,8 +31,8 @@ from pathlib import Path
 
 from agent.pitr_planning import ReplayPlan
 from agent.restoring import MariadbClient, Progress, RestoreRequest, RestoreResult, restore_backup
-from shared.dump import child_env, run_client_query
 from shared.errors import BackupFailedError
+from shared.mariadb_client import child_env, run_client_query
 from shared.storage import Storage
 
 log = logging.getLogger("mariadb_ha_backup.pitr")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from agent.restoring import load_dump
 from agent.throwaway_server import ThrowawayServer
-from shared.dump import write_defaults_file
 from shared.errors import BackupFailedError
 from shared.manifest import Inventory, Manifest
+from shared.mariadb_client import write_defaults_file
 from shared.server_info import read_inventory
 from shared.storage import Storage
 

@@ -19,24 +19,25 @@ import contextlib
 import io
 import logging
 import subprocess
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from agent.database_filter import DatabaseSection
-from agent.unpacking import CHUNK, DumpReader, ReadReport, open_dump
+from agent.unpacking import DumpReader, ReadReport, open_dump
 from agent.verifying import VerifyFailedError, raise_if_failed, sha1_problems, verify_backup
 from shared.config import RESTORE_YES_ENV
-from shared.dump import child_env, classify_failure, client_argv, run_client_query
 from shared.errors import BackupFailedError, BadInputError
 from shared.manifest import Manifest
+from shared.mariadb_client import child_env, classify_failure, client_argv, run_client_query
+from shared.processes import stop_process
+from shared.readers import CHUNK_BYTES as CHUNK
+from shared.readers import Progress
 from shared.server_info import SYSTEM_SCHEMAS
 from shared.storage import Storage
 
 log = logging.getLogger("mariadb_ha_backup.restore")
-
-Progress = Callable[[int], None]
 
 # --binary-mode: load the dump byte for byte (no '\r\n' translation, NUL allowed) and ignore client
 # commands such as '\!' (shell) that a dump should never contain.
@@ -175,11 +176,5 @@ class MariadbClient:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self._process is None or self._process.poll() is not None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        if self._process is not None:
+            stop_process(self._process, grace_seconds=10)

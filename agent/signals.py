@@ -35,3 +35,22 @@ def signals_raise_terminated() -> Iterator[None]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+@contextmanager
+def signals_set(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT only set ``stop``: for a long-running loop that finishes its work (uploads what it
+    has) and returns normally, instead of unwinding from wherever the signal landed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in _HANDLED}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

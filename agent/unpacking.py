@@ -13,7 +13,6 @@ still say whether the stored bytes match their recorded SHA1.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import tarfile
 import zlib
@@ -29,13 +28,12 @@ from shared.errors import BackupFailedError
 from shared.formats import PLAIN, artifact_format
 from shared.hashing import HashingReader
 from shared.manifest import Manifest
+from shared.readers import CHUNK_BYTES as CHUNK
+from shared.readers import PullReader
 from shared.storage import Storage
 
 log = logging.getLogger("mariadb_ha_backup.unpacking")
 
-# 1 MiB: the same chunk the backup pipeline uses; large enough to amortise calls into the
-# decompressor and the client pipe, small enough to keep memory flat.
-CHUNK = 1 << 20
 # Errors a damaged gzip/zstd/tar stream raises while being read (isal raises zlib-compatible errors).
 _DAMAGE_ERRORS = (OSError, EOFError, zlib.error, tarfile.TarError, zstandard.ZstdError, ValueError)
 
@@ -54,7 +52,7 @@ class ReadReport:
     problems: list[str] = field(default_factory=list)
 
 
-class DumpReader(io.RawIOBase):
+class DumpReader(PullReader):
     """The SQL dump inside an artifact, as a readable stream; see the module docstring."""
 
     def __init__(self, stream: BinaryIO, manifest: Manifest) -> None:
@@ -85,20 +83,15 @@ class DumpReader(io.RawIOBase):
         assert extracted is not None  # a regular file member always has a stream
         return cast(BinaryIO, extracted)
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
+    def _pull(self, size: int) -> bytes:
         if self._sql is None:
             raise ArtifactDamagedError(self._damage)
         try:
-            data = self._sql.read(len(view))
+            data = self._sql.read(size)
         except _DAMAGE_ERRORS as exc:
             raise self._damaged(f"byte {self.raw_bytes:,} of the dump", exc) from None
-        view[: len(data)] = data
         self.raw_bytes += len(data)
-        return len(data)
+        return data
 
     def finish(self) -> ReadReport:
         """Read what is left of the archive and the raw stream; compare with manifest and sidecar."""
@@ -115,7 +108,7 @@ class DumpReader(io.RawIOBase):
                           problems=[*([self._damage] if self._damage else []), *self._mismatches()])
 
     def _walk_to_end(self) -> None:
-        while self.readinto(bytearray(CHUNK)):
+        while self._pull(CHUNK):
             pass  # dump bytes a caller left unread (a client that failed early) still need checking
         if self._tar is not None:
             extra = self._tar.next()

@@ -25,6 +25,7 @@ from typing import BinaryIO, cast
 from isal import isal_zlib
 
 from shared.compression import GZIP_LEVEL, open_compressor
+from shared.readers import PullReader
 
 _BLOCK = tarfile.BLOCKSIZE  # 512
 _RECORD = tarfile.RECORDSIZE  # GNU tar pads archives to 20 blocks; we do too, for byte-for-byte habits
@@ -140,46 +141,36 @@ def _locate_body(spool: BinaryIO) -> tuple[int, int, int]:
     return pos, end, crc
 
 
-class _Bounded(io.RawIOBase):
+class _Bounded(PullReader):
     """The next ``length`` bytes of a file, then EOF."""
 
     def __init__(self, inner: BinaryIO, length: int) -> None:
         self._inner = inner
         self._left = length
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        data = self._inner.read(min(len(view), self._left))
+    def _pull(self, size: int) -> bytes:
+        data = self._inner.read(min(size, self._left))
         self._left -= len(data)
-        view[: len(data)] = data
-        return len(data)
+        return data
 
     def close(self) -> None:
         self._inner.close()
         super().close()
 
 
-class ChainedReader(io.RawIOBase):
+class ChainedReader(PullReader):
     """Reads several streams one after another as one; closes each when exhausted."""
 
     def __init__(self, parts: Iterable[BinaryIO]) -> None:
         self._parts = list(parts)
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
+    def _pull(self, size: int) -> bytes:
         while self._parts:
-            data = self._parts[0].read(len(view))
+            data = self._parts[0].read(size)
             if data:
-                view[: len(data)] = data
-                return len(data)
+                return data
             self._parts.pop(0).close()
-        return 0
+        return b""
 
     def close(self) -> None:
         for part in self._parts:

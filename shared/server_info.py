@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.dump import DumpConnectionError, run_client_query
 from shared.manifest import Inventory
+from shared.mariadb_client import DumpConnectionError, run_client_query
 
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 _GALERA_STATUS = (
@@ -34,10 +34,10 @@ class ServerInfo:
     version: str
     hostname: str
     gtid_binlog_pos: str | None
-    log_bin: bool
-    server_id: int
     galera: dict[str, str] | None
     inventory: Inventory
+    log_bin: bool = False  # the server writes a binary log: the dump can record its snapshot's position
+    server_id: int = 0
 
 
 def inspect_server(defaults_file: Path) -> ServerInfo:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.bucket import open_bucket
-from agent.catalog import BackupEntry, scan_backups
 from agent.commands.options import add_config_flags
 from agent.pitr_windows import pitr_json, read_archive, windows_text
 from shared.config import ConfigValues, load_destination, load_retry
+
+if TYPE_CHECKING:
+    from agent.catalog import BackupEntry
 
 
 def register(subparsers: Any) -> None:
@@ -23,6 +24,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
+    # Flow modules load only when this command runs: the CLI imports every command to register it.
+    from agent.bucket import open_bucket
+    from agent.catalog import scan_backups
+
     bucket = open_bucket(load_destination(config), load_retry(config))
     entries = [e for e in scan_backups(bucket.storage, prefix=bucket.prefix) if args.all or e.complete]
     archive = read_archive(bucket.storage, bucket.prefix)

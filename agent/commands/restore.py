@@ -9,16 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.backup import private_run_dir, resolve_password
-from agent.bucket import open_bucket
-from agent.catalog import parse_time, scan_backups, select_backup
 from agent.commands.options import add_config_flags
-from agent.commands.restore_until import run_until
-from agent.progress import byte_progress
-from agent.restoring import RestoreRequest, RestoreResult, restore_backup
-from agent.signals import signals_raise_terminated
 from shared.config import (
     RESTORE_YES_ENV,
     ConfigValues,
@@ -28,9 +21,10 @@ from shared.config import (
     load_source,
     load_tmp_dir,
 )
-from shared.dump import write_defaults_file
 from shared.errors import BadInputError
-from shared.logs import register_secret
+
+if TYPE_CHECKING:
+    from agent.restoring import RestoreResult
 
 
 def register(subparsers: Any) -> None:
@@ -57,7 +51,20 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
+    # Flow modules load only when this command runs: the CLI imports every command to register it.
+    from agent.bucket import open_bucket
+    from agent.catalog import parse_time, scan_backups, select_backup
+    from agent.credentials import resolve_password
+    from agent.progress import byte_progress
+    from agent.restoring import RestoreRequest, restore_backup
+    from agent.run_dir import private_run_dir
+    from agent.signals import signals_raise_terminated
+    from shared.logs import register_secret
+    from shared.mariadb_client import write_defaults_file
+
     if args.until:
+        from agent.commands.restore_until import run_until
+
         return run_until(args, config)
     if not (args.backup_id or args.latest or args.at):
         raise BadInputError("say which backup to restore: an ID, --latest, --at TIME or --until TIME")

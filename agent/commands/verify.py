@@ -7,15 +7,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from agent.backup import private_run_dir
-from agent.bucket import open_bucket
-from agent.catalog import parse_time, scan_backups, select_backup
 from agent.commands.options import add_config_flags
-from agent.commands.restore_until import summary
-from agent.pitr_drill import run_point_drill
-from agent.restore_drill import run_drill
-from agent.signals import signals_raise_terminated
-from agent.verifying import raise_if_failed, verify_backup
 from shared.config import ConfigValues, load_destination, load_retry, load_tmp_dir
 from shared.errors import BadInputError
 
@@ -37,10 +29,20 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
+    # Flow modules load only when this command runs: the CLI imports every command to register it.
+    from agent.bucket import open_bucket
+    from agent.catalog import scan_backups, select_backup
+    from agent.restore_drill import run_drill
+    from agent.run_dir import private_run_dir
+    from agent.signals import signals_raise_terminated
+    from agent.verifying import raise_if_failed, verify_backup
+
     if args.backup_id and args.latest:
         raise BadInputError("give either an ID or --latest, not both")
     if args.until:
-        return _drill_point(args, config)
+        from agent.commands.restore_until import drill_until
+
+        return drill_until(args, config)
     bucket = open_bucket(load_destination(config), load_retry(config))
     entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=args.backup_id, latest=True)
     assert entry.manifest is not None  # select_backup returns complete backups only
@@ -69,20 +71,3 @@ def _summary(result: dict[str, Any]) -> str:
         lines.append(f"  restore test passed in {drill['seconds']} s: restored into a throwaway server and found "
                      f"every object the manifest lists ({checked})")
     return "\n".join(lines)
-
-
-def _drill_point(args: argparse.Namespace, config: ConfigValues) -> int:
-    if not args.restore_test or args.backup_id or args.latest:
-        raise BadInputError("--until drills a point in time: use it with --restore-test and without ID/--latest")
-    until = parse_time(args.until, flag="--until")
-    bucket = open_bucket(load_destination(config), load_retry(config))
-    backups = scan_backups(bucket.storage, prefix=bucket.prefix)
-    with signals_raise_terminated(), private_run_dir(load_tmp_dir(config)) as run_dir:
-        drill = run_point_drill(bucket.storage, prefix=bucket.prefix, backups=backups, until=until, run_dir=run_dir)
-    if args.json:
-        print(json.dumps({**asdict(drill), "ok": True}))
-    else:
-        restored = summary(drill.result, target="a throwaway server")
-        print(f"point-in-time restore test passed in {drill.seconds} s: {restored}\n"
-              f"  the drilled server holds {drill.tables} user table(s)")
-    return 0

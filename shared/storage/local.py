@@ -15,10 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from shared.readers import CHUNK_BYTES
 from shared.storage.base import ObjectExistsError, ObjectInfo, ObjectNotFoundError, StorageConfigError, StorageError
 
-# Large enough to keep syscalls cheap, small enough to keep memory flat.
-_COPY_CHUNK = 1 << 20
 _PARTIAL_MARK = ".partial-"
 
 
@@ -91,7 +90,7 @@ class LocalStorage:
 
 def _copy(stream: BinaryIO, out: BinaryIO) -> int:
     written = 0
-    while chunk := stream.read(_COPY_CHUNK):
+    while chunk := stream.read(CHUNK_BYTES):
         out.write(chunk)
         written += len(chunk)
     return written

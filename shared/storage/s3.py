@@ -23,8 +23,9 @@ import contextlib
 import io
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
+from shared.readers import PullReader
 from shared.storage.base import (
     ObjectExistsError,
     ObjectInfo,
@@ -167,21 +168,17 @@ def _build_client(*, region: str | None, endpoint: str | None, max_attempts: int
     return session.client("s3", region_name=region, endpoint_url=endpoint, config=config)
 
 
-class _OneShotReader(io.RawIOBase):
+class _OneShotReader(PullReader):
     """The caller's stream as a raw, non-seekable, counting stream (see the module docstring)."""
 
     def __init__(self, inner: BinaryIO) -> None:
         self._inner = inner
         self.count = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._inner.read(len(buffer))
-        buffer[: len(data)] = data
+    def _pull(self, size: int) -> bytes:
+        data = self._inner.read(size)
         self.count += len(data)
-        return len(data)
+        return data
 
 
 @contextlib.contextmanager

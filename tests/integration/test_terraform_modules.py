@@ -322,3 +322,22 @@ def test_plain_rbac_manifests_grant_what_the_kubernetes_module_grants() -> None:
                         **({"resourceNames": ["mariadb-ha"]} if "resource_names" in r else {})} for r in rules]
                 for name, rules in _kubernetes_rules().items()}
     assert roles == from_hcl
+
+
+def test_binlog_archiver_is_opt_in_and_runs_the_rendered_deployments_pod() -> None:
+    """The module's archiver mirrors infra/kubernetes/binlog-archiver.yaml (one source: shared/k8s)."""
+    body = one("kubernetes", "kubernetes_deployment_v1", "binlog_archiver")
+    assert body["count"] == "${var.binlog_archiver_enabled ? 1 : 0}"
+    variables = {name: v for entry in parsed(TERRAFORM / "modules" / "kubernetes")["variable"] for name, v in entry.items()}
+    assert variables["binlog_archiver_enabled"]["default"] is False
+    rendered = next(yaml.safe_load_all((ROOT / "infra" / "kubernetes" / "binlog-archiver.yaml").read_text()))
+    spec, pod = body["spec"][0], body["spec"][0]["template"][0]["spec"][0]
+    container, expected = pod["container"][0], rendered["spec"]["template"]["spec"]
+    assert (spec["replicas"], spec["strategy"][0]["type"]) == (rendered["spec"]["replicas"], "Recreate")
+    assert container["args"] == expected["containers"][0]["args"]
+    assert pod["termination_grace_period_seconds"] == expected["terminationGracePeriodSeconds"]
+    assert pod["service_account_name"] == "${kubernetes_service_account_v1.agent.metadata[0].name}"
+    assert container["resources"][0]["limits"] == expected["containers"][0]["resources"]["limits"]
+    assert {v["name"]: v["empty_dir"][0]["size_limit"] for v in pod["volume"]} == {
+        v["name"]: v["emptyDir"]["sizeLimit"] for v in expected["volumes"]}
+    assert container["security_context"][0]["read_only_root_filesystem"] is True

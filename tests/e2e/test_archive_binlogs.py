@@ -1,0 +1,169 @@
+"""``archive-binlogs`` against a real mariadbd writing binlogs: what lands in the bucket is exactly the
+server's transactions, once each, whatever happens to the archiver."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+from shared.binlogs.index import recoverable_windows
+from shared.binlogs.records import GapRecord
+from tests.support.agent_runs import env_for, wait_for
+from tests.support.binlog_archive import archived_gtids, history, segment_objects, server_gtids
+from tests.support.cli import run_cli, start_cli
+from tests.support.mariadb_server import TestServer
+
+PREFIX = "pitr/demo"
+SCHEMA = "CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, body TEXT) ENGINE=InnoDB;"
+
+
+def write_batch(server: TestServer, start: int, *, rows: int = 300, width: int = 2000) -> None:
+    """One transaction of ``rows`` rows (~rows*width bytes of binlog): a few make the 1 MiB file rotate."""
+    server.execute(f"INSERT INTO shop.items SELECT seq, REPEAT('x', {width}) FROM seq_{start}_to_{start + rows - 1}",
+                   database="shop")
+
+
+def small_writes(server: TestServer, start: int, count: int) -> None:
+    server.execute("".join(f"INSERT INTO shop.items VALUES ({start + i}, 'row {i}');" for i in range(count)))
+
+
+def purge_to_current(server: TestServer) -> None:
+    """PURGE until only the current file is left: a file stays until InnoDB's binlog checkpoint has moved
+    past it (a moment after the rotation), and PURGE skips it quietly until then."""
+    current = server.execute("SHOW MASTER STATUS").split("\t")[0]
+
+    def purged() -> bool:
+        server.execute(f"PURGE BINARY LOGS TO '{current}'")
+        return [line.split("\t")[0] for line in server.execute("SHOW BINARY LOGS").splitlines()] == [current]
+
+    wait_for(purged, timeout=30)
+
+
+def data_dir(server: TestServer) -> Path:
+    assert server.dir is not None
+    return server.dir / "data"
+
+
+def archive_env(server: TestServer, bucket: Path, tmp: Path, **extra: str) -> dict[str, str]:
+    return env_for(server, bucket, tmp, BACKUP_PREFIX=PREFIX, **extra)
+
+
+def test_one_shot_archives_every_transaction_once_across_rotations(binlog_server: TestServer, tmp_path: Path) -> None:
+    bucket, env = tmp_path / "bucket", archive_env(binlog_server, tmp_path / "bucket", tmp_path)
+    bucket.mkdir()
+    binlog_server.execute(SCHEMA)
+    for n in range(4):
+        write_batch(binlog_server, 1 + n * 1000)
+    small_writes(binlog_server, 10_000, 5)
+    assert len(list(data_dir(binlog_server).glob("bin.[0-9]*"))) >= 3  # rotations inside the range
+    done = run_cli(["archive-binlogs", "--json"], env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    expected = server_gtids(data_dir(binlog_server))
+    assert archived_gtids(bucket, PREFIX) == expected
+    summary = json.loads(done.stdout)
+    assert summary["state"] == binlog_server.execute("SELECT @@gtid_binlog_pos").strip() and summary["gaps"] == []
+    windows = recoverable_windows(history(bucket, PREFIX))
+    assert len(windows) == 1 and windows[0].end_state == summary["state"]
+    assert list(tmp_path.glob("mariadb-ha-backup-*")) == []  # the private run dir (local binlog copies) is gone
+    # Nothing new: a second run adds nothing.
+    again = run_cli(["archive-binlogs"], env, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert archived_gtids(bucket, PREFIX) == expected
+
+
+def test_follow_uploads_within_the_budget_and_sigterm_uploads_the_rest(binlog_server: TestServer,
+                                                                         tmp_path: Path) -> None:
+    bucket, env = tmp_path / "bucket", archive_env(binlog_server, tmp_path / "bucket", tmp_path,
+                                                   BINLOG_UPLOAD_SECONDS="2")
+    bucket.mkdir()
+    binlog_server.execute(SCHEMA)
+    follower = start_cli(["archive-binlogs", "--follow"], env)
+    try:
+        wait_for(lambda: len(archived_gtids(bucket, PREFIX)) >= 2, timeout=30)
+        lags = []
+        for i in range(3):
+            small_writes(binlog_server, 100 + i, 1)
+            committed, gtid = time.monotonic(), binlog_server.execute("SELECT @@gtid_binlog_pos").strip()
+            wait_for(lambda gtid=gtid: gtid in archived_gtids(bucket, PREFIX), timeout=10)
+            lags.append(time.monotonic() - committed)
+        assert max(lags) <= 2.0, lags
+        small_writes(binlog_server, 200, 3)
+        time.sleep(0.5)  # received by the archiver, but its segment is not due yet
+        follower.send_signal(signal.SIGTERM)
+        assert follower.wait(timeout=30) == 0, follower.stderr.read() if follower.stderr else ""
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    assert archived_gtids(bucket, PREFIX) == server_gtids(data_dir(binlog_server))
+
+
+def test_kill_9_then_a_one_shot_run_leaves_no_duplicate_and_no_gap(binlog_server: TestServer,
+                                                                   tmp_path: Path) -> None:
+    bucket, env = tmp_path / "bucket", archive_env(binlog_server, tmp_path / "bucket", tmp_path,
+                                                   BINLOG_UPLOAD_SECONDS="2")
+    bucket.mkdir()
+    binlog_server.execute(SCHEMA)
+    follower = start_cli(["archive-binlogs", "--follow"], env)
+    try:
+        for n in range(3):
+            write_batch(binlog_server, 1 + n * 1000)
+        small_writes(binlog_server, 5000, 20)
+        wait_for(lambda: len(segment_objects(bucket, PREFIX)) >= 2, timeout=30)
+        small_writes(binlog_server, 6000, 10)  # likely received but not yet uploaded when killed
+    finally:
+        follower.kill()  # SIGKILL: no cleanup at all
+        follower.wait()
+    write_batch(binlog_server, 7000)
+    small_writes(binlog_server, 9000, 10)
+    done = run_cli(["archive-binlogs"], env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    archived = archived_gtids(bucket, PREFIX)
+    assert len(archived) == len(set(archived))
+    assert archived == server_gtids(data_dir(binlog_server))
+    assert len(recoverable_windows(history(bucket, PREFIX))) == 1
+
+
+def test_binlogs_purged_before_archiving_make_a_recorded_gap(binlog_server: TestServer, tmp_path: Path) -> None:
+    bucket, env = tmp_path / "bucket", archive_env(binlog_server, tmp_path / "bucket", tmp_path)
+    bucket.mkdir()
+    binlog_server.execute(SCHEMA)
+    small_writes(binlog_server, 1, 3)
+    assert run_cli(["archive-binlogs"], env, timeout=60).returncode == 0
+    archived_before = archived_gtids(bucket, PREFIX)
+    small_writes(binlog_server, 100, 3)  # these are lost: purged before the archiver saw them
+    lost_until = binlog_server.execute("SELECT @@gtid_binlog_pos").strip()
+    binlog_server.execute("FLUSH BINARY LOGS")
+    purge_to_current(binlog_server)
+    small_writes(binlog_server, 200, 2)
+    done = run_cli(["archive-binlogs"], env, timeout=60)
+    assert done.returncode == 4, done.stderr
+    assert '"level": "error"' in done.stderr and "GAP" in done.stderr
+    gaps = [r for r in history(bucket, PREFIX) if isinstance(r, GapRecord)]
+    assert len(gaps) == 1
+    assert gaps[0].from_gtid_state == archived_before[-1] and gaps[0].to_gtid_state == lost_until
+    after = archived_gtids(bucket, PREFIX)[len(archived_before):]
+    assert after == server_gtids(data_dir(binlog_server))  # what the server still has, all of it
+    windows = recoverable_windows(history(bucket, PREFIX))
+    assert [(w.start_state, w.end_state) for w in windows] == [
+        ("", archived_before[-1]), (lost_until, binlog_server.execute("SELECT @@gtid_binlog_pos").strip())]
+
+
+def test_a_server_without_binlogs_is_refused_with_one_line(mariadb_server: TestServer, tmp_path: Path) -> None:
+    bucket = tmp_path / "bucket"
+    bucket.mkdir()
+    done = run_cli(["archive-binlogs"], archive_env(mariadb_server, bucket, tmp_path), timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "log_bin is OFF" in done.stderr and "Traceback" not in done.stderr
+    assert list(bucket.rglob("*")) == []
+
+
+def test_statement_format_is_refused(mariadb_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    server = mariadb_factory(extra_args=("--log-bin=bin", "--server-id=1", "--binlog-format=STATEMENT"))
+    bucket = tmp_path / "bucket"
+    bucket.mkdir()
+    done = run_cli(["archive-binlogs", "--follow"], archive_env(server, bucket, tmp_path), timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "binlog_format is STATEMENT, PITR needs ROW" in done.stderr
+    assert list(bucket.rglob("*")) == []
