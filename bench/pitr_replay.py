@@ -8,7 +8,8 @@
    (timed: download, SHA1 check, scan, cut, write the replay files).
 3. Per repetition, on a target whose table is reset to the snapshot's (empty) state:
    - ours: ``agent.pitr_replay.replay`` (mariadb-binlog → GTID-setting filter → one mariadb session);
-   - plain: ``mariadb-binlog FILES | mariadb`` in a shell, same files, same client flags.
+   - plain: ``mariadb-binlog FILES | mariadb`` in a shell, same files, same client flags;
+   - plain with the per-transaction GTID session settings dropped by ``grep -v`` (as ours does).
    Both must leave the table with the source's ``CHECKSUM TABLE``.
 
 Rates are binlog bytes (the replay files) and transactions per second of wall time, median of the reps.
@@ -79,11 +80,16 @@ def reset(target: ThrowawayServer) -> None:
     target.execute(f"DROP DATABASE IF EXISTS bench; CREATE DATABASE bench; {TABLE};")
 
 
-def plain_pipeline(files: list[Path], option_file: Path) -> float:
+# The three per-transaction GTID settings our replay drops, dropped by grep: isolates their cost.
+GTID_LINES = r"^/\*M!100001 SET @@session\.(gtid_domain_id|server_id|gtid_seq_no)="
+
+
+def plain_pipeline(files: list[Path], option_file: Path, *, drop_gtid_settings: bool = False) -> float:
     decode = shlex.join(["mariadb-binlog", "--no-defaults", *map(str, files)])
     apply = shlex.join(["mariadb", f"--defaults-extra-file={option_file}", *CLIENT_FLAGS])
+    middle = f" | grep -Ev {shlex.quote(GTID_LINES)}" if drop_gtid_settings else ""
     started = time.perf_counter()
-    subprocess.run(["sh", "-ec", f"{decode} | {apply}"], check=True)
+    subprocess.run(["sh", "-ec", f"{decode}{middle} | {apply}"], check=True)
     return time.perf_counter() - started
 
 
@@ -109,6 +115,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, object]:
         option_file = target.write_option_file(work / "target.cnf")
         ours: list[float] = []
         plain: list[float] = []
+        grepped: list[float] = []
 
         def run_ours() -> None:
             clock = time.perf_counter()
@@ -118,23 +125,29 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, object]:
         def run_plain() -> None:
             plain.append(plain_pipeline(list(plan.files), option_file))
 
+        def run_grepped() -> None:
+            grepped.append(plain_pipeline(list(plan.files), option_file, drop_gtid_settings=True))
+
+        variants = [run_ours, run_plain, run_grepped]
         for rep in range(args.reps):
-            # Alternate which goes first, so a noisy phase of the shared machine hits both alike.
-            for variant in ((run_ours, run_plain) if rep % 2 == 0 else (run_plain, run_ours)):
+            # Rotate the order, so a noisy phase of the shared machine hits every variant alike.
+            for variant in variants[rep % 3:] + variants[:rep % 3]:
                 reset(target)
                 variant()
                 assert target.execute("CHECKSUM TABLE bench.t EXTENDED") == expected, "the target differs"
         size = sum(f.stat().st_size for f in plan.files)
         return {"when": datetime.now(UTC).isoformat(timespec="seconds"), "transactions": plan.transactions,
                 "replay_files": len(plan.files), "binlog_bytes": size, "plan_seconds": round(plan_seconds, 2),
-                "ours_seconds": [round(s, 2) for s in ours], "plain_seconds": [round(s, 2) for s in plain]}
+                "ours_seconds": [round(s, 2) for s in ours], "plain_seconds": [round(s, 2) for s in plain],
+                "plain_without_gtid_settings_seconds": [round(s, 2) for s in grepped]}
 
 
 def report(result: dict[str, object]) -> str:
     size, count = float(result["binlog_bytes"]), float(result["transactions"])  # type: ignore[arg-type]
     rows = []
     variants = (("restore --until replay (ours)", "ours_seconds"),
-                ("`mariadb-binlog FILES \\| mariadb`", "plain_seconds"))
+                ("`mariadb-binlog FILES \\| mariadb`", "plain_seconds"),
+                ("same, GTID settings dropped by `grep -v`", "plain_without_gtid_settings_seconds"))
     for name, key in variants:
         median = statistics.median(result[key])  # type: ignore[arg-type]
         rows.append(f"| {name} | {median:.2f} s | {size / 1e6 / median:.1f} MB/s | {count / median:,.0f} tx/s |")
