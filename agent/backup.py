@@ -27,6 +27,7 @@ from agent.run_dir import private_run_dir
 from shared.binlogs.snapshot import POSITION_FLAGS, DumpSniffer
 from shared.config import Settings
 from shared.dump import dump_argv
+from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.errors import BackupFailedError
 from shared.layout import BackupKeys, parse_backup_id, sha1_sidecar_text
 from shared.logs import register_secret
@@ -36,6 +37,7 @@ from shared.readers import Progress
 from shared.retry import call_with_retries
 from shared.server_info import ServerInfo, inspect_server
 from shared.storage import Storage, StorageError, open_storage
+from shared.storage.object_lock import NO_LOCK, LockSettings, require_object_lock, retainer
 from shared.storage.retrying import RetryingStorage
 
 log = logging.getLogger("mariadb_ha_backup.backup")
@@ -69,13 +71,17 @@ class BackupResult:
 def run_backup(
     settings: Settings, *, storage: Storage | None = None, progress: Progress | None = None,
     dump: DumpCommand = DumpCommand(),  # frozen, stateless default
+    lock: LockSettings = NO_LOCK,
+    encryption: EncryptionSettings = NO_ENCRYPTION,
 ) -> BackupResult:
     clock = time.monotonic()
     password = resolve_password(settings.source)
     register_secret(password)
     storage = storage or RetryingStorage(open_storage(settings.destination.storage_url), policy=settings.retry)
-    with claimed_backup_id(storage, prefix=settings.destination.prefix, format_name=settings.format.name) as keys, \
-            private_run_dir(settings.tmp_dir) as run_dir:
+    if lock.enabled:
+        require_object_lock(storage)  # before any dump: a bucket without object lock is bad input
+    with claimed_backup_id(storage, prefix=settings.destination.prefix, format_name=settings.format.name,
+                           layers=encryption.layers) as keys, private_run_dir(settings.tmp_dir) as run_dir:
         started = parse_backup_id(keys.backup_id)
         source = settings.source
         defaults = write_defaults_file(run_dir, host=source.host, port=source.port, user=source.user,
@@ -86,13 +92,19 @@ def run_backup(
         position_flags = POSITION_FLAGS if info.log_bin else ()
         upload = ArtifactUpload(dump_argv=[*dump.argv(defaults), *position_flags], run_dir=run_dir, storage=storage,
                                 key=keys.artifact, mtime=int(started.timestamp()),
-                                progress=progress or (lambda n: None), sniffer=DumpSniffer() if info.log_bin else None)
+                                progress=progress or (lambda n: None), encoders=encryption.encoders(),
+                                sniffer=DumpSniffer() if info.log_bin else None)
+        retain = retainer(storage, lock, started=started)
         with _removed_unless_committed(storage, keys):
             artifact = _with_retries(settings, "mariadb-dump", lambda: produce(upload, settings.format))
+            retain(keys.artifact)
             storage.put(keys.sha1, io.BytesIO(sha1_sidecar_text(artifact.sha1, keys.artifact_name)))
-            manifest = build_manifest(settings, keys, info, artifact, started=started, extra_flags=position_flags,
+            retain(keys.sha1)
+            manifest = build_manifest(settings, keys, info, artifact, started=started, lock=lock,
+                                      encryption=encryption, extra_flags=position_flags,
                                       binlog=_snapshot_position(upload, info))
             storage.put(keys.manifest, io.BytesIO(manifest.to_json()))
+            retain(keys.manifest)
     result = _result(settings, keys, artifact, seconds=time.monotonic() - clock)
     log.info("backup %s complete", keys.backup_id, extra={"event": "complete", **asdict(result)})
     return result
@@ -115,11 +127,13 @@ def _log_start(settings: Settings, keys: BackupKeys, info: ServerInfo) -> None:
 
 @contextmanager
 def _removed_unless_committed(storage: Storage, keys: BackupKeys) -> Iterator[None]:
-    """If anything fails before the manifest is stored, delete what this run already stored."""
+    """If anything fails before the backup is committed, delete what this run already stored (the
+    manifest too: setting its retention may have failed after it was written). Objects already retained
+    stay in the bucket's version history until their date, invisible to list, restore and prune."""
     try:
         yield
     except BaseException:
-        for key in (keys.sha1, keys.artifact):
+        for key in (keys.manifest, keys.sha1, keys.artifact):
             with contextlib.suppress(StorageError, BackupFailedError, OSError):
                 storage.delete(key)
         raise

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from shared.errors import AlreadyRunningError, BackupFailedError
 from shared.layout import BackupKeys, backup_id_at
-from shared.storage import ObjectExistsError, Storage, StorageError
+from shared.storage import ObjectExistsError, Storage, StorageConfigError, StorageError
 
 log = logging.getLogger("mariadb_ha_backup.backup")
 
@@ -33,14 +33,16 @@ _ID_ATTEMPTS = 5
 
 
 @contextmanager
-def claimed_backup_id(storage: Storage, *, prefix: str, format_name: str) -> Iterator[BackupKeys]:
+def claimed_backup_id(storage: Storage, *, prefix: str, format_name: str,
+                      layers: tuple[str, ...] = ()) -> Iterator[BackupKeys]:
     """A backup id this run owns until the block ends; the claim marker is removed however it ends."""
-    keys = claim_backup_id(storage, prefix=prefix, format_name=format_name)
+    keys = claim_backup_id(storage, prefix=prefix, format_name=format_name, layers=layers)
     try:
         yield keys
     finally:
-        # Best effort: a leftover marker (e.g. after SIGKILL) only marks an incomplete folder.
-        with contextlib.suppress(StorageError, BackupFailedError, OSError):
+        # Best effort: a leftover marker (e.g. after SIGKILL, or kept by a bucket-wide retention policy
+        # that refuses the delete) only marks a folder and is ignored by list, restore and prune.
+        with contextlib.suppress(StorageError, StorageConfigError, BackupFailedError, OSError):
             storage.delete(claim_key(keys))
 
 
@@ -48,11 +50,11 @@ def claim_key(keys: BackupKeys) -> str:
     return keys.folder + CLAIM_NAME
 
 
-def claim_backup_id(storage: Storage, *, prefix: str, format_name: str) -> BackupKeys:
+def claim_backup_id(storage: Storage, *, prefix: str, format_name: str, layers: tuple[str, ...] = ()) -> BackupKeys:
     """Fail before dumping if the bucket is missing/refused, and pick an id no other run uses."""
     next(iter(storage.list(prefix + "/")), None)  # raises StorageConfigError for a missing bucket
     for _ in range(_ID_ATTEMPTS):
-        keys = BackupKeys(prefix=prefix, backup_id=backup_id_at(datetime.now(UTC)), format=format_name)
+        keys = BackupKeys(prefix=prefix, backup_id=backup_id_at(datetime.now(UTC)), format=format_name, layers=layers)
         if next(iter(storage.list(keys.folder)), None) is None and _create_claim(storage, keys):
             return keys
         time.sleep(1.0 - time.time() % 1.0)

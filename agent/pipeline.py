@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from shared.archive import CompressedSpool, open_targz
 from shared.binlogs.snapshot import DumpSniffer
@@ -42,6 +43,9 @@ log = logging.getLogger("mariadb_ha_backup.pipeline")
 # 173 -> 115-130 MB, sql.zst 186 -> 133 MB peak RSS, for ~5% more CPU (page faults on fresh mmaps).
 MMAP_THRESHOLD = 4 << 20
 _M_MMAP_THRESHOLD = -3  # mallopt() parameter number in glibc's malloc.h
+
+
+Encoder = Callable[[BinaryIO], BinaryIO]
 
 
 class SpoolFullError(BackupFailedError):
@@ -69,6 +73,8 @@ class ArtifactUpload:
     key: str
     mtime: int
     progress: Progress
+    # The artifact's layers (shared.formats.LAYERS, e.g. age encryption), applied in order after compression.
+    encoders: tuple[Encoder, ...] = ()
     sniffer: DumpSniffer | None = None  # sees every chunk of the dump (its binlog position comments)
 
     def dump_starts(self) -> None:
@@ -103,9 +109,12 @@ def produce_spooled(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResu
             f"no space left for the spool in {upload.run_dir.parent}: it needs about the compressed size of the "
             "dump; point BACKUP_TMPDIR at a larger volume (or use BACKUP_FORMAT=sql.gz, which needs no spool)"
         ) from None
-    # Rewindable: RetryingStorage retries a failed upload from the spool, hashing afresh each time.
-    with ReopeningReader(lambda: HashingReader(open_targz(spool.path, header=header,
-                                                           content_bytes=spool.content_bytes))) as stream:
+    # Rewindable: RetryingStorage retries a failed upload from the spool, encrypting and hashing afresh each time.
+    def reopen() -> HashingReader:
+        archive = open_targz(spool.path, header=header, content_bytes=spool.content_bytes)
+        return HashingReader(_layered(archive, upload.encoders))
+
+    with ReopeningReader(reopen) as stream:
         stored = upload.storage.put(upload.key, stream)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
         hashed = stream.current
     _check_count(stored, hashed.count)
@@ -118,7 +127,7 @@ def produce_streamed(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactRes
     upload.dump_starts()
     with DumpProcess(upload.dump_argv, upload.run_dir / "dump.err") as dump:
         pumped = _CompressingPipe(dump, codec=fmt.codec, progress=upload.watch)
-        reader = HashingReader(pumped)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
+        reader = HashingReader(_layered(cast(BinaryIO, pumped), upload.encoders))
         try:
             stored = upload.storage.put(upload.key, reader)  # type: ignore[arg-type]  # one-shot: never retried half-read
         finally:
@@ -131,6 +140,14 @@ PRODUCERS: dict[Production, Callable[[ArtifactUpload, ArtifactFormat], ArtifactR
     SPOOLED: produce_spooled,
     STREAMED: produce_streamed,
 }
+
+
+def _layered(stream: BinaryIO, encoders: tuple[Encoder, ...]) -> BinaryIO:
+    """The format's layers (encryption) over the compressed stream, before the SHA1: the sidecar covers
+    the stored bytes."""
+    for encode in encoders:
+        stream = encode(stream)
+    return stream
 
 
 def _keep_part_buffers_mmapped() -> None:

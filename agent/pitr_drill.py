@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from agent.catalog import BackupEntry
 from agent.pitr_planning import plan_point_in_time
@@ -33,15 +35,16 @@ class PointDrillReport:
 
 
 def run_point_drill(storage: Storage, *, prefix: str, backups: list[BackupEntry], until: datetime,
-                    run_dir: Path) -> PointDrillReport:
+                    run_dir: Path, identities: Sequence[Any] = ()) -> PointDrillReport:
     clock = time.monotonic()
-    plan = plan_point_in_time(storage, prefix=prefix, backups=backups, until=until, work_dir=run_dir)
+    plan = plan_point_in_time(storage, prefix=prefix, backups=backups, until=until, work_dir=run_dir,
+                              identities=identities)
     with ThrowawayServer(base_dir=run_dir) as server:
         password = secrets.token_urlsafe(24)
         server.set_root_password(password)
         defaults = write_defaults_file(run_dir, host=server.host, port=server.port, user="root", password=password)
         # The load checks the SHA1 on the bytes it loads: a separate verification pass adds nothing here.
         result = restore_to_point(storage, plan, defaults_file=defaults, request=RestoreRequest(verify_first=False),
-                                  run_dir=run_dir)
+                                  run_dir=run_dir, identities=identities)
         tables = len(read_inventory(defaults).tables)
     return PointDrillReport(result=result, tables=tables, seconds=round(time.monotonic() - clock, 2))

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from agent.catalog import BackupEntry
 from agent.pitr_windows import ArchiveView, read_archive
@@ -35,7 +37,7 @@ from shared.binlogs.gtid import Gtid, contains, format_state, parse_state
 from shared.binlogs.index import HistoryRecord, RecoverableWindow
 from shared.binlogs.layout import binlogs_root
 from shared.binlogs.records import GapRecord, SegmentRecord, format_time
-from shared.binlogs.segments import build_segment
+from shared.binlogs.segments import build_segment, segment_plaintext
 from shared.errors import BackupFailedError, BadInputError
 from shared.manifest import Manifest
 from shared.storage import Storage
@@ -71,7 +73,7 @@ class ReplayPlan:
 
 
 def plan_point_in_time(storage: Storage, *, prefix: str, backups: list[BackupEntry], until: datetime,
-                       work_dir: Path) -> ReplayPlan:
+                       work_dir: Path, identities: Sequence[Any] = ()) -> ReplayPlan:
     view = read_archive(storage, prefix)
     if not view.windows:
         raise PointInTimeRefusedError(f"there is no binlog archive under {binlogs_root(prefix)}: run archive-binlogs")
@@ -85,7 +87,7 @@ def plan_point_in_time(storage: Storage, *, prefix: str, backups: list[BackupEnt
     reasons = []
     for manifest in candidates:
         try:
-            return _plan_from(storage, manifest, view=view, until=until, work_dir=work_dir)
+            return _plan_from(storage, manifest, view=view, until=until, work_dir=work_dir, identities=identities)
         except _UnusableBackupError as exc:
             log.debug("backup %s cannot reach %s: %s", manifest.id, format_time(until), exc,
                       extra={"event": "pitr-candidate", "backup_id": manifest.id})
@@ -95,7 +97,7 @@ def plan_point_in_time(storage: Storage, *, prefix: str, backups: list[BackupEnt
 
 
 def _plan_from(storage: Storage, manifest: Manifest, *, view: ArchiveView, until: datetime,
-               work_dir: Path) -> ReplayPlan:
+               work_dir: Path, identities: Sequence[Any]) -> ReplayPlan:
     assert manifest.binlog is not None
     window, start_seq = view.window_of(manifest), view.first_needed_seq(manifest)
     if window is None or start_seq is None:
@@ -110,7 +112,7 @@ def _plan_from(storage: Storage, manifest: Manifest, *, view: ArchiveView, until
     selector = _Selector(parse_state(manifest.binlog.gtid_state), until=until)
     files, seqs = [], []
     for record in (r for r in segments if r.seq >= start_seq):
-        picked, fde = selector.select(_read_segment(storage, record))
+        picked, fde = selector.select(_read_segment(storage, record, identities=identities))
         seqs.append(record.seq)
         if picked:
             files.append(work_dir / f"replay-{record.seq:012d}.binlog")
@@ -136,13 +138,16 @@ def _at(moment: str | None) -> str:
     return f" at {moment}" if moment else ""
 
 
-def _read_segment(storage: Storage, record: SegmentRecord) -> tuple[list[Transaction], TransactionScanner]:
+def _read_segment(storage: Storage, record: SegmentRecord, *,
+                  identities: Sequence[Any]) -> tuple[list[Transaction], TransactionScanner]:
     with storage.open_read(record.segment) as stream:
-        data = stream.read()
-    sha1 = hashlib.sha1(data).hexdigest()  # noqa: S324  # the index record's integrity check, not security
-    if len(data) != record.size or sha1 != record.sha1:
+        stored = stream.read()
+    sha1 = hashlib.sha1(stored).hexdigest()  # noqa: S324  # the index record's integrity check, not security
+    if len(stored) != record.size or sha1 != record.sha1:
         raise SegmentDamagedError(f"binlog segment {record.segment} does not match its index record "
-                                  f"({len(data)} bytes with SHA1 {sha1}; recorded {record.size} bytes, {record.sha1})")
+                                  f"({len(stored)} bytes with SHA1 {sha1}; recorded {record.size} bytes, "
+                                  f"{record.sha1})")
+    data = segment_plaintext(stored, record, identities=identities)  # undoes encryption, if any
     scanner = TransactionScanner()
     try:
         transactions = [done for event in read_file_events(data) if (done := scanner.feed(event)) is not None]

@@ -24,10 +24,11 @@ import contextlib
 import logging
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent.pitr_planning import ReplayPlan
 from agent.restoring import MariadbClient, Progress, RestoreRequest, RestoreResult, restore_backup
@@ -69,10 +70,11 @@ class PointInTimeResult:
 
 
 def restore_to_point(storage: Storage, plan: ReplayPlan, *, defaults_file: Path, request: RestoreRequest,
-                     run_dir: Path, progress: Progress | None = None) -> PointInTimeResult:
+                     run_dir: Path, progress: Progress | None = None,
+                     identities: Sequence[Any] = ()) -> PointInTimeResult:
     with scheduler_paused(defaults_file):
         loaded = restore_backup(storage, plan.backup, defaults_file=defaults_file, request=request, run_dir=run_dir,
-                                progress=progress)
+                                progress=progress, identities=identities)
         log.info("replaying %d transaction(s) after backup %s up to %s", plan.transactions, plan.backup.id,
                  plan.until.isoformat(), extra={"event": "replay", "backup_id": plan.backup.id})
         decoded = replay(plan.files, defaults_file=defaults_file, run_dir=run_dir, progress=progress)

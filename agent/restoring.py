@@ -19,10 +19,11 @@ import contextlib
 import io
 import logging
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from agent.database_filter import DatabaseSection
 from agent.unpacking import DumpReader, ReadReport, open_dump
@@ -70,17 +71,17 @@ class RestoreResult:
 
 
 def restore_backup(storage: Storage, manifest: Manifest, *, defaults_file: Path, request: RestoreRequest,
-                   run_dir: Path, progress: Progress | None = None) -> RestoreResult:
+                   run_dir: Path, progress: Progress | None = None, identities: Sequence[Any] = ()) -> RestoreResult:
     check_database_in_backup(manifest, request.database)
     check_target(defaults_file, database=request.database, confirmed=request.confirmed)
     if request.verify_first:
         log.info("verifying backup %s before restoring", manifest.id,
                  extra={"event": "verify", "backup_id": manifest.id})
-        raise_if_failed(verify_backup(storage, manifest))
+        raise_if_failed(verify_backup(storage, manifest, identities=identities))
     log.info("restoring backup %s", manifest.id, extra={"event": "restore", "backup_id": manifest.id,
                                                         "database": request.database})
     read = load_dump(storage, manifest, defaults_file=defaults_file, database=request.database, run_dir=run_dir,
-                     progress=progress)
+                     progress=progress, identities=identities)
     return RestoreResult(backup_id=manifest.id, database=request.database, verified_first=request.verify_first,
                          sha1=read.sha1, stored_bytes=read.stored_bytes, loaded_bytes=read.raw_bytes)
 
@@ -116,10 +117,13 @@ def user_databases(defaults_file: Path) -> list[str]:
 
 
 def load_dump(storage: Storage, manifest: Manifest, *, defaults_file: Path, database: str | None,
-              run_dir: Path, progress: Progress | None = None) -> ReadReport:
+              run_dir: Path, progress: Progress | None = None, identities: Sequence[Any] = ()) -> ReadReport:
     """Stream the dump (or one database of it) into the client; fail if the loaded bytes differ from the
     manifest's SHA1. Used by ``restore`` and by the restore drill."""
-    with open_dump(storage, manifest) as reader, MariadbClient(defaults_file, run_dir=run_dir) as client:
+    # The dump is opened (an encrypted one's age header checked against the identities) before the
+    # client starts, so a wrong identity never reaches the target.
+    with open_dump(storage, manifest, identities=identities) as reader, \
+            MariadbClient(defaults_file, run_dir=run_dir) as client:
         section = DatabaseSection(io.BufferedReader(reader, CHUNK), database) if database is not None else None
         client.feed(section.chunks() if section is not None else _chunks(reader), progress=progress)
         read = reader.finish()

@@ -16,16 +16,17 @@ import contextlib
 import logging
 import tarfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 import zstandard
 
 from shared.compression import open_decompressor
-from shared.errors import BackupFailedError
-from shared.formats import PLAIN, artifact_format
+from shared.encryption import DecryptionError, decrypting_reader
+from shared.errors import BackupFailedError, BadInputError
+from shared.formats import PLAIN, artifact_format, layers_named
 from shared.hashing import HashingReader
 from shared.manifest import Manifest
 from shared.readers import CHUNK_BYTES as CHUNK
@@ -35,7 +36,18 @@ from shared.storage import Storage
 log = logging.getLogger("mariadb_ha_backup.unpacking")
 
 # Errors a damaged gzip/zstd/tar stream raises while being read (isal raises zlib-compatible errors).
-_DAMAGE_ERRORS = (OSError, EOFError, zlib.error, tarfile.TarError, zstandard.ZstdError, ValueError)
+# A damaged age file (DecryptionError) too; a wrong identity (WrongIdentityError) is not damage and propagates.
+_DAMAGE_ERRORS = (OSError, EOFError, zlib.error, tarfile.TarError, zstandard.ZstdError, ValueError, DecryptionError)
+
+
+def _decode_age(stream: BinaryIO, *, identities: Sequence[Any], what: str) -> BinaryIO:
+    if not identities:  # commands load identities (or refuse) before any download: see agent/decryption.py
+        raise BadInputError(f"{what} is encrypted and no identity was given")
+    return decrypting_reader(stream, identities, what=what)
+
+
+# Decoder per layer name in shared.formats.LAYERS (the pipeline holds the matching encoders).
+DECODERS: dict[str, Callable[..., BinaryIO]] = {"age": _decode_age}
 
 
 class ArtifactDamagedError(BackupFailedError):
@@ -55,10 +67,11 @@ class ReadReport:
 class DumpReader(PullReader):
     """The SQL dump inside an artifact, as a readable stream; see the module docstring."""
 
-    def __init__(self, stream: BinaryIO, manifest: Manifest) -> None:
+    def __init__(self, stream: BinaryIO, manifest: Manifest, *, identities: Sequence[Any] = ()) -> None:
         self._manifest = manifest
         self._hashed = HashingReader(stream)
-        self._decompressed = open_decompressor(manifest.artifact.compression, cast(BinaryIO, self._hashed))
+        self._plain = self._decoded(identities)
+        self._decompressed = open_decompressor(manifest.artifact.compression, self._plain)
         self._tar: tarfile.TarFile | None = None
         self._member: tarfile.TarInfo | None = None
         self._damage: str | None = None
@@ -67,6 +80,14 @@ class DumpReader(PullReader):
         # On damage the reason is kept in self._damage: reads raise it, finish() reports it after hashing.
         with contextlib.suppress(ArtifactDamagedError):
             self._sql = self._open_sql()
+
+    def _decoded(self, identities: Sequence[Any]) -> BinaryIO:
+        """The artifact's layers undone, outermost first, between the stored bytes (hashed: the SHA1
+        covers what is stored) and the decompressor."""
+        stream = cast(BinaryIO, self._hashed)
+        for layer in reversed(layers_named(self._manifest.artifact.layers)):
+            stream = DECODERS[layer.name](stream, identities=identities, what=f"backup {self._manifest.id}")
+        return stream
 
     def _open_sql(self) -> BinaryIO:
         if artifact_format(self._manifest.format).reading == PLAIN:
@@ -102,10 +123,23 @@ class DumpReader(PullReader):
                 pass  # recorded in self._damage by readinto
             except _DAMAGE_ERRORS as exc:
                 self._damaged("the end of the archive", exc)
+        self._drain_plain()
         while self._hashed.read(CHUNK):
             pass  # the SHA1 must cover every stored byte, readable or not
         return ReadReport(sha1=self._hashed.hexdigest(), stored_bytes=self._hashed.count, raw_bytes=self.raw_bytes,
                           problems=[*([self._damage] if self._damage else []), *self._mismatches()])
+
+    def _drain_plain(self) -> None:
+        """Let the decryption layer reach its end (its thread reads the stored bytes) before this thread
+        reads the rest of them; a damaged age file is damage like a broken gzip member."""
+        if self._plain is self._hashed:
+            return
+        try:
+            while self._plain.read(CHUNK):
+                pass
+        except DecryptionError as exc:
+            if self._damage is None:
+                self._damage = str(exc)
 
     def _walk_to_end(self) -> None:
         while self._pull(CHUNK):
@@ -140,23 +174,41 @@ class DumpReader(PullReader):
         return ArtifactDamagedError(self._damage)
 
     def close(self) -> None:
-        for closable in (self._tar, self._decompressed, self._hashed):
+        for closable in (self._tar, self._decompressed, self._plain, self._hashed):
             if closable is not None:
                 closable.close()
         super().close()
 
 
 @contextmanager
-def open_dump(storage: Storage, manifest: Manifest) -> Iterator[DumpReader]:
-    """A ``DumpReader`` over the artifact of ``manifest``; the download is closed at exit."""
-    reader = DumpReader(storage.open_read(manifest.artifact.key), manifest)
+def open_dump(storage: Storage, manifest: Manifest, *, identities: Sequence[Any] = ()) -> Iterator[DumpReader]:
+    """A ``DumpReader`` over the artifact of ``manifest`` (``identities`` decrypt an encrypted one); the
+    download is closed at exit."""
+    download = storage.open_read(manifest.artifact.key)
+    try:
+        reader = DumpReader(download, manifest, identities=identities)
+    except BaseException:
+        download.close()
+        raise
     try:
         yield reader
     finally:
         reader.close()
 
 
-def check_artifact(storage: Storage, manifest: Manifest) -> ReadReport:
+def check_artifact(storage: Storage, manifest: Manifest, *, identities: Sequence[Any] = ()) -> ReadReport:
     """One full streaming pass: SHA1, sizes, decompression and the tar walk. Damage is reported, not raised."""
-    with open_dump(storage, manifest) as reader:
+    with open_dump(storage, manifest, identities=identities) as reader:
         return reader.finish()
+
+
+def check_stored_bytes(storage: Storage, manifest: Manifest) -> ReadReport:
+    """SHA1 and stored size only: what can be checked of an encrypted backup without its identity."""
+    with storage.open_read(manifest.artifact.key) as download:
+        hashed = HashingReader(download)
+        while hashed.read(CHUNK):
+            pass
+    problems, recorded = [], manifest.artifact.compressed_bytes
+    if hashed.count != recorded:
+        problems.append(f"stored size is {hashed.count:,} bytes, the manifest says {recorded:,}")
+    return ReadReport(sha1=hashed.hexdigest(), stored_bytes=hashed.count, raw_bytes=0, problems=problems)

@@ -74,11 +74,21 @@ ARTIFACT_FORMATS: dict[str, ArtifactFormat] = {
 }
 DEFAULT_DUMP_FORMAT = "tar.gz"
 DUMP_FORMATS = tuple(name for name, f in ARTIFACT_FORMATS.items() if f.kind == "dump")
-LAYERS: dict[str, Layer] = {}
+# age encryption (shared.encryption): encoder in agent/pipeline.py, decoder in agent/unpacking.py.
+LAYERS: dict[str, Layer] = {layer.name: layer for layer in (Layer("age", ".age"),)}
 
 
 class UnknownFormatError(BadInputError):
     """A format name (from a manifest or a setting) that this version does not know."""
+
+
+def layers_named(names: tuple[str, ...] | list[str]) -> tuple[Layer, ...]:
+    """The layers recorded in a manifest (or chosen by a setting), in the order they were applied."""
+    try:
+        return tuple(LAYERS[name] for name in names)
+    except KeyError as exc:
+        raise UnknownFormatError(f"unknown artifact layer {str(exc)[:40]}: this version knows "
+                                 f"{', '.join(LAYERS)}") from None
 
 
 def artifact_format(name: str) -> ArtifactFormat:

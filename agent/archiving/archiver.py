@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from agent.archiving.metrics import REFRESH_SECONDS
 from agent.archiving.nodes import (
     Node,
     NodeUnavailableError,
@@ -25,12 +28,14 @@ from agent.archiving.nodes import (
     node_defaults,
 )
 from agent.archiving.segmenter import ArchivePosition, Segmenter
-from agent.archiving.stream import BinlogStream, FileEvent, StartAt, StreamError, dump_argv
+from agent.archiving.stream import BinlogStream, FileEvent, StartAt, StreamError, dump_argv, file_order
+from agent.archiving.watchdog import Watchdog
 from shared.binlogs.events import GTID_LIST_EVENT, TransactionScanner, gtid_list_of
 from shared.binlogs.gtid import Gtid, advance, format_state, parse_state
 from shared.binlogs.index import archived_state, last_record, next_seq
 from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode, parse_time
 from shared.config.binlog import ArchiveSettings, Endpoint
+from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.errors import BackupFailedError
 from shared.storage.base import Storage
 
@@ -73,15 +78,22 @@ def resume_position(storage: Storage, prefix: str) -> ArchivePosition:
 
 class Archiver:
     def __init__(self, storage: Storage, *, prefix: str, settings: ArchiveSettings, credentials: Credentials,
-                 run_dir: Path, retry_seconds: float, stop: threading.Event) -> None:
+                 run_dir: Path, retry_seconds: float, stop: threading.Event,
+                 on_segment: Callable[[SegmentRecord], None] = lambda record: None,
+                 on_gap: Callable[[GapRecord], None] = lambda record: None,
+                 on_lag: Callable[[float], None] = lambda seconds: None,
+                 encryption: EncryptionSettings = NO_ENCRYPTION) -> None:
         self.settings = settings
         self.credentials = credentials
         self.run_dir = run_dir
         self.retry_seconds = retry_seconds
         self.stop = stop
+        self.on_segment, self.on_gap, self.on_lag = on_segment, on_gap, on_lag
+        self._lag_reported = 0.0
         self.result = ArchiveResult()
         self.segmenter = Segmenter(storage, prefix=prefix, position=resume_position(storage, prefix),
-                                   cut_after_seconds=settings.upload_seconds / 2, on_commit=self._committed)
+                                   cut_after_seconds=settings.upload_seconds / 2, on_commit=self._committed,
+                                   encryption=encryption)
         self._order = list(settings.sources)
         self._purged_on: set[Endpoint] = set()
         self._gap_reason: str | None = None
@@ -138,22 +150,33 @@ class Archiver:
             self.result.nodes.append(node.hostname)
         out_dir = self.run_dir / "stream"
         argv = dump_argv(node.binlog_defaults_file, out_dir=out_dir, server_id=self.settings.server_id, start=start)
-        scanner = TransactionScanner()
+        scanner, watchdog = TransactionScanner(), Watchdog(node)
         with BinlogStream(argv, out_dir=out_dir) as stream:
             try:
                 while True:
-                    reached = self._consume(stream.read(), scanner, source=source, target=target)
+                    events = stream.read()
+                    watchdog.saw(events)
+                    reached = self._consume(events, scanner, source=source, target=target)
                     if (reached and not scanner.in_transaction) or self.stop.is_set():
                         return True
                     if self.segmenter.due():
                         self.segmenter.flush()
-                    failure = stream.failure()
+                    self._report_lag()
+                    failure = stream.failure() or watchdog.check()
                     if failure is not None:
                         self._consume(stream.read(), scanner, source=source, target=target)
                         raise failure
                     self.stop.wait(POLL_SECONDS)
             finally:
                 _clear(out_dir)
+
+    def _report_lag(self) -> None:
+        """Every REFRESH_SECONDS: how old the oldest received-but-unstored transaction is (0: none)."""
+        if time.monotonic() - self._lag_reported < REFRESH_SECONDS:
+            return
+        self._lag_reported = time.monotonic()
+        oldest = self.segmenter.oldest_pending_time
+        self.on_lag(time.time() - oldest.timestamp() if oldest else 0.0)
 
     def _consume(self, events: list[FileEvent], scanner: TransactionScanner, *, source: SourceNode,
                  target: tuple[str, int] | None) -> bool:
@@ -186,6 +209,7 @@ class Archiver:
         reason, self._gap_reason = self._gap_reason or "", None
         gap = self.segmenter.record_gap(to_state=to_state, to_time=to_time, reason=reason, source=source)
         self.result.gaps.append(gap)
+        self.on_gap(gap)
         log.error("GAP in the binlog archive (seq %d): transactions after %r up to %r are lost; %s",
                   gap.seq, gap.from_gtid_state, gap.to_gtid_state, reason,
                   extra={"event": "gap", "seq": gap.seq, "from_time": gap.from_time, "to_time": gap.to_time})
@@ -212,6 +236,7 @@ class Archiver:
     def _committed(self, record: SegmentRecord) -> None:
         self.result.segments += 1
         self._purged_on.clear()
+        self.on_segment(record)
 
 
 def _newer(state: dict[int, Gtid], listed: list[Gtid]) -> list[Gtid]:
@@ -223,13 +248,8 @@ def _at_or_past(item: FileEvent, target: tuple[str, int]) -> bool:
     file, position = target
     if item.event.next_position == 0:
         return False
-    key = _file_key(item.file)
-    return key > _file_key(file) or (key == _file_key(file) and item.event.next_position >= position)
-
-
-def _file_key(name: str) -> tuple[str, int]:
-    stem, _, number = name.rpartition(".")
-    return (stem, int(number)) if number.isdigit() else (name, -1)
+    key = file_order(item.file)
+    return key > file_order(file) or (key == file_order(file) and item.event.next_position >= position)
 
 
 def _clear(directory: Path) -> None:

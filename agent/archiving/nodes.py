@@ -65,7 +65,7 @@ def inspect_node(endpoint: Endpoint, defaults_files: tuple[Path, Path]) -> Node:
         raise NodeUnavailableError(f"{endpoint}: {exc}") from None
     values = {row[0].lower(): row[1] for row in rows if len(row) == 2}
     galera = values.get("wsrep_on") == "ON"
-    _refuse_unless_archivable(endpoint, values, galera=galera)
+    refuse_unless_archivable(endpoint, values, galera=galera)
     if galera and values.get("wsrep_local_state_comment") != "Synced":
         raise NodeUnavailableError(f"{endpoint}: Galera node is {values.get('wsrep_local_state_comment')}, not Synced")
     return Node(endpoint=endpoint, defaults_file=defaults_file, binlog_defaults_file=binlog_defaults_file,
@@ -73,7 +73,7 @@ def inspect_node(endpoint: Endpoint, defaults_files: tuple[Path, Path]) -> Node:
                 server_id=int(values.get("server_id", "0")), galera=galera)
 
 
-def _refuse_unless_archivable(endpoint: Endpoint, values: dict[str, str], *, galera: bool) -> None:
+def refuse_unless_archivable(endpoint: Endpoint, values: dict[str, str], *, galera: bool) -> None:
     required = [("log_bin", "ON", "start mariadbd with --log-bin"),
                 ("binlog_format", "ROW", "set binlog_format=ROW")]
     if galera:

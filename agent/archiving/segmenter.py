@@ -24,6 +24,7 @@ from shared.binlogs.gtid import Gtid, advance, contains, format_state, parse_sta
 from shared.binlogs.index import write_record
 from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode, format_time
 from shared.binlogs.segments import build_segment
+from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.storage.base import Storage
 from shared.storage.replayable import replayable_bytes
 
@@ -55,8 +56,10 @@ class ArchivePosition:
 
 class Segmenter:
     def __init__(self, storage: Storage, *, prefix: str, position: ArchivePosition, cut_after_seconds: float,
-                 on_commit: Callable[[SegmentRecord], None] = lambda record: None) -> None:
+                 on_commit: Callable[[SegmentRecord], None] = lambda record: None,
+                 encryption: EncryptionSettings = NO_ENCRYPTION) -> None:
         self.storage = storage
+        self.encryption = encryption
         self.prefix = prefix
         self.position = position
         self.cut_after_seconds = cut_after_seconds
@@ -86,6 +89,11 @@ class Segmenter:
         if pending.size >= MAX_SEGMENT_BYTES:
             self.flush()
         return True
+
+    @property
+    def oldest_pending_time(self) -> datetime | None:
+        """Commit time of the oldest transaction received but not yet in the bucket."""
+        return self._pending.transactions[0].time if self._pending is not None else None
 
     def due(self) -> bool:
         return self._pending is not None and time.monotonic() - self._pending.since >= self.cut_after_seconds
@@ -128,8 +136,9 @@ class Segmenter:
 
     def _commit(self, pending: _Pending) -> SegmentRecord:
         seq = self.position.seq
-        data = build_segment(pending.format_description, pending.transactions)
-        key = layout.segment_key(self.prefix, seq)
+        # The stored bytes carry the encryption layer, if any; the SHA1 and size recorded are theirs.
+        data = self.encryption.encode_bytes(build_segment(pending.format_description, pending.transactions))
+        key = layout.segment_key(self.prefix, seq, layer_suffix=self.encryption.layer_suffix)
         # A segment key without an index record is an earlier interrupted upload: overwriting it is safe.
         # Rewindable: RetryingStorage retries a failed upload whole (a RawIOBase is a binary stream).
         self.storage.put(key, cast(BinaryIO, replayable_bytes(data)))
@@ -142,7 +151,7 @@ class Segmenter:
             first_event_time=format_time(first.time), last_event_time=format_time(last.time),
             source=pending.source, source_file=pending.source_file,
             start_offset=_server_offset(first.events[0]), end_offset=last.events[-1].next_position,
-            archived_at=format_time(datetime.now(UTC)))
+            archived_at=format_time(datetime.now(UTC)), layers=list(self.encryption.layers))
         write_record(self.storage, self.prefix, record)
         log.info("archived segment %d: %s..%s (%d transactions, %d bytes)", seq, record.first_gtid,
                  record.last_gtid, record.transactions, record.size,

@@ -135,8 +135,8 @@ class BinlogStream:
         """The next file the child has started, if any. The server does not always send the Rotate
         event that ends a file (files closed before we connected, on a Galera node, came without)."""
         assert self._file is not None
-        later = [n for n in os.listdir(self.out_dir) if _file_order(n) > _file_order(self._file)]
-        return min(later, key=_file_order) if later else None
+        later = [n for n in os.listdir(self.out_dir) if file_order(n) > file_order(self._file)]
+        return min(later, key=file_order) if later else None
 
     def failure(self) -> StreamError | None:
         """None while the child runs; else why it ended (it never ends by itself with --stop-never)."""
@@ -152,7 +152,7 @@ class BinlogStream:
 
     def _current_file(self) -> str | None:
         if self._file is None:
-            names = sorted(os.listdir(self.out_dir), key=_file_order)
+            names = sorted(os.listdir(self.out_dir), key=file_order)
             self._file = names[0] if names else None
         return self._file
 
@@ -184,6 +184,7 @@ class BinlogStream:
         self._file, self._offset = Path(name).name, 0
 
 
-def _file_order(name: str) -> tuple[str, int]:
+def file_order(name: str) -> tuple[str, int]:
+    """Binlog files of one server sort by their numeric extension (``bin.000010`` after ``bin.000009``)."""
     stem, _, number = name.rpartition(".")
     return (stem, int(number)) if number.isdigit() else (name, -1)

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from agent.commands.options import add_config_flags
 from shared.config import ConfigValues, Settings, load_backup_settings
+from shared.encryption import load_encryption_settings
+from shared.storage.object_lock import load_lock_settings
 
 if TYPE_CHECKING:
     from agent.backup import BackupResult
@@ -33,8 +35,9 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Reporting settings first, so even a bad configuration of the backup itself is reported.
     with reported_run(reporting_settings_from(config)) as outcome:
         settings = load_backup_settings(config)
+        lock, encryption = load_lock_settings(config), load_encryption_settings(config)
         with signals_raise_terminated(), byte_progress("dump") as progress:
-            result = outcome.result = run_backup(settings, progress=progress)
+            result = outcome.result = run_backup(settings, progress=progress, lock=lock, encryption=encryption)
         retention = _apply_retention(settings)
     print(json.dumps({**asdict(result), "pruned": retention}) if args.json else _summary(result))
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from agent.commands.options import add_config_flags
@@ -53,6 +54,9 @@ def as_json(entry: BackupEntry) -> dict[str, Any]:
     m = entry.manifest
     return {**base, "finished_at": m.finished_at, "format": m.format, "artifact_key": m.artifact.key,
             "sha1": m.artifact.sha1, "raw_bytes": m.artifact.raw_bytes, "compressed_bytes": m.artifact.compressed_bytes,
+            "layers": m.artifact.layers,
+            "encryption": asdict(m.encryption) if m.encryption else None,
+            "retention": asdict(m.retention) if m.retention else None,
             "source": {"host": m.source.host, "port": m.source.port, "server_version": m.source.server_version,
                        "namespace": m.source.namespace, "service": m.source.service,
                        "server_hostname": m.source.server_hostname, "gtid_binlog_pos": m.source.gtid_binlog_pos}}

@@ -52,4 +52,7 @@ def _summary(removals: list[Removal], *, dry_run: bool) -> str:
     if not removals:
         return "nothing to delete"
     verb = "would delete" if dry_run else "deleted"
-    return "\n".join(f"{verb} {r.backup_id} ({r.state}, {r.reason}, {len(r.keys)} object(s))" for r in removals)
+    return "\n".join(
+        f"kept {r.backup_id} ({r.state}, {r.reason}): object lock retains it until {r.retained_until}"
+        if r.retained_until else f"{verb} {r.backup_id} ({r.state}, {r.reason}, {len(r.keys)} object(s))"
+        for r in removals)

@@ -21,6 +21,7 @@ from shared.config import (
     load_source,
     load_tmp_dir,
 )
+from shared.encryption import load_decryption_settings
 from shared.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     from agent.bucket import open_bucket
     from agent.catalog import parse_time, scan_backups, select_backup
     from agent.credentials import resolve_password
+    from agent.decryption import identities_for
     from agent.progress import byte_progress
     from agent.restoring import RestoreRequest, restore_backup
     from agent.run_dir import private_run_dir
@@ -70,12 +72,14 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         raise BadInputError("say which backup to restore: an ID, --latest, --at TIME or --until TIME")
     at = parse_time(args.at) if args.at else None
     source = load_source(config)
+    decryption = load_decryption_settings(config)
     password = resolve_password(source)
     register_secret(password)
     bucket = open_bucket(load_destination(config), load_retry(config))
     entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=args.backup_id,
                           latest=args.latest, at=at)
     assert entry.manifest is not None  # select_backup returns complete backups only
+    identities = identities_for(entry.manifest, decryption)  # exit 2 here, before any download, if missing
     request = RestoreRequest(database=args.database, verify_first=args.verify_first,
                              confirmed=args.yes or load_restore_confirmed(config))
     tmp_dir = load_tmp_dir(config)
@@ -83,7 +87,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         defaults = write_defaults_file(run_dir, host=source.host, port=source.port, user=source.user,
                                        password=password)
         result = restore_backup(bucket.storage, entry.manifest, defaults_file=defaults, request=request,
-                                run_dir=run_dir, progress=progress)
+                                run_dir=run_dir, progress=progress, identities=identities)
     print(json.dumps(asdict(result)) if args.json else _summary(result, target=source.address))
     return 0
 

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from agent.bucket import open_bucket
 from agent.catalog import parse_time, scan_backups
 from agent.credentials import resolve_password
+from agent.decryption import configured_identities
 from agent.pitr_drill import run_point_drill
 from agent.pitr_planning import plan_point_in_time
 from agent.pitr_replay import PointInTimeResult, restore_to_point
@@ -29,6 +30,7 @@ from shared.config import (
     load_source,
     load_tmp_dir,
 )
+from shared.encryption import load_decryption_settings
 from shared.errors import BadInputError
 from shared.logs import register_secret
 from shared.mariadb_client import write_defaults_file
@@ -43,14 +45,16 @@ def run_until(args: argparse.Namespace, config: ConfigValues) -> int:
     register_secret(password)
     bucket = open_bucket(load_destination(config), load_retry(config))
     backups = scan_backups(bucket.storage, prefix=bucket.prefix)
+    identities = configured_identities(load_decryption_settings(config), what="the backup and binlog segments")
     request = RestoreRequest(verify_first=args.verify_first, confirmed=args.yes or load_restore_confirmed(config))
     tmp_dir = load_tmp_dir(config)
     with signals_raise_terminated(), private_run_dir(tmp_dir) as run_dir, byte_progress("restore") as progress:
-        plan = plan_point_in_time(bucket.storage, prefix=bucket.prefix, backups=backups, until=until, work_dir=run_dir)
+        plan = plan_point_in_time(bucket.storage, prefix=bucket.prefix, backups=backups, until=until, work_dir=run_dir,
+                                  identities=identities)
         defaults = write_defaults_file(run_dir, host=source.host, port=source.port, user=source.user,
                                        password=password)
         result = restore_to_point(bucket.storage, plan, defaults_file=defaults, request=request, run_dir=run_dir,
-                                  progress=progress)
+                                  progress=progress, identities=identities)
     print(json.dumps(asdict(result)) if args.json else summary(result, target=source.address))
     return 0
 
@@ -62,8 +66,10 @@ def drill_until(args: argparse.Namespace, config: ConfigValues) -> int:
     until = parse_time(args.until, flag="--until")
     bucket = open_bucket(load_destination(config), load_retry(config))
     backups = scan_backups(bucket.storage, prefix=bucket.prefix)
+    identities = configured_identities(load_decryption_settings(config), what="the backup and binlog segments")
     with signals_raise_terminated(), private_run_dir(load_tmp_dir(config)) as run_dir:
-        drill = run_point_drill(bucket.storage, prefix=bucket.prefix, backups=backups, until=until, run_dir=run_dir)
+        drill = run_point_drill(bucket.storage, prefix=bucket.prefix, backups=backups, until=until, run_dir=run_dir,
+                                identities=identities)
     if args.json:
         print(json.dumps({**asdict(drill), "ok": True}))
     else:

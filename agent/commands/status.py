@@ -12,12 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from agent.bucket import Bucket, open_bucket
-from agent.catalog import scan_backups
-from agent.commands.list import as_json
 from agent.commands.options import add_config_flags
-from agent.freshness import DEFAULT_MAX_AGE, OK, Freshness, assess, human_duration, is_encrypted, parse_duration
-from agent.pitr_window import PitrWindow, read_pitr_window
 from shared.config import ConfigValues, load_destination, load_retry
 from shared.errors import EXIT_FAILED, EXIT_OK
 
@@ -33,6 +28,13 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
+    # Flow modules load only when this command runs: the CLI imports every command to register it.
+    from agent.bucket import open_bucket
+    from agent.catalog import scan_backups
+    from agent.freshness import DEFAULT_MAX_AGE, OK, assess, parse_duration
+    from agent.pitr_window import read_pitr_window
+    from agent.status_report import pitr_json, pitr_text, status_json, status_text
+
     max_age = parse_duration(config.get("BACKUP_MAX_AGE", DEFAULT_MAX_AGE), name="--max-age")
     bucket = open_bucket(load_destination(config), load_retry(config))
     entries = scan_backups(bucket.storage, prefix=bucket.prefix)
@@ -43,69 +45,3 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     else:
         print(status_text(freshness, bucket) + "\n" + pitr_text(pitr, freshness))
     return EXIT_OK if freshness.verdict == OK else EXIT_FAILED
-
-
-def status_json(freshness: Freshness, bucket: Bucket) -> dict[str, Any]:
-    newest = freshness.newest
-    body: dict[str, Any] = {
-        "verdict": freshness.verdict,
-        "checked_at": freshness.checked_at.isoformat(timespec="seconds"),
-        "max_age_seconds": int(freshness.max_age.total_seconds()),
-        "storage_url": bucket.storage.url,
-        "prefix": bucket.prefix,
-        "newest": None,
-        "failed_since": [e.backup_id for e in freshness.failed_since],
-    }
-    if newest is not None and freshness.age is not None:
-        body["newest"] = {**as_json(newest), "age_seconds": int(freshness.age.total_seconds()),
-                          "encrypted": is_encrypted(newest)}
-    return body
-
-
-def status_text(freshness: Freshness, bucket: Bucket) -> str:
-    newest, age = freshness.newest, freshness.age
-    limit = human_duration(freshness.max_age)
-    if newest is None or newest.manifest is None or age is None:
-        lines = [f"NONE: no complete backup under {bucket.storage.url} {bucket.prefix}/"]
-    else:
-        m = newest.manifest
-        verdict = "OK" if freshness.verdict == OK else "STALE"
-        lines = [
-            f"{verdict}: newest complete backup {newest.backup_id} is {human_duration(age)} old (max age {limit})",
-            f"  format      {m.format}, {'encrypted' if is_encrypted(newest) else 'not encrypted'}",
-            f"  size        {m.artifact.raw_bytes:,} bytes dumped -> {m.artifact.compressed_bytes:,} bytes stored",
-            f"  storage     {bucket.storage.url} {bucket.prefix}/",
-        ]
-    if freshness.failed_since:
-        ids = ", ".join(e.backup_id for e in freshness.failed_since[:3])
-        lines.append(f"  newer incomplete or damaged backups: {len(freshness.failed_since)} ({ids})")
-    return "\n".join(lines)
-
-
-def pitr_json(pitr: PitrWindow | None, freshness: Freshness) -> dict[str, Any] | None:
-    if pitr is None:
-        return None
-    def stamp(moment: datetime | None) -> str | None:
-        return moment.isoformat(timespec="seconds") if moment else None
-    lag = (freshness.checked_at - pitr.archived_to).total_seconds() if pitr.archived_to else None
-    return {"recoverable": pitr.recoverable, "recoverable_from": stamp(pitr.recoverable_from),
-            "recoverable_to": stamp(pitr.archived_to) if pitr.recoverable else None,
-            "archived_from": stamp(pitr.archived_from), "archived_to": stamp(pitr.archived_to),
-            "last_archived_age_seconds": int(lag) if lag is not None else None, "gaps": pitr.gaps}
-
-
-def pitr_text(pitr: PitrWindow | None, freshness: Freshness) -> str:
-    if pitr is None:
-        return "  pitr        no binlogs archived (point-in-time recovery is off)"
-    if pitr.archived_to is None:
-        return f"  pitr        no segment archived since the last gap ({pitr.gaps} gap(s) recorded)"
-    age = human_duration(freshness.checked_at - pitr.archived_to)
-    to = pitr.archived_to.strftime(_TIME)
-    if pitr.recoverable_from is None:
-        return (f"  pitr        NOT recoverable: binlogs archived to {to} (last event {age} ago), but no complete "
-                "backup since the archive's last gap: take a backup")
-    return (f"  pitr        recoverable {pitr.recoverable_from.strftime(_TIME)} .. {to} "
-            f"(last archived event {age} ago; {pitr.gaps} gap(s) recorded)")
-
-
-_TIME = "%Y-%m-%dT%H:%M:%SZ"

@@ -15,9 +15,12 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
 from shared.binlogs.events import CHECKSUM_SIZE, HEADER_SIZE, Event, Transaction, has_checksums
 from shared.binlogs.layout import BINLOG_MAGIC
+from shared.binlogs.records import SegmentRecord
+from shared.formats import UnknownFormatError
 
 LOG_EVENT_BINLOG_IN_USE_F = 0x1
 _FLAGS_OFFSET = HEADER_SIZE - 2  # the 2-byte flags field ends the v4 header
@@ -39,3 +42,21 @@ def build_segment(format_description: Event, transactions: Sequence[Transaction]
     parts = [BINLOG_MAGIC, closed_format_description(format_description)]
     parts.extend(event.raw for transaction in transactions for event in transaction.events)
     return b"".join(parts)
+
+
+def segment_plaintext(stored: bytes, record: SegmentRecord, *, identities: Sequence[Any] = ()) -> bytes:
+    """The binlog inside a stored segment, its layers undone (check ``record.sha1`` on ``stored`` first).
+
+    An encrypted segment (``record.layers == ["age"]``) needs ``identities``: without them this raises
+    the same exit-2 error as a restore of an encrypted backup without an identity."""
+    from shared.encryption import decrypt_bytes
+    from shared.encryption.keys import AGE_LAYER, IdentityMissingError
+
+    for layer in reversed(record.layers):
+        if layer != AGE_LAYER:
+            raise UnknownFormatError(f"binlog segment {record.segment} has an unknown layer {layer[:40]!r}")
+        if not identities:
+            raise IdentityMissingError(f"binlog segment {record.segment} is encrypted: set "
+                                       "BACKUP_DECRYPT_IDENTITY_FILE or BACKUP_DECRYPT_IDENTITY_SECRET")
+        stored = decrypt_bytes(stored, identities, what=f"binlog segment {record.segment}")
+    return stored

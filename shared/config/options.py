@@ -72,6 +72,20 @@ OPTIONS: tuple[Option, ...] = (
            "archive-binlogs: replication server id (default: derived from the prefix plus a random part)", "binlog"),
     Option("BINLOG_SOURCES", "--binlog-sources",
            "archive-binlogs: nodes to follow, host[:port],... (default: the host; Galera: list every node)", "binlog"),
+    # Loaded by shared.encryption (load_encryption_settings / load_decryption_settings) and
+    # shared.storage.object_lock (load_lock_settings). Recipients are public keys; an identity is never
+    # passed to a backup Job (the backup needs none).
+    Option("BACKUP_ENCRYPT_RECIPIENTS", "--encrypt-recipients",
+           "encrypt artifacts to these age public keys (age1..., comma-separated)", "encryption", True),
+    Option("BACKUP_ENCRYPT_RECIPIENTS_FILE", "--encrypt-recipients-file",
+           "file of age public keys, one a line (as age -R)", "encryption"),
+    Option("BACKUP_DECRYPT_IDENTITY_FILE", "--identity-file",
+           "age identity file to read encrypted backups (verify, restore, drill)", "decryption"),
+    Option("BACKUP_DECRYPT_IDENTITY_SECRET", "--identity-secret",
+           "Secret (in CELL_DEFAULT_NAMESPACE) whose key age-identity holds the age identity", "decryption"),
+    Option("BACKUP_LOCK_DAYS", "--lock-days",
+           "object lock: retain every object of a backup until its start + DAYS", "lock", True),
+    Option("BACKUP_LOCK_MODE", "--lock-mode", "object lock mode: GOVERNANCE (default) | COMPLIANCE", "lock", True),
 )
 
 

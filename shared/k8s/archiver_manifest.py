@@ -19,7 +19,7 @@ from shared.k8s.job_manifest import CONTAINER_NAME, KubeObject, build_pod_templa
 from shared.k8s.job_settings import JobSettings
 from shared.k8s.targets import Target
 
-ARCHIVER_NAME_PREFIX = "mariadb-ha-binlogs-"
+ARCHIVER_NAME_PREFIX = "mariadb-ha-backup-binlogs-"  # the Helm chart names it the same
 COMPONENT = "binlog-archiver"
 # On SIGTERM the archiver uploads the transactions it holds (at most BINLOG_UPLOAD_SECONDS' worth) and
 # exits; a slow object store plus retries fits in 60 s, as for the backup Job.

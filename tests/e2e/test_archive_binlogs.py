@@ -4,16 +4,21 @@ server's transactions, once each, whatever happens to the archiver."""
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from shared.binlogs.index import recoverable_windows
-from shared.binlogs.records import GapRecord
+from shared.binlogs.records import GapRecord, SegmentRecord
 from tests.support.agent_runs import env_for, wait_for
 from tests.support.binlog_archive import archived_gtids, history, segment_objects, server_gtids
 from tests.support.cli import run_cli, start_cli
 from tests.support.mariadb_server import TestServer
+from tests.support.monitoring import Pushgateway, backup_series
 
 PREFIX = "pitr/demo"
 SCHEMA = "CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, body TEXT) ENGINE=InnoDB;"
@@ -73,10 +78,10 @@ def test_one_shot_archives_every_transaction_once_across_rotations(binlog_server
     assert archived_gtids(bucket, PREFIX) == expected
 
 
-def test_follow_uploads_within_the_budget_and_sigterm_uploads_the_rest(binlog_server: TestServer,
-                                                                         tmp_path: Path) -> None:
+def test_follow_uploads_within_the_budget_and_sigterm_uploads_the_rest(
+        binlog_server: TestServer, tmp_path: Path, pushgateway: Pushgateway) -> None:
     bucket, env = tmp_path / "bucket", archive_env(binlog_server, tmp_path / "bucket", tmp_path,
-                                                   BINLOG_UPLOAD_SECONDS="2")
+                                                   BINLOG_UPLOAD_SECONDS="2", BACKUP_METRICS_PUSHGATEWAY=pushgateway.url)
     bucket.mkdir()
     binlog_server.execute(SCHEMA)
     follower = start_cli(["archive-binlogs", "--follow"], env)
@@ -97,6 +102,15 @@ def test_follow_uploads_within_the_budget_and_sigterm_uploads_the_rest(binlog_se
         if follower.poll() is None:
             follower.kill()
     assert archived_gtids(bucket, PREFIX) == server_gtids(data_dir(binlog_server))
+    # The gauges describe the newest segment, in the archiver's own Pushgateway group.
+    newest = [r for r in history(bucket, PREFIX) if isinstance(r, SegmentRecord)][-1]
+    gauges = backup_series(pushgateway.scrape(), prefix="mariadb_ha_backup_binlog_")
+    labels, last_event = gauges["mariadb_ha_backup_binlog_last_event_timestamp_seconds"]
+    assert labels["job"] == "mariadb-ha-binlog-archiver"
+    assert last_event == newest.last_time.timestamp()
+    assert 0 <= gauges["mariadb_ha_backup_binlog_segment_lag_seconds"][1] <= 3  # whole-second commit times
+    assert gauges["mariadb_ha_backup_binlog_lag_seconds"][1] == 0  # everything received was stored
+    assert gauges["mariadb_ha_backup_binlog_gaps"][1] == 0
 
 
 def test_kill_9_then_a_one_shot_run_leaves_no_duplicate_and_no_gap(binlog_server: TestServer,
@@ -167,3 +181,37 @@ def test_statement_format_is_refused(mariadb_factory, tmp_path: Path) -> None:  
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "binlog_format is STATEMENT, PITR needs ROW" in done.stderr
     assert list(bucket.rglob("*")) == []
+
+
+@pytest.mark.slow
+def test_a_stalled_stream_is_noticed_and_replaced(binlog_server: TestServer, tmp_path: Path) -> None:
+    """The mariadb-binlog child is frozen (SIGSTOP): connected, silent, like a reader behind a dead
+    network path. The watchdog sees the server move on without it and restarts the stream."""
+    bucket, env = tmp_path / "bucket", archive_env(binlog_server, tmp_path / "bucket", tmp_path,
+                                                   BINLOG_UPLOAD_SECONDS="2")
+    bucket.mkdir()
+    binlog_server.execute(SCHEMA)
+    follower = start_cli(["archive-binlogs", "--follow"], env)
+    try:
+        wait_for(lambda: len(archived_gtids(bucket, PREFIX)) >= 2, timeout=30)
+        reader = binlog_children(follower.pid)
+        assert len(reader) == 1
+        # The replication client gets the password from its 0600 defaults file only.
+        for part in ("cmdline", "environ"):
+            assert binlog_server.password.encode() not in Path(f"/proc/{reader[0]}/{part}").read_bytes()
+        os.kill(reader[0], signal.SIGSTOP)
+        small_writes(binlog_server, 100, 5)
+        wait_for(lambda: archived_gtids(bucket, PREFIX) == server_gtids(data_dir(binlog_server)), timeout=45)
+        assert binlog_children(follower.pid) != reader  # a new reader took over
+        follower.send_signal(signal.SIGTERM)
+        assert follower.wait(timeout=30) == 0
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    log = follower.stderr.read() if follower.stderr else ""
+    assert "stalled" in log and binlog_server.password not in log
+
+
+def binlog_children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid), "-f", "mariadb-binlog"], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]

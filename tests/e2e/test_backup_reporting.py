@@ -107,6 +107,12 @@ def test_webhook_gets_a_success_summary_and_a_secret_free_failure(mariadb_server
     for raw in webhook.raw_bodies:
         assert b"wrong-pw-7731" not in raw and mariadb_server.password.encode() not in raw
 
+    # Bad configuration of the backup itself (exit 2 before any connection) is reported too.
+    bad = run_cli(["backup"], {**env, "BACKUP_FORMAT": "rar"})
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    path, body = webhook.requests[2]
+    assert path == "/ping/3f2a/fail" and body["exit_code"] == 2 and "BACKUP_FORMAT" in body["error"]
+
 
 def test_webhook_retries_a_5xx_and_a_dead_receiver_never_fails_the_backup(mariadb_server, dirs, webhook):
     bucket, tmp = dirs

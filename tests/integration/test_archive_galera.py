@@ -18,8 +18,8 @@ from shared.binlogs.index import recoverable_windows
 from shared.binlogs.records import SegmentRecord
 from tests.support.agent_runs import wait_for
 from tests.support.binlog_archive import archived_gtids, history
-from tests.support.cli import start_cli
-from tests.support.galera import CLUSTER_GTID_DOMAIN, GaleraCluster
+from tests.support.cli import run_cli, start_cli
+from tests.support.galera import CLUSTER_GTID_DOMAIN, GaleraCluster, galera_available
 
 pytestmark = [pytest.mark.galera, pytest.mark.slow]
 PREFIX = "pitr/galera"
@@ -86,3 +86,25 @@ def test_archive_continues_on_another_node_without_gap_or_duplicate(galera_binlo
     # Every row written, on any node, is there: the archive's N transactions are 4 statements of setup
     # (the fixture's 2 ALTER USER, CREATE DATABASE, CREATE TABLE) plus one per row.
     assert survivor.execute("SELECT COUNT(*) FROM shop.items").strip() == str(last_id) == str(final - 4)
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    # mariadbd itself refuses log_bin + wsrep_gtid_mode without log_slave_updates: both are off here.
+    ("wsrep_gtid_mode=OFF\nlog_slave_updates=OFF", "log_slave_updates is OFF, PITR needs ON"),
+    ("wsrep_gtid_mode=OFF", "wsrep_gtid_mode is OFF, PITR needs ON"),
+])
+def test_a_galera_node_without_what_failover_needs_is_refused(setting: str, message: str, tmp_path: Path) -> None:
+    if not galera_available():
+        pytest.skip("needs galera-4, rsync and root (see shared/TESTSTACK.md)")
+    cluster = GaleraCluster(size=1, binlogs=True, extra_config=setting + "\n")
+    try:
+        node = cluster.start().nodes[0]
+        bucket = tmp_path / "bucket"
+        bucket.mkdir()
+        env = {"CLOUD_PROVIDER": "local", "LOCAL_BACKUP_DIR": str(bucket), "BACKUP_PREFIX": PREFIX,
+               "MARIADB_HOST": "127.0.0.1", "MARIADB_PORT": str(node.port), "MARIADB_PASSWORD": cluster.password}
+        done = run_cli(["archive-binlogs", "--follow"], env, timeout=60)
+    finally:
+        cluster.stop()
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr
+    assert list(bucket.rglob("*")) == []

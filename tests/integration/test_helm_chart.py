@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.k8s.job_manifest import build_job_manifest
+from shared.k8s.archiver_manifest import build_archiver_deployment
+from shared.k8s.job_manifest import build_job_manifest, cronjob_name
 from shared.k8s.job_settings import job_settings_from_env
 from shared.k8s.targets import Target
 
@@ -33,6 +34,8 @@ VALUE_TO_ENV = {
     ("retention", "keepLast"): "BACKUP_KEEP_LAST", ("retention", "maxAgeDays"): "BACKUP_MAX_AGE_DAYS",
     ("backup", "retrySeconds"): "BACKUP_RETRY_SECONDS", ("backup", "retryAttempts"): "BACKUP_RETRY_ATTEMPTS",
     ("metrics", "pushgateway"): "BACKUP_METRICS_PUSHGATEWAY", ("notifications", "url"): "BACKUP_NOTIFY_URL",
+    ("encryption", "recipients"): "BACKUP_ENCRYPT_RECIPIENTS", ("objectLock", "days"): "BACKUP_LOCK_DAYS",
+    ("objectLock", "mode"): "BACKUP_LOCK_MODE",
     ("serviceAccount", "name"): "AGENT_SERVICE_ACCOUNT", ("job", "backoffLimit"): "JOB_BACKOFF_LIMIT",
     ("job", "activeDeadlineSeconds"): "JOB_ACTIVE_DEADLINE_SECONDS",
     ("job", "ttlSecondsAfterFinished"): "JOB_TTL_SECONDS_AFTER_FINISHED",
@@ -43,6 +46,7 @@ VALUE_TO_ENV = {
     ("resources", "requests", "ephemeral-storage"): "JOB_EPHEMERAL_STORAGE_REQUEST",
     ("resources", "limits", "ephemeral-storage"): "JOB_EPHEMERAL_STORAGE_LIMIT",
 }
+PITR_TO_ENV = {"uploadSeconds": "BINLOG_UPLOAD_SECONDS", "sources": "BINLOG_SOURCES", "serverId": "BINLOG_SERVER_ID"}
 PROVIDER_BUCKET = {"aws": {("storage", "s3", "bucket"): "S3_BUCKET", ("storage", "s3", "region"): "AWS_REGION"},
                    "gcp": {("storage", "gcs", "bucket"): "GCS_BUCKET"},
                    "azure": {("storage", "azure", "container"): "AZURE_STORAGE_CONTAINER",
@@ -149,6 +153,14 @@ def test_a_changed_value_shows_up_as_a_difference() -> None:
     assert limits["ephemeral-storage"] == f"{30 * 1024 + 256 + 1024}Mi"  # spool + tmp + 1Gi, like JobSettings
 
 
+@pytest.mark.parametrize("service", ["mariadb-ha", "a" * 34, "galera-cluster-for-the-payments-team-eu-west", "x" * 63])
+def test_cronjob_name_is_the_one_the_code_gives(service) -> None:
+    cronjob = by_kind(render(None, "--set", f"mariadb.service={service}"))["CronJob"]
+    target = Target(namespace=NAMESPACE, service=service, secret="s")
+    assert cronjob["metadata"]["name"] == cronjob_name(target)
+    assert len(cronjob["metadata"]["name"]) <= 52
+
+
 def test_rbac_reads_one_secret_and_the_service_account_carries_workload_identity() -> None:
     docs = by_kind(render("gcp-pitr-values.yaml"))
     assert docs["Role"]["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["galera-root"],
@@ -164,18 +176,25 @@ def test_rbac_reads_one_secret_and_the_service_account_carries_workload_identity
     assert "Role" not in by_kind(render("s3-url-values.yaml"))
 
 
-def test_pitr_renders_the_archiver_with_the_jobs_pod_security() -> None:
-    docs = by_kind(render("gcp-pitr-values.yaml"))
-    deployment, cronjob = docs["Deployment"], docs["CronJob"]
-    assert (deployment["spec"]["replicas"], deployment["spec"]["strategy"]) == (1, {"type": "Recreate"})
-    archiver = deployment["spec"]["template"]["spec"]
-    backup = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    assert archiver["containers"][0]["args"] == ["archive-binlogs", "--follow"]
-    for key in ("securityContext", "serviceAccountName", "volumes", "enableServiceLinks"):
-        assert archiver[key] == backup[key]
-    for key in ("securityContext", "env", "image", "volumeMounts"):
-        assert archiver["containers"][0][key] == backup["containers"][0][key]
-    assert archiver["restartPolicy"] == "Always"
+@pytest.mark.parametrize("values_file", ["gcp-pitr-values.yaml", "azure-values.yaml"])
+def test_pitr_renders_the_archiver_deployment_the_code_builds(values_file) -> None:
+    """``pitr.enabled`` → exactly shared/k8s/archiver_manifest.py's Deployment for the same settings."""
+    values = merged_values(values_file)
+    docs = by_kind(render(values_file, "--set", "pitr.enabled=true"))
+    rendered = docs["Deployment"]
+    target = Target(namespace=NAMESPACE, service=values["mariadb"]["service"],
+                    secret=values["mariadb"]["existingSecret"])
+    binlog_env = {name: str(values["pitr"][key]) for key, name in PITR_TO_ENV.items()
+                  if values["pitr"][key] not in (None, "")}
+    built = build_archiver_deployment(target=target, settings=job_settings_from_env(dispatcher_env(values)),
+                                      binlog_env=binlog_env)
+    pod = rendered["spec"]["template"]["spec"]
+    assert {key: pod.pop(key) for key in SCHEDULING if key in pod} == {
+        key: values[key] for key in SCHEDULING if values[key]}
+    assert rendered["spec"] == built["spec"]
+    assert rendered["metadata"]["name"] == built["metadata"]["name"]
+    assert built["metadata"]["labels"].items() <= rendered["metadata"]["labels"].items()
+    assert pod["containers"][0]["args"] == ["archive-binlogs", "--follow"]
     assert "Deployment" not in by_kind(render(None))
 
 
@@ -223,7 +242,7 @@ def test_notes_say_how_to_start_a_run_now_and_read_its_log(tmp_path) -> None:
     notes = yaml.safe_load(done.stdout)["notes"]
     assert "kubectl -n mariadb create job --from=cronjob/mariadb-ha-backup-mariadb-ha" in notes
     assert "kubectl -n mariadb logs -f -l app.kubernetes.io/instance=mariadb-ha,app.kubernetes.io/component=backup" in notes
-    assert "logs -f deployment/mariadb-ha-backup-binlogs-mariadb-ha" in notes
+    assert "logs -f deployment/mariadb-ha-binlogs-mariadb-ha" in notes
 
 
 @pytest.fixture(scope="module")

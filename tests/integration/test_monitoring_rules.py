@@ -56,4 +56,5 @@ def test_rules_use_the_metric_names_the_agent_publishes() -> None:
     assert {rule["alert"] for rule in rules} >= REQUIRED
     used = set(re.findall(r"mariadb_ha_backup_[a-z_]+", " ".join(rule["expr"] for rule in rules)))
     published = {reporting.LAST_SUCCESS, reporting.LAST_STATUS, reporting.LAST_COMPLETION}
-    assert used - {"mariadb_ha_backup_binlog_lag_seconds"} == published
+    # The archiver's lag gauge (agent/archiving/metrics.py on the pitr branch) is named in the alert.
+    assert used == published | {"mariadb_ha_backup_binlog_lag_seconds"}

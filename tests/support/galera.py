@@ -42,9 +42,11 @@ CLUSTER_GTID_DOMAIN = 100
 
 
 class GaleraNode:
-    def __init__(self, *, index: int, base: Path, gcomm_ports: list[int], binlogs: bool = False) -> None:
+    def __init__(self, *, index: int, base: Path, gcomm_ports: list[int], binlogs: bool = False,
+                 extra_config: str = "") -> None:
         self.index = index
         self.binlogs = binlogs
+        self.extra_config = extra_config
         self.dir = base / f"node{index}"
         self.port = free_port()
         self.host = "127.0.0.1"
@@ -99,6 +101,7 @@ class GaleraNode:
             "wsrep_sst_method=rsync\n"
             f'wsrep_provider_options="{provider_options}"\n'
             + (self._binlog_config() if self.binlogs else "")
+            + self.extra_config  # last: a later line of an option file overrides an earlier one
         )
         return config
 
@@ -171,13 +174,13 @@ class GaleraNode:
 
 
 class GaleraCluster:
-    def __init__(self, size: int = 3, *, binlogs: bool = False) -> None:
+    def __init__(self, size: int = 3, *, binlogs: bool = False, extra_config: str = "") -> None:
         self.base = Path(tempfile.mkdtemp(prefix="galera-"))
         # mkdtemp makes 0700 dirs: mysql (and rsync's nobody) must be able to walk into them.
         self.base.chmod(0o755)
         gcomm_ports = [free_port() for _ in range(size)]
-        self.nodes = [GaleraNode(index=i, base=self.base, gcomm_ports=gcomm_ports, binlogs=binlogs)
-                      for i in range(size)]
+        self.nodes = [GaleraNode(index=i, base=self.base, gcomm_ports=gcomm_ports, binlogs=binlogs,
+                                 extra_config=extra_config) for i in range(size)]
         self.password = f"gal'\"#${secrets.token_hex(8)}\\end"
 
     def start(self) -> GaleraCluster:

@@ -138,7 +138,10 @@ def test_the_option_table_drives_flags_and_the_job_environment():
         "AZURE_STORAGE_ACCOUNT", "BACKUP_URL", "BACKUP_PREFIX", "BACKUP_FORMAT", "BACKUP_KEEP_LAST",
         "BACKUP_MAX_AGE_DAYS", "BACKUP_RETRY_SECONDS", "BACKUP_RETRY_ATTEMPTS", "BACKUP_METRICS_PUSHGATEWAY",
         "BACKUP_NOTIFY_URL",
+        # Public keys and the lock: a Job needs them to encrypt and retain; identities are never passed.
+        "BACKUP_ENCRYPT_RECIPIENTS", "BACKUP_LOCK_DAYS", "BACKUP_LOCK_MODE",
     )
+    assert not [name for name in AGENT_ENV_PASSTHROUGH if "IDENTITY" in name]
 
 
 def test_flags_override_env_once_and_empty_values_count_as_unset():

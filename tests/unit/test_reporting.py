@@ -69,3 +69,4 @@ def test_a_textfile_that_cannot_be_written_is_a_warning_not_an_error(tmp_path, c
     assert publish([Gauge(LAST_STATUS, "status", 1.0)], settings) is False
     assert [r.levelname for r in caplog.records if r.name == "mariadb_ha_backup.metrics"] == ["WARNING"]
 
+

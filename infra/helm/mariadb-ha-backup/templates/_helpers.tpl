@@ -1,12 +1,30 @@
 {{/*
 Names and labels follow shared/k8s/job_manifest.py so the CronJob's pods equal the dispatcher's Job pods.
 */}}
+{{/* job_manifest.cronjob_name: 52 characters at most (the controller appends 11), a long service name
+shortened to a prefix plus 8 hex digits of its SHA-256 so two long names never collide. */}}
 {{- define "mhb.cronjobName" -}}
-{{- printf "mariadb-ha-backup-%s" .Values.mariadb.service | trunc 52 | trimSuffix "-" -}}
+{{- $service := .Values.mariadb.service -}}
+{{- if le (len $service) 34 -}}
+mariadb-ha-backup-{{ $service }}
+{{- else -}}
+mariadb-ha-backup-{{ trunc 25 $service | trimSuffix "-" }}-{{ sha256sum $service | trunc 8 }}
+{{- end -}}
 {{- end -}}
 
+{{/* shared/k8s/archiver_manifest.py archiver_name */}}
 {{- define "mhb.archiverName" -}}
-{{- printf "mariadb-ha-backup-binlogs-%s" .Values.mariadb.service | trunc 63 | trimSuffix "-" -}}
+{{- printf "mariadb-ha-binlogs-%s" .Values.mariadb.service | trunc 63 -}}
+{{- end -}}
+
+{{/* The archiver's BINLOG_* settings, sorted by name like build_archiver_deployment's binlog_env. */}}
+{{- define "mhb.binlogEnv" -}}
+{{- $p := .Values.pitr -}}
+{{- $pairs := list -}}
+{{- if not (kindIs "invalid" $p.serverId) }}{{ $pairs = append $pairs (list "BINLOG_SERVER_ID" $p.serverId) }}{{ end -}}
+{{- if $p.sources }}{{ $pairs = append $pairs (list "BINLOG_SOURCES" $p.sources) }}{{ end -}}
+{{- if not (kindIs "invalid" $p.uploadSeconds) }}{{ $pairs = append $pairs (list "BINLOG_UPLOAD_SECONDS" $p.uploadSeconds) }}{{ end -}}
+{{- toJson $pairs -}}
 {{- end -}}
 
 {{/* The labels the dispatcher puts on its Jobs and pods (target_labels); its overlap guard lists by them. */}}
@@ -73,6 +91,9 @@ dispatcher's passthrough variables (AGENT_ENV_PASSTHROUGH) that are set.
   (list "BACKUP_RETRY_ATTEMPTS" $v.backup.retryAttempts)
   (list "BACKUP_METRICS_PUSHGATEWAY" $v.metrics.pushgateway)
   (list "BACKUP_NOTIFY_URL" $v.notifications.url)
+  (list "BACKUP_ENCRYPT_RECIPIENTS" $v.encryption.recipients)
+  (list "BACKUP_LOCK_DAYS" $v.objectLock.days)
+  (list "BACKUP_LOCK_MODE" $v.objectLock.mode)
 -}}
 - name: CELL_DEFAULT_NAMESPACE
   value: {{ .Release.Namespace | quote }}
@@ -92,8 +113,9 @@ dispatcher's passthrough variables (AGENT_ENV_PASSTHROUGH) that are set.
 {{- end -}}
 
 {{/*
-The pod spec of build_pod_template. Called with (dict "root" $ "args" (list ...) "restartPolicy" "..."
-"resources" {...}) so the binlog archiver Deployment runs the same hardened pod with other args.
+The pod spec of build_pod_template. Called with (dict "root" $ "args" (list ...) "restartPolicy" "..." "resources" {...} "extraEnv" (list
+(list NAME VALUE) ...)) so the binlog archiver Deployment runs the same hardened pod with other args,
+as shared/k8s/archiver_manifest.py does.
 */}}
 {{- define "mhb.podSpec" -}}
 {{- $v := .root.Values -}}
@@ -115,6 +137,10 @@ containers:
     args: {{ toJson .args }}
     env:
       {{- include "mhb.env" .root | nindent 6 }}
+      {{- range .extraEnv }}
+      - name: {{ index . 0 }}
+        value: {{ index . 1 | toString | quote }}
+      {{- end }}
     resources:
       {{- toYaml .resources | nindent 6 }}
     securityContext:

@@ -134,7 +134,7 @@ resource "kubernetes_deployment_v1" "binlog_archiver" {
   # checkov:skip=CKV_K8S_38:The agent reads its Secret through the API: it needs its ServiceAccount token
 
   metadata {
-    name      = "mariadb-ha-binlogs-${var.mariadb_service_name}"
+    name      = "mariadb-ha-backup-binlogs-${var.mariadb_service_name}"
     namespace = local.namespace
     labels    = local.archiver_labels
   }
@@ -249,7 +249,7 @@ resource "kubernetes_network_policy_v1" "binlog_archiver" {
   count = var.binlog_archiver_enabled ? 1 : 0
 
   metadata {
-    name      = "mariadb-ha-binlogs-${var.mariadb_service_name}"
+    name      = "mariadb-ha-backup-binlogs-${var.mariadb_service_name}"
     namespace = local.namespace
     labels    = local.archiver_labels
   }
