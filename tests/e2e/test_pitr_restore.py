@@ -8,6 +8,7 @@ the binlog archived → ``restore --until`` that second into a fresh server → 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -188,3 +189,31 @@ def test_two_backups_list_drill_and_prune_keep_the_window(binlog_server, mariadb
     assert from_newer.returncode == 0, from_newer.stderr
     assert json.loads(from_newer.stdout)["backup_id"] == newer.id
     assert markers(second_target) == ["after the newer backup", "at"]
+
+
+def test_encrypted_backup_and_segments_restore_to_a_second_only_with_the_identity(binlog_server, mariadb_factory,
+                                                                                  bucket, tmp_path):
+    key = tmp_path / "key.txt"
+    subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
+    recipient = subprocess.run(["age-keygen", "-y", str(key)], check=True, capture_output=True, text=True).stdout
+    env = env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX,
+                  BACKUP_ENCRYPT_RECIPIENTS=recipient.strip())
+    binlog_server.execute(SETUP)
+    backup(env)
+    binlog_server.execute(AFTER_BACKUP)
+    target_second, expected, _ = writes_in_one_second(binlog_server, "INSERT INTO shop.markers VALUES ('at');")
+    time.sleep(1.1)
+    binlog_server.execute(AFTER_TARGET)
+    archived = run_cli(["archive-binlogs"], env)
+    assert archived.returncode == 0, archived.stderr
+    assert all(p.name.endswith(".binlog.age") for p in (bucket / PREFIX / "binlogs" / "segments").iterdir())
+    keyless_target, target = mariadb_factory(), mariadb_factory()
+
+    keyless = run_cli(["restore", "--until", target_second.isoformat()], {**env, **keyless_target.agent_env()})
+    done = run_cli(["restore", "--until", target_second.isoformat()],
+                   {**env, **target.agent_env(), "BACKUP_DECRYPT_IDENTITY_FILE": str(key)})
+
+    assert keyless.returncode == 2 and keyless.stderr.count("\n") == 1 and "encrypted" in keyless.stderr
+    assert "shop" not in keyless_target.execute("SHOW DATABASES").split()
+    assert done.returncode == 0, done.stderr
+    assert table_checksums(target) == expected
