@@ -45,6 +45,17 @@ class Source:
 
 
 @dataclass(frozen=True)
+class BinlogPosition:
+    """Where the dump's consistent snapshot stands in the binary log (``--master-data=2 --gtid``)."""
+
+    gtid_state: str  # every transaction up to this GTID state (per domain) is in the dump
+    file: str  # the serving node's own binlog file and offset: for an operator, not portable
+    position: int
+    node: str  # @@hostname answering the backup's preflight (the node the Service chose)
+    server_id: int | None = None
+
+
+@dataclass(frozen=True)
 class Inventory:
     databases: list[str] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)
@@ -85,6 +96,7 @@ class Manifest:
     schema_version: int = SCHEMA_VERSION
     encryption: Encryption | None = None  # None: the artifact is stored unencrypted
     retention: Retention | None = None  # None: no object lock
+    binlog: BinlogPosition | None = None  # None when the server wrote no binlog (no point-in-time restore)
 
     def to_json(self) -> bytes:
         return (json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n").encode()
@@ -93,10 +105,11 @@ class Manifest:
     def from_json(cls, data: bytes) -> Manifest:
         try:
             raw: dict[str, Any] = json.loads(data)
-            nested = ("artifact", "source", "inventory", "encryption", "retention")
+            nested = ("artifact", "source", "inventory", "encryption", "retention", "binlog")
             return cls(
                 **{k: v for k, v in raw.items() if k not in nested},
                 artifact=Artifact(**raw["artifact"]),
+                binlog=BinlogPosition(**raw["binlog"]) if raw.get("binlog") else None,
                 source=Source(**raw["source"]),
                 inventory=Inventory(**raw["inventory"]),
                 encryption=Encryption(**raw["encryption"]) if raw.get("encryption") else None,
