@@ -26,12 +26,14 @@ from agent.credentials import resolve_password
 from agent.id_claims import claimed_backup_id
 from agent.pipeline import ArtifactResult, ArtifactUpload
 from agent.run_dir import private_run_dir
+from shared.binlogs.snapshot import POSITION_FLAGS, DumpSniffer
 from shared.config import Settings
 from shared.dump import dump_argv
 from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.errors import BackupFailedError
 from shared.layout import BackupKeys, parse_backup_id, sha1_sidecar_text
 from shared.logs import register_secret
+from shared.manifest import BinlogPosition
 from shared.mariadb_client import DumpConnectionError, write_defaults_file
 from shared.readers import Progress
 from shared.retry import call_with_retries
@@ -91,9 +93,12 @@ def run_backup(
                                        password=password)
         info = _with_retries(settings, "connecting to MariaDB", lambda: dump.inspect(defaults))
         _log_start(settings, keys, info)
-        upload = ArtifactUpload(dump_argv=dump.argv(defaults), run_dir=run_dir, storage=storage, key=keys.artifact,
-                                mtime=int(started.timestamp()), progress=progress or (lambda n: None),
-                                encoders=encryption.encoders())
+        # With a binlog, the dump also records its snapshot's position: point-in-time restore starts there.
+        position_flags = POSITION_FLAGS if info.log_bin else ()
+        upload = ArtifactUpload(dump_argv=[*dump.argv(defaults), *position_flags], run_dir=run_dir, storage=storage,
+                                key=keys.artifact, mtime=int(started.timestamp()),
+                                progress=progress or (lambda n: None), encoders=encryption.encoders(),
+                                sniffer=DumpSniffer() if info.log_bin else None)
         retain = retainer(storage, lock, started=started)
         with _removed_unless_committed(storage, keys):
             artifact, rows = _with_retries(settings, "mariadb-dump", lambda: produce_counted(upload, settings.format))
@@ -105,7 +110,8 @@ def run_backup(
             if accounts is not None:
                 retain(accounts.key)
             manifest = with_fidelity(build_manifest(settings, keys, info, artifact, started=started, lock=lock,
-                                                    encryption=encryption),
+                                                    encryption=encryption, extra_flags=position_flags,
+                                                    binlog=_snapshot_position(upload, info)),
                                      accounts=accounts, rows=rows, warnings=extras.warnings)
             storage.put(keys.manifest, io.BytesIO(manifest.to_json()))
             retain(keys.manifest)
@@ -117,6 +123,10 @@ def run_backup(
 def _with_retries(settings: Settings, what: str, fn: Callable[[], _T]) -> _T:
     """Retry ``fn`` when the server is unreachable or the connection drops (a failover)."""
     return call_with_retries(fn, policy=settings.retry, retry_on=(DumpConnectionError,), what=what, logger=log)
+
+
+def _snapshot_position(upload: ArtifactUpload, info: ServerInfo) -> BinlogPosition | None:
+    return upload.sniffer.position(node=info.hostname, server_id=info.server_id) if upload.sniffer else None
 
 
 def _log_start(settings: Settings, keys: BackupKeys, info: ServerInfo) -> None:

@@ -10,7 +10,7 @@ from shared.config import Settings
 from shared.dump import dump_flags
 from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.layout import BackupKeys
-from shared.manifest import Artifact, Encryption, Manifest, Retention, Source
+from shared.manifest import Artifact, BinlogPosition, Encryption, Manifest, Retention, Source
 from shared.server_info import ServerInfo
 from shared.storage.object_lock import NO_LOCK, LockSettings
 
@@ -18,6 +18,7 @@ from shared.storage.object_lock import NO_LOCK, LockSettings
 def build_manifest(
     settings: Settings, keys: BackupKeys, info: ServerInfo, artifact: ArtifactResult, *, started: datetime,
     lock: LockSettings = NO_LOCK, encryption: EncryptionSettings = NO_ENCRYPTION,
+    extra_flags: tuple[str, ...] = (), binlog: BinlogPosition | None = None,
 ) -> Manifest:
     return Manifest(
         id=keys.backup_id,
@@ -33,10 +34,11 @@ def build_manifest(
                       namespace=settings.source.namespace, service=settings.source.service,
                       server_hostname=info.hostname, gtid_binlog_pos=info.gtid_binlog_pos, galera=info.galera,
                       max_allowed_packet=info.max_allowed_packet),
-        dump_command=["mariadb-dump", *dump_flags()],
+        dump_command=["mariadb-dump", *dump_flags(), *extra_flags],
         tool_version=__version__,
         inventory=info.inventory,
         # Public keys only; an identity never reaches the backup.
         encryption=Encryption(scheme="age", recipients=list(encryption.recipients)) if encryption.enabled else None,
         retention=Retention(until=lock.until(started).isoformat(), mode=lock.mode) if lock.enabled else None,
+        binlog=binlog,
     )

@@ -29,3 +29,12 @@ def _secret_reader(settings: DecryptionSettings) -> Callable[..., str] | None:
     from shared.k8s.secret import read_root_password  # the kubernetes client is heavy: only when a Secret is read
 
     return read_root_password
+
+
+def configured_identities(settings: DecryptionSettings, *, what: str) -> list[Any]:
+    """The configured identities, or none: for a point-in-time restore, which does not know before planning
+    whether its base backup and segments are encrypted (each refuses on its own, exit 2, if one is and none
+    is given)."""
+    if not settings.configured:
+        return []
+    return load_identities(settings, what=what, read_secret=_secret_reader(settings))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from shared.archive import CompressedSpool, open_targz
+from shared.binlogs.snapshot import DumpSniffer
 from shared.compression import open_compressor
 from shared.dump import DumpProcess, enlarge_pipe
 from shared.errors import BackupFailedError
@@ -72,14 +73,28 @@ class ArtifactUpload:
     key: str
     mtime: int
     progress: Progress
-    observe: Callable[[bytes], None] | None = None  # sees every chunk of the dump (e.g. to count rows)
     # The artifact's layers (shared.formats.LAYERS, e.g. age encryption), applied in order after compression.
     encoders: tuple[Encoder, ...] = ()
+    sniffer: DumpSniffer | None = None  # sees every chunk of the dump (its binlog position comments)
+    observe: Callable[[bytes], None] | None = None  # sees every chunk of the dump (e.g. to count rows)
+
+    def dump_starts(self) -> None:
+        if self.sniffer is not None:
+            self.sniffer.restart()  # a retried dump starts over: only its own bytes count
+
+    def watch(self, chunk: bytes) -> None:
+        self.progress(len(chunk))
+        if self.sniffer is not None:
+            self.sniffer.feed(chunk)
+        if self.observe is not None:
+            self.observe(chunk)
 
 
 def produce(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResult:
-    """Dump, compress and upload one artifact of ``fmt``, by the producer its row names."""
-    return PRODUCERS[fmt.production](upload, fmt)
+    """Dump, compress and upload one artifact of ``fmt``, by the producer its row names (with layers:
+    the sequential producer ``LAYERED_PRODUCTION`` maps it to)."""
+    production = LAYERED_PRODUCTION[fmt.production] if upload.encoders else fmt.production
+    return PRODUCERS[production](upload, fmt)
 
 
 def produce_spooled(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResult:
@@ -114,8 +129,9 @@ def produce_spooled(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResu
 
 def produce_streamed(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResult:
     _keep_part_buffers_mmapped()
+    upload.dump_starts()
     with DumpProcess(upload.dump_argv, upload.run_dir / "dump.err") as dump:
-        pumped = _CompressingPipe(dump, codec=fmt.codec, progress=upload.progress, observe=upload.observe)
+        pumped = _CompressingPipe(dump, codec=fmt.codec, progress=upload.watch)
         reader = HashingReader(_layered(cast(BinaryIO, pumped), upload.encoders))
         try:
             stored = upload.storage.put(upload.key, reader)  # type: ignore[arg-type]  # one-shot: never retried half-read
@@ -129,6 +145,10 @@ PRODUCERS: dict[Production, Callable[[ArtifactUpload, ArtifactFormat], ArtifactR
     SPOOLED: produce_spooled,
     STREAMED: produce_streamed,
 }
+# A layer (age) transforms the stored bytes front to back from the first one (its stream cipher counts
+# chunks from the start), so a producer that writes an object's head after its body cannot apply one:
+# a layered artifact is made by the front-to-back producer this maps its production to.
+LAYERED_PRODUCTION: dict[Production, Production] = {SPOOLED: SPOOLED, STREAMED: STREAMED}
 
 
 def _layered(stream: BinaryIO, encoders: tuple[Encoder, ...]) -> BinaryIO:
@@ -147,12 +167,11 @@ def _keep_part_buffers_mmapped() -> None:
 
 def _dump_into(upload: ArtifactUpload, write: Callable[[bytes], None]) -> None:
     log.debug("running %s", " ".join(upload.dump_argv), extra={"event": "dump"})
+    upload.dump_starts()
     with DumpProcess(upload.dump_argv, upload.run_dir / "dump.err") as dump:
         while chunk := dump.stdout.read(CHUNK):
             write(chunk)
-            upload.progress(len(chunk))
-            if upload.observe is not None:
-                upload.observe(chunk)
+            upload.watch(chunk)
         dump.finish()
 
 
@@ -168,11 +187,8 @@ class _CompressingPipe:
     raises instead of returning EOF, so the storage aborts instead of committing a truncated object.
     """
 
-    def __init__(
-        self, dump: DumpProcess, *, codec: str, progress: Progress, observe: Callable[[bytes], None] | None = None
-    ) -> None:
+    def __init__(self, dump: DumpProcess, *, codec: str, progress: Callable[[bytes], None]) -> None:
         self._dump = dump
-        self._observe = observe
         self._codec = codec
         self._progress = progress
         self.raw_bytes = 0
@@ -190,9 +206,7 @@ class _CompressingPipe:
                 while chunk := self._dump.stdout.read(CHUNK):
                     compressor.write(chunk)
                     self.raw_bytes += len(chunk)
-                    self._progress(len(chunk))
-                    if self._observe is not None:
-                        self._observe(chunk)
+                    self._progress(chunk)
                 compressor.close()
         except BaseException as exc:  # reported to the reader at EOF
             self._error = exc

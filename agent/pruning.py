@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from agent.catalog import COMPLETE, INCOMPLETE, BackupEntry, scan_backups
+from agent.pitr_pruning import binlog_keys_to_prune
 from shared.layout import MANIFEST_NAME
 from shared.storage import Storage
 from shared.storage.object_lock import latest_retention
@@ -34,6 +35,8 @@ log = logging.getLogger("mariadb_ha_backup.prune")
 # A backup run is bounded by the Job's activeDeadlineSeconds (hours); a day leaves a wide margin
 # before a folder without a manifest is declared abandoned.
 LEFTOVER_AGE = timedelta(days=1)
+# The removal standing for old binlog segments (not a backup id: those are timestamps).
+BINLOGS_ID = "binlogs"
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ def prune(storage: Storage, *, prefix: str, keep_last: int | None, max_age_days:
     entries = scan_backups(storage, prefix=prefix)
     removals = [_unless_retained(storage, r, now=now) for r in plan_retention(
         entries, keep_last=keep_last, max_age_days=max_age_days, now=now)]
+    removals += _binlog_removal(storage, prefix=prefix, entries=entries, removals=removals)
     for removal in removals:
         if removal.retained_until is not None:
             log.info("keeping backup %s (%s): object lock retains it until %s", removal.backup_id, removal.reason,
@@ -98,6 +102,18 @@ def prune(storage: Storage, *, prefix: str, keep_last: int | None, max_age_days:
     return removals
 
 
+def _binlog_removal(storage: Storage, *, prefix: str, entries: list[BackupEntry],
+                    removals: list[Removal]) -> list[Removal]:
+    """Binlog segments older than what the oldest kept backup needs (agent.pitr_pruning), as one removal."""
+    gone = {r.backup_id for r in removals}
+    kept = [e for e in entries if e.state == COMPLETE and e.backup_id not in gone]
+    cutoff, keys = binlog_keys_to_prune(storage, prefix=prefix, kept=kept)
+    if not keys:
+        return []
+    return [Removal(backup_id=BINLOGS_ID, state="binlog-archive", keys=tuple(keys),
+                    reason=f"binlog records and segments before seq {cutoff}: no kept backup needs them")]
+
+
 def _unless_retained(storage: Storage, removal: Removal, *, now: datetime) -> Removal:
     """Checked for every object before deleting any: a backup is deleted whole or not at all, since a
     retained archive without its manifest would be data nobody can find or restore."""
@@ -109,4 +125,4 @@ def apply_retention(storage: Storage, *, prefix: str, keep_last: int | None, max
                     dry_run: bool = False, now: datetime | None = None) -> list[str]:
     """The agent's post-backup retention: the ids deleted (or, with ``dry_run``, that would be)."""
     removals = prune(storage, prefix=prefix, keep_last=keep_last, max_age_days=max_age_days, dry_run=dry_run, now=now)
-    return [r.backup_id for r in removals if r.retained_until is None]
+    return [r.backup_id for r in removals if r.retained_until is None and r.backup_id != BINLOGS_ID]

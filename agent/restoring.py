@@ -10,7 +10,7 @@ Order matters, because a restore cannot be undone:
 3. the second pass feeds the client, and checks the SHA1 again on the bytes it actually loaded.
 
 The password reaches the client only through a 0600 ``--defaults-extra-file`` in a private 0700
-directory (``shared.dump.write_defaults_file``): never argv, never the child's environment.
+directory (``shared.mariadb_client.write_defaults_file``): never argv, never the child's environment.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -29,12 +29,8 @@ def signals_raise_terminated() -> Iterator[None]:
             fired.set()
             raise TerminatedError(signum)
 
-    previous = {s: signal.signal(s, handler) for s in _HANDLED}
-    try:
+    with _handled_by(handler):
         yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 @contextmanager
@@ -48,6 +44,13 @@ def signals_set(stop: threading.Event) -> Iterator[None]:
     def handler(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    with _handled_by(handler):
+        yield
+
+
+@contextmanager
+def _handled_by(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """SIGTERM/SIGINT go to ``handler`` inside the block; the previous handlers come back after it."""
     previous = {s: signal.signal(s, handler) for s in _HANDLED}
     try:
         yield

@@ -17,14 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from shared.mariadb_client import (  # noqa: F401  # re-exported for branches written against shared.dump
-    AccessDeniedError,
-    DumpConnectionError,
-    DumpError,
-    child_env,
-    classify_failure,
-    write_defaults_file,
-)
+from shared.mariadb_client import child_env, classify_failure
 from shared.processes import stop_process
 
 # The seed's flags, unchanged (a contract): a consistent InnoDB snapshot without locking, routines and

@@ -14,7 +14,7 @@ from typing import Any
 from shared.errors import BackupFailedError
 
 SCHEMA_VERSION = 1
-_NESTED = ("artifact", "source", "inventory", "encryption", "retention", "accounts", "evidence")
+_NESTED = ("artifact", "source", "inventory", "encryption", "retention", "binlog", "accounts", "evidence")
 
 
 class ManifestError(BackupFailedError):
@@ -44,6 +44,17 @@ class Source:
     gtid_binlog_pos: str | None = None
     galera: dict[str, str] | None = None  # wsrep_* status when the server is a Galera node
     max_allowed_packet: int | None = None  # the largest row the dump can hold; a restore target needs as much
+
+
+@dataclass(frozen=True)
+class BinlogPosition:
+    """Where the dump's consistent snapshot stands in the binary log (``--master-data=2 --gtid``)."""
+
+    gtid_state: str  # every transaction up to this GTID state (per domain) is in the dump
+    file: str  # the serving node's own binlog file and offset: for an operator, not portable
+    position: int
+    node: str  # @@hostname answering the backup's preflight (the node the Service chose)
+    server_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,7 @@ class Manifest:
     schema_version: int = SCHEMA_VERSION
     encryption: Encryption | None = None  # None: the artifact is stored unencrypted
     retention: Retention | None = None  # None: no object lock
+    binlog: BinlogPosition | None = None  # None when the server wrote no binlog (no point-in-time restore)
     accounts: AccountsFile | None = None
     evidence: Evidence | None = None
     warnings: list[str] = field(default_factory=list)  # what the backup knows will not come back as it was
@@ -121,6 +133,7 @@ class Manifest:
             return cls(
                 **{k: v for k, v in raw.items() if k not in _NESTED},
                 artifact=Artifact(**raw["artifact"]),
+                binlog=BinlogPosition(**raw["binlog"]) if raw.get("binlog") else None,
                 source=Source(**raw["source"]),
                 inventory=Inventory(**raw["inventory"]),
                 encryption=Encryption(**raw["encryption"]) if raw.get("encryption") else None,

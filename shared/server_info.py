@@ -36,12 +36,16 @@ class ServerInfo:
     gtid_binlog_pos: str | None
     galera: dict[str, str] | None
     inventory: Inventory
+    log_bin: bool = False  # the server writes a binary log: the dump can record its snapshot's position
+    server_id: int = 0
     max_allowed_packet: int | None = None
 
 
 def inspect_server(defaults_file: Path) -> ServerInfo:
-    (version, hostname, gtid, packet), *_ = run_client_query(
-        defaults_file, "SELECT @@version, @@hostname, IFNULL(@@gtid_binlog_pos, ''), @@global.max_allowed_packet"
+    (version, hostname, gtid, log_bin, server_id, packet), *_ = run_client_query(
+        defaults_file,
+        "SELECT @@version, @@hostname, IFNULL(@@gtid_binlog_pos, ''), @@log_bin, @@server_id, "
+        "@@global.max_allowed_packet",
     )
     galera = _galera_state(defaults_file)
     if galera is not None and (
@@ -55,6 +59,8 @@ def inspect_server(defaults_file: Path) -> ServerInfo:
         version=version,
         hostname=hostname,
         gtid_binlog_pos=gtid or None,
+        log_bin=log_bin == "1",
+        server_id=int(server_id),
         galera=galera,
         inventory=read_inventory(defaults_file),
         max_allowed_packet=int(packet),

@@ -77,6 +77,8 @@ def resume_position(storage: Storage, prefix: str) -> ArchivePosition:
 
 
 class Archiver:
+    """One archiving run over the configured nodes; ``result`` says what it did."""
+
     def __init__(self, storage: Storage, *, prefix: str, settings: ArchiveSettings, credentials: Credentials,
                  run_dir: Path, retry_seconds: float, stop: threading.Event,
                  on_segment: Callable[[SegmentRecord], None] = lambda record: None,
@@ -150,25 +152,30 @@ class Archiver:
             self.result.nodes.append(node.hostname)
         out_dir = self.run_dir / "stream"
         argv = dump_argv(node.binlog_defaults_file, out_dir=out_dir, server_id=self.settings.server_id, start=start)
-        scanner, watchdog = TransactionScanner(), Watchdog(node)
         with BinlogStream(argv, out_dir=out_dir) as stream:
             try:
-                while True:
-                    events = stream.read()
-                    watchdog.saw(events)
-                    reached = self._consume(events, scanner, source=source, target=target)
-                    if (reached and not scanner.in_transaction) or self.stop.is_set():
-                        return True
-                    if self.segmenter.due():
-                        self.segmenter.flush()
-                    self._report_lag()
-                    failure = stream.failure() or watchdog.check()
-                    if failure is not None:
-                        self._consume(stream.read(), scanner, source=source, target=target)
-                        raise failure
-                    self.stop.wait(POLL_SECONDS)
+                return self._pump(stream, Watchdog(node), source=source, target=target)
             finally:
                 _clear(out_dir)
+
+    def _pump(self, stream: BinlogStream, watchdog: Watchdog, *, source: SourceNode,
+              target: tuple[str, int] | None) -> bool:
+        """Read, cut and upload until caught up or stopped (True); a dead or stalled stream raises."""
+        scanner = TransactionScanner()
+        while True:
+            events = stream.read()
+            watchdog.saw(events)
+            reached = self._consume(events, scanner, source=source, target=target)
+            if (reached and not scanner.in_transaction) or self.stop.is_set():
+                return True
+            if self.segmenter.due():
+                self.segmenter.flush()
+            self._report_lag()
+            failure = stream.failure() or watchdog.check()
+            if failure is not None:
+                self._consume(stream.read(), scanner, source=source, target=target)
+                raise failure
+            self.stop.wait(POLL_SECONDS)
 
     def _report_lag(self) -> None:
         """Every REFRESH_SECONDS: how old the oldest received-but-unstored transaction is (0: none)."""

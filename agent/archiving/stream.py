@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,14 +84,22 @@ class FileEvent:
 
 def dump_argv(defaults_file: Path, *, out_dir: Path, server_id: int, start: StartAt) -> list[str]:
     """The child's command line: nothing secret on it (the password is in ``defaults_file``)."""
-    argv = ["mariadb-binlog", f"--defaults-extra-file={defaults_file}", "--read-from-remote-server", "--raw",
-            "--stop-never", f"--stop-never-slave-server-id={server_id}", f"--result-file={out_dir}/"]
+    argv = [*_dies_with_us(), "mariadb-binlog", f"--defaults-extra-file={defaults_file}", "--read-from-remote-server",
+            "--raw", "--stop-never", f"--stop-never-slave-server-id={server_id}", f"--result-file={out_dir}/"]
     if start.gtid_state is not None:
         # Any file name will do: with a GTID start the server picks the file. Strict mode off: a Galera
         # node's state may list domains in an order the client's strict check does not expect.
         return [*argv, "--skip-gtid-strict-mode", f"--start-position={start.gtid_state}", start.file or "x"]
     assert start.file is not None
     return [*argv, start.file]
+
+
+def _dies_with_us() -> list[str]:
+    """util-linux ``setpriv --pdeathsig KILL`` (it execs the command in place): if the archiver is killed
+    (``kill -9``, OOM), its reader goes too instead of streaming on, orphaned, into a dead run's spool.
+    Without setpriv on PATH the child runs unwrapped (a container's end still takes it)."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
 
 
 class BinlogStream:

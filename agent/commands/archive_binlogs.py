@@ -47,6 +47,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     destination, source, retry = load_destination(config), load_source(config), load_retry(config)
     archive = load_archive_settings(config, host=source.host, port=source.port, prefix=destination.prefix)
     metrics_settings = metrics_settings_from(config, job=METRICS_JOB)
+    encryption = load_encryption_settings(config)  # segments are encrypted like the backups' artifacts
     bucket = open_bucket(destination, retry)
     next(iter(bucket.storage.list(bucket.prefix + "/")), None)  # a missing bucket: exit 2 before anything
     password = resolve_password(source)
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
                                 credentials=Credentials(user=source.user, password=password), run_dir=run_dir,
                                 retry_seconds=retry.max_seconds, stop=stop, on_segment=metrics.segment,
                                 on_gap=metrics.gap, on_lag=metrics.lag,
-                                encryption=load_encryption_settings(config))
+                                encryption=encryption)
             result = archiver.run(follow=args.follow)
     finally:
         metrics.close()

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from agent.commands.options import add_config_flags
+from agent.pitr_windows import pitr_json, read_archive, windows_text
 from shared.config import ConfigValues, load_destination, load_retry
 
 if TYPE_CHECKING:
@@ -30,13 +31,17 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
 
     bucket = open_bucket(load_destination(config), load_retry(config))
     entries = [e for e in scan_backups(bucket.storage, prefix=bucket.prefix) if args.all or e.complete]
+    archive = read_archive(bucket.storage, bucket.prefix)
     if args.json:
-        print(json.dumps([as_json(e) for e in entries], indent=2, ensure_ascii=False))
-    elif not entries:
+        print(json.dumps([{**as_json(e), **pitr_json(e, archive)} for e in entries], indent=2, ensure_ascii=False))
+        return 0
+    if not entries:
         print(f"no backups under {bucket.storage.url} {bucket.prefix}/")
     else:
         print(f"{'ID':<17} {'STATE':<10} {'FORMAT':<7} {'DUMP':>10} {'STORED':>10}  {'SHA1':<40}  SOURCE")
         print("\n".join(_line(e) for e in entries))
+    if archive.history:
+        print("\n" + windows_text(archive, entries))
     return 0
 
 

@@ -38,6 +38,9 @@ def register(subparsers: Any) -> None:
     which.add_argument("--latest", action="store_true", help="the newest complete backup")
     which.add_argument("--at", metavar="TIME", help="the newest complete backup at or before TIME (UTC unless an "
                                                     "offset is given): 2024-05-01T12:00:00Z, 2024-05-01, or an id")
+    which.add_argument("--until", metavar="TIME",
+                       help="point in time: the state at TIME (to the second, UTC unless an offset is given) from "
+                            "the newest usable backup plus the archived binlog (docs/PITR.md)")
     parser.add_argument("--database", metavar="NAME", help="restore only this database out of the dump")
     parser.add_argument("--no-verify-first", dest="verify_first", action="store_false",
                         help="skip the verification pass (the SHA1 is still checked while loading)")
@@ -62,8 +65,12 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     from shared.logs import register_secret
     from shared.mariadb_client import write_defaults_file
 
+    if args.until:
+        from agent.commands.restore_until import run_until
+
+        return run_until(args, config)
     if not (args.backup_id or args.latest or args.at):
-        raise BadInputError("say which backup to restore: an ID, --latest or --at TIME")
+        raise BadInputError("say which backup to restore: an ID, --latest, --at TIME or --until TIME")
     at = parse_time(args.at) if args.at else None
     accounts = load_accounts_settings(config)
     source = load_source(config)

@@ -22,6 +22,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--latest", action="store_true", help="the newest complete backup (the default)")
     parser.add_argument("--restore-test", action="store_true",
                         help="also restore it into a throwaway local mariadbd and check the schema inventory")
+    parser.add_argument("--until", metavar="TIME",
+                        help="with --restore-test: drill a point in time (backup + binlog replay up to TIME)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     add_config_flags(parser)
     parser.set_defaults(func=run)
@@ -39,6 +41,10 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
 
     if args.backup_id and args.latest:
         raise BadInputError("give either an ID or --latest, not both")
+    if args.until:
+        from agent.commands.restore_until import drill_until
+
+        return drill_until(args, config)
     decryption = load_decryption_settings(config)
     bucket = open_bucket(load_destination(config), load_retry(config))
     entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=args.backup_id, latest=True)

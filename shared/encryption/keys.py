@@ -91,18 +91,22 @@ class DecryptionSettings:
 
 
 def load_encryption_settings(raw: Mapping[str, str]) -> EncryptionSettings:
-    """Recipients from BACKUP_ENCRYPT_RECIPIENTS (comma-separated) and/or BACKUP_ENCRYPT_RECIPIENTS_FILE."""
+    """Recipients from BACKUP_ENCRYPT_RECIPIENTS (comma-separated) and/or BACKUP_ENCRYPT_RECIPIENTS_FILE.
+    A setting that is given but lists no recipient is refused: it must never mean "store in clear"."""
     found: list[str] = []
-    if raw.get(RECIPIENTS_ENV):
-        found += parse_recipients(raw[RECIPIENTS_ENV], source=RECIPIENTS_ENV)
-    if raw.get(RECIPIENTS_FILE_ENV):
-        found += parse_recipients(
-            _read_text(Path(raw[RECIPIENTS_FILE_ENV]), RECIPIENTS_FILE_ENV),
-            source=f"{RECIPIENTS_FILE_ENV} {raw[RECIPIENTS_FILE_ENV]}",
-        )
-        if not found:
-            raise EncryptionConfigError(f"{RECIPIENTS_FILE_ENV} {raw[RECIPIENTS_FILE_ENV]} lists no recipient")
+    if RECIPIENTS_ENV in raw:
+        found += _some(parse_recipients(raw[RECIPIENTS_ENV], source=RECIPIENTS_ENV), source=RECIPIENTS_ENV)
+    if RECIPIENTS_FILE_ENV in raw:
+        source = f"{RECIPIENTS_FILE_ENV} {raw[RECIPIENTS_FILE_ENV]}"
+        text = _read_text(Path(raw[RECIPIENTS_FILE_ENV]), RECIPIENTS_FILE_ENV)
+        found += _some(parse_recipients(text, source=source), source=source)
     return EncryptionSettings(recipients=tuple(dict.fromkeys(found)))
+
+
+def _some(recipients: list[str], *, source: str) -> list[str]:
+    if not recipients:
+        raise EncryptionConfigError(f"{source} lists no age recipient (age1...)")
+    return recipients
 
 
 def parse_recipients(text: str, *, source: str) -> list[str]:

@@ -25,8 +25,10 @@ from shared.errors import BackupFailedError, BadInputError
 # Reads from the pipe: big enough to amortise calls, small enough to keep memory flat.
 _CHUNK = 1 << 20
 # How long ``close`` waits for the pyrage thread; it ends on its own once the pipe is closed (its next
-# write fails) or its source reaches EOF, so this only bounds a close during an abort.
-_JOIN_SECONDS = 5.0
+# write fails) or its source reaches EOF, so this only bounds a close during an abort (a thread still
+# blocked on its source then leaves closing the source to the source's owner, e.g. the dump process).
+# Short, so that SIGTERM cleanup is not held up.
+_JOIN_SECONDS = 1.0
 
 Transform = Callable[[Any, Any], None]
 

@@ -126,9 +126,12 @@ def test_kill_9_then_a_one_shot_run_leaves_no_duplicate_and_no_gap(binlog_server
         small_writes(binlog_server, 5000, 20)
         wait_for(lambda: len(segment_objects(bucket, PREFIX)) >= 2, timeout=30)
         small_writes(binlog_server, 6000, 10)  # likely received but not yet uploaded when killed
+        reader = binlog_children(follower.pid)
     finally:
         follower.kill()  # SIGKILL: no cleanup at all
         follower.wait()
+    # Its replication client does not stream on, orphaned (setpriv --pdeathsig).
+    wait_for(lambda: not Path(f"/proc/{reader[0]}").exists(), timeout=10)
     write_batch(binlog_server, 7000)
     small_writes(binlog_server, 9000, 10)
     done = run_cli(["archive-binlogs"], env, timeout=120)

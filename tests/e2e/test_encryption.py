@@ -35,10 +35,13 @@ def secret_of(path: Path) -> str:
     return next(line for line in path.read_text().splitlines() if line.startswith("AGE-SECRET-KEY-"))
 
 
-def encrypted_backup(server: TestServer, env: dict[str, str], recipients: list[str], fmt: str = "tar.gz") -> BackupKeys:
+def encrypted_backup(server: TestServer, env: dict[str, str], recipients: list[str], fmt: str = "tar.gz",
+                     logs: list[str] | None = None) -> BackupKeys:
     done = run_cli(["backup", "--json"], {**env, **server.agent_env(), "BACKUP_FORMAT": fmt,
                                           "BACKUP_ENCRYPT_RECIPIENTS": ",".join(recipients)})
     assert done.returncode == 0, done.stderr
+    if logs is not None:
+        logs.append(done.stderr)
     summary = json.loads(done.stdout)
     keys = BackupKeys(prefix=PREFIX, backup_id=summary["backup_id"], format=fmt, layers=("age",))
     assert summary["artifact_key"] == keys.artifact
@@ -268,3 +271,62 @@ def test_bad_recipient_is_bad_input_and_nothing_is_written(value, message, tmp_p
     if value.startswith("AGE-SECRET-KEY-"):
         assert value[16:] not in done.stderr  # the key part of the identity is never echoed
     assert list((tmp_path / "bucket").iterdir()) == []
+
+
+def test_encrypted_upload_cut_mid_stream_is_retried_and_decrypts(s3_server, fault_proxy, sample_server, tmp_path,
+                                                                  keys_dir, monkeypatch):
+    """A reset during the artifact's upload: the whole upload is retried from the spool, encrypted afresh
+    (a new age file key), and the sidecar's SHA1 is that of the attempt that was stored."""
+    from shared.storage import open_storage
+    from tests.support.storage_servers import unique_bucket_name
+
+    bucket = unique_bucket_name()
+    s3_server.create_bucket(bucket)
+    proxy = fault_proxy(s3_server.port)
+    env = {**s3_server.env_for(proxy.endpoint), "AWS_MAX_ATTEMPTS": "1", "BACKUP_URL": f"s3://{bucket}",
+           "BACKUP_PREFIX": PREFIX}
+    proxy.cut_after(60_000)  # past the listing and the claim marker, inside the artifact's upload
+
+    logs: list[str] = []
+    keys = encrypted_backup(sample_server, env, [keygen(keys_dir / "k.txt")], logs=logs)
+
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    download(open_storage(f"s3://{bucket}"), keys, tmp_path / "dl")
+    sha1sum = subprocess.run(["sha1sum", "-c", f"{keys.artifact_name}.sha1"], cwd=tmp_path / "dl",
+                             capture_output=True, text=True)
+    plain = subprocess.run(["age", "-d", "-i", str(keys_dir / "k.txt"), keys.artifact_name], cwd=tmp_path / "dl",
+                           capture_output=True)
+    assert sha1sum.returncode == 0, sha1sum.stdout
+    assert plain.returncode == 0 and subprocess.run(["tar", "tzf", "-"], input=plain.stdout,
+                                                    capture_output=True).stdout.decode().splitlines() == [MEMBER]
+    retried = [json.loads(line) for line in logs[0].splitlines() if '"retry"' in line or "retrying" in line]
+    assert [r["message"] for r in retried if keys.artifact in r["message"]], logs[0]  # the artifact's upload was cut
+
+
+@pytest.mark.parametrize("fmt", ["tar.gz", "sql.zst"])
+def test_sigterm_during_an_encrypted_backup_leaves_nothing(fmt, sample_server, tmp_path, keys_dir):
+    import signal
+    import time
+
+    from tests.support.agent_runs import dump_children, env_for, hold_table_lock
+
+    bucket, tmp = tmp_path / "bucket", tmp_path / "tmp"
+    bucket.mkdir()
+    tmp.mkdir()
+    env = env_for(sample_server, bucket, tmp, BACKUP_FORMAT=fmt, BACKUP_ENCRYPT_RECIPIENTS=keygen(keys_dir / "k.txt"))
+    holder = hold_table_lock(sample_server, "shop.products")
+    try:
+        agent = start_cli(["backup"], env)
+        wait_for(lambda: dump_children(agent.pid))
+        time.sleep(0.5)  # the dump is blocked on the locked table, mid-stream, the age thread waiting on it
+        agent.send_signal(signal.SIGTERM)
+        _, stderr = agent.communicate(timeout=30)
+    finally:
+        holder.kill()
+        holder.wait()
+
+    assert agent.returncode == 128 + signal.SIGTERM, stderr
+    assert "Traceback" not in stderr
+    assert [p for p in bucket.rglob("*") if p.is_file()] == []  # no artifact, no manifest, no claim marker
+    assert list(tmp.iterdir()) == []

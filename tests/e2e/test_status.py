@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from shared.binlogs.index import write_record
 from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode
 from shared.layout import parse_backup_id
 from shared.storage import open_storage
+from tests.support.agent_runs import env_for
 from tests.support.backups import SQL, store_backup
 from tests.support.cli import run_cli
 
@@ -150,3 +152,19 @@ def test_status_without_binlogs_says_pitr_is_off(bucket, tmp_path):
     done = run_cli(["status"], env(bucket))
     assert done.stdout.splitlines()[-1] == "  pitr        no binlogs archived (point-in-time recovery is off)"
     assert json.loads(run_cli(["status", "--json"], env(bucket)).stdout)["pitr"] is None
+
+
+def test_status_says_when_the_newest_backup_is_encrypted(mariadb_server, tmp_path):
+    """A real encrypted backup (age recipient from the age CLI): status reads its manifest's encryption."""
+    bucket, work = tmp_path / "bucket", tmp_path / "work"
+    bucket.mkdir()
+    work.mkdir()
+    subprocess.run(["age-keygen", "-o", str(tmp_path / "id.txt")], check=True, capture_output=True)
+    recipient = subprocess.run(["age-keygen", "-y", str(tmp_path / "id.txt")], check=True, capture_output=True,
+                               text=True).stdout.strip()
+    agent_env = env_for(mariadb_server, bucket, work, **env(bucket), BACKUP_ENCRYPT_RECIPIENTS=recipient)
+    assert run_cli(["backup"], agent_env).returncode == 0
+    done = run_cli(["status"], env(bucket))
+    assert done.returncode == 0, done.stderr
+    assert ", encrypted" in done.stdout.splitlines()[1]
+    assert json.loads(run_cli(["status", "--json"], env(bucket)).stdout)["newest"]["encrypted"] is True

@@ -8,6 +8,7 @@ once: the cluster domain's sequence numbers 1..N, in order, none missing, none t
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 
@@ -86,6 +87,12 @@ def test_archive_continues_on_another_node_without_gap_or_duplicate(galera_binlo
     # Every row written, on any node, is there: the archive's N transactions are 4 statements of setup
     # (the fixture's 2 ALTER USER, CREATE DATABASE, CREATE TABLE) plus one per row.
     assert survivor.execute("SELECT COUNT(*) FROM shop.items").strip() == str(last_id) == str(final - 4)
+    # A one-shot run now (as a scheduled Job would): the dead node is skipped, one more write is archived.
+    survivor.execute(f"INSERT INTO shop.items VALUES ({last_id + 1}, 'one-shot')")
+    done = run_cli(["archive-binlogs", "--json"], env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["transactions"] == 1
+    assert [g.seq_no for g in map(Gtid.parse, archived_gtids(bucket, PREFIX))] == list(range(1, final + 2))
 
 
 @pytest.mark.parametrize(("setting", "message"), [

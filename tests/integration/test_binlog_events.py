@@ -22,6 +22,12 @@ CREATE TABLE shop.log (line TEXT) ENGINE=MyISAM;
 INSERT INTO shop.log VALUES ('non-transactional');
 FLUSH BINARY LOGS;
 DELETE FROM shop.items WHERE id = 2;
+XA START 'two-phase'; INSERT INTO shop.items VALUES (5, 'xa'); XA END 'two-phase'; XA PREPARE 'two-phase';
+XA COMMIT 'two-phase';
+XA START 'one-phase'; INSERT INTO shop.items VALUES (6, 'xa'); XA END 'one-phase'; XA COMMIT 'one-phase' ONE PHASE;
+XA START 'undone'; INSERT INTO shop.items VALUES (7, 'xa'); XA END 'undone'; XA PREPARE 'undone';
+XA ROLLBACK 'undone';
+INSERT INTO shop.items VALUES (8, 'last');
 """
 
 
@@ -43,8 +49,9 @@ def test_transactions_and_gtids_match_the_server_and_mariadb_binlog(binlog_serve
     found = [t for path in files for t in transactions_of_file(path.read_bytes())]
     assert [str(t.gtid) for t in found] == [g for path in files for g in decoded_gtids(path)]
     assert str(found[-1].gtid) == binlog_server.execute("SELECT @@gtid_binlog_pos").strip()
-    # The fixture's two ALTER USER, then 7 of the workload: the rolled-back transaction left nothing.
-    assert [t.gtid.seq_no for t in found] == list(range(1, 10))
+    # The fixture's two ALTER USER, then 7 + 6 of the workload: the plain ROLLBACK left nothing; each
+    # XA PREPARE and its XA COMMIT/ROLLBACK are two groups, the one-phase XA commit one.
+    assert [t.gtid.seq_no for t in found] == list(range(1, 16))
     assert all(t.gtid.server_id == 1 and t.gtid.domain_id == 0 for t in found)
     # Transactions tile their file: each starts where the previous ended.
     first_file = list(transactions_of_file(files[0].read_bytes()))

@@ -17,7 +17,7 @@ import yaml
 
 from shared.k8s.archiver_manifest import build_archiver_deployment
 from shared.k8s.job_manifest import build_job_manifest, cronjob_name
-from shared.k8s.job_settings import job_settings_from_env
+from shared.k8s.job_settings import AGENT_ENV_PASSTHROUGH, job_settings_from_env
 from shared.k8s.targets import Target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,6 +111,12 @@ def by_kind(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     kinds = [doc["kind"] for doc in docs]
     assert len(kinds) == len(set(kinds)), kinds
     return {doc["kind"]: doc for doc in docs}
+
+
+def test_every_variable_the_dispatcher_passes_to_a_job_is_a_chart_value() -> None:
+    """A new to_job option in shared/config must get a chart value too, or the two paths drift."""
+    mapped = set(VALUE_TO_ENV.values()) | {name for names in PROVIDER_BUCKET.values() for name in names.values()}
+    assert set(AGENT_ENV_PASSTHROUGH) <= mapped
 
 
 @pytest.mark.parametrize("values_file", VALUES_FILES)
@@ -242,7 +248,7 @@ def test_notes_say_how_to_start_a_run_now_and_read_its_log(tmp_path) -> None:
     notes = yaml.safe_load(done.stdout)["notes"]
     assert "kubectl -n mariadb create job --from=cronjob/mariadb-ha-backup-mariadb-ha" in notes
     assert "kubectl -n mariadb logs -f -l app.kubernetes.io/instance=mariadb-ha,app.kubernetes.io/component=backup" in notes
-    assert "logs -f deployment/mariadb-ha-binlogs-mariadb-ha" in notes
+    assert "logs -f deployment/mariadb-ha-backup-binlogs-mariadb-ha" in notes
 
 
 @pytest.fixture(scope="module")

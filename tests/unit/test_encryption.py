@@ -220,3 +220,13 @@ def test_small_artifacts_round_trip_through_bytes_and_the_cli(tmp_path):
     keygen(tmp_path / "other.txt")
     with pytest.raises(WrongIdentityError, match="segment 1: none of the configured identities"):
         decrypt_bytes(stored, identities_of(tmp_path / "other.txt"), what="segment 1")
+
+
+@pytest.mark.parametrize("value", [" , ", "# only a comment"])
+def test_a_recipient_setting_without_recipients_is_refused_not_ignored(value, tmp_path):
+    listing = tmp_path / "r.txt"
+    listing.write_text(value + "\n")
+    with pytest.raises(EncryptionConfigError, match="BACKUP_ENCRYPT_RECIPIENTS lists no age recipient"):
+        load_encryption_settings({"BACKUP_ENCRYPT_RECIPIENTS": value})
+    with pytest.raises(EncryptionConfigError, match=f"BACKUP_ENCRYPT_RECIPIENTS_FILE {listing} lists no age recipient"):
+        load_encryption_settings({"BACKUP_ENCRYPT_RECIPIENTS_FILE": str(listing)})

@@ -14,7 +14,7 @@ mariadb-ha-backup-{{ trunc 25 $service | trimSuffix "-" }}-{{ sha256sum $service
 
 {{/* shared/k8s/archiver_manifest.py archiver_name */}}
 {{- define "mhb.archiverName" -}}
-{{- printf "mariadb-ha-binlogs-%s" .Values.mariadb.service | trunc 63 -}}
+{{- printf "mariadb-ha-backup-binlogs-%s" .Values.mariadb.service | trunc 63 -}}
 {{- end -}}
 
 {{/* The archiver's BINLOG_* settings, sorted by name like build_archiver_deployment's binlog_env. */}}
