@@ -38,6 +38,7 @@ class RowCounter:
         self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)
         self._rows: Counter[str] = Counter()
         self._failed: str | None = None
+        self._ended = False  # the counting thread has taken finish()'s None
         self._thread = threading.Thread(target=self._count, name="count-rows", daemon=True)
         self._thread.start()
 
@@ -55,7 +56,7 @@ class RowCounter:
 
     def _count(self) -> None:
         try:
-            for unit in read_units(iter(self._chunks.get, None)):
+            for unit in read_units(iter(self._next_chunk, None)):
                 if unit.database in _NOT_RESTORED:
                     continue
                 if unit.kind is Kind.ROWS:
@@ -64,5 +65,12 @@ class RowCounter:
                     self._rows[f"{unit.database}.{unit.name}"] += 0
         except Exception as exc:  # never fail the backup over its evidence; finish() reports it
             self._failed = f"{type(exc).__name__}: {exc}"
-            while self._chunks.get() is not None:  # drain, so the feeder never blocks
+            # Drain, so the feeder never blocks; but not past finish()'s None if the parser already took it
+            # (a dump cut short by SIGTERM or a lost node fails only at its end): that would wait forever.
+            while not self._ended and self._next_chunk() is not None:
                 pass
+
+    def _next_chunk(self) -> bytes | None:
+        chunk = self._chunks.get()
+        self._ended = chunk is None
+        return chunk
