@@ -16,6 +16,7 @@ import logging
 import queue
 import threading
 from collections import Counter
+from collections.abc import Iterator
 
 from agent.dumpfile import Kind, read_units
 
@@ -54,8 +55,16 @@ class RowCounter:
         return dict(sorted(self._rows.items()))
 
     def _count(self) -> None:
+        ended = False
+
+        def chunks() -> Iterator[bytes]:
+            nonlocal ended
+            while (chunk := self._chunks.get()) is not None:
+                yield chunk
+            ended = True
+
         try:
-            for unit in read_units(iter(self._chunks.get, None)):
+            for unit in read_units(chunks()):
                 if unit.database in _NOT_RESTORED:
                     continue
                 if unit.kind is Kind.ROWS:
@@ -64,5 +73,7 @@ class RowCounter:
                     self._rows[f"{unit.database}.{unit.name}"] += 0
         except Exception as exc:  # never fail the backup over its evidence; finish() reports it
             self._failed = f"{type(exc).__name__}: {exc}"
-            while self._chunks.get() is not None:  # drain, so the feeder never blocks
+            # Drain so the feeder never blocks -- unless the parser already took the end mark (a dump cut
+            # short by a failure or a signal ends mid-statement): waiting for a second one would hang.
+            while not ended and self._chunks.get() is not None:
                 pass
