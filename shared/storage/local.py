@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from shared.storage.base import ObjectExistsError, ObjectInfo, ObjectNotFoundError, StorageConfigError, StorageError
+from shared.storage.parts import head_of_size
 
 # Large enough to keep syscalls cheap, small enough to keep memory flat.
 _COPY_CHUNK = 1 << 20
@@ -28,12 +29,27 @@ class LocalStorage:
         self.url = f"file://{root}"
 
     def put(self, key: str, stream: BinaryIO, *, if_absent: bool = False) -> int:
+        return self._write_then_place(key, lambda out: _copy(stream, out), if_absent=if_absent)
+
+    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes]) -> int:
+        """Placeholder bytes, then the body, then the head written over the placeholder, in the partial file."""
+
+        def write(out: BinaryIO) -> int:
+            out.write(b"\0" * head_size)
+            written = _copy(body, out)
+            out.seek(0)
+            out.write(head_of_size(head, head_size))
+            return head_size + written
+
+        return self._write_then_place(key, write)
+
+    def _write_then_place(self, key: str, write: Callable[[BinaryIO], int], *, if_absent: bool = False) -> int:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}{_PARTIAL_MARK}{uuid.uuid4().hex}")
         try:
             with open(partial, "xb") as out:
-                written = _copy(stream, out)
+                written = write(out)
                 out.flush()
                 os.fsync(out.fileno())
             if if_absent:

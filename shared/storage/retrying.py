@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO, TypeVar
 
 from shared.retry import retrying
-from shared.storage.base import ObjectInfo, Storage, TransientStorageError
+from shared.storage.base import HeadLastStorage, ObjectInfo, Storage, StorageError, TransientStorageError
 
 log = logging.getLogger("mariadb_ha_backup.storage")
 _T = TypeVar("_T")
@@ -36,6 +36,13 @@ class RetryingStorage:
         # its own object from another's by its content.
         data = stream.read()
         return self._call(f"creating {key}", lambda: self.inner.put(key, io.BytesIO(data), if_absent=True))
+
+    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes]) -> int:
+        # The body is one-shot (a running dump), so the upload is not retried whole: the adapters retry
+        # each part/block/request themselves, and a failed dump is retried from the start by the caller.
+        if not isinstance(self.inner, HeadLastStorage):
+            raise StorageError(f"{self.url} cannot place an object's head after its body")
+        return self.inner.put_head_last(key, body, head_size=head_size, head=head)
 
     def open_read(self, key: str) -> BinaryIO:
         return self._call(f"reading {key}", lambda: self.inner.open_read(key))
