@@ -1,36 +1,37 @@
-"""Dump → compress → (spool) → hash → upload, one function per artifact format.
+"""Dump → compress → hash → upload, one function per artifact format; no format touches temp disk.
 
-``tar.gz`` (the seed's format) compresses the dump into a spool of compressed data while it runs
-and uploads gzip(tar header) + spool + gzip(tar end) once the size is known (see shared/archive.py).
-``sql.gz`` / ``sql.zst`` stream with no temp disk at all: a thread compresses the dump into a pipe
-that the storage adapter uploads from. Either way the SHA1 is computed on the bytes as they are
-uploaded, and the byte count is checked against what the storage says it stored.
+All formats stream: a thread compresses the dump into a pipe that the storage adapter uploads from.
+``sql.gz`` / ``sql.zst`` hash the bytes as they are uploaded. ``tar.gz`` (the seed's format) uploads
+its body while the dump runs and its size-bearing head last (``HeadLastStorage``, shared/archive.py);
+as SHA1 is sequential and the head comes first, its SHA1 is computed by reading the stored object
+back, which also checks what the storage really holds. Byte counts are compared with what the
+storage says it stored.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
 import logging
 import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from tenacity import Retrying
 
-from shared.archive import CompressedSpool, open_targz
+from shared.archive import HEAD_SIZE, TarGzBody, tar_end
 from shared.compression import open_compressor
 from shared.dump import DumpConnectionError, DumpProcess, dump_argv, enlarge_pipe
 from shared.errors import BackupFailedError
 from shared.hashing import HashingReader
 from shared.layout import TAR_MEMBER
 from shared.retry import retrying
-from shared.storage import Storage
-from shared.storage.retrying import put_replayable
+from shared.storage import Storage, StorageError
+from shared.storage.base import HeadLastStorage
+from shared.storage.retrying import read_replayable
 
 log = logging.getLogger("mariadb_ha_backup.pipeline")
 
@@ -48,10 +49,6 @@ MMAP_THRESHOLD = 4 << 20
 _M_MMAP_THRESHOLD = -3  # mallopt() parameter number in glibc's malloc.h
 
 Progress = Callable[[int], None]
-
-
-class SpoolFullError(BackupFailedError):
-    """The temp volume filled up while spooling the compressed dump (ENOSPC)."""
 
 
 class UploadSizeMismatchError(BackupFailedError):
@@ -81,35 +78,36 @@ class DumpJob:
 
 def produce_targz(job: DumpJob) -> ArtifactResult:
     _keep_part_buffers_mmapped()
-    spool = CompressedSpool(job.run_dir / "dump.sql.gz-spool", member=TAR_MEMBER)
+    storage = job.storage
+    if not isinstance(storage, HeadLastStorage):
+        raise StorageError(f"{storage.url} cannot store a tar.gz without a spool (no put_head_last)")
+    for attempt in _dump_retries(job):
+        with attempt, DumpProcess(dump_argv(job.defaults_file), job.run_dir / "dump.err") as dump:
+            stored, raw_bytes = _upload_targz(job, storage, dump)
+            sha1, read_back = read_replayable(storage, job.key, _sha1_of, attempts=job.retry_attempts,
+                                              max_seconds=job.retry_seconds)
+            _check_count(read_back, stored)
+            return ArtifactResult(sha1=sha1, raw_bytes=raw_bytes, compressed_bytes=stored)
+    raise AssertionError("unreachable: tenacity re-raises the last error")
+
+
+def _upload_targz(job: DumpJob, storage: HeadLastStorage, dump: DumpProcess) -> tuple[int, int]:
+    """(bytes stored, bytes dumped): the body goes up while the dump runs, the head last."""
+    pumped = _CompressingPipe(dump, codec="gzip", progress=job.progress, tail=tar_end)
+    body = TarGzBody(cast(BinaryIO, pumped), member=TAR_MEMBER, mtime=job.mtime, raw_size=lambda: pumped.raw_bytes)
     try:
-        try:
-            for attempt in _dump_retries(job):
-                with attempt:
-                    spool.truncate()
-                    _dump_into(job, spool.write)
-            header = spool.finish(mtime=job.mtime)
-        finally:
-            spool.close()
-    except OSError as exc:
-        if exc.errno != errno.ENOSPC:
-            raise
-        raise SpoolFullError(
-            f"no space left for the spool in {job.run_dir.parent}: it needs about the compressed size of the "
-            "dump; point BACKUP_TMPDIR at a larger volume (or use BACKUP_FORMAT=sql.gz, which needs no spool)"
-        ) from None
-    hashed: list[HashingReader] = []
+        stored = storage.put_head_last(job.key, cast(BinaryIO, body), head_size=HEAD_SIZE, head=body.head)
+    finally:
+        pumped.close()
+    _check_count(stored, HEAD_SIZE + body.count)
+    return stored, pumped.raw_bytes
 
-    def make_stream() -> BinaryIO:
-        hashed.append(HashingReader(open_targz(spool.path, header=header, content_bytes=spool.content_bytes)))
-        return hashed[-1]  # type: ignore[return-value]  # RawIOBase is a binary stream
 
-    stored = put_replayable(
-        job.storage, job.key, make_stream, attempts=job.retry_attempts, max_seconds=job.retry_seconds
-    )
-    _check_count(stored, hashed[-1].count)
-    spool.path.unlink()
-    return ArtifactResult(sha1=hashed[-1].hexdigest(), raw_bytes=spool.raw_bytes, compressed_bytes=stored)
+def _sha1_of(stream: BinaryIO) -> tuple[str, int]:
+    hashed = HashingReader(stream)
+    while hashed.read(CHUNK):
+        pass
+    return hashed.hexdigest(), hashed.count
 
 
 def produce_streamed(job: DumpJob, *, codec: str) -> ArtifactResult:
@@ -165,9 +163,11 @@ class _CompressingPipe:
     raises instead of returning EOF, so the storage aborts instead of committing a truncated object.
     """
 
-    def __init__(self, dump: DumpProcess, *, codec: str, progress: Progress) -> None:
+    def __init__(self, dump: DumpProcess, *, codec: str, progress: Progress,
+                 tail: Callable[[int], bytes] | None = None) -> None:
         self._dump = dump
         self._codec = codec
+        self._tail = tail  # bytes to compress after the dump, given its size (the tar end)
         self._progress = progress
         self.raw_bytes = 0
         self._error: BaseException | None = None
@@ -185,6 +185,8 @@ class _CompressingPipe:
                     compressor.write(chunk)
                     self.raw_bytes += len(chunk)
                     self._progress(len(chunk))
+                if self._tail is not None:
+                    compressor.write(self._tail(self.raw_bytes))
                 compressor.close()
         except BaseException as exc:  # reported to the reader at EOF
             self._error = exc

@@ -83,6 +83,7 @@ class TarGzBody(io.RawIOBase):
         self._raw_size = raw_size
         self._member_header = b""
         self._held = b""  # the last bytes read: the compressor's trailer once the stream ends
+        self.count = 0  # body bytes handed out
         self._ready = b""  # body bytes read but not yet handed out
         self._trailer: bytes | None = None
         self._head: bytes | None = None
@@ -112,6 +113,7 @@ class TarGzBody(io.RawIOBase):
         if not self._ready:
             self._ready, self._trailer = self._trailer or b"", b""
         out, self._ready = self._ready[:size], self._ready[size:]
+        self.count += len(out)
         return out
 
     def _skip_member_header(self, data: bytes) -> bytes:

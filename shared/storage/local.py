@@ -8,6 +8,7 @@ it and renames it into place, so a reader never sees a partial object and a cras
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -61,8 +62,10 @@ class LocalStorage:
                 partial.unlink()
             else:
                 os.replace(partial, target)
-        except BaseException:
+        except BaseException as exc:
             partial.unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                raise StorageError(f"no space left for {key} in {self.root}") from None
             raise
         return written
 

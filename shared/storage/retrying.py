@@ -86,3 +86,20 @@ def put_replayable(
             finally:
                 stream.close()
     raise AssertionError("unreachable: tenacity re-raises the last error")
+
+
+def read_replayable(
+    storage: Storage, key: str, consume: Callable[[BinaryIO], _T], *, attempts: int, max_seconds: float
+) -> _T:
+    """``consume(open_read(key))`` with whole-read retries: a reset half-way through starts the read over."""
+    inner = storage.inner if isinstance(storage, RetryingStorage) else storage
+    for attempt in retrying(
+        retry_on=(TransientStorageError,),
+        attempts=attempts,
+        max_seconds=max_seconds,
+        what=f"reading {key}",
+        logger=log,
+    ):
+        with attempt, inner.open_read(key) as stream:
+            return consume(stream)
+    raise AssertionError("unreachable: tenacity re-raises the last error")
