@@ -25,13 +25,13 @@ from pathlib import Path
 
 from agent.pipeline import CODEC_OF_FORMAT, ArtifactResult, DumpJob, Progress, produce_streamed, produce_targz
 from shared import __version__
-from shared.config import ConfigError, Settings
+from shared.config import ConfigError, Settings, SourceSettings
 from shared.dump import DUMP_FLAGS, DumpConnectionError, write_defaults_file
 from shared.errors import AlreadyRunningError, BackupFailedError
 from shared.layout import TAR_MEMBER, BackupKeys, backup_id_at, parse_backup_id, sha1_sidecar_text
 from shared.logs import register_secret
 from shared.manifest import Artifact, Manifest, Source
-from shared.retry import retrying
+from shared.retry import call_with_retries
 from shared.server_info import ServerInfo, inspect_server
 from shared.storage import ObjectExistsError, Storage, StorageError, open_storage
 from shared.storage.retrying import RetryingStorage
@@ -67,17 +67,13 @@ def run_backup(
     progress: Progress | None = None,
 ) -> BackupResult:
     clock = time.monotonic()
-    password = resolve_password(settings)
+    password = resolve_password(settings.source)
     register_secret(password)
-    storage = storage or RetryingStorage(
-        open_storage(settings.destination.storage_url),
-        attempts=settings.retry_attempts,
-        max_seconds=settings.retry_seconds,
-    )
+    storage = storage or RetryingStorage(open_storage(settings.destination.storage_url), policy=settings.retry)
     with _claimed_backup_id(storage, settings) as keys, private_run_dir(settings.tmp_dir) as run_dir:
         started = parse_backup_id(keys.backup_id)
         defaults = write_defaults_file(
-            run_dir, host=settings.host, port=settings.port, user=settings.user, password=password
+            run_dir, host=settings.source.host, port=settings.source.port, user=settings.source.user, password=password
         )
         info = _inspect_with_retries(defaults, settings)
         log.info(
@@ -86,7 +82,7 @@ def run_backup(
             extra={
                 "event": "start",
                 "backup_id": keys.backup_id,
-                "host": settings.host,
+                "host": settings.source.host,
                 "server_version": info.version,
                 "galera": info.galera,
                 "format": settings.format,
@@ -97,13 +93,12 @@ def run_backup(
             run_dir=run_dir,
             storage=storage,
             key=keys.artifact,
-            retry_attempts=settings.retry_attempts,
-            retry_seconds=settings.retry_seconds,
             mtime=int(started.timestamp()),
             progress=progress or (lambda n: None),
         )
         with _removed_unless_committed(storage, keys):
-            artifact = _produce(job, settings.format)
+            artifact = call_with_retries(lambda: _produce(job, settings.format), policy=settings.retry,
+                                         retry_on=(DumpConnectionError,), what="mariadb-dump", logger=log)
             storage.put(keys.sha1, io.BytesIO(sha1_sidecar_text(artifact.sha1, keys.artifact_name)))
             manifest = _manifest(settings, keys, info, artifact, started=started)
             storage.put(keys.manifest, io.BytesIO(manifest.to_json()))
@@ -123,21 +118,21 @@ def run_backup(
     return result
 
 
-def resolve_password(settings: Settings) -> str:
+def resolve_password(source: SourceSettings) -> str:
     """MARIADB_PASSWORD, else MARIADB_PASSWORD_FILE, else the Kubernetes Secret (key root-password)."""
-    if settings.password is not None:
-        return settings.password
-    if settings.password_file is not None:
+    if source.password is not None:
+        return source.password
+    if source.password_file is not None:
         try:
-            return settings.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+            return source.password_file.read_text(encoding="utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(
-                f"MARIADB_PASSWORD_FILE {settings.password_file}: cannot read it ({type(exc).__name__})"
+                f"MARIADB_PASSWORD_FILE {source.password_file}: cannot read it ({type(exc).__name__})"
             ) from None
     from shared.k8s.secret import read_root_password  # the kubernetes client is heavy: import only when used
 
-    assert settings.namespace and settings.secret_name  # guaranteed by load_settings
-    return read_root_password(namespace=settings.namespace, secret_name=settings.secret_name)
+    assert source.namespace and source.secret_name  # guaranteed by load_source
+    return read_root_password(namespace=source.namespace, secret_name=source.secret_name)
 
 
 @contextmanager
@@ -205,16 +200,8 @@ def _create_claim(storage: Storage, keys: BackupKeys) -> bool:
 
 
 def _inspect_with_retries(defaults: Path, settings: Settings) -> ServerInfo:
-    for attempt in retrying(
-        retry_on=(DumpConnectionError,),
-        attempts=settings.retry_attempts,
-        max_seconds=settings.retry_seconds,
-        what="connecting to MariaDB",
-        logger=log,
-    ):
-        with attempt:
-            return inspect_server(defaults)
-    raise AssertionError("unreachable: tenacity re-raises the last error")
+    return call_with_retries(lambda: inspect_server(defaults), policy=settings.retry,
+                             retry_on=(DumpConnectionError,), what="connecting to MariaDB", logger=log)
 
 
 def _produce(job: DumpJob, fmt: str) -> ArtifactResult:
@@ -254,11 +241,11 @@ def _manifest(
         ),
         sha1_key=keys.sha1,
         source=Source(
-            host=settings.host,
-            port=settings.port,
+            host=settings.source.host,
+            port=settings.source.port,
             server_version=info.version,
-            namespace=settings.namespace,
-            service=settings.service,
+            namespace=settings.source.namespace,
+            service=settings.source.service,
             server_hostname=info.hostname,
             gtid_binlog_pos=info.gtid_binlog_pos,
             galera=info.galera,

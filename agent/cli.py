@@ -10,15 +10,18 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
+from agent.commands.options import merged_config
 from shared.errors import EXIT_BAD_INPUT, EXIT_FAILED, TerminatedError, ToolError
 from shared.logs import redact, setup_logging
 
 log = logging.getLogger("mariadb_ha_backup")
 
-# Each command module exposes ``register(subparsers)`` (adds its parser, sets ``func``) and its own run.
+# Each command module exposes ``register(subparsers)`` (adds its parser, sets ``func``) and its own
+# ``run(args, config)``; ``config`` is the environment merged with the flags, once (shared.config).
 COMMAND_MODULES = (
     "agent.commands.backup",
     "agent.commands.dispatch",
@@ -49,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(verbose=args.verbose)
     try:
-        code: int = args.func(args)
+        code: int = args.func(args, merged_config(args, os.environ))
         return code
     except ToolError as exc:
         _report(str(exc), exit_code=exc.exit_code)

@@ -20,15 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from tenacity import Retrying
-
 from shared.archive import HEAD_SIZE, TarGzBody, tar_end
 from shared.compression import open_compressor
-from shared.dump import DumpConnectionError, DumpProcess, dump_argv, enlarge_pipe
+from shared.dump import DumpProcess, dump_argv, enlarge_pipe
 from shared.errors import BackupFailedError
 from shared.hashing import HashingReader
 from shared.layout import TAR_MEMBER
-from shared.retry import retrying
 from shared.storage import Storage, StorageError
 from shared.storage.base import HeadLastStorage
 from shared.storage.retrying import read_replayable
@@ -70,8 +67,6 @@ class DumpJob:
     run_dir: Path
     storage: Storage
     key: str
-    retry_attempts: int
-    retry_seconds: float
     mtime: int
     progress: Progress
 
@@ -81,14 +76,12 @@ def produce_targz(job: DumpJob) -> ArtifactResult:
     storage = job.storage
     if not isinstance(storage, HeadLastStorage):
         raise StorageError(f"{storage.url} cannot store a tar.gz without a spool (no put_head_last)")
-    for attempt in _dump_retries(job):
-        with attempt, DumpProcess(dump_argv(job.defaults_file), job.run_dir / "dump.err") as dump:
-            stored, raw_bytes = _upload_targz(job, storage, dump)
-            sha1, read_back = read_replayable(storage, job.key, _sha1_of, attempts=job.retry_attempts,
-                                              max_seconds=job.retry_seconds)
-            _check_count(read_back, stored)
-            return ArtifactResult(sha1=sha1, raw_bytes=raw_bytes, compressed_bytes=stored)
-    raise AssertionError("unreachable: tenacity re-raises the last error")
+    with DumpProcess(dump_argv(job.defaults_file), job.run_dir / "dump.err") as dump:
+        stored, raw_bytes = _upload_targz(job, storage, dump)
+    # Read back whole (retried from the start on a reset when the storage is a RetryingStorage).
+    sha1, read_back = read_replayable(storage, job.key, _sha1_of)
+    _check_count(read_back, stored)
+    return ArtifactResult(sha1=sha1, raw_bytes=raw_bytes, compressed_bytes=stored)
 
 
 def _upload_targz(job: DumpJob, storage: HeadLastStorage, dump: DumpProcess) -> tuple[int, int]:
@@ -112,43 +105,21 @@ def _sha1_of(stream: BinaryIO) -> tuple[str, int]:
 
 def produce_streamed(job: DumpJob, *, codec: str) -> ArtifactResult:
     _keep_part_buffers_mmapped()
-    for attempt in _dump_retries(job):
-        with attempt, DumpProcess(dump_argv(job.defaults_file), job.run_dir / "dump.err") as dump:
-            pumped = _CompressingPipe(dump, codec=codec, progress=job.progress)
-            reader = HashingReader(pumped)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
-            try:
-                stored = job.storage.put(job.key, reader)  # type: ignore[arg-type]
-            finally:
-                reader.close()
-            _check_count(stored, reader.count)
-            return ArtifactResult(sha1=reader.hexdigest(), raw_bytes=pumped.raw_bytes, compressed_bytes=stored)
-    raise AssertionError("unreachable: tenacity re-raises the last error")
+    with DumpProcess(dump_argv(job.defaults_file), job.run_dir / "dump.err") as dump:
+        pumped = _CompressingPipe(dump, codec=codec, progress=job.progress)
+        reader = HashingReader(pumped)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
+        try:
+            stored = job.storage.put(job.key, reader)  # type: ignore[arg-type]  # one-shot: never retried half-read
+        finally:
+            reader.close()
+        _check_count(stored, reader.count)
+        return ArtifactResult(sha1=reader.hexdigest(), raw_bytes=pumped.raw_bytes, compressed_bytes=stored)
 
 
 def _keep_part_buffers_mmapped() -> None:
     """Best effort (glibc only, see MMAP_THRESHOLD): elsewhere memory is merely less tidy."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-
-
-def _dump_retries(job: DumpJob) -> Retrying:
-    return retrying(
-        retry_on=(DumpConnectionError,),
-        attempts=job.retry_attempts,
-        max_seconds=job.retry_seconds,
-        what="mariadb-dump",
-        logger=log,
-    )
-
-
-def _dump_into(job: DumpJob, write: Callable[[bytes], None]) -> None:
-    argv = dump_argv(job.defaults_file)
-    log.debug("running %s", " ".join(argv), extra={"event": "dump"})
-    with DumpProcess(argv, job.run_dir / "dump.err") as dump:
-        while chunk := dump.stdout.read(CHUNK):
-            write(chunk)
-            job.progress(len(chunk))
-        dump.finish()
 
 
 def _check_count(stored: int, produced: int) -> None:

@@ -27,6 +27,7 @@ from types import TracebackType
 from agent.database_filter import DatabaseSection
 from agent.unpacking import CHUNK, DumpReader, ReadReport, open_dump
 from agent.verifying import VerifyFailedError, raise_if_failed, sha1_problems, verify_backup
+from shared.config import RESTORE_YES_ENV
 from shared.dump import child_env, classify_failure, client_argv, run_client_query
 from shared.errors import BackupFailedError, BadInputError
 from shared.manifest import Manifest
@@ -36,7 +37,7 @@ from shared.storage import Storage
 log = logging.getLogger("mariadb_ha_backup.restore")
 
 Progress = Callable[[int], None]
-YES_ENV = "MARIADB_HA_RESTORE_YES"
+
 # --binary-mode: load the dump byte for byte (no '\r\n' translation, NUL allowed) and ignore client
 # commands such as '\!' (shell) that a dump should never contain.
 CLIENT_FLAGS = ("--binary-mode", "--connect-timeout=10")
@@ -96,7 +97,7 @@ def check_target(defaults_file: Path, *, database: str | None, confirmed: bool) 
     if clashing and not confirmed:
         raise RestoreRefusedError(
             f"the target already has database(s) {', '.join(clashing)} that the restore would overwrite; "
-            f"pass --yes (or set {YES_ENV}=1) to restore anyway"
+            f"pass --yes (or set {RESTORE_YES_ENV}=1) to restore anyway"
         )
 
 

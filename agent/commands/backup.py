@@ -9,10 +9,10 @@ from typing import Any
 
 from agent.backup import BackupResult, run_backup
 from agent.bucket import open_bucket
-from agent.commands.options import add_config_flags, settings_from_args
+from agent.commands.options import add_config_flags
 from agent.progress import byte_progress
 from agent.signals import signals_raise_terminated
-from shared.config import Settings
+from shared.config import ConfigValues, Settings, load_backup_settings
 
 
 def register(subparsers: Any) -> None:
@@ -24,8 +24,8 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
+def run(args: argparse.Namespace, config: ConfigValues) -> int:
+    settings = load_backup_settings(config)
     with signals_raise_terminated(), byte_progress("dump") as progress:
         result = run_backup(settings, progress=progress)
     retention = _apply_retention(settings)
@@ -36,15 +36,15 @@ def run(args: argparse.Namespace) -> int:
 def _apply_retention(settings: Settings) -> list[str]:
     """Retention runs only after a successful backup, and only when configured; its storage calls are
     retried like the ``prune`` command's."""
-    if settings.keep_last is None and settings.max_age_days is None:
+    if not settings.retention.configured:
         return []
     from agent.pruning import apply_retention
 
     deleted: list[str] = apply_retention(
-        open_bucket(settings.destination).storage,
+        open_bucket(settings.destination, settings.retry).storage,
         prefix=settings.destination.prefix,
-        keep_last=settings.keep_last,
-        max_age_days=settings.max_age_days,
+        keep_last=settings.retention.keep_last,
+        max_age_days=settings.retention.max_age_days,
     )
     return deleted
 

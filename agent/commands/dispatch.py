@@ -12,6 +12,7 @@ import json
 import sys
 from typing import Any
 
+from shared.config import ConfigValues
 from shared.errors import EXIT_OK
 from shared.k8s.invocation import DispatchRequest, parse_time, run_invocation
 
@@ -29,7 +30,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, config: ConfigValues) -> int:  # Job settings: shared.k8s
     scheduled = parse_time(args.scheduled_time, source="--scheduled-time") if args.scheduled_time else None
     result = run_invocation(request=DispatchRequest(dry_run=args.dry_run, scheduled_time=scheduled),
                             platform="kubeconfig")

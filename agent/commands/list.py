@@ -6,9 +6,10 @@ import argparse
 import json
 from typing import Any
 
-from agent.bucket import bucket_from_args
+from agent.bucket import open_bucket
 from agent.catalog import BackupEntry, scan_backups
 from agent.commands.options import add_config_flags
+from shared.config import ConfigValues, load_destination, load_retry
 
 
 def register(subparsers: Any) -> None:
@@ -20,8 +21,8 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    bucket = bucket_from_args(args)
+def run(args: argparse.Namespace, config: ConfigValues) -> int:
+    bucket = open_bucket(load_destination(config), load_retry(config))
     entries = [e for e in scan_backups(bucket.storage, prefix=bucket.prefix) if args.all or e.complete]
     if args.json:
         print(json.dumps([as_json(e) for e in entries], indent=2, ensure_ascii=False))

@@ -1,27 +1,24 @@
-"""CLI flags for the shared configuration table, so every command spells them the same way."""
+"""CLI flags for the shared option table, and the one merge of environment and flags per command."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 
-from shared.config import OPTIONS, Settings, load_settings
+from shared.config import OPTIONS, ConfigValues
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("configuration (each flag overrides the environment variable in brackets)")
     for option in OPTIONS:
-        group.add_argument(
-            option.flag, dest=_dest(option.env), metavar=option.env.split("_")[-1], help=f"{option.help} [{option.env}]"
-        )
+        if option.flag is not None:
+            group.add_argument(option.flag, dest=_dest(option.env), metavar=option.env.split("_")[-1],
+                               help=f"{option.help} [{option.env}]")
 
 
-def flag_values(args: argparse.Namespace) -> dict[str, str | None]:
-    """The configuration flags as given on the command line, keyed by their environment variable."""
-    return {o.env: getattr(args, _dest(o.env), None) for o in OPTIONS}
-
-
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    return load_settings(overrides=flag_values(args))
+def merged_config(args: argparse.Namespace, env: Mapping[str, str]) -> ConfigValues:
+    """``env`` overridden by the configuration flags given (a command without them gets the env alone)."""
+    return ConfigValues.merge(env, {o.env: getattr(args, _dest(o.env), None) for o in OPTIONS if o.flag})
 
 
 def _dest(env_name: str) -> str:

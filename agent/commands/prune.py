@@ -12,10 +12,10 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from agent.bucket import bucket_from_args, config_values
+from agent.bucket import open_bucket
 from agent.commands.options import add_config_flags
 from agent.pruning import Removal, prune
-from shared.config import ConfigError
+from shared.config import ConfigValues, load_destination, load_retention, load_retry
 
 
 def register(subparsers: Any) -> None:
@@ -31,31 +31,16 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    values = config_values(args)
-    keep_last = _number(values, "BACKUP_KEEP_LAST", int)
-    max_age = _number(values, "BACKUP_MAX_AGE_DAYS", float)
-    bucket = bucket_from_args(args)
-    removals = prune(bucket.storage, prefix=bucket.prefix, keep_last=int(keep_last) if keep_last else None,
-                     max_age_days=max_age, dry_run=args.dry_run)
+def run(args: argparse.Namespace, config: ConfigValues) -> int:
+    retention = load_retention(config)
+    bucket = open_bucket(load_destination(config), load_retry(config))
+    removals = prune(bucket.storage, prefix=bucket.prefix, keep_last=retention.keep_last,
+                     max_age_days=retention.max_age_days, dry_run=args.dry_run)
     if args.json:
         print(json.dumps([{**asdict(r), "dry_run": args.dry_run} for r in removals]))
     else:
         print(_summary(removals, dry_run=args.dry_run))
     return 0
-
-
-def _number(values: dict[str, str], name: str, kind: type[int] | type[float]) -> float | None:
-    if name not in values:
-        return None
-    try:
-        number = kind(values[name])
-    except ValueError:
-        what = "whole number" if kind is int else "number"
-        raise ConfigError(f"{name} must be a {what}, not {values[name][:20]!r}") from None
-    if number <= 0:
-        raise ConfigError(f"{name} must be greater than 0, not {values[name]}")
-    return number
 
 
 def _summary(removals: list[Removal], *, dry_run: bool) -> str:

@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from dataclasses import asdict
 from typing import Any
 
 from agent.backup import private_run_dir, resolve_password
 from agent.bucket import open_bucket
 from agent.catalog import parse_time, scan_backups, select_backup
-from agent.commands.options import add_config_flags, settings_from_args
+from agent.commands.options import add_config_flags
 from agent.progress import byte_progress
-from agent.restoring import YES_ENV, RestoreRequest, RestoreResult, restore_backup
+from agent.restoring import RestoreRequest, RestoreResult, restore_backup
 from agent.signals import signals_raise_terminated
+from shared.config import (
+    RESTORE_YES_ENV,
+    ConfigValues,
+    load_destination,
+    load_restore_confirmed,
+    load_retry,
+    load_source,
+    load_tmp_dir,
+)
 from shared.dump import write_defaults_file
 from shared.errors import BadInputError
 from shared.logs import register_secret
@@ -38,31 +46,32 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-verify-first", dest="verify_first", action="store_false",
                         help="skip the verification pass (the SHA1 is still checked while loading)")
     parser.add_argument("--yes", action="store_true",
-                        help=f"restore even though the target already has user databases [{YES_ENV}=1]")
+                        help=f"restore even though the target already has user databases [{RESTORE_YES_ENV}=1]")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     add_config_flags(parser)
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, config: ConfigValues) -> int:
     if not (args.backup_id or args.latest or args.at):
         raise BadInputError("say which backup to restore: an ID, --latest or --at TIME")
     at = parse_time(args.at) if args.at else None
-    settings = settings_from_args(args)
-    password = resolve_password(settings)
+    source = load_source(config)
+    password = resolve_password(source)
     register_secret(password)
-    bucket = open_bucket(settings.destination)
+    bucket = open_bucket(load_destination(config), load_retry(config))
     entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=args.backup_id,
                           latest=args.latest, at=at)
     assert entry.manifest is not None  # select_backup returns complete backups only
     request = RestoreRequest(database=args.database, verify_first=args.verify_first,
-                             confirmed=args.yes or os.environ.get(YES_ENV) == "1")
-    with signals_raise_terminated(), private_run_dir(settings.tmp_dir) as run_dir, byte_progress("restore") as progress:
-        defaults = write_defaults_file(run_dir, host=settings.host, port=settings.port, user=settings.user,
+                             confirmed=args.yes or load_restore_confirmed(config))
+    tmp_dir = load_tmp_dir(config)
+    with signals_raise_terminated(), private_run_dir(tmp_dir) as run_dir, byte_progress("restore") as progress:
+        defaults = write_defaults_file(run_dir, host=source.host, port=source.port, user=source.user,
                                        password=password)
         result = restore_backup(bucket.storage, entry.manifest, defaults_file=defaults, request=request,
                                 run_dir=run_dir, progress=progress)
-    print(json.dumps(asdict(result)) if args.json else _summary(result, target=f"{settings.host}:{settings.port}"))
+    print(json.dumps(asdict(result)) if args.json else _summary(result, target=source.address))
     return 0
 
 

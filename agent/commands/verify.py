@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from agent.backup import private_run_dir
-from agent.bucket import bucket_from_args, config_values
+from agent.bucket import open_bucket
 from agent.catalog import scan_backups, select_backup
 from agent.commands.options import add_config_flags
 from agent.restore_drill import run_drill
 from agent.signals import signals_raise_terminated
 from agent.verifying import raise_if_failed, verify_backup
+from shared.config import ConfigValues, load_destination, load_retry, load_tmp_dir
 from shared.errors import BadInputError
 
 
@@ -32,18 +32,17 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, config: ConfigValues) -> int:
     if args.backup_id and args.latest:
         raise BadInputError("give either an ID or --latest, not both")
-    bucket = bucket_from_args(args)
+    bucket = open_bucket(load_destination(config), load_retry(config))
     entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=args.backup_id, latest=True)
     assert entry.manifest is not None  # select_backup returns complete backups only
     with signals_raise_terminated():
         report = verify_backup(bucket.storage, entry.manifest)
         result: dict[str, Any] = {**asdict(report), "ok": report.ok}
         if report.ok and args.restore_test:
-            tmp = config_values(args).get("BACKUP_TMPDIR")
-            with private_run_dir(Path(tmp) if tmp else None) as run_dir:
+            with private_run_dir(load_tmp_dir(config)) as run_dir:
                 result["restore_test"] = asdict(run_drill(bucket.storage, entry.manifest, run_dir=run_dir))
     print(json.dumps(result) if args.json else _summary(result))
     raise_if_failed(report)

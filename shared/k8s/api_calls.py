@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from shared.errors import BackupFailedError, BadInputError
-from shared.retry import retrying
+from shared.retry import RetryPolicy, call_with_retries
 
 log = logging.getLogger("mariadb_ha_backup.k8s")
 T = TypeVar("T")
@@ -22,8 +22,7 @@ T = TypeVar("T")
 _TRANSIENT_STATUSES = {429, 500, 502, 503, 504}
 # Four attempts within 20 s: enough to ride out an API server restart, short enough that a
 # function invocation (default timeout 60 s) still reports the failure itself.
-_ATTEMPTS = 4
-_MAX_SECONDS = 20.0
+_POLICY = RetryPolicy(attempts=4, max_seconds=20.0)
 # (connect, read) seconds per request: the API server answers in milliseconds when healthy.
 REQUEST_TIMEOUT = (5, 15)
 
@@ -54,13 +53,10 @@ def call_api(call: Callable[[], T], *, what: str) -> T:
             raise
 
     try:
-        for attempt_state in retrying(retry_on=(_TransientApiError, Urllib3Error), attempts=_ATTEMPTS,
-                                      max_seconds=_MAX_SECONDS, what=what, logger=log):
-            with attempt_state:
-                return attempt()
+        return call_with_retries(attempt, policy=_POLICY, retry_on=(_TransientApiError, Urllib3Error), what=what,
+                                 logger=log)
     except (_TransientApiError, Urllib3Error) as exc:
         raise KubeApiUnavailableError(f"{what}: Kubernetes API unavailable after retries ({_describe(exc)})") from None
-    raise AssertionError("unreachable: tenacity either returns or raises")
 
 
 def refused(*, status: int, reason: str, server_message: str, identity: str, what: str) -> KubeAccessDeniedError:

@@ -15,17 +15,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from shared.config import DNS1123_SUBDOMAIN, ConfigError
+from shared.config import DNS1123_SUBDOMAIN, OPTIONS, ConfigError
 
 # Where the agent's spool emptyDir is mounted; the agent learns it through BACKUP_TMPDIR.
 SPOOL_MOUNT_PATH = "/var/spool/mariadb-ha-backup"
 
-# Variables passed through unchanged from the dispatcher to the agent (see module docstring).
-AGENT_ENV_PASSTHROUGH = (
-    "CLOUD_PROVIDER", "S3_BUCKET", "AWS_REGION", "GCS_BUCKET", "AZURE_STORAGE_CONTAINER",
-    "AZURE_STORAGE_ACCOUNT", "BACKUP_URL", "BACKUP_PREFIX", "BACKUP_FORMAT", "BACKUP_KEEP_LAST",
-    "BACKUP_MAX_AGE_DAYS", "BACKUP_RETRY_SECONDS", "BACKUP_RETRY_ATTEMPTS",
-)
+# Variables passed through unchanged from the dispatcher to the agent (see module docstring): the
+# option table's rows marked ``to_job``.
+AGENT_ENV_PASSTHROUGH = tuple(option.env for option in OPTIONS if option.to_job)
 
 _QUANTITY = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _UNIT_BYTES = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,

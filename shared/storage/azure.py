@@ -236,7 +236,7 @@ def from_url(location: str, params: dict[str, str]) -> AzureStorage:
     connection_string = os.environ.get("AZURE_STORAGE_CONNECTION_STRING") or None
     if connection_string:
         return AzureStorage(location, connection_string=connection_string)
-    account = params.get("account") or os.environ.get("AZURE_STORAGE_ACCOUNT")
+    account = params.get("account")  # shared.config adds it from AZURE_STORAGE_ACCOUNT
     endpoint = params.get("endpoint") or (f"https://{account}.blob.core.windows.net" if account else None)
     if not endpoint:
         raise StorageConfigError(

@@ -1,41 +1,50 @@
 """Retries around any storage backend, from the outside (restic's ``retry/`` idea).
 
-Only ``TransientStorageError`` is retried (5xx, throttling, resets, timeouts), with exponential
-backoff and jitter bounded by attempts and total time; a missing bucket, refused credentials or a
-missing key fail at once. ``put`` is not retried as a whole here because its stream is one-shot;
-``put_replayable`` retries a whole upload when the caller can produce the stream again. SDK-level
-retries of individual parts/blocks still happen inside each adapter.
+Only ``TransientStorageError`` is retried (5xx, throttling, resets, timeouts), per the run's
+``RetryPolicy``; a missing bucket, refused credentials or a missing key fail at once. An upload is
+retried whole when its stream is ``Rewindable`` (shared/storage/replayable.py): a spool or a byte
+string can start over, a pipe from a running dump cannot and is sent once. Create-only puts are
+small (a claim marker) and are read into memory so they can be replayed. SDK-level retries of
+individual parts/blocks still happen inside each adapter.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Callable, Iterator
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, TypeVar, cast
 
-from shared.retry import retrying
+from shared.retry import RetryPolicy, call_with_retries
 from shared.storage.base import HeadLastStorage, ObjectInfo, Storage, StorageError, TransientStorageError
+from shared.storage.replayable import Rewindable, replayable_bytes
 
 log = logging.getLogger("mariadb_ha_backup.storage")
 _T = TypeVar("_T")
 
 
 class RetryingStorage:
-    def __init__(self, inner: Storage, *, attempts: int, max_seconds: float) -> None:
+    def __init__(self, inner: Storage, *, policy: RetryPolicy) -> None:
         self.inner = inner
         self.url = inner.url
-        self.attempts = attempts
-        self.max_seconds = max_seconds
+        self.policy = policy
 
     def put(self, key: str, stream: BinaryIO, *, if_absent: bool = False) -> int:
-        if not if_absent:
+        # A lost response to a create-only put followed by a retry shows up as ObjectExistsError;
+        # the caller tells its own object from another's by its content.
+        source: BinaryIO | Rewindable = replayable_bytes(stream.read()) if if_absent else stream
+        if not isinstance(source, Rewindable):
             return self.inner.put(key, stream)
-        # Create-only objects are small (a claim marker): read once, then retried whole like the other
-        # calls. A lost response followed by a retry shows up as ObjectExistsError; the caller tells
-        # its own object from another's by its content.
-        data = stream.read()
-        return self._call(f"creating {key}", lambda: self.inner.put(key, io.BytesIO(data), if_absent=True))
+        attempts = 0
+
+        def attempt() -> int:
+            nonlocal attempts
+            if attempts:
+                source.rewind()
+            attempts += 1
+            stream = cast(BinaryIO, source)
+            return self.inner.put(key, stream, if_absent=True) if if_absent else self.inner.put(key, stream)
+
+        return self._call(f"{'creating' if if_absent else 'uploading'} {key}", attempt)
 
     def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes]) -> int:
         # The body is one-shot (a running dump), so the upload is not retried whole: the adapters retry
@@ -55,51 +64,19 @@ class RetryingStorage:
         self._call(f"deleting {key}", lambda: self.inner.delete(key))
 
     def _call(self, what: str, fn: Callable[[], _T]) -> _T:
-        for attempt in retrying(
-            retry_on=(TransientStorageError,),
-            attempts=self.attempts,
-            max_seconds=self.max_seconds,
-            what=what,
-            logger=log,
-        ):
-            with attempt:
-                return fn()
-        raise AssertionError("unreachable: tenacity re-raises the last error")
+        return call_with_retries(fn, policy=self.policy, retry_on=(TransientStorageError,), what=what, logger=log)
 
 
-def put_replayable(
-    storage: Storage, key: str, make_stream: Callable[[], BinaryIO], *, attempts: int, max_seconds: float
-) -> int:
-    """``put`` with whole-upload retries: ``make_stream`` must return the same bytes from the start each call."""
+def read_replayable(storage: Storage, key: str, consume: Callable[[BinaryIO], _T]) -> _T:
+    """``consume(open_read(key))``; through a ``RetryingStorage`` a transient fault anywhere in the read
+    (not only in opening it) starts the whole read over, per the wrapper's policy."""
     inner = storage.inner if isinstance(storage, RetryingStorage) else storage
-    for attempt in retrying(
-        retry_on=(TransientStorageError,),
-        attempts=attempts,
-        max_seconds=max_seconds,
-        what=f"uploading {key}",
-        logger=log,
-    ):
-        with attempt:
-            stream = make_stream()
-            try:
-                return inner.put(key, stream)
-            finally:
-                stream.close()
-    raise AssertionError("unreachable: tenacity re-raises the last error")
 
-
-def read_replayable(
-    storage: Storage, key: str, consume: Callable[[BinaryIO], _T], *, attempts: int, max_seconds: float
-) -> _T:
-    """``consume(open_read(key))`` with whole-read retries: a reset half-way through starts the read over."""
-    inner = storage.inner if isinstance(storage, RetryingStorage) else storage
-    for attempt in retrying(
-        retry_on=(TransientStorageError,),
-        attempts=attempts,
-        max_seconds=max_seconds,
-        what=f"reading {key}",
-        logger=log,
-    ):
-        with attempt, inner.open_read(key) as stream:
+    def attempt() -> _T:
+        with inner.open_read(key) as stream:
             return consume(stream)
-    raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    if not isinstance(storage, RetryingStorage):
+        return attempt()
+    return call_with_retries(attempt, policy=storage.policy, retry_on=(TransientStorageError,),
+                             what=f"reading {key}", logger=log)

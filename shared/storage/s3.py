@@ -265,10 +265,11 @@ def _by_code(code: str, status: int, *, what: str, detail: str) -> Exception:
 
 
 def from_url(location: str, params: dict[str, str]) -> S3Storage:
-    """``s3://bucket?region=..&endpoint=..``; without ``region``, ``AWS_REGION`` then botocore's chain."""
+    """``s3://bucket?region=..&endpoint=..``; without ``region``, botocore's chain (shared.config adds
+    ``region`` from AWS_REGION)."""
     if not location:
         raise StorageConfigError("s3:// URL needs a bucket name")
-    region = params.get("region") or os.environ.get("AWS_REGION") or None
+    region = params.get("region") or None
     return S3Storage(location, region=region, endpoint=params.get("endpoint") or None)
 
 

@@ -58,6 +58,11 @@ CONFIG_CASES = [
     ("no-password-source", ["backup"], {"MARIADB_PASSWORD": None}, 2, "no password source"),
     ("password-file-missing", ["backup"], {"MARIADB_PASSWORD": None, "MARIADB_PASSWORD_FILE": "/nonexistent/pw"},
      2, "cannot read it"),
+    # Both password sources: refused rather than silently ignoring the file (here one that does not exist).
+    ("password-and-password-file", ["backup"], {"MARIADB_PASSWORD_FILE": "/nonexistent/pw"}, 2,
+     "MARIADB_PASSWORD and MARIADB_PASSWORD_FILE (--password-file) are both set"),
+    ("restore-password-and-password-flag", ["restore", "--latest", "--password-file", "/nonexistent/pw"], {}, 2,
+     "MARIADB_PASSWORD and MARIADB_PASSWORD_FILE (--password-file) are both set"),
     ("restore-id-traversal", ["restore", "../../etc/passwd"], {}, 2, "is not of the form YYYYMMDDTHHMMSSZ"),
     ("restore-id-impossible-date", ["restore", "20241301T000000Z"], {}, 2, "is not a valid UTC time"),
     ("restore-without-which", ["restore"], {}, 2, "say which backup to restore"),

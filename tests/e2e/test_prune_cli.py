@@ -66,7 +66,7 @@ def test_list_marks_incomplete_leftovers_only_with_all(storage_backend, tmp_path
 
 def test_bad_policy_values_are_exit_2(tmp_path):
     env = {"BACKUP_URL": f"file://{tmp_path}", "BACKUP_PREFIX": PREFIX}
-    for flags, message in ((["--keep-last", "0"], "BACKUP_KEEP_LAST must be greater than 0, not 0"),
+    for flags, message in ((["--keep-last", "0"], "BACKUP_KEEP_LAST must be between 1 and 100000, not 0"),
                            (["--max-age", "soon"], "BACKUP_MAX_AGE_DAYS must be a number, not 'soon'")):
         done = run_cli(["prune", *flags], env)
         assert done.returncode == 2

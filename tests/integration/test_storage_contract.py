@@ -19,11 +19,12 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import pytest
 
 from shared.errors import BadInputError
+from shared.retry import RetryPolicy
 from shared.storage import (
     ObjectNotFoundError,
     Storage,
@@ -31,7 +32,8 @@ from shared.storage import (
     TransientStorageError,
     open_storage,
 )
-from shared.storage.retrying import RetryingStorage, put_replayable
+from shared.storage.replayable import ReopeningReader
+from shared.storage.retrying import RetryingStorage
 from tests.support.storage_servers import FaultProxy, StorageBackend, dead_endpoint, unique_bucket_name
 
 MiB = 1024 * 1024
@@ -267,7 +269,7 @@ def test_retrying_storage_rides_out_connection_resets(
 
     def through_proxy() -> RetryingStorage:  # a new client each time: no kept-alive connection to reuse
         return RetryingStorage(open_storage(f"{storage_backend.url}?endpoint={proxy.endpoint}"),
-                               attempts=4, max_seconds=60)
+                               policy=RetryPolicy(attempts=4, max_seconds=60))
 
     proxy.reset_next(2)
     assert keys(through_proxy(), "db/") == {"db/obj"}
@@ -285,9 +287,9 @@ def test_retrying_storage_never_retries_config_or_missing(
     storage_backend: StorageBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="mariadb_ha_backup.storage")
-    storage = RetryingStorage(storage_backend.storage, attempts=5, max_seconds=60)
+    storage = RetryingStorage(storage_backend.storage, policy=RetryPolicy(attempts=5, max_seconds=60))
     missing_bucket = RetryingStorage(open_storage(storage_backend.url_for(unique_bucket_name())),
-                                     attempts=5, max_seconds=60)
+                                     policy=RetryPolicy(attempts=5, max_seconds=60))
 
     with pytest.raises(ObjectNotFoundError):
         storage.open_read("no/such/key")
@@ -297,7 +299,7 @@ def test_retrying_storage_never_retries_config_or_missing(
 
 
 @pytest.mark.parametrize("storage_backend", ["s3"], indirect=True)
-def test_put_replayable_retries_an_upload_cut_mid_stream(
+def test_a_rewindable_upload_cut_mid_stream_is_retried_whole(
     storage_backend: StorageBackend, fault_proxy: Callable[[int], FaultProxy], monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -308,7 +310,8 @@ def test_put_replayable_retries_an_upload_cut_mid_stream(
     expected = hashlib.sha1(b"".join(pseudo_random_chunks(LARGE))).hexdigest()
     proxy.cut_after(25 * MiB)  # the first attempt loses its connection half-way through
 
-    stored = put_replayable(storage, "db/big", lambda: PipeSource(LARGE).reader, attempts=3, max_seconds=120)
+    with ReopeningReader(lambda: cast(io.RawIOBase, PipeSource(LARGE).reader)) as upload:
+        stored = RetryingStorage(storage, policy=RetryPolicy(attempts=3, max_seconds=120)).put("db/big", upload)  # type: ignore[arg-type]
 
     assert stored == LARGE
     assert read_sha1(storage_backend.storage, "db/big") == (expected, LARGE)
@@ -353,7 +356,7 @@ def test_put_head_last_stores_head_then_body(storage_backend: StorageBackend, si
 
 
 def test_put_head_last_through_retrying_storage(storage_backend: StorageBackend) -> None:
-    storage = RetryingStorage(storage_backend.storage, attempts=3, max_seconds=30)
+    storage = RetryingStorage(storage_backend.storage, policy=RetryPolicy(attempts=3, max_seconds=30))
     stored = storage.put_head_last("k", io.BytesIO(b"body"), head_size=4, head=lambda: b"head")
 
     assert stored == 8

@@ -121,8 +121,8 @@ def run_pipeline(server: TestServer, tmp_path: Path, fmt: str) -> tuple[_DiskWat
     defaults = write_defaults_file(run_dir, host=server.host, port=server.port, user="root", password=server.password)
     (tmp_path / "bucket").mkdir()
     storage = _DiskWatchingStorage(f"file://{tmp_path / 'bucket'}", run_dir)
-    job = DumpJob(defaults_file=defaults, run_dir=run_dir, storage=storage, key=f"b/artifact.{fmt}", retry_attempts=1,
-                  retry_seconds=5, mtime=0, progress=lambda n: None)
+    job = DumpJob(defaults_file=defaults, run_dir=run_dir, storage=storage, key=f"b/artifact.{fmt}", mtime=0,
+                  progress=lambda n: None)
     result = produce_targz(job) if fmt == "tar.gz" else produce_streamed(job, codec=CODEC_OF_FORMAT[fmt])
     return storage, result.compressed_bytes
 

@@ -27,7 +27,7 @@ def test_seed_variables_for_each_provider(tmp_path):
         settings = load_settings({**BASE, "CLOUD_PROVIDER": provider, **extra})
         assert settings.destination.storage_url == url
         assert settings.destination.prefix == "mariadb-ha-backup/db/mariadb-ha"
-        assert (settings.host, settings.port, settings.user) == ("mariadb-ha", 3306, "root")
+        assert (settings.source.host, settings.source.port, settings.source.user) == ("mariadb-ha", 3306, "root")
         assert settings.format == "tar.gz"
 
 
@@ -55,14 +55,14 @@ def test_flags_override_environment():
         overrides={"S3_BUCKET": "flag-bucket", "MARIADB_PORT": "3307", "BACKUP_FORMAT": None},
     )
     assert settings.destination.storage_url == "s3://flag-bucket"
-    assert settings.port == 3307
+    assert settings.source.port == 3307
 
 
 def test_password_sources():
     with_env = load_settings({"MARIADB_HOST": "h", "MARIADB_PASSWORD": "", "BACKUP_URL": "file:///b"})
-    assert with_env.password == ""  # an explicitly empty password is allowed
+    assert with_env.source.password == ""  # an explicitly empty password is allowed
     from_file = load_settings({"MARIADB_HOST": "h", "MARIADB_PASSWORD_FILE": "/run/pw", "BACKUP_URL": "file:///b"})
-    assert str(from_file.password_file) == "/run/pw" and from_file.password is None
+    assert str(from_file.source.password_file) == "/run/pw" and from_file.source.password is None
 
 
 @pytest.mark.parametrize(

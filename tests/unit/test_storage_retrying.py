@@ -16,13 +16,15 @@ from typing import BinaryIO
 
 import pytest
 
+from shared.retry import RetryPolicy
 from shared.storage import (
     ObjectInfo,
     ObjectNotFoundError,
     StorageConfigError,
     TransientStorageError,
 )
-from shared.storage.retrying import RetryingStorage, put_replayable
+from shared.storage.replayable import ReopeningReader
+from shared.storage.retrying import RetryingStorage
 
 
 class FlakyStorage:
@@ -80,7 +82,7 @@ def storage_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord
 
 
 def test_transient_failures_are_ridden_out_and_logged(flaky: FlakyStorage, caplog: pytest.LogCaptureFixture) -> None:
-    storage = RetryingStorage(flaky, attempts=3, max_seconds=60)
+    storage = RetryingStorage(flaky, policy=RetryPolicy(attempts=3, max_seconds=60))
 
     flaky.failures = [TransientStorageError("HTTP 503 SlowDown")] * 2
     with storage.open_read("p/a") as stream:
@@ -96,7 +98,7 @@ def test_transient_failures_are_ridden_out_and_logged(flaky: FlakyStorage, caplo
 
 
 def test_gives_up_after_the_attempts_with_the_last_error(flaky: FlakyStorage) -> None:
-    storage = RetryingStorage(flaky, attempts=3, max_seconds=60)
+    storage = RetryingStorage(flaky, policy=RetryPolicy(attempts=3, max_seconds=60))
     flaky.failures = [TransientStorageError(f"failure {n}") for n in range(1, 5)]
 
     with pytest.raises(TransientStorageError, match="failure 3"):
@@ -107,7 +109,7 @@ def test_gives_up_after_the_attempts_with_the_last_error(flaky: FlakyStorage) ->
 def test_config_and_missing_errors_are_never_retried(
     flaky: FlakyStorage, caplog: pytest.LogCaptureFixture, error: Exception
 ) -> None:
-    storage = RetryingStorage(flaky, attempts=5, max_seconds=60)
+    storage = RetryingStorage(flaky, policy=RetryPolicy(attempts=5, max_seconds=60))
     flaky.failures = [error, TransientStorageError("would have succeeded after this")]
 
     with pytest.raises(type(error)):
@@ -117,7 +119,7 @@ def test_config_and_missing_errors_are_never_retried(
 
 
 def test_put_is_not_retried_because_its_stream_is_one_shot(flaky: FlakyStorage) -> None:
-    storage = RetryingStorage(flaky, attempts=5, max_seconds=60)
+    storage = RetryingStorage(flaky, policy=RetryPolicy(attempts=5, max_seconds=60))
     flaky.failures = [TransientStorageError("reset")]
 
     with pytest.raises(TransientStorageError):
@@ -125,29 +127,38 @@ def test_put_is_not_retried_because_its_stream_is_one_shot(flaky: FlakyStorage) 
     assert "new" not in flaky.objects
 
 
-def test_put_replayable_uploads_a_fresh_stream_per_attempt(
+def test_a_rewindable_upload_is_retried_from_a_fresh_stream(
     flaky: FlakyStorage, caplog: pytest.LogCaptureFixture
 ) -> None:
     streams: list[io.BytesIO] = []
 
-    def make_stream() -> BinaryIO:
+    def make_stream() -> io.BytesIO:
         streams.append(io.BytesIO(b"the whole artifact"))
         return streams[-1]
 
     flaky.failures = [TransientStorageError("reset"), TransientStorageError("503")]
-    stored = put_replayable(RetryingStorage(flaky, attempts=2, max_seconds=60), "art", make_stream,
-                            attempts=3, max_seconds=60)
+    with ReopeningReader(make_stream) as upload:
+        stored = RetryingStorage(flaky, policy=RetryPolicy(attempts=3, max_seconds=60)).put("art", upload)  # type: ignore[arg-type]
 
+    assert len(streams) == 3
     assert stored == len(b"the whole artifact")
     assert flaky.objects["art"] == b"the whole artifact"
     assert all(stream.closed for stream in streams)
     assert len(storage_warnings(caplog)) == 2
 
 
-def test_put_replayable_does_not_retry_a_failing_source(flaky: FlakyStorage) -> None:
-    def broken_source() -> BinaryIO:
-        raise OSError("spool file vanished")
+def test_a_rewindable_upload_does_not_retry_a_failing_source(flaky: FlakyStorage) -> None:
+    opened: list[io.BytesIO] = []
 
+    def source_that_vanishes() -> io.BytesIO:
+        if opened:
+            raise OSError("spool file vanished")
+        opened.append(io.BytesIO(b"first attempt"))
+        return opened[-1]
+
+    flaky.failures = [TransientStorageError("reset")]
+    upload = ReopeningReader(source_that_vanishes)
     with pytest.raises(OSError, match="spool file vanished"):
-        put_replayable(flaky, "art", broken_source, attempts=5, max_seconds=60)
+        RetryingStorage(flaky, policy=RetryPolicy(attempts=5, max_seconds=60)).put("art", upload)  # type: ignore[arg-type]
+    upload.close()
     assert "art" not in flaky.objects

@@ -1,0 +1,69 @@
+"""Object layout of the binlog archive (a contract shared by the archiver, restore, list, prune, status).
+
+Everything lives under ``<prefix>/binlogs/`` beside the backup folders (whose names are backup ids, so
+the backup catalog ignores this folder)::
+
+    <prefix>/binlogs/segments/<seq:012d>.binlog   an immutable segment
+    <prefix>/binlogs/index/<seq:012d>.json        its index record, written after it (the commit marker)
+    <prefix>/binlogs/gaps/<seq:012d>.json         a recorded gap, in place of a segment
+
+``seq`` is one archive-wide counter: every segment and every gap takes the next number, so the merged
+list of index and gap records, sorted by ``seq``, is the archive's history in order. Keys never contain
+the server's binlog file names: those repeat across nodes and after a failover (each Galera node numbers
+its own ``bin.000001``...), the counter does not.
+
+A segment is a self-contained, valid binlog file: the magic ``\\xfebin``, the source file's
+Format_description event, then only complete transactions (a GTID event through its XID/COMMIT), so
+``mariadb-binlog SEGMENT`` decodes it alone and a replay can stop at any segment boundary. A segment
+without an index record is not part of the archive (an upload interrupted before its commit marker);
+the next archiver run writes that ``seq`` again.
+"""
+
+from __future__ import annotations
+
+import re
+
+BINLOGS_FOLDER = "binlogs"
+SEGMENTS = "segments"
+INDEX = "index"
+GAPS = "gaps"
+SEQ_DIGITS = 12
+SEGMENT_SUFFIX = ".binlog"
+RECORD_SUFFIX = ".json"
+BINLOG_MAGIC = b"\xfebin"
+
+_SEQ_NAME = re.compile(r"^(\d{12})\.(binlog|json)$")
+
+
+def binlogs_root(prefix: str) -> str:
+    """``<prefix>/binlogs/`` with exactly one slash between parts."""
+    return f"{prefix.strip('/')}/{BINLOGS_FOLDER}/"
+
+
+def _key(prefix: str, folder: str, seq: int, suffix: str) -> str:
+    if seq < 0 or seq >= 10**SEQ_DIGITS:
+        raise ValueError(f"segment sequence number {seq} out of range")
+    return f"{binlogs_root(prefix)}{folder}/{seq:0{SEQ_DIGITS}d}{suffix}"
+
+
+def segment_key(prefix: str, seq: int) -> str:
+    return _key(prefix, SEGMENTS, seq, SEGMENT_SUFFIX)
+
+
+def index_key(prefix: str, seq: int) -> str:
+    return _key(prefix, INDEX, seq, RECORD_SUFFIX)
+
+
+def gap_key(prefix: str, seq: int) -> str:
+    return _key(prefix, GAPS, seq, RECORD_SUFFIX)
+
+
+def folder_prefix(prefix: str, folder: str) -> str:
+    """The listing prefix of one of ``segments``, ``index``, ``gaps``."""
+    return f"{binlogs_root(prefix)}{folder}/"
+
+
+def seq_of(key: str) -> int | None:
+    """The sequence number in a segment/index/gap key, or None for a key that is not one of ours."""
+    match = _SEQ_NAME.match(key.rsplit("/", 1)[-1])
+    return int(match.group(1)) if match else None

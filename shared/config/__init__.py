@@ -1,0 +1,40 @@
+"""Run configuration, loaded in sections from one option table; bad input raises ``ConfigError`` (exit 2).
+
+``OPTIONS`` (options.py) lists every setting once: environment name, CLI flag, help, section. A command
+merges the environment and its flags once into ``ConfigValues`` and loads only the sections it needs,
+each a frozen dataclass with one loader: ``load_destination``, ``load_source``, ``load_retry``
+(a ``RetryPolicy``), ``load_retention``, ``load_tmp_dir``, ``load_format``; ``load_backup_settings``
+composes them into ``Settings`` for ``backup``. Nothing else reads ``os.environ`` for these settings
+(the SDKs still read their own standard variables, e.g. AWS_ENDPOINT_URL).
+
+How to add a setting:
+  1. add an ``Option(env, flag, help, section, to_job)`` row to ``OPTIONS`` (flag None: environment only);
+  2. read it in that section's loader with the helpers in parsing.py (or write a new small
+     ``load_<section>(values: Mapping[str, str])`` returning a frozen dataclass, exported here);
+  3. call the loader from the commands that need it: ``load_<section>(config)`` where ``config`` is the
+     command's ``ConfigValues``. The flag, the Job pass-through (``to_job``) and ``--help`` follow by themselves.
+"""
+
+from shared.config.destination import PROVIDERS, Destination, load_destination, parse_backup_url, validate_prefix
+from shared.config.options import DEFAULT_LOCAL_DIR, OPTIONS, RESTORE_YES_ENV, ConfigValues, Option
+from shared.config.parsing import ConfigError
+from shared.config.sections import (
+    FORMATS,
+    Retention,
+    load_format,
+    load_restore_confirmed,
+    load_retention,
+    load_retry,
+    load_tmp_dir,
+)
+from shared.config.settings import Settings, load_backup_settings, load_settings
+from shared.config.source import DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, SourceSettings, load_source
+from shared.retry import RetryPolicy
+
+__all__ = [
+    "DEFAULT_LOCAL_DIR", "DNS1035_LABEL", "DNS1123_LABEL", "DNS1123_SUBDOMAIN", "FORMATS", "OPTIONS", "PROVIDERS",
+    "RESTORE_YES_ENV", "ConfigError", "ConfigValues", "Destination", "Option", "Retention", "RetryPolicy",
+    "Settings", "SourceSettings", "load_backup_settings", "load_destination", "load_format", "load_restore_confirmed",
+    "load_retention", "load_retry", "load_settings", "load_source", "load_tmp_dir", "parse_backup_url",
+    "validate_prefix",
+]

@@ -1,0 +1,50 @@
+"""Typed readers for one setting each: bounds checked, one-line errors naming the variable."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from shared.errors import BadInputError
+
+
+class ConfigError(BadInputError):
+    """A setting is missing or malformed; the message names the setting, never a secret value."""
+
+
+def optional_name(values: Mapping[str, str], name: str, pattern: re.Pattern[str], what: str) -> str | None:
+    value = values.get(name)
+    if value is not None and not pattern.match(value):
+        raise ConfigError(f"{name} {safe(value)!r} is not {what}")
+    return value
+
+
+def whole_number(values: Mapping[str, str], name: str, *, low: int, high: int) -> int | None:
+    """An integer setting within [low, high]; None when unset."""
+    if name not in values:
+        return None
+    try:
+        value = int(values[name])
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {safe(values[name])!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def positive_number(values: Mapping[str, str], name: str) -> float | None:
+    if name not in values:
+        return None
+    try:
+        value = float(values[name])
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {safe(values[name])!r}") from None
+    if not 0 < value < 1e9:
+        raise ConfigError(f"{name} must be a positive number, not {safe(values[name])}")
+    return value
+
+
+def safe(value: str, limit: int = 80) -> str:
+    """Echo user input safely: one line, bounded length (a stray secret in a URL must not flood logs)."""
+    flat = value.replace("\n", "\\n").replace("\r", "\\r")
+    return flat if len(flat) <= limit else flat[:limit] + "..."

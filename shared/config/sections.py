@@ -1,0 +1,52 @@
+"""The small sections: retry policy, retention, the run's temp dir, the artifact format, restore consent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.config.options import RESTORE_YES_ENV
+from shared.config.parsing import ConfigError, positive_number, safe, whole_number
+from shared.retry import RetryPolicy
+
+FORMATS = ("tar.gz", "sql.gz", "sql.zst")
+DEFAULT_RETRY = RetryPolicy(attempts=5, max_seconds=600.0)
+
+
+@dataclass(frozen=True)
+class Retention:
+    keep_last: int | None = None
+    max_age_days: float | None = None
+
+    @property
+    def configured(self) -> bool:
+        return self.keep_last is not None or self.max_age_days is not None
+
+
+def load_retry(values: Mapping[str, str]) -> RetryPolicy:
+    """Bounds every retried call: the database connection, the dump and each storage operation."""
+    attempts = whole_number(values, "BACKUP_RETRY_ATTEMPTS", low=1, high=100)
+    seconds = positive_number(values, "BACKUP_RETRY_SECONDS")
+    return RetryPolicy(attempts=attempts or DEFAULT_RETRY.attempts, max_seconds=seconds or DEFAULT_RETRY.max_seconds)
+
+
+def load_retention(values: Mapping[str, str]) -> Retention:
+    return Retention(keep_last=whole_number(values, "BACKUP_KEEP_LAST", low=1, high=100_000),
+                     max_age_days=positive_number(values, "BACKUP_MAX_AGE_DAYS"))
+
+
+def load_tmp_dir(values: Mapping[str, str]) -> Path | None:
+    """Parent of the run's private directory (password file, spool); None: the system temp dir."""
+    return Path(values["BACKUP_TMPDIR"]) if "BACKUP_TMPDIR" in values else None
+
+
+def load_format(values: Mapping[str, str]) -> str:
+    fmt = values.get("BACKUP_FORMAT", "tar.gz")
+    if fmt not in FORMATS:
+        raise ConfigError(f"BACKUP_FORMAT must be one of {', '.join(FORMATS)}, not {safe(fmt)!r}")
+    return fmt
+
+
+def load_restore_confirmed(values: Mapping[str, str]) -> bool:
+    return values.get(RESTORE_YES_ENV) == "1"

@@ -1,0 +1,33 @@
+"""``Settings``: the sections a backup run needs, composed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.config.destination import Destination, load_destination
+from shared.config.options import ConfigValues
+from shared.config.sections import Retention, load_format, load_retention, load_retry, load_tmp_dir
+from shared.config.source import SourceSettings, load_source
+from shared.retry import RetryPolicy
+
+
+@dataclass(frozen=True)
+class Settings:
+    destination: Destination
+    source: SourceSettings
+    format: str
+    retry: RetryPolicy
+    retention: Retention
+    tmp_dir: Path | None
+
+
+def load_backup_settings(values: Mapping[str, str]) -> Settings:
+    return Settings(destination=load_destination(values), source=load_source(values), format=load_format(values),
+                    retry=load_retry(values), retention=load_retention(values), tmp_dir=load_tmp_dir(values))
+
+
+def load_settings(env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Settings:
+    """Backup settings from an environment mapping overridden by values keyed by env name (tests, tools)."""
+    return load_backup_settings(ConfigValues.merge(env, overrides))
