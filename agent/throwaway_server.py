@@ -52,6 +52,10 @@ class ThrowawayServer:
         self.dir = Path(tempfile.mkdtemp(prefix="mariadb-throwaway-", dir=self.base_dir))
         data = self.dir / "data"
         user_args = ["--user=root"] if os.geteuid() == 0 else []
+        # A private tmpdir: bootstraps running at the same time in a shared /tmp collide on their
+        # temporary table files ("Error on delete of '/tmp/#sql-temptable-...'") and abort.
+        private_tmp = self.dir / "tmp"
+        private_tmp.mkdir()
         subprocess.run(
             [
                 install_db,
@@ -64,6 +68,7 @@ class ThrowawayServer:
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            env={**os.environ, "TMPDIR": str(private_tmp)},
         )
         self.port = free_port()
         self.process = subprocess.Popen(
@@ -77,6 +82,7 @@ class ThrowawayServer:
                 f"--socket={self.socket_path}",
                 f"--pid-file={self.dir / 'mysqld.pid'}",
                 f"--log-error={self.dir / 'err.log'}",
+                f"--tmpdir={private_tmp}",
                 *_SMALL_SERVER_ARGS,
                 *self.extra_args,
             ],

@@ -16,7 +16,7 @@ from agent.bucket import open_bucket
 from agent.catalog import parse_time, scan_backups, select_backup
 from agent.commands.options import add_config_flags
 from agent.progress import byte_progress
-from agent.restoring import RestoreRequest, RestoreResult, restore_backup
+from agent.restoring import DEFAULT_SESSIONS, MAX_SESSIONS, RestoreRequest, RestoreResult, restore_backup
 from agent.signals import signals_raise_terminated
 from shared.config import (
     RESTORE_YES_ENV,
@@ -47,6 +47,10 @@ def register(subparsers: Any) -> None:
                         help="skip the verification pass (the SHA1 is still checked while loading)")
     parser.add_argument("--yes", action="store_true",
                         help=f"restore even though the target already has user databases [{RESTORE_YES_ENV}=1]")
+    parser.add_argument("--parallel", metavar="N", type=_sessions, default=DEFAULT_SESSIONS,
+                        help="load over N client sessions at once: one table's rows on all of them, DDL in dump "
+                             f"order (default here: {DEFAULT_SESSIONS}, from the CPU count); 1 = one plain "
+                             "mariadb client, as `mariadb < dump.sql`")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     add_config_flags(parser)
     parser.set_defaults(func=run)
@@ -64,7 +68,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
                           latest=args.latest, at=at)
     assert entry.manifest is not None  # select_backup returns complete backups only
     request = RestoreRequest(database=args.database, verify_first=args.verify_first,
-                             confirmed=args.yes or load_restore_confirmed(config))
+                             confirmed=args.yes or load_restore_confirmed(config), sessions=args.parallel)
     tmp_dir = load_tmp_dir(config)
     with signals_raise_terminated(), private_run_dir(tmp_dir) as run_dir, byte_progress("restore") as progress:
         defaults = write_defaults_file(run_dir, host=source.host, port=source.port, user=source.user,
@@ -73,6 +77,12 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
                                 run_dir=run_dir, progress=progress)
     print(json.dumps(asdict(result)) if args.json else _summary(result, target=source.address))
     return 0
+
+
+def _sessions(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_SESSIONS:
+        raise argparse.ArgumentTypeError(f"expected a number of sessions from 1 to {MAX_SESSIONS}, got {text!r}")
+    return int(text)
 
 
 def _summary(r: RestoreResult, *, target: str) -> str:
