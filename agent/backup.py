@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.pipeline import CODEC_OF_FORMAT, ArtifactResult, DumpJob, Progress, produce_streamed, produce_targz
+from agent.pipeline import ArtifactResult, DumpJob, Progress, produce
 from shared import __version__
 from shared.config import ConfigError, Settings, SourceSettings
 from shared.dump import DUMP_FLAGS, DumpConnectionError, write_defaults_file
 from shared.errors import AlreadyRunningError, BackupFailedError
-from shared.layout import TAR_MEMBER, BackupKeys, backup_id_at, parse_backup_id, sha1_sidecar_text
+from shared.layout import BackupKeys, backup_id_at, parse_backup_id, sha1_sidecar_text
 from shared.logs import register_secret
 from shared.manifest import Artifact, Manifest, Source
 from shared.retry import call_with_retries
@@ -85,7 +85,7 @@ def run_backup(
                 "host": settings.source.host,
                 "server_version": info.version,
                 "galera": info.galera,
-                "format": settings.format,
+                "format": settings.format.name,
             },
         )
         job = DumpJob(
@@ -97,7 +97,7 @@ def run_backup(
             progress=progress or (lambda n: None),
         )
         with _removed_unless_committed(storage, keys):
-            artifact = call_with_retries(lambda: _produce(job, settings.format), policy=settings.retry,
+            artifact = call_with_retries(lambda: produce(job, settings.format), policy=settings.retry,
                                          retry_on=(DumpConnectionError,), what="mariadb-dump", logger=log)
             storage.put(keys.sha1, io.BytesIO(sha1_sidecar_text(artifact.sha1, keys.artifact_name)))
             manifest = _manifest(settings, keys, info, artifact, started=started)
@@ -105,7 +105,7 @@ def run_backup(
     result = BackupResult(
         backup_id=keys.backup_id,
         storage_url=settings.destination.storage_url,
-        format=settings.format,
+        format=settings.format.name,
         artifact_key=keys.artifact,
         sha1_key=keys.sha1,
         manifest_key=keys.manifest,
@@ -175,7 +175,7 @@ def _claim_backup_id(storage: Storage, settings: Settings) -> BackupKeys:
     prefix = settings.destination.prefix
     next(iter(storage.list(prefix + "/")), None)  # raises StorageConfigError for a missing bucket
     for _ in range(_ID_ATTEMPTS):
-        keys = BackupKeys(prefix=prefix, backup_id=backup_id_at(datetime.now(UTC)), format=settings.format)
+        keys = BackupKeys(prefix=prefix, backup_id=backup_id_at(datetime.now(UTC)), format=settings.format.name)
         if next(iter(storage.list(keys.folder)), None) is None and _create_claim(storage, keys):
             return keys
         time.sleep(1.0 - time.time() % 1.0)
@@ -204,12 +204,6 @@ def _inspect_with_retries(defaults: Path, settings: Settings) -> ServerInfo:
                              retry_on=(DumpConnectionError,), what="connecting to MariaDB", logger=log)
 
 
-def _produce(job: DumpJob, fmt: str) -> ArtifactResult:
-    if fmt == "tar.gz":
-        return produce_targz(job)
-    return produce_streamed(job, codec=CODEC_OF_FORMAT[fmt])
-
-
 @contextmanager
 def _removed_unless_committed(storage: Storage, keys: BackupKeys) -> Iterator[None]:
     """If anything fails before the manifest is stored, delete what this run already stored."""
@@ -229,15 +223,15 @@ def _manifest(
         id=keys.backup_id,
         started_at=started.isoformat(timespec="seconds"),
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        format=settings.format,
+        format=settings.format.name,
         artifact=Artifact(
             key=keys.artifact,
             name=keys.artifact_name,
             sha1=artifact.sha1,
             compressed_bytes=artifact.compressed_bytes,
             raw_bytes=artifact.raw_bytes,
-            compression=CODEC_OF_FORMAT[settings.format],
-            tar_member=TAR_MEMBER if settings.format == "tar.gz" else None,
+            compression=settings.format.codec,
+            tar_member=settings.format.tar_member,
         ),
         sha1_key=keys.sha1,
         source=Source(

@@ -1,11 +1,11 @@
-"""Dump → compress → hash → upload, one function per artifact format; no format touches temp disk.
+"""Dump → compress → hash → upload, one producer per way of producing (shared/formats.py); no temp disk.
 
-All formats stream: a thread compresses the dump into a pipe that the storage adapter uploads from.
-``sql.gz`` / ``sql.zst`` hash the bytes as they are uploaded. ``tar.gz`` (the seed's format) uploads
-its body while the dump runs and its size-bearing head last (``HeadLastStorage``, shared/archive.py);
-as SHA1 is sequential and the head comes first, its SHA1 is computed by reading the stored object
-back, which also checks what the storage really holds. Byte counts are compared with what the
-storage says it stored.
+Every format streams: a thread compresses the dump into a pipe that the storage adapter uploads from.
+Streamed formats (``sql.gz`` / ``sql.zst``) hash the bytes as they are uploaded. Head-last formats
+(``tar.gz``, the seed's) upload their body while the dump runs and their size-bearing head last
+(``HeadLastStorage``, shared/archive.py); SHA1 is sequential and the head comes first, so their
+SHA1 is computed by reading the stored object back, which also checks what the storage really holds.
+Byte counts are compared with what the storage says it stored.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from shared.archive import HEAD_SIZE, TarGzBody, tar_end
 from shared.compression import open_compressor
 from shared.dump import DumpProcess, dump_argv, enlarge_pipe
 from shared.errors import BackupFailedError
+from shared.formats import HEAD_LAST, STREAMED, ArtifactFormat, Production
 from shared.hashing import HashingReader
-from shared.layout import TAR_MEMBER
 from shared.storage import Storage, StorageError
 from shared.storage.base import HeadLastStorage
 from shared.storage.retrying import read_replayable
@@ -35,7 +35,6 @@ log = logging.getLogger("mariadb_ha_backup.pipeline")
 # 1 MiB reads from the dump's pipe: big enough to amortise syscalls and compressor calls, small
 # enough that memory stays flat whatever the database size.
 CHUNK = 1 << 20
-CODEC_OF_FORMAT = {"tar.gz": "gzip", "sql.gz": "gzip", "sql.zst": "zstd"}
 # glibc serves allocations above a threshold with mmap and returns them to the OS on free, but after
 # the first such free it raises the threshold to that size (up to 32 MiB): the storage adapters'
 # 8-16 MiB part buffers then come from per-thread heaps that keep them, and peak RSS creeps up with
@@ -71,23 +70,29 @@ class DumpJob:
     progress: Progress
 
 
-def produce_targz(job: DumpJob) -> ArtifactResult:
+def produce(job: DumpJob, fmt: ArtifactFormat) -> ArtifactResult:
+    """Dump, compress and upload one artifact of ``fmt``, by the producer its row names."""
+    return PRODUCERS[fmt.production](job, fmt)
+
+
+def produce_head_last(job: DumpJob, fmt: ArtifactFormat) -> ArtifactResult:
     _keep_part_buffers_mmapped()
+    assert fmt.tar_member is not None and fmt.codec == "gzip"  # the head is a tar header in a gzip member
     storage = job.storage
     if not isinstance(storage, HeadLastStorage):
-        raise StorageError(f"{storage.url} cannot store a tar.gz without a spool (no put_head_last)")
+        raise StorageError(f"{storage.url} cannot place an object's head after its body (no put_head_last)")
     with DumpProcess(dump_argv(job.defaults_file), job.run_dir / "dump.err") as dump:
-        stored, raw_bytes = _upload_targz(job, storage, dump)
+        stored, raw_bytes = _upload_targz(job, storage, dump, member=fmt.tar_member)
     # Read back whole (retried from the start on a reset when the storage is a RetryingStorage).
     sha1, read_back = read_replayable(storage, job.key, _sha1_of)
     _check_count(read_back, stored)
     return ArtifactResult(sha1=sha1, raw_bytes=raw_bytes, compressed_bytes=stored)
 
 
-def _upload_targz(job: DumpJob, storage: HeadLastStorage, dump: DumpProcess) -> tuple[int, int]:
+def _upload_targz(job: DumpJob, storage: HeadLastStorage, dump: DumpProcess, *, member: str) -> tuple[int, int]:
     """(bytes stored, bytes dumped): the body goes up while the dump runs, the head last."""
     pumped = _CompressingPipe(dump, codec="gzip", progress=job.progress, tail=tar_end)
-    body = TarGzBody(cast(BinaryIO, pumped), member=TAR_MEMBER, mtime=job.mtime, raw_size=lambda: pumped.raw_bytes)
+    body = TarGzBody(cast(BinaryIO, pumped), member=member, mtime=job.mtime, raw_size=lambda: pumped.raw_bytes)
     try:
         stored = storage.put_head_last(job.key, cast(BinaryIO, body), head_size=HEAD_SIZE, head=body.head)
     finally:
@@ -103,10 +108,10 @@ def _sha1_of(stream: BinaryIO) -> tuple[str, int]:
     return hashed.hexdigest(), hashed.count
 
 
-def produce_streamed(job: DumpJob, *, codec: str) -> ArtifactResult:
+def produce_streamed(job: DumpJob, fmt: ArtifactFormat) -> ArtifactResult:
     _keep_part_buffers_mmapped()
     with DumpProcess(dump_argv(job.defaults_file), job.run_dir / "dump.err") as dump:
-        pumped = _CompressingPipe(dump, codec=codec, progress=job.progress)
+        pumped = _CompressingPipe(dump, codec=fmt.codec, progress=job.progress)
         reader = HashingReader(pumped)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
         try:
             stored = job.storage.put(job.key, reader)  # type: ignore[arg-type]  # one-shot: never retried half-read
@@ -114,6 +119,12 @@ def produce_streamed(job: DumpJob, *, codec: str) -> ArtifactResult:
             reader.close()
         _check_count(stored, reader.count)
         return ArtifactResult(sha1=reader.hexdigest(), raw_bytes=pumped.raw_bytes, compressed_bytes=stored)
+
+
+PRODUCERS: dict[Production, Callable[[DumpJob, ArtifactFormat], ArtifactResult]] = {
+    HEAD_LAST: produce_head_last,
+    STREAMED: produce_streamed,
+}
 
 
 def _keep_part_buffers_mmapped() -> None:

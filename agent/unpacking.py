@@ -26,8 +26,8 @@ import zstandard
 
 from shared.compression import open_decompressor
 from shared.errors import BackupFailedError
+from shared.formats import PLAIN, artifact_format
 from shared.hashing import HashingReader
-from shared.layout import TAR_MEMBER
 from shared.manifest import Manifest
 from shared.storage import Storage
 
@@ -71,7 +71,7 @@ class DumpReader(io.RawIOBase):
             self._sql = self._open_sql()
 
     def _open_sql(self) -> BinaryIO:
-        if self._manifest.format != "tar.gz":
+        if artifact_format(self._manifest.format).reading == PLAIN:
             return self._decompressed
         try:
             # Stream mode ("r|"): one forward pass, no seeking, so the storage stream is enough.
@@ -133,8 +133,9 @@ class DumpReader(io.RawIOBase):
         if self._damage is None and self.raw_bytes != expected.raw_bytes:
             found.append(f"the dump inside is {self.raw_bytes:,} bytes, the manifest says {expected.raw_bytes:,}")
         if self._member is not None:
-            if self._member.name != (expected.tar_member or TAR_MEMBER):
-                found.append(f"the tar member is {self._member.name!r}, expected {expected.tar_member or TAR_MEMBER!r}")
+            member = expected.tar_member or artifact_format(self._manifest.format).tar_member
+            if self._member.name != member:
+                found.append(f"the tar member is {self._member.name!r}, expected {member!r}")
             if self._member.size != expected.raw_bytes:
                 found.append(f"the tar header says {self._member.size:,} bytes, "
                              f"the manifest says {expected.raw_bytes:,}")

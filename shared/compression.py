@@ -33,7 +33,7 @@ CODECS = ("gzip", "zstd")
 
 
 def compress_bytes(codec: str, data: bytes) -> bytes:
-    """One complete, self-contained compressed member (used for the tar header and trailer)."""
+    """One complete, self-contained compressed member (for tests and small fixtures; the agent streams)."""
     if codec == "gzip":
         return isal.igzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
     return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)

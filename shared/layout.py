@@ -11,19 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from shared.errors import BadInputError
+from shared.formats import artifact_format
 
 ID_FORMAT = "%Y%m%dT%H%M%SZ"
 _ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z$")
 MANIFEST_NAME = "manifest.json"
 SHA1_SUFFIX = ".sha1"
 
-# Artifact file name per format; tar.gz keeps the seed's name and single member path.
-ARTIFACT_NAMES = {
-    "tar.gz": "mariadb-ha-backup.tar.gz",
-    "sql.gz": "mariadb-ha-backup.sql.gz",
-    "sql.zst": "mariadb-ha-backup.sql.zst",
-}
-TAR_MEMBER = "mariadb-ha-backup/all-databases-dump.sql"
 
 
 class BackupIdError(BadInputError):
@@ -49,7 +43,7 @@ class BackupKeys:
 
     prefix: str
     backup_id: str
-    format: str
+    format: str  # a name in shared/formats.py: it names the artifact
 
     @property
     def folder(self) -> str:
@@ -57,7 +51,7 @@ class BackupKeys:
 
     @property
     def artifact_name(self) -> str:
-        return ARTIFACT_NAMES[self.format]
+        return artifact_format(self.format).stored_name()
 
     @property
     def artifact(self) -> str:

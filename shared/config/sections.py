@@ -8,9 +8,10 @@ from pathlib import Path
 
 from shared.config.options import RESTORE_YES_ENV
 from shared.config.parsing import ConfigError, positive_number, safe, whole_number
+from shared.formats import DEFAULT_DUMP_FORMAT, DUMP_FORMATS, ArtifactFormat, artifact_format
 from shared.retry import RetryPolicy
 
-FORMATS = ("tar.gz", "sql.gz", "sql.zst")
+FORMATS = DUMP_FORMATS  # the BACKUP_FORMAT values: the dump rows of shared/formats.py
 DEFAULT_RETRY = RetryPolicy(attempts=5, max_seconds=600.0)
 
 
@@ -41,11 +42,11 @@ def load_tmp_dir(values: Mapping[str, str]) -> Path | None:
     return Path(values["BACKUP_TMPDIR"]) if "BACKUP_TMPDIR" in values else None
 
 
-def load_format(values: Mapping[str, str]) -> str:
-    fmt = values.get("BACKUP_FORMAT", "tar.gz")
-    if fmt not in FORMATS:
-        raise ConfigError(f"BACKUP_FORMAT must be one of {', '.join(FORMATS)}, not {safe(fmt)!r}")
-    return fmt
+def load_format(values: Mapping[str, str]) -> ArtifactFormat:
+    name = values.get("BACKUP_FORMAT", DEFAULT_DUMP_FORMAT)
+    if name not in DUMP_FORMATS:
+        raise ConfigError(f"BACKUP_FORMAT must be one of {', '.join(DUMP_FORMATS)}, not {safe(name)!r}")
+    return artifact_format(name)
 
 
 def load_restore_confirmed(values: Mapping[str, str]) -> bool:

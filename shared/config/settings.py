@@ -10,6 +10,7 @@ from shared.config.destination import Destination, load_destination
 from shared.config.options import ConfigValues
 from shared.config.sections import Retention, load_format, load_retention, load_retry, load_tmp_dir
 from shared.config.source import SourceSettings, load_source
+from shared.formats import ArtifactFormat
 from shared.retry import RetryPolicy
 
 
@@ -17,7 +18,7 @@ from shared.retry import RetryPolicy
 class Settings:
     destination: Destination
     source: SourceSettings
-    format: str
+    format: ArtifactFormat
     retry: RetryPolicy
     retention: Retention
     tmp_dir: Path | None

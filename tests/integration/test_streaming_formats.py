@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.pipeline import CODEC_OF_FORMAT, DumpJob, produce_streamed, produce_targz
+from agent.pipeline import DumpJob, produce
 from shared.dump import write_defaults_file
+from shared.formats import artifact_format
 from shared.storage import open_storage
 from tests.support.cli import run_cli
 from tests.support.mariadb_server import TestServer, schema_objects, table_checksums
@@ -123,7 +124,7 @@ def run_pipeline(server: TestServer, tmp_path: Path, fmt: str) -> tuple[_DiskWat
     storage = _DiskWatchingStorage(f"file://{tmp_path / 'bucket'}", run_dir)
     job = DumpJob(defaults_file=defaults, run_dir=run_dir, storage=storage, key=f"b/artifact.{fmt}", mtime=0,
                   progress=lambda n: None)
-    result = produce_targz(job) if fmt == "tar.gz" else produce_streamed(job, codec=CODEC_OF_FORMAT[fmt])
+    result = produce(job, artifact_format(fmt))
     return storage, result.compressed_bytes
 
 

@@ -1,4 +1,4 @@
-"""Build backups in tests exactly as the agent lays them out (same archive and layout code)."""
+"""Build backups in tests exactly as the agent lays them out (same format table, archive and layout code)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from pathlib import Path
 
 from shared.archive import TarGzBody, tar_end
 from shared.compression import compress_bytes, open_compressor
-from shared.layout import TAR_MEMBER, BackupKeys, backup_id_at, sha1_sidecar_text
+from shared.formats import DUMP_TAR_MEMBER, TAR, artifact_format
+from shared.layout import BackupKeys, backup_id_at, sha1_sidecar_text
 from shared.manifest import Artifact, Inventory, Manifest, Source
 from shared.storage import Storage
 
 
-def targz_bytes(sql: bytes, *, member: str = TAR_MEMBER, mtime: int = 0) -> bytes:
+def targz_bytes(sql: bytes, *, member: str = DUMP_TAR_MEMBER, mtime: int = 0) -> bytes:
     """The archive the agent stores for this dump: the compressor's member turned into head + body."""
     member_bytes = io.BytesIO()
     writer = open_compressor("gzip", member_bytes)
@@ -27,13 +28,14 @@ def targz_bytes(sql: bytes, *, member: str = TAR_MEMBER, mtime: int = 0) -> byte
 
 
 SQL = b"".join(b"INSERT INTO t VALUES (%d, 'row %d \xe2\x9c\x93');\n" % (i, i) for i in range(20_000))
-CODECS = {"tar.gz": "gzip", "sql.gz": "gzip", "sql.zst": "zstd"}
 
 
-def artifact_bytes(fmt: str, sql: bytes, tmp: Path, *, member: str = TAR_MEMBER) -> bytes:
-    if fmt != "tar.gz":
-        return compress_bytes(CODECS[fmt], sql)
-    return targz_bytes(sql, member=member)
+def artifact_bytes(fmt: str, sql: bytes, tmp: Path, *, member: str | None = None) -> bytes:
+    """The stored bytes of ``sql`` in format ``fmt``; ``member`` overrides the tar member name."""
+    spec = artifact_format(fmt)
+    if spec.reading == TAR:
+        return targz_bytes(sql, member=member or spec.tar_member or DUMP_TAR_MEMBER)
+    return compress_bytes(spec.codec, sql)
 
 
 def store_backup(storage: Storage, *, prefix: str, started: datetime, fmt: str = "tar.gz", sql: bytes = SQL,
@@ -55,8 +57,8 @@ def make_manifest(keys: BackupKeys, *, sha1: str, stored: int, raw: int, started
     return Manifest(
         id=keys.backup_id, started_at=started.isoformat(), finished_at=started.isoformat(), format=keys.format,
         artifact=Artifact(key=keys.artifact, name=keys.artifact_name, sha1=sha1, compressed_bytes=stored,
-                          raw_bytes=raw, compression=CODECS[keys.format],
-                          tar_member=TAR_MEMBER if keys.format == "tar.gz" else None),
+                          raw_bytes=raw, compression=artifact_format(keys.format).codec,
+                          tar_member=artifact_format(keys.format).tar_member),
         sha1_key=keys.sha1,
         source=Source(host="db", port=3306, server_version="10.11", namespace="ns", service="db"),
         dump_command=["mariadb-dump"], tool_version="test",

@@ -12,7 +12,7 @@ import pytest
 
 from shared.archive import HEAD_SIZE, ArchiveFormatError, TarGzBody, tar_end, targz_head
 from shared.compression import open_compressor
-from shared.layout import TAR_MEMBER
+from shared.formats import DUMP_TAR_MEMBER as TAR_MEMBER
 from tests.support.backups import targz_bytes
 
 MTIME = 1_700_000_000

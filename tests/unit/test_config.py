@@ -28,7 +28,7 @@ def test_seed_variables_for_each_provider(tmp_path):
         assert settings.destination.storage_url == url
         assert settings.destination.prefix == "mariadb-ha-backup/db/mariadb-ha"
         assert (settings.source.host, settings.source.port, settings.source.user) == ("mariadb-ha", 3306, "root")
-        assert settings.format == "tar.gz"
+        assert settings.format.name == "tar.gz"
 
 
 def test_backup_url_overrides_provider_and_its_path_is_the_prefix():

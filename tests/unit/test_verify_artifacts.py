@@ -12,7 +12,8 @@ import pytest
 
 from agent.unpacking import check_artifact
 from agent.verifying import VerifyFailedError, raise_if_failed, verify_backup
-from shared.layout import TAR_MEMBER, BackupKeys, backup_id_at, sha1_sidecar_text
+from shared.formats import DUMP_TAR_MEMBER as TAR_MEMBER
+from shared.layout import BackupKeys, backup_id_at, sha1_sidecar_text
 from shared.manifest import Manifest
 from shared.storage import Storage, open_storage
 from tests.support.backups import SQL, artifact_bytes, make_manifest, store_backup

@@ -1,0 +1,90 @@
+"""The artifact format table: per format name, everything the code needs to write and read it back.
+
+One row per ``BACKUP_FORMAT`` value (``ArtifactFormat``): the compression codec (shared.compression),
+the object name in the backup folder, the tar member the dump is stored as (None: the compressed stream
+is the bare dump), how the pipeline produces it (``HEAD_LAST``: the first bytes hold the dump's size, so
+the body is uploaded while the dump runs and the head put in front of it at the end, see
+shared/archive.py; ``STREAMED``: compressed straight into the upload; neither touches temp disk) and how
+it is read back (``TAR``: walk a one-member tar; ``PLAIN``: the decompressed stream is the dump).
+Configuration validates names against it, the layout names objects from it, the pipeline picks its
+producer from it, the manifest records codec and member from it, unpacking picks its reader from it, and
+the tests build fixtures from it. The ``kind`` says which artifact of a backup it is; ``dump`` rows are
+the ones a user may choose with ``BACKUP_FORMAT``.
+
+How to add an artifact kind (e.g. binlog segments, an accounts sidecar): add a row with its own
+``kind`` and artifact name; register its producer in agent/pipeline.py ``PRODUCERS`` under a new
+``production`` value if none fits; readers that only decompress need nothing new.
+
+How to add a layer over the stored bytes (e.g. age encryption): add a ``Layer`` to ``LAYERS`` with its
+name and file suffix (``.age``). The stored name is the format's name plus each active layer's suffix
+in order (``mariadb-ha-backup.tar.gz.age``), and the ``.sha1`` sidecar always hashes the stored
+(outermost) bytes; the layer's encoder wraps the upload stream in the pipeline and its decoder wraps
+the download before decompression in agent/unpacking.py, looked up by name, never by an if-branch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from shared.errors import BadInputError
+
+Production = Literal["head_last", "streamed"]
+Reading = Literal["tar", "plain"]
+HEAD_LAST: Production = "head_last"
+STREAMED: Production = "streamed"
+TAR: Reading = "tar"
+PLAIN: Reading = "plain"
+
+# The seed's single member path inside mariadb-ha-backup.tar.gz (a contract: users extract it by name).
+DUMP_TAR_MEMBER = "mariadb-ha-backup/all-databases-dump.sql"
+
+
+@dataclass(frozen=True)
+class ArtifactFormat:
+    name: str  # BACKUP_FORMAT value and the manifest's "format"
+    kind: str  # which artifact of a backup: "dump"
+    codec: str  # shared.compression codec name, recorded as the manifest's "compression"
+    artifact_name: str  # object name inside the backup folder, before layer suffixes
+    tar_member: str | None  # path of the content inside the tar; None: no tar
+    production: Production
+
+    @property
+    def reading(self) -> Reading:
+        return TAR if self.tar_member is not None else PLAIN
+
+    def stored_name(self, layers: tuple[Layer, ...] = ()) -> str:
+        return self.artifact_name + "".join(layer.suffix for layer in layers)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A transformation of the stored bytes on top of a format (see the module docstring)."""
+
+    name: str  # recorded with the artifact
+    suffix: str  # appended to the artifact name
+
+
+ARTIFACT_FORMATS: dict[str, ArtifactFormat] = {
+    f.name: f
+    for f in (
+        ArtifactFormat("tar.gz", "dump", "gzip", "mariadb-ha-backup.tar.gz", DUMP_TAR_MEMBER, HEAD_LAST),
+        ArtifactFormat("sql.gz", "dump", "gzip", "mariadb-ha-backup.sql.gz", None, STREAMED),
+        ArtifactFormat("sql.zst", "dump", "zstd", "mariadb-ha-backup.sql.zst", None, STREAMED),
+    )
+}
+DEFAULT_DUMP_FORMAT = "tar.gz"
+DUMP_FORMATS = tuple(name for name, f in ARTIFACT_FORMATS.items() if f.kind == "dump")
+LAYERS: dict[str, Layer] = {}
+
+
+class UnknownFormatError(BadInputError):
+    """A format name (from a manifest or a setting) that this version does not know."""
+
+
+def artifact_format(name: str) -> ArtifactFormat:
+    try:
+        return ARTIFACT_FORMATS[name]
+    except KeyError:
+        raise UnknownFormatError(f"unknown artifact format {name[:40]!r}: this version knows "
+                                 f"{', '.join(ARTIFACT_FORMATS)}") from None
