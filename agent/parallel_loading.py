@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent.client_sessions import ClientSession
@@ -40,6 +41,13 @@ _SETS_DATABASE = {Kind.DATABASE, Kind.USE}  # these units carry their own USE
 _WHAT = {Kind.ROWS: "rows of table", Kind.DATA_BEGIN: "table", Kind.DATA_END: "table", Kind.USE: "views"}
 
 
+@dataclass(frozen=True)
+class _Barrier:
+    session: ClientSession
+    ticket: int
+    table: tuple[str | None, str | None] | None = None
+
+
 class SessionFailedError(BackupFailedError):
     """A client session stopped with an error; the message names what it was loading."""
 
@@ -52,7 +60,8 @@ class ParallelLoader:
                                         changed=self._changed) for i in range(sessions)]
         self._progress = progress or (lambda n: None)
         self._tickets = itertools.count(1)
-        self._barrier: tuple[ClientSession, int] | None = None
+        self._barrier: _Barrier | None = None  # the last DDL-like unit, which later units wait for
+        self._first_rows: _Barrier | None = None  # the current table's first batch, which its others wait for
         self._after_data: list[Unit] = []
         self._last: list[Unit] = []  # events, then the footer
 
@@ -79,14 +88,31 @@ class ParallelLoader:
         elif unit.kind in _AFTER_DATA:
             self._after_data.append(unit)
         elif unit.kind is Kind.ROWS:
-            if self._barrier is not None:
-                session, ticket = self._barrier
-                self._wait(lambda: session.confirmed >= ticket)
-                self._barrier = None
-            self._send(self._least_busy(need_room=True), unit)
+            self._dispatch_rows(unit)
         else:  # consecutive barriers share a session, which runs them in order
-            session = self._barrier[0] if self._barrier is not None else self._least_busy(need_room=False)
-            self._barrier = (session, self._send(session, unit))
+            session = self._barrier.session if self._barrier is not None else self._least_busy(need_room=False)
+            self._barrier = _Barrier(session, self._send(session, unit))
+
+    def _dispatch_rows(self, unit: Unit) -> None:
+        self._wait_for(self._barrier)
+        self._barrier = None
+        table = (unit.database, unit.name)
+        first = self._first_rows is None or self._first_rows.table != table
+        if not first:
+            self._wait_for(self._first_rows)
+            self._first_rows = None
+        session = self._least_busy(need_room=True)
+        ticket = self._send(session, unit)
+        if first:
+            # InnoDB loads the first INSERT into an empty table in bulk under a table lock (unique and
+            # foreign key checks are off, as the dump's header sets them): two sessions starting on
+            # the same empty table deadlock (seen here: error 1213). So a table's first batch runs
+            # alone (other tables' DDL and rows go on meanwhile); then its rows spread.
+            self._first_rows = _Barrier(session, ticket, table)
+
+    def _wait_for(self, barrier: _Barrier | None) -> None:
+        if barrier is not None:
+            self._wait(lambda: barrier.session.confirmed >= barrier.ticket)
 
     def _send(self, session: ClientSession, unit: Unit) -> int:
         sql = unit.data

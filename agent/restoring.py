@@ -44,8 +44,11 @@ log = logging.getLogger("mariadb_ha_backup.restore")
 Progress = Callable[[int], None]
 
 # --binary-mode: load the dump byte for byte (no '\r\n' translation, NUL allowed) and ignore client
-# commands such as '\!' (shell) that a dump should never contain.
-CLIENT_FLAGS = ("--binary-mode", "--connect-timeout=10")
+# commands such as '\!' (shell) that a dump should never contain. --comments: send comments to the
+# server, so routine, trigger and event bodies keep the comments mariadb-dump printed; without it the
+# client strips them or not depending on what it parsed earlier in the stream (seen here: a function
+# kept its comment in a whole-dump load and lost it when its unit was sent to a parallel session).
+CLIENT_FLAGS = ("--binary-mode", "--comments", "--connect-timeout=10")
 # Sessions loading at once unless --parallel says otherwise: one per CPU here, at least 2 (the server,
 # often on another machine, applies each session's statements on one of its cores), at most 8 (each
 # holds ~2 row batches in memory; measured: docs/PERFORMANCE.md).
