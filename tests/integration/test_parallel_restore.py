@@ -23,8 +23,9 @@ from agent.parallel_loading import ParallelLoader, SessionFailedError
 from agent.restoring import CLIENT_FLAGS
 from agent.throwaway_server import ThrowawayServer
 from shared.dump import client_argv, write_defaults_file
+from tests.support.fingerprint import fingerprint
 from tests.support.hostile import dump_all, load_hostile
-from tests.support.mariadb_server import SAMPLE_SQL, SYSTEM_SCHEMAS, TestServer, start_test_server
+from tests.support.mariadb_server import SAMPLE_SQL, TestServer, start_test_server
 
 BATCH = 16 * 1024  # small batches: the big table's rows are cut into ~100 units spread over the sessions
 
@@ -48,43 +49,6 @@ def source_dump() -> Iterator[bytes]:
         yield dump_all(server, "--net-buffer-length=16384")  # many INSERT statements per table
     finally:
         server.stop()
-
-
-def quoted(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-def rows(server: ThrowawayServer, sql: str) -> list[list[str]]:
-    return [line.split("\t") for line in server.execute(sql).splitlines()]
-
-
-def fingerprint(server: ThrowawayServer) -> dict[str, object]:
-    """Everything a restore must reproduce, keyed by object; equal dicts = identical restores."""
-    excluded = ",".join(f"'{s}'" for s in SYSTEM_SCHEMAS)
-    found: dict[str, object] = {}
-    tables = rows(server, "SELECT table_schema, table_name, table_type, auto_increment FROM information_schema.tables "
-                          f"WHERE table_schema NOT IN ({excluded}) ORDER BY 1, 2")
-    for schema, name, kind, auto_increment in tables:
-        target = f"{quoted(schema)}.{quoted(name)}"
-        show = {"VIEW": "VIEW", "SEQUENCE": "SEQUENCE"}.get(kind, "TABLE")
-        found[f"create {target}"] = server.execute(f"SHOW CREATE {show} {target}")
-        found[f"auto_increment {target}"] = auto_increment
-        if kind == "BASE TABLE":
-            found[f"checksum {target}"] = server.execute(f"CHECKSUM TABLE {target} EXTENDED")
-        if kind == "SEQUENCE":
-            found[f"state {target}"] = server.execute(f"SELECT * FROM {target}")
-    objects = [
-        ("routines", "routine_schema", "routine_name", "routine_type"),
-        ("triggers", "trigger_schema", "trigger_name", "'TRIGGER'"),
-        ("events", "event_schema", "event_name", "'EVENT'"),
-    ]
-    for table, schema_col, name_col, kind_col in objects:
-        for schema, name, kind in rows(server, f"SELECT {schema_col}, {name_col}, {kind_col} FROM "
-                                               f"information_schema.{table} WHERE {schema_col} NOT IN ({excluded})"):
-            created = server.execute(f"SHOW CREATE {kind} {quoted(schema)}.{quoted(name)}")
-            # SHOW CREATE TRIGGER ends with the trigger's creation time, which differs between any two loads.
-            found[f"{kind} {schema}.{name}"] = created.rsplit("\t", 1)[0] if kind == "TRIGGER" else created
-    return found
 
 
 def targets(mariadb_factory, count: int = 2) -> list[TestServer]:
