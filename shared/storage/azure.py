@@ -23,9 +23,11 @@ from shared.storage.base import (
     ObjectExistsError,
     ObjectInfo,
     ObjectNotFoundError,
+    Retried,
     StorageConfigError,
     StorageError,
     TransientStorageError,
+    no_retries,
 )
 from shared.storage.parts import BodyPieces, head_of_size
 from shared.storage.streams import buffered_download
@@ -98,7 +100,8 @@ class AzureStorage:
             self._container.upload_blob(key, data, overwrite=not if_absent, max_concurrency=UPLOAD_THREADS)
         return len(head) if isinstance(data, bytes) else written
 
-    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes]) -> int:
+    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes],
+                      retried: Retried = no_retries) -> int:
         """Stage the body's blocks while ``body`` is read, the head's block last, commit head first."""
         from azure.storage.blob import BlobBlock
 
@@ -108,10 +111,12 @@ class AzureStorage:
         pieces: BodyPieces[str] = BodyPieces(piece_size=BLOCK_SIZE, held_bytes=0, threads=UPLOAD_THREADS,
                                              first_number=1)
         # A failure leaves only uncommitted blocks, which Azure never serves and discards after a week.
-        block_ids = pieces.send_all(body, lambda number, data: _stage(blob, f"{run}-{number:08d}", data, what))
-        head_id = _stage(blob, f"{run}-{0:08d}", head_of_size(head, head_size), what)
-        with _translated(what, missing=StorageConfigError):
-            blob.commit_block_list([BlobBlock(block_id=i) for i in (head_id, *block_ids)])
+        block_ids = pieces.send_all(body, lambda number, data: retried(
+            f"block {number} of {what}", lambda: _stage(blob, f"{run}-{number:08d}", data, what)))
+        first = head_of_size(head, head_size)
+        head_id = retried(f"block 0 of {what}", lambda: _stage(blob, f"{run}-{0:08d}", first, what))
+        blocks = [BlobBlock(block_id=i) for i in (head_id, *block_ids)]
+        retried(f"committing {what}", lambda: _commit(blob, blocks, what))
         return head_size + pieces.body_bytes
 
     def open_read(self, key: str) -> BinaryIO:
@@ -177,6 +182,11 @@ def _stage(blob: BlobClient, block_id: str, data: bytes, what: str) -> str:
     with _translated(what, missing=StorageConfigError):
         blob.stage_block(block_id, data, length=len(data))
     return block_id
+
+
+def _commit(blob: BlobClient, blocks: list[Any], what: str) -> None:
+    with _translated(what, missing=StorageConfigError):
+        blob.commit_block_list(blocks)
 
 
 def _read_up_to(stream: BinaryIO, size: int) -> bytes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, TypeVar, runtime_checkable
 
 from shared.errors import BackupFailedError, BadInputError
 
@@ -83,6 +83,17 @@ class Storage(Protocol):
         ...
 
 
+_T = TypeVar("_T")
+
+
+class Retried(Protocol):
+    def __call__(self, what: str, call: Callable[[], _T], /) -> _T: ...
+
+
+def no_retries(what: str, call: Callable[[], _T], /) -> _T:
+    return call()
+
+
 @runtime_checkable
 class HeadLastStorage(Protocol):
     """A backend that can store an object whose first bytes are known only after the rest was sent.
@@ -93,7 +104,8 @@ class HeadLastStorage(Protocol):
     the head's bytes rewritten in place).
     """
 
-    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes]) -> int:
+    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes],
+                      retried: Retried = no_retries) -> int:
         """Store ``head() + body`` under ``key``; return the number of bytes stored.
 
         ``body`` is read once, front to back, and uploaded while it is read (bounded memory, no temp
@@ -101,6 +113,9 @@ class HeadLastStorage(Protocol):
         they are put in front of the body. Atomic like ``put``: nothing is visible under ``key`` until
         the object is complete; if reading ``body``, ``head()`` or any call fails, everything uploaded
         (parts, blocks, temporary objects) is aborted or deleted and the exception propagates. Not safe
-        to retry whole (the body is one-shot); SDK-level per-request retries happen inside.
+        to retry whole (the body is one-shot); SDK-level per-request retries happen inside, and every
+        request whose data is in memory (a part, a block, the head, the commit, a compose) goes through
+        ``retried(what, call)``: ``RetryingStorage`` passes its policy there, so a part that fails is
+        sent again without sending the body again.
         """
         ...

@@ -24,9 +24,11 @@ from shared.storage.base import (
     ObjectExistsError,
     ObjectInfo,
     ObjectNotFoundError,
+    Retried,
     StorageConfigError,
     StorageError,
     TransientStorageError,
+    no_retries,
 )
 from shared.storage.parts import head_of_size
 from shared.storage.streams import buffered_download
@@ -96,7 +98,8 @@ class GcsStorage:
             raise
         return written
 
-    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes]) -> int:
+    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes],
+                      retried: Retried = no_retries) -> int:
         """The body and then the head as temporary objects beside ``key``, composed into ``key``, deleted.
 
         GCS has no out-of-order parts, but compose (server-side, no bytes through us) joins objects in
@@ -107,15 +110,19 @@ class GcsStorage:
         body_key, head_key = f"{key}.body-{run}", f"{key}.head-{run}"
         try:
             written = self.put(body_key, body)
-            self.put(head_key, io.BytesIO(head_of_size(head, head_size)))
-            with _translated(f"compose {self.url}/{key}", missing=StorageConfigError):
-                sources = [self._bucket.blob(head_key), self._bucket.blob(body_key)]
-                self._bucket.blob(key).compose(sources, retry=_retry(CALL_RETRY_SECONDS))
+            first = head_of_size(head, head_size)
+            retried(f"uploading {head_key}", lambda: self.put(head_key, io.BytesIO(first)))
+            retried(f"composing {self.url}/{key}", lambda: self._compose(key, [head_key, body_key]))
         finally:
             for temporary in (head_key, body_key):
                 with contextlib.suppress(StorageError):  # the original failure matters more
                     self.delete(temporary)
         return head_size + written
+
+    def _compose(self, key: str, sources: list[str]) -> None:
+        with _translated(f"compose {self.url}/{key}", missing=StorageConfigError):
+            blobs = [self._bucket.blob(source) for source in sources]
+            self._bucket.blob(key).compose(blobs, retry=_retry(CALL_RETRY_SECONDS))
 
     def open_read(self, key: str) -> BinaryIO:
         what = f"read {self.url}/{key}"

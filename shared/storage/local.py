@@ -16,7 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from shared.storage.base import ObjectExistsError, ObjectInfo, ObjectNotFoundError, StorageConfigError, StorageError
+from shared.storage.base import (
+    ObjectExistsError,
+    ObjectInfo,
+    ObjectNotFoundError,
+    Retried,
+    StorageConfigError,
+    StorageError,
+    no_retries,
+)
 from shared.storage.parts import head_of_size
 
 # Large enough to keep syscalls cheap, small enough to keep memory flat.
@@ -32,7 +40,8 @@ class LocalStorage:
     def put(self, key: str, stream: BinaryIO, *, if_absent: bool = False) -> int:
         return self._write_then_place(key, lambda out: _copy(stream, out), if_absent=if_absent)
 
-    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes]) -> int:
+    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes],
+                      retried: Retried = no_retries) -> int:
         """Placeholder bytes, then the body, then the head written over the placeholder, in the partial file."""
 
         def write(out: BinaryIO) -> int:

@@ -20,8 +20,8 @@ class BodyPieces(Generic[_R]):
 
     The first ``held_bytes`` are not sent but kept (``held``) for the caller to send with the head
     (S3 needs every part but the last to be >= 5 MiB, so the head cannot travel alone). At most
-    ``threads`` pieces are in flight and ``threads`` more may wait, so memory stays at about
-    ``2 x threads x piece_size + held_bytes``.
+    ``threads`` pieces are in flight and one more is being read, so memory stays at about
+    ``(threads + 1) x piece_size + held_bytes`` (like s3transfer's buffered parts for ``put``).
     """
 
     def __init__(self, *, piece_size: int, held_bytes: int, threads: int, first_number: int) -> None:
@@ -36,7 +36,7 @@ class BodyPieces(Generic[_R]):
         """Read ``body`` to EOF, send every piece after the held bytes; results in piece order."""
         self.held = read_exactly(body, self.held_bytes)
         self.body_bytes = len(self.held)
-        slots = threading.BoundedSemaphore(2 * self.threads)
+        slots = threading.BoundedSemaphore(self.threads)
         failed: list[Future[_R]] = []
 
         def done(future: Future[_R]) -> None:

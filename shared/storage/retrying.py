@@ -15,7 +15,15 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO, TypeVar, cast
 
 from shared.retry import RetryPolicy, call_with_retries
-from shared.storage.base import HeadLastStorage, ObjectInfo, Storage, StorageError, TransientStorageError
+from shared.storage.base import (
+    HeadLastStorage,
+    ObjectInfo,
+    Retried,
+    Storage,
+    StorageError,
+    TransientStorageError,
+    no_retries,
+)
 from shared.storage.replayable import Rewindable, replayable_bytes
 
 log = logging.getLogger("mariadb_ha_backup.storage")
@@ -46,12 +54,13 @@ class RetryingStorage:
 
         return self._call(f"{'creating' if if_absent else 'uploading'} {key}", attempt)
 
-    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes]) -> int:
-        # The body is one-shot (a running dump), so the upload is not retried whole: the adapters retry
-        # each part/block/request themselves, and a failed dump is retried from the start by the caller.
+    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes],
+                      retried: Retried = no_retries) -> int:
+        # The body is one-shot (a running dump), so the upload is not retried whole (a failed dump is
+        # retried from the start by the caller); each part/block/commit, held in memory, is retried here.
         if not isinstance(self.inner, HeadLastStorage):
             raise StorageError(f"{self.url} cannot place an object's head after its body")
-        return self.inner.put_head_last(key, body, head_size=head_size, head=head)
+        return self.inner.put_head_last(key, body, head_size=head_size, head=head, retried=self._call)
 
     def open_read(self, key: str) -> BinaryIO:
         return self._call(f"reading {key}", lambda: self.inner.open_read(key))

@@ -29,9 +29,11 @@ from shared.storage.base import (
     ObjectExistsError,
     ObjectInfo,
     ObjectNotFoundError,
+    Retried,
     StorageConfigError,
     StorageError,
     TransientStorageError,
+    no_retries,
 )
 from shared.storage.parts import BodyPieces, head_of_size
 from shared.storage.streams import buffered_download
@@ -112,25 +114,34 @@ class S3Storage:
             raise _translate(exc, what=f"upload to {self.url}/{key}") from exc
         return source.count
 
-    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes]) -> int:
+    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes],
+                      retried: Retried = no_retries) -> int:
         """Parts 2.. while ``body`` is read, part 1 (head + the body's first bytes) last, then complete."""
         what = f"upload to {self.url}/{key}"
-        with _translated(what):
-            upload_id = self._client.create_multipart_upload(Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32")[
-                "UploadId"]
+        upload_id = retried(f"starting {what}", lambda: self._start_multipart(key))
         pieces: BodyPieces[dict[str, Any]] = BodyPieces(
             piece_size=PART_SIZE, held_bytes=HEAD_PART_BODY_BYTES, threads=UPLOAD_THREADS, first_number=2)
         try:
-            parts = pieces.send_all(body, lambda number, data: self._upload_part(key, upload_id, number, data))
-            parts.insert(0, self._upload_part(key, upload_id, 1, head_of_size(head, head_size) + pieces.held))
-            with _translated(what):
-                self._client.complete_multipart_upload(
-                    Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
+            parts = pieces.send_all(body, lambda number, data: retried(
+                f"part {number} of {what}", lambda: self._upload_part(key, upload_id, number, data)))
+            first = head_of_size(head, head_size) + pieces.held
+            parts.insert(0, retried(f"part 1 of {what}", lambda: self._upload_part(key, upload_id, 1, first)))
+            retried(f"completing {what}", lambda: self._complete(key, upload_id, parts))
         except BaseException:
             with contextlib.suppress(Exception):  # the original failure matters; S3 lifecycle rules reap leftovers
                 self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
             raise
         return head_size + pieces.body_bytes
+
+    def _start_multipart(self, key: str) -> str:
+        with _translated(f"upload to {self.url}/{key}"):
+            return self._client.create_multipart_upload(Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32")[
+                "UploadId"]
+
+    def _complete(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+        with _translated(f"upload to {self.url}/{key}"):
+            self._client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
 
     def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
         with _translated(f"upload part {number} to {self.url}/{key}"):
