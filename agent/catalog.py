@@ -118,7 +118,7 @@ def _newest_hint(complete: list[BackupEntry]) -> str:
     return f" (newest complete: {complete[0].backup_id})" if complete else " (there are no complete backups)"
 
 
-def parse_time(text: str) -> datetime:
+def parse_time(text: str, *, flag: str = "--at") -> datetime:
     """``--at``: a backup id (20240501T120000Z), ISO 8601 (2024-05-01T12:00:00Z, 2024-05-01 12:00+02:00)
     or a date (2024-05-01, meaning its start). A time without an offset is taken as UTC, like the ids."""
     value = text.strip()
@@ -126,6 +126,6 @@ def parse_time(text: str) -> datetime:
         moment = parse_backup_id(value) if _is_backup_id(value) else datetime.fromisoformat(value)
     except ValueError:
         raise TimeFormatError(
-            f"--at {text[:40]!r} is not a time: use 2024-05-01T12:00:00Z, 2024-05-01 or a backup id"
+            f"{flag} {text[:40]!r} is not a time: use 2024-05-01T12:00:00Z, 2024-05-01 or a backup id"
         ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,8 +1,8 @@
 """Command-line entry point: parse, run one command, map errors to the documented exit codes.
 
 Exit codes (a contract): 0 success; 1 failure after retries; 2 usage, configuration or bad input
-(one line on stderr, no traceback); 3 skipped because a backup is already running; 128+N when
-stopped by signal N (after cleaning up).
+(one line on stderr, no traceback); 3 skipped because a backup is already running; 4 archive-binlogs
+recorded a gap in the binlog archive; 128+N when stopped by signal N (after cleaning up).
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ COMMAND_MODULES = (
     "agent.commands.verify",
     "agent.commands.restore",
     "agent.commands.prune",
+    "agent.commands.status",
+    "agent.commands.archive_binlogs",
 )
 
 

@@ -1,40 +1,44 @@
-"""Dump → compress → hash → upload, one producer per way of producing (shared/formats.py); no temp disk.
+"""Dump → compress → (spool) → hash → upload, one producer per way of producing (shared/formats.py).
 
-Every format streams: a thread compresses the dump into a pipe that the storage adapter uploads from.
-Streamed formats (``sql.gz`` / ``sql.zst``) hash the bytes as they are uploaded. Head-last formats
-(``tar.gz``, the seed's) upload their body while the dump runs and their size-bearing head last
-(``HeadLastStorage``, shared/archive.py); SHA1 is sequential and the head comes first, so their
-SHA1 is computed by reading the stored object back, which also checks what the storage really holds.
-Byte counts are compared with what the storage says it stored.
+Streamed formats (``sql.gz`` / ``sql.zst``): a thread compresses the dump into a pipe that the storage
+adapter uploads from, hashing the bytes as they go; no temp disk. Head-last formats (``tar.gz``, the
+seed's) stream the same way, their body while the dump runs and their size-bearing head last
+(``HeadLastStorage``, shared/archive.py); SHA1 is sequential and the head comes first, so their SHA1
+is computed by reading the stored object back, which also checks what the storage really holds.
+Spooled production (the tar.gz under a layer such as age encryption, which must see the stored bytes
+front to back) compresses into a spool of compressed data and uploads it once the size is known.
+Byte counts are always checked against what the storage says it stored.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from shared.archive import HEAD_SIZE, TarGzBody, tar_end
+from shared.archive import HEAD_SIZE, CompressedSpool, TarGzBody, open_targz, tar_end
+from shared.binlogs.snapshot import DumpSniffer
 from shared.compression import open_compressor
-from shared.dump import DumpProcess, dump_argv, enlarge_pipe
+from shared.dump import DumpProcess, enlarge_pipe
 from shared.errors import BackupFailedError
-from shared.formats import HEAD_LAST, STREAMED, ArtifactFormat, Production
+from shared.formats import HEAD_LAST, SPOOLED, STREAMED, ArtifactFormat, Production
 from shared.hashing import HashingReader
+from shared.readers import CHUNK_BYTES as CHUNK
+from shared.readers import Progress
 from shared.storage import Storage, StorageError
 from shared.storage.base import HeadLastStorage
+from shared.storage.replayable import ReopeningReader
 from shared.storage.retrying import read_replayable
 
 log = logging.getLogger("mariadb_ha_backup.pipeline")
 
-# 1 MiB reads from the dump's pipe: big enough to amortise syscalls and compressor calls, small
-# enough that memory stays flat whatever the database size.
-CHUNK = 1 << 20
 # glibc serves allocations above a threshold with mmap and returns them to the OS on free, but after
 # the first such free it raises the threshold to that size (up to 32 MiB): the storage adapters'
 # 8-16 MiB part buffers then come from per-thread heaps that keep them, and peak RSS creeps up with
@@ -44,7 +48,12 @@ CHUNK = 1 << 20
 MMAP_THRESHOLD = 4 << 20
 _M_MMAP_THRESHOLD = -3  # mallopt() parameter number in glibc's malloc.h
 
-Progress = Callable[[int], None]
+
+Encoder = Callable[[BinaryIO], BinaryIO]
+
+
+class SpoolFullError(BackupFailedError):
+    """The temp volume filled up while spooling the compressed dump (ENOSPC)."""
 
 
 class UploadSizeMismatchError(BackupFailedError):
@@ -59,42 +68,88 @@ class ArtifactResult:
 
 
 @dataclass(frozen=True)
-class DumpJob:
-    """Everything the pipeline needs for one artifact."""
+class ArtifactUpload:
+    """One artifact to produce: the dump command to run, where to spool, where to upload it."""
 
-    defaults_file: Path
+    dump_argv: Sequence[str]  # holds the defaults file's path, never the password
     run_dir: Path
     storage: Storage
     key: str
     mtime: int
     progress: Progress
+    # The artifact's layers (shared.formats.LAYERS, e.g. age encryption), applied in order after compression.
+    encoders: tuple[Encoder, ...] = ()
+    sniffer: DumpSniffer | None = None  # sees every chunk of the dump (its binlog position comments)
+
+    def dump_starts(self) -> None:
+        if self.sniffer is not None:
+            self.sniffer.restart()  # a retried dump starts over: only its own bytes count
+
+    def watch(self, chunk: bytes) -> None:
+        self.progress(len(chunk))
+        if self.sniffer is not None:
+            self.sniffer.feed(chunk)
 
 
-def produce(job: DumpJob, fmt: ArtifactFormat) -> ArtifactResult:
-    """Dump, compress and upload one artifact of ``fmt``, by the producer its row names."""
-    return PRODUCERS[fmt.production](job, fmt)
+def produce(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResult:
+    """Dump, compress and upload one artifact of ``fmt``, by the producer its row names (with layers:
+    the sequential producer ``LAYERED_PRODUCTION`` maps it to)."""
+    production = LAYERED_PRODUCTION[fmt.production] if upload.encoders else fmt.production
+    return PRODUCERS[production](upload, fmt)
 
 
-def produce_head_last(job: DumpJob, fmt: ArtifactFormat) -> ArtifactResult:
+def produce_spooled(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResult:
+    _keep_part_buffers_mmapped()
+    assert fmt.tar_member is not None and fmt.codec == "gzip"  # the spool writes one gzip member with a tar
+    spool = CompressedSpool(upload.run_dir / "dump.sql.gz-spool", member=fmt.tar_member)
+    try:
+        try:
+            _dump_into(upload, spool.write)
+            header = spool.finish(mtime=upload.mtime)
+        finally:
+            spool.close()
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        raise SpoolFullError(
+            f"no space left for the spool in {upload.run_dir.parent}: it needs about the compressed size of the "
+            "dump; point BACKUP_TMPDIR at a larger volume (or use BACKUP_FORMAT=sql.gz, which needs no spool)"
+        ) from None
+    # Rewindable: RetryingStorage retries a failed upload from the spool, encrypting and hashing afresh each time.
+    def reopen() -> HashingReader:
+        archive = open_targz(spool.path, header=header, content_bytes=spool.content_bytes)
+        return HashingReader(_layered(archive, upload.encoders))
+
+    with ReopeningReader(reopen) as stream:
+        stored = upload.storage.put(upload.key, stream)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
+        hashed = stream.current
+    _check_count(stored, hashed.count)
+    spool.path.unlink()
+    return ArtifactResult(sha1=hashed.hexdigest(), raw_bytes=spool.raw_bytes, compressed_bytes=stored)
+
+
+def produce_head_last(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResult:
     _keep_part_buffers_mmapped()
     assert fmt.tar_member is not None and fmt.codec == "gzip"  # the head is a tar header in a gzip member
-    storage = job.storage
+    storage = upload.storage
     if not isinstance(storage, HeadLastStorage):
         raise StorageError(f"{storage.url} cannot place an object's head after its body (no put_head_last)")
-    with DumpProcess(dump_argv(job.defaults_file), job.run_dir / "dump.err") as dump:
-        stored, raw_bytes = _upload_targz(job, storage, dump, member=fmt.tar_member)
+    upload.dump_starts()
+    with DumpProcess(upload.dump_argv, upload.run_dir / "dump.err") as dump:
+        stored, raw_bytes = _upload_targz(upload, storage, dump, member=fmt.tar_member)
     # Read back whole (retried from the start on a reset when the storage is a RetryingStorage).
-    sha1, read_back = read_replayable(storage, job.key, _sha1_of)
+    sha1, read_back = read_replayable(storage, upload.key, _sha1_of)
     _check_count(read_back, stored)
     return ArtifactResult(sha1=sha1, raw_bytes=raw_bytes, compressed_bytes=stored)
 
 
-def _upload_targz(job: DumpJob, storage: HeadLastStorage, dump: DumpProcess, *, member: str) -> tuple[int, int]:
+def _upload_targz(upload: ArtifactUpload, storage: HeadLastStorage, dump: DumpProcess, *,
+                  member: str) -> tuple[int, int]:
     """(bytes stored, bytes dumped): the body goes up while the dump runs, the head last."""
-    pumped = _CompressingPipe(dump, codec="gzip", progress=job.progress, tail=tar_end)
-    body = TarGzBody(cast(BinaryIO, pumped), member=member, mtime=job.mtime, raw_size=lambda: pumped.raw_bytes)
+    pumped = _CompressingPipe(dump, codec="gzip", progress=upload.watch, tail=tar_end)
+    body = TarGzBody(cast(BinaryIO, pumped), member=member, mtime=upload.mtime, raw_size=lambda: pumped.raw_bytes)
     try:
-        stored = storage.put_head_last(job.key, cast(BinaryIO, body), head_size=HEAD_SIZE, head=body.head)
+        stored = storage.put_head_last(upload.key, cast(BinaryIO, body), head_size=HEAD_SIZE, head=body.head)
     finally:
         pumped.close()
     _check_count(stored, HEAD_SIZE + body.count)
@@ -108,29 +163,53 @@ def _sha1_of(stream: BinaryIO) -> tuple[str, int]:
     return hashed.hexdigest(), hashed.count
 
 
-def produce_streamed(job: DumpJob, fmt: ArtifactFormat) -> ArtifactResult:
+def produce_streamed(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResult:
     _keep_part_buffers_mmapped()
-    with DumpProcess(dump_argv(job.defaults_file), job.run_dir / "dump.err") as dump:
-        pumped = _CompressingPipe(dump, codec=fmt.codec, progress=job.progress)
-        reader = HashingReader(pumped)  # type: ignore[arg-type]  # a RawIOBase is a binary stream
+    upload.dump_starts()
+    with DumpProcess(upload.dump_argv, upload.run_dir / "dump.err") as dump:
+        pumped = _CompressingPipe(dump, codec=fmt.codec, progress=upload.watch)
+        reader = HashingReader(_layered(cast(BinaryIO, pumped), upload.encoders))
         try:
-            stored = job.storage.put(job.key, reader)  # type: ignore[arg-type]  # one-shot: never retried half-read
+            stored = upload.storage.put(upload.key, reader)  # type: ignore[arg-type]  # one-shot: never retried half-read
         finally:
             reader.close()
         _check_count(stored, reader.count)
         return ArtifactResult(sha1=reader.hexdigest(), raw_bytes=pumped.raw_bytes, compressed_bytes=stored)
 
 
-PRODUCERS: dict[Production, Callable[[DumpJob, ArtifactFormat], ArtifactResult]] = {
+PRODUCERS: dict[Production, Callable[[ArtifactUpload, ArtifactFormat], ArtifactResult]] = {
     HEAD_LAST: produce_head_last,
+    SPOOLED: produce_spooled,
     STREAMED: produce_streamed,
 }
+# A layer (age) transforms the stored bytes front to back from the first one (its stream cipher counts
+# chunks from the start), so a producer that writes an object's head after its body cannot apply one:
+# a layered artifact is made by the front-to-back producer this maps its production to.
+LAYERED_PRODUCTION: dict[Production, Production] = {HEAD_LAST: SPOOLED, SPOOLED: SPOOLED, STREAMED: STREAMED}
+
+
+def _layered(stream: BinaryIO, encoders: tuple[Encoder, ...]) -> BinaryIO:
+    """The format's layers (encryption) over the compressed stream, before the SHA1: the sidecar covers
+    the stored bytes."""
+    for encode in encoders:
+        stream = encode(stream)
+    return stream
 
 
 def _keep_part_buffers_mmapped() -> None:
     """Best effort (glibc only, see MMAP_THRESHOLD): elsewhere memory is merely less tidy."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
+def _dump_into(upload: ArtifactUpload, write: Callable[[bytes], None]) -> None:
+    log.debug("running %s", " ".join(upload.dump_argv), extra={"event": "dump"})
+    upload.dump_starts()
+    with DumpProcess(upload.dump_argv, upload.run_dir / "dump.err") as dump:
+        while chunk := dump.stdout.read(CHUNK):
+            write(chunk)
+            upload.watch(chunk)
+        dump.finish()
 
 
 def _check_count(stored: int, produced: int) -> None:
@@ -145,7 +224,7 @@ class _CompressingPipe:
     raises instead of returning EOF, so the storage aborts instead of committing a truncated object.
     """
 
-    def __init__(self, dump: DumpProcess, *, codec: str, progress: Progress,
+    def __init__(self, dump: DumpProcess, *, codec: str, progress: Callable[[bytes], None],
                  tail: Callable[[int], bytes] | None = None) -> None:
         self._dump = dump
         self._codec = codec
@@ -166,7 +245,7 @@ class _CompressingPipe:
                 while chunk := self._dump.stdout.read(CHUNK):
                     compressor.write(chunk)
                     self.raw_bytes += len(chunk)
-                    self._progress(len(chunk))
+                    self._progress(chunk)
                 if self._tail is not None:
                     compressor.write(self._tail(self.raw_bytes))
                 compressor.close()

@@ -12,14 +12,16 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent.restoring import load_dump
 from agent.throwaway_server import ThrowawayServer
-from shared.dump import write_defaults_file
 from shared.errors import BackupFailedError
 from shared.manifest import Inventory, Manifest
+from shared.mariadb_client import write_defaults_file
 from shared.server_info import read_inventory
 from shared.storage import Storage
 
@@ -40,7 +42,7 @@ class DrillReport:
     seconds: float
 
 
-def run_drill(storage: Storage, manifest: Manifest, *, run_dir: Path) -> DrillReport:
+def run_drill(storage: Storage, manifest: Manifest, *, run_dir: Path, identities: Sequence[Any] = ()) -> DrillReport:
     clock = time.monotonic()
     log.info("restore drill of %s: starting a throwaway server", manifest.id,
              extra={"event": "drill-start", "backup_id": manifest.id})
@@ -49,7 +51,8 @@ def run_drill(storage: Storage, manifest: Manifest, *, run_dir: Path) -> DrillRe
         password = secrets.token_urlsafe(24)
         server.set_root_password(password)
         defaults = write_defaults_file(run_dir, host=server.host, port=server.port, user="root", password=password)
-        read = load_dump(storage, manifest, defaults_file=defaults, database=None, run_dir=run_dir)
+        read = load_dump(storage, manifest, defaults_file=defaults, database=None, run_dir=run_dir,
+                         identities=identities)
         restored = read_inventory(defaults)
     differences = compare_inventories(expected=manifest.inventory, found=restored)
     if differences:

@@ -10,7 +10,7 @@ Order matters, because a restore cannot be undone:
 3. the second pass feeds the client, and checks the SHA1 again on the bytes it actually loaded.
 
 The password reaches the client only through a 0600 ``--defaults-extra-file`` in a private 0700
-directory (``shared.dump.write_defaults_file``): never argv, never the child's environment.
+directory (``shared.mariadb_client.write_defaults_file``): never argv, never the child's environment.
 """
 
 from __future__ import annotations
@@ -21,27 +21,28 @@ import io
 import logging
 import os
 import subprocess
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from agent.database_filter import DatabaseSection
 from agent.dumpfile import DumpSyntaxError, read_units
 from agent.parallel_loading import ParallelLoader, SessionFailedError, one_database
-from agent.unpacking import CHUNK, DumpReader, ReadReport, open_dump
+from agent.unpacking import DumpReader, ReadReport, open_dump
 from agent.verifying import VerifyFailedError, raise_if_failed, sha1_problems, verify_backup
 from shared.config import RESTORE_YES_ENV
-from shared.dump import child_env, classify_failure, client_argv, run_client_query
 from shared.errors import BackupFailedError, BadInputError
 from shared.manifest import Manifest
+from shared.mariadb_client import child_env, classify_failure, client_argv, run_client_query
+from shared.processes import stop_process
+from shared.readers import CHUNK_BYTES as CHUNK
+from shared.readers import Progress
 from shared.server_info import SYSTEM_SCHEMAS
 from shared.storage import Storage
 
 log = logging.getLogger("mariadb_ha_backup.restore")
-
-Progress = Callable[[int], None]
 
 # --binary-mode: load the dump byte for byte (no '\r\n' translation, NUL allowed) and ignore client
 # commands such as '\!' (shell) that a dump should never contain. --comments: send comments to the
@@ -53,7 +54,6 @@ CLIENT_FLAGS = ("--binary-mode", "--comments", "--connect-timeout=10")
 # often on another machine, applies each session's statements on one of its cores), at most 8 (each
 # holds ~2 row batches in memory; measured: docs/PERFORMANCE.md).
 DEFAULT_SESSIONS = min(8, max(2, os.cpu_count() or 1))
-MAX_SESSIONS = 64  # a typo guard: every session is a client process and a server connection
 
 
 class RestoreRefusedError(BadInputError):
@@ -83,18 +83,17 @@ class RestoreResult:
 
 
 def restore_backup(storage: Storage, manifest: Manifest, *, defaults_file: Path, request: RestoreRequest,
-                   run_dir: Path, progress: Progress | None = None) -> RestoreResult:
+                   run_dir: Path, progress: Progress | None = None, identities: Sequence[Any] = ()) -> RestoreResult:
     check_database_in_backup(manifest, request.database)
     check_target(defaults_file, database=request.database, confirmed=request.confirmed)
     if request.verify_first:
         log.info("verifying backup %s before restoring", manifest.id,
                  extra={"event": "verify", "backup_id": manifest.id})
-        raise_if_failed(verify_backup(storage, manifest))
+        raise_if_failed(verify_backup(storage, manifest, identities=identities))
     log.info("restoring backup %s", manifest.id, extra={"event": "restore", "backup_id": manifest.id,
                                                         "database": request.database})
     read = load_dump(storage, manifest, defaults_file=defaults_file, database=request.database, run_dir=run_dir,
-                     sessions=request.sessions,
-                     progress=progress)
+                     sessions=request.sessions, progress=progress, identities=identities)
     return RestoreResult(backup_id=manifest.id, database=request.database, verified_first=request.verify_first,
                          sha1=read.sha1, stored_bytes=read.stored_bytes, loaded_bytes=read.raw_bytes)
 
@@ -130,10 +129,13 @@ def user_databases(defaults_file: Path) -> list[str]:
 
 
 def load_dump(storage: Storage, manifest: Manifest, *, defaults_file: Path, database: str | None,
-              run_dir: Path, sessions: int = DEFAULT_SESSIONS, progress: Progress | None = None) -> ReadReport:
+              run_dir: Path, sessions: int = DEFAULT_SESSIONS, progress: Progress | None = None,
+              identities: Sequence[Any] = ()) -> ReadReport:
     """Stream the dump (or one database of it) into ``sessions`` clients; fail if the loaded bytes differ
     from the manifest's SHA1. Used by ``restore`` and by the restore drill."""
-    with open_dump(storage, manifest) as reader:
+    # The dump is opened (an encrypted one's age header checked against the identities) before any
+    # client starts, so a wrong identity never reaches the target.
+    with open_dump(storage, manifest, identities=identities) as reader:
         try:
             load = _load_serially if sessions == 1 else functools.partial(_load_in_parallel, sessions=sessions)
             found = load(reader, defaults_file=defaults_file, database=database, run_dir=run_dir, progress=progress)
@@ -225,11 +227,5 @@ class MariadbClient:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self._process is None or self._process.poll() is not None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        if self._process is not None:
+            stop_process(self._process, grace_seconds=10)

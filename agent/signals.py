@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -29,6 +29,28 @@ def signals_raise_terminated() -> Iterator[None]:
             fired.set()
             raise TerminatedError(signum)
 
+    with _handled_by(handler):
+        yield
+
+
+@contextmanager
+def signals_set(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT only set ``stop``: for a long-running loop that finishes its work (uploads what it
+    has) and returns normally, instead of unwinding from wherever the signal landed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    with _handled_by(handler):
+        yield
+
+
+@contextmanager
+def _handled_by(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """SIGTERM/SIGINT go to ``handler`` inside the block; the previous handlers come back after it."""
     previous = {s: signal.signal(s, handler) for s in _HANDLED}
     try:
         yield

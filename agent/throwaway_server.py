@@ -51,6 +51,10 @@ class ThrowawayServer:
         install_db, mariadbd = _find_binaries()
         self.dir = Path(tempfile.mkdtemp(prefix="mariadb-throwaway-", dir=self.base_dir))
         data = self.dir / "data"
+        # A private tmpdir: install-db's bootstrap names its temporary tables after pid and thread, and
+        # several bootstraps sharing /tmp at once were seen deleting each other's files (exit 1).
+        tmpdir = self.dir / "tmp"
+        tmpdir.mkdir()
         user_args = ["--user=root"] if os.geteuid() == 0 else []
         # A private tmpdir: bootstraps running at the same time in a shared /tmp collide on their
         # temporary table files ("Error on delete of '/tmp/#sql-temptable-...'") and abort.
@@ -62,6 +66,7 @@ class ThrowawayServer:
                 "--no-defaults",
                 *user_args,
                 f"--datadir={data}",
+                f"--tmpdir={tmpdir}",
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
             ],
@@ -77,6 +82,7 @@ class ThrowawayServer:
                 "--no-defaults",
                 *user_args,
                 f"--datadir={data}",
+                f"--tmpdir={tmpdir}",
                 "--bind-address=127.0.0.1",
                 f"--port={self.port}",
                 f"--socket={self.socket_path}",

@@ -13,31 +13,41 @@ still say whether the stored bytes match their recorded SHA1.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import tarfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 import zstandard
 
 from shared.compression import open_decompressor
-from shared.errors import BackupFailedError
-from shared.formats import PLAIN, artifact_format
+from shared.encryption import DecryptionError, decrypting_reader
+from shared.errors import BackupFailedError, BadInputError
+from shared.formats import PLAIN, artifact_format, layers_named
 from shared.hashing import HashingReader
 from shared.manifest import Manifest
+from shared.readers import CHUNK_BYTES as CHUNK
+from shared.readers import PullReader
 from shared.storage import Storage
 
 log = logging.getLogger("mariadb_ha_backup.unpacking")
 
-# 1 MiB: the same chunk the backup pipeline uses; large enough to amortise calls into the
-# decompressor and the client pipe, small enough to keep memory flat.
-CHUNK = 1 << 20
 # Errors a damaged gzip/zstd/tar stream raises while being read (isal raises zlib-compatible errors).
-_DAMAGE_ERRORS = (OSError, EOFError, zlib.error, tarfile.TarError, zstandard.ZstdError, ValueError)
+# A damaged age file (DecryptionError) too; a wrong identity (WrongIdentityError) is not damage and propagates.
+_DAMAGE_ERRORS = (OSError, EOFError, zlib.error, tarfile.TarError, zstandard.ZstdError, ValueError, DecryptionError)
+
+
+def _decode_age(stream: BinaryIO, *, identities: Sequence[Any], what: str) -> BinaryIO:
+    if not identities:  # commands load identities (or refuse) before any download: see agent/decryption.py
+        raise BadInputError(f"{what} is encrypted and no identity was given")
+    return decrypting_reader(stream, identities, what=what)
+
+
+# Decoder per layer name in shared.formats.LAYERS (the pipeline holds the matching encoders).
+DECODERS: dict[str, Callable[..., BinaryIO]] = {"age": _decode_age}
 
 
 class ArtifactDamagedError(BackupFailedError):
@@ -54,13 +64,14 @@ class ReadReport:
     problems: list[str] = field(default_factory=list)
 
 
-class DumpReader(io.RawIOBase):
+class DumpReader(PullReader):
     """The SQL dump inside an artifact, as a readable stream; see the module docstring."""
 
-    def __init__(self, stream: BinaryIO, manifest: Manifest) -> None:
+    def __init__(self, stream: BinaryIO, manifest: Manifest, *, identities: Sequence[Any] = ()) -> None:
         self._manifest = manifest
         self._hashed = HashingReader(stream)
-        self._decompressed = open_decompressor(manifest.artifact.compression, cast(BinaryIO, self._hashed))
+        self._plain = self._decoded(identities)
+        self._decompressed = open_decompressor(manifest.artifact.compression, self._plain)
         self._tar: tarfile.TarFile | None = None
         self._member: tarfile.TarInfo | None = None
         self._damage: str | None = None
@@ -69,6 +80,14 @@ class DumpReader(io.RawIOBase):
         # On damage the reason is kept in self._damage: reads raise it, finish() reports it after hashing.
         with contextlib.suppress(ArtifactDamagedError):
             self._sql = self._open_sql()
+
+    def _decoded(self, identities: Sequence[Any]) -> BinaryIO:
+        """The artifact's layers undone, outermost first, between the stored bytes (hashed: the SHA1
+        covers what is stored) and the decompressor."""
+        stream = cast(BinaryIO, self._hashed)
+        for layer in reversed(layers_named(self._manifest.artifact.layers)):
+            stream = DECODERS[layer.name](stream, identities=identities, what=f"backup {self._manifest.id}")
+        return stream
 
     def _open_sql(self) -> BinaryIO:
         if artifact_format(self._manifest.format).reading == PLAIN:
@@ -85,20 +104,15 @@ class DumpReader(io.RawIOBase):
         assert extracted is not None  # a regular file member always has a stream
         return cast(BinaryIO, extracted)
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
+    def _pull(self, size: int) -> bytes:
         if self._sql is None:
             raise ArtifactDamagedError(self._damage)
         try:
-            data = self._sql.read(len(view))
+            data = self._sql.read(size)
         except _DAMAGE_ERRORS as exc:
             raise self._damaged(f"byte {self.raw_bytes:,} of the dump", exc) from None
-        view[: len(data)] = data
         self.raw_bytes += len(data)
-        return len(data)
+        return data
 
     def finish(self) -> ReadReport:
         """Read what is left of the archive and the raw stream; compare with manifest and sidecar."""
@@ -109,13 +123,26 @@ class DumpReader(io.RawIOBase):
                 pass  # recorded in self._damage by readinto
             except _DAMAGE_ERRORS as exc:
                 self._damaged("the end of the archive", exc)
+        self._drain_plain()
         while self._hashed.read(CHUNK):
             pass  # the SHA1 must cover every stored byte, readable or not
         return ReadReport(sha1=self._hashed.hexdigest(), stored_bytes=self._hashed.count, raw_bytes=self.raw_bytes,
                           problems=[*([self._damage] if self._damage else []), *self._mismatches()])
 
+    def _drain_plain(self) -> None:
+        """Let the decryption layer reach its end (its thread reads the stored bytes) before this thread
+        reads the rest of them; a damaged age file is damage like a broken gzip member."""
+        if self._plain is self._hashed:
+            return
+        try:
+            while self._plain.read(CHUNK):
+                pass
+        except DecryptionError as exc:
+            if self._damage is None:
+                self._damage = str(exc)
+
     def _walk_to_end(self) -> None:
-        while self.readinto(bytearray(CHUNK)):
+        while self._pull(CHUNK):
             pass  # dump bytes a caller left unread (a client that failed early) still need checking
         if self._tar is not None:
             extra = self._tar.next()
@@ -147,23 +174,41 @@ class DumpReader(io.RawIOBase):
         return ArtifactDamagedError(self._damage)
 
     def close(self) -> None:
-        for closable in (self._tar, self._decompressed, self._hashed):
+        for closable in (self._tar, self._decompressed, self._plain, self._hashed):
             if closable is not None:
                 closable.close()
         super().close()
 
 
 @contextmanager
-def open_dump(storage: Storage, manifest: Manifest) -> Iterator[DumpReader]:
-    """A ``DumpReader`` over the artifact of ``manifest``; the download is closed at exit."""
-    reader = DumpReader(storage.open_read(manifest.artifact.key), manifest)
+def open_dump(storage: Storage, manifest: Manifest, *, identities: Sequence[Any] = ()) -> Iterator[DumpReader]:
+    """A ``DumpReader`` over the artifact of ``manifest`` (``identities`` decrypt an encrypted one); the
+    download is closed at exit."""
+    download = storage.open_read(manifest.artifact.key)
+    try:
+        reader = DumpReader(download, manifest, identities=identities)
+    except BaseException:
+        download.close()
+        raise
     try:
         yield reader
     finally:
         reader.close()
 
 
-def check_artifact(storage: Storage, manifest: Manifest) -> ReadReport:
+def check_artifact(storage: Storage, manifest: Manifest, *, identities: Sequence[Any] = ()) -> ReadReport:
     """One full streaming pass: SHA1, sizes, decompression and the tar walk. Damage is reported, not raised."""
-    with open_dump(storage, manifest) as reader:
+    with open_dump(storage, manifest, identities=identities) as reader:
         return reader.finish()
+
+
+def check_stored_bytes(storage: Storage, manifest: Manifest) -> ReadReport:
+    """SHA1 and stored size only: what can be checked of an encrypted backup without its identity."""
+    with storage.open_read(manifest.artifact.key) as download:
+        hashed = HashingReader(download)
+        while hashed.read(CHUNK):
+            pass
+    problems, recorded = [], manifest.artifact.compressed_bytes
+    if hashed.count != recorded:
+        problems.append(f"stored size is {hashed.count:,} bytes, the manifest says {recorded:,}")
+    return ReadReport(sha1=hashed.hexdigest(), stored_bytes=hashed.count, raw_bytes=0, problems=problems)

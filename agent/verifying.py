@@ -9,9 +9,11 @@ expected member and ends properly). A mismatch names which record disagrees with
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from agent.unpacking import ReadReport, check_artifact
+from agent.unpacking import ReadReport, check_artifact, check_stored_bytes
 from shared.errors import BackupFailedError
 from shared.manifest import Manifest
 from shared.storage import ObjectNotFoundError, Storage
@@ -31,20 +33,29 @@ class VerifyReport:
     stored_bytes: int
     raw_bytes: int
     problems: tuple[str, ...]
+    content_checked: bool = True  # False: encrypted and no identity given, only SHA1 and size were checked
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def verify_backup(storage: Storage, manifest: Manifest) -> VerifyReport:
-    """Check one complete backup; never raises for a damaged backup (see ``raise_if_failed``)."""
+def verify_backup(storage: Storage, manifest: Manifest, *, identities: Sequence[Any] = ()) -> VerifyReport:
+    """Check one complete backup; never raises for a damaged backup (see ``raise_if_failed``).
+
+    An encrypted backup without ``identities`` gets the checks that need no key: SHA1 (against the
+    sidecar and the manifest) and stored size; the report says the content was not checked."""
     sidecar_sha1, problems = _read_sidecar(storage, manifest)
-    read = check_artifact(storage, manifest)
+    content_checked = not manifest.artifact.layers or bool(identities)
+    if content_checked:
+        read = check_artifact(storage, manifest, identities=identities)
+    else:
+        read = check_stored_bytes(storage, manifest)
     problems += read.problems
     problems += sha1_problems(read, manifest=manifest, sidecar_sha1=sidecar_sha1)
     return VerifyReport(backup_id=manifest.id, artifact_key=manifest.artifact.key, sha1=read.sha1,
-                        stored_bytes=read.stored_bytes, raw_bytes=read.raw_bytes, problems=tuple(problems))
+                        stored_bytes=read.stored_bytes, raw_bytes=read.raw_bytes, problems=tuple(problems),
+                        content_checked=content_checked)
 
 
 def sha1_problems(read: ReadReport, *, manifest: Manifest, sidecar_sha1: str | None) -> list[str]:

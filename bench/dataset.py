@@ -13,7 +13,7 @@ with gzip, like real application data (see docs/PERFORMANCE.md for the measured 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from bench.vocabulary import (
     CHUNK_COUNT,
@@ -128,80 +128,107 @@ CREATE VIEW shop.open_orders AS SELECT id, customer_id, total_cents FROM shop.or
 """
 
 
+def _shop_customers_columns(units: int) -> list[str]:
+    return [
+        "seq", f"CONCAT({_pick('f', FIRST_NAMES)}, ' ', {_pick('l', LAST_NAMES)})",
+        f"CONCAT(LOWER({_pick('l', LAST_NAMES)}), '.', seq, '@', "
+        f"{_pick('d', ['example.com', 'mail.test', 'corp.example', 'post.example'])})",
+        _pick("c", ["DE", "FR", "GB", "ES", "IT", "PL", "CH", "SE", "US", "JP", "BR", "CA"]),
+        _pick("t", ["free", "free", "free", "basic", "basic", "pro", "enterprise"]),
+        _time("cr", base=1_600_000_000, step=900),
+        f"IF({_h('ll')} % 5 = 0, NULL, {_time('ll', base=1_700_000_000, step=300)})",
+        f"JSON_OBJECT('newsletter', {_h('n')} % 2 = 0, 'language', {_pick('lg', ['en', 'de', 'fr', 'pl', 'ja'])}, "
+        f"'theme', {_pick('th', ['light', 'dark', 'system'])}, 'page_size', 10 * (1 + {_h('ps')} % 5))",
+    ]
+
+
+def _shop_products_columns(units: int) -> list[str]:
+    return [
+        "LPAD(seq, 10, '0')", _sentence("ti"), _prose("de", at_least=2, at_most=6), f"100 + {_h('p')} % 50000",
+        f"JSON_OBJECT('colour', {_pick('co', ['red', 'blue', 'black', 'white'])}, "
+        f"'size', {_pick('sz', ['S', 'M', 'L', 'XL'])}, 'weight_g', {_h('w')} % 5000, "
+        f"'tags', JSON_ARRAY({_pick('t1', ['new', 'sale', 'eco', 'bestseller'])}, "
+        f"{_pick('t2', ['gift', 'bulk'])}))",
+        f"IF({_h('im')} % 2 = 0, {_blob('im', kib_min=1, kib_max=4)}, NULL)",
+    ]
+
+
+def _shop_orders_columns(units: int) -> list[str]:
+    customers = ROWS_PER_UNIT["shop.customers"] * units
+    statuses = ["delivered", "delivered", "delivered", "shipped", "paid", "pending", "refunded", "cancelled"]
+    return [
+        "seq", f"1 + {_h('cu')} % {customers}", _pick("s", statuses),
+        _pick("cur", ["EUR", "EUR", "USD", "GBP", "PLN", "CHF"]), f"500 + {_h('tc')} % 40000",
+        _time("c", base=1_650_000_000, step=120), _time("u", base=1_650_100_000, step=120),
+        f"CONCAT(1 + {_h('hn')} % 300, ' ', {_pick('st', STREETS)}, ', ', {_pick('ci', CITIES)})",
+        f"IF({_h('no')} % 5 = 0, {_sentence('no')}, NULL)",
+    ]
+
+
+def _shop_order_items_columns(units: int) -> list[str]:
+    products = ROWS_PER_UNIT["shop.products"] * units
+    return ["1 + (seq - 1) DIV 3", "1 + (seq - 1) % 3", f"LPAD(1 + {_h('sk')} % {products}, 10, '0')",
+            f"1 + {_h('q')} % 4", f"100 + {_h('up')} % 20000", f"({_h('di')} % 4) * 5.00"]
+
+
+def _crm_tickets_columns(units: int) -> list[str]:
+    customers = ROWS_PER_UNIT["shop.customers"] * units
+    # Support mail is prose between a greeting and a signature template, as real tickets are.
+    body = (f"CONCAT('Hello ', {_pick('f', FIRST_NAMES)}, ',\\n\\n', {_prose('bo', at_least=2, at_most=8)}, "
+            f"'\\n\\nKind regards,\\n', {_pick('ag', FIRST_NAMES)}, "
+            "'\\nCustomer Support | shop.example.com | Mon-Fri 9:00-18:00 CET')")
+    return [
+        "seq", f"1 + {_h('cu')} % {customers}", _sentence("su"), body,
+        _pick("pr", ["low", "normal", "normal", "high", "urgent"]),
+        _pick("sta", ["open", "pending", "solved", "solved", "closed"]),
+        _pick("ch", ["email", "chat", "phone", "web"]), _time("c", base=1_650_000_000, step=600),
+        f"IF({_h('cl')} % 3 = 0, NULL, {_time('cl', base=1_650_500_000, step=600)})",
+    ]
+
+
+def _crm_attachments_columns(units: int) -> list[str]:
+    tickets = ROWS_PER_UNIT["crm.tickets"] * units
+    return [
+        "seq", f"1 + {_h('ti')} % {tickets}",
+        f"CONCAT({_pick('fn', ['scan', 'photo', 'invoice', 'log'])}, '-', seq, "
+        f"{_pick('ext', ['.jpg', '.png', '.pdf', '.zip'])})",
+        _pick("mi", ["image/jpeg", "image/png", "application/pdf", "application/zip"]),
+        _blob("co", kib_min=2, kib_max=6),
+    ]
+
+
+def _analytics_page_events_columns(units: int) -> list[str]:
+    customers = ROWS_PER_UNIT["shop.customers"] * units
+    orders = ROWS_PER_UNIT["shop.orders"] * units
+    kinds = ["page_view", "page_view", "page_view", "click", "add_to_cart", "search", "purchase"]
+    referrers = ["www.google.com", "duckduckgo.com", "news.example", "t.co"]
+    octets = ", ".join(f"{_h(f'i{i}')} % 256" for i in (2, 3, 4))
+    return [
+        "seq", "MD5(CONCAT('s', seq DIV 12))", f"IF({_h('u')} % 4 = 0, NULL, 1 + {_h('u')} % {customers})",
+        _pick("et", kinds), f"CONCAT('https://shop.example.com', {_pick('pa', PATHS)}, '?ref=', {_h('rf')} % 1000)",
+        f"IF({_h('re')} % 3 = 0, NULL, CONCAT('https://', {_pick('rd', referrers)}, '/'))",
+        _pick("ua", USER_AGENTS), f"CONCAT_WS('.', 10 + {_h('i1')} % 200, {octets})",
+        f"FROM_UNIXTIME(1700000000 + seq DIV 4 + ({_h('ms')} % 1000) / 1000)",
+        f"JSON_OBJECT('screen', {_pick('sc', ['1920x1080', '1366x768', '390x844', '2560x1440'])}, "
+        f"'duration_ms', {_h('du')} % 30000, 'order_id', IF({_h('o')} % 7 = 0, 1 + {_h('o')} % {orders}, NULL), "
+        f"'experiment', {_pick('ex', ['control', 'variant-a', 'variant-b'])})",
+    ]
+
+
+_COLUMNS_OF_TABLE: dict[str, Callable[[int], list[str]]] = {
+    "shop.customers": _shop_customers_columns,
+    "shop.products": _shop_products_columns,
+    "shop.orders": _shop_orders_columns,
+    "shop.order_items": _shop_order_items_columns,
+    "crm.tickets": _crm_tickets_columns,
+    "crm.attachments": _crm_attachments_columns,
+    "analytics.page_events": _analytics_page_events_columns,
+}
+
+
 def _columns(table: str, units: int) -> list[str]:
     """One SQL expression (over ``seq``) per column of ``table``."""
-    customers = ROWS_PER_UNIT["shop.customers"] * units
-    if table == "shop.customers":
-        return [
-            "seq", f"CONCAT({_pick('f', FIRST_NAMES)}, ' ', {_pick('l', LAST_NAMES)})",
-            f"CONCAT(LOWER({_pick('l', LAST_NAMES)}), '.', seq, '@', "
-            f"{_pick('d', ['example.com', 'mail.test', 'corp.example', 'post.example'])})",
-            _pick("c", ["DE", "FR", "GB", "ES", "IT", "PL", "CH", "SE", "US", "JP", "BR", "CA"]),
-            _pick("t", ["free", "free", "free", "basic", "basic", "pro", "enterprise"]),
-            _time("cr", base=1_600_000_000, step=900),
-            f"IF({_h('ll')} % 5 = 0, NULL, {_time('ll', base=1_700_000_000, step=300)})",
-            f"JSON_OBJECT('newsletter', {_h('n')} % 2 = 0, 'language', {_pick('lg', ['en', 'de', 'fr', 'pl', 'ja'])}, "
-            f"'theme', {_pick('th', ['light', 'dark', 'system'])}, 'page_size', 10 * (1 + {_h('ps')} % 5))",
-        ]
-    if table == "shop.products":
-        return [
-            "LPAD(seq, 10, '0')", _sentence("ti"), _prose("de", at_least=2, at_most=6), f"100 + {_h('p')} % 50000",
-            f"JSON_OBJECT('colour', {_pick('co', ['red', 'blue', 'black', 'white'])}, "
-            f"'size', {_pick('sz', ['S', 'M', 'L', 'XL'])}, 'weight_g', {_h('w')} % 5000, "
-            f"'tags', JSON_ARRAY({_pick('t1', ['new', 'sale', 'eco', 'bestseller'])}, "
-            f"{_pick('t2', ['gift', 'bulk'])}))",
-            f"IF({_h('im')} % 2 = 0, {_blob('im', kib_min=1, kib_max=4)}, NULL)",
-        ]
-    if table == "shop.orders":
-        statuses = ["delivered", "delivered", "delivered", "shipped", "paid", "pending", "refunded", "cancelled"]
-        return [
-            "seq", f"1 + {_h('cu')} % {customers}", _pick("s", statuses),
-            _pick("cur", ["EUR", "EUR", "USD", "GBP", "PLN", "CHF"]), f"500 + {_h('tc')} % 40000",
-            _time("c", base=1_650_000_000, step=120), _time("u", base=1_650_100_000, step=120),
-            f"CONCAT(1 + {_h('hn')} % 300, ' ', {_pick('st', STREETS)}, ', ', {_pick('ci', CITIES)})",
-            f"IF({_h('no')} % 5 = 0, {_sentence('no')}, NULL)",
-        ]
-    if table == "shop.order_items":
-        products = ROWS_PER_UNIT["shop.products"] * units
-        return ["1 + (seq - 1) DIV 3", "1 + (seq - 1) % 3", f"LPAD(1 + {_h('sk')} % {products}, 10, '0')",
-                f"1 + {_h('q')} % 4", f"100 + {_h('up')} % 20000", f"({_h('di')} % 4) * 5.00"]
-    if table == "crm.tickets":
-        # Support mail is prose between a greeting and a signature template, as real tickets are.
-        body = (f"CONCAT('Hello ', {_pick('f', FIRST_NAMES)}, ',\\n\\n', {_prose('bo', at_least=2, at_most=8)}, "
-                f"'\\n\\nKind regards,\\n', {_pick('ag', FIRST_NAMES)}, "
-                "'\\nCustomer Support | shop.example.com | Mon-Fri 9:00-18:00 CET')")
-        return [
-            "seq", f"1 + {_h('cu')} % {customers}", _sentence("su"), body,
-            _pick("pr", ["low", "normal", "normal", "high", "urgent"]),
-            _pick("sta", ["open", "pending", "solved", "solved", "closed"]),
-            _pick("ch", ["email", "chat", "phone", "web"]), _time("c", base=1_650_000_000, step=600),
-            f"IF({_h('cl')} % 3 = 0, NULL, {_time('cl', base=1_650_500_000, step=600)})",
-        ]
-    if table == "crm.attachments":
-        tickets = ROWS_PER_UNIT["crm.tickets"] * units
-        return [
-            "seq", f"1 + {_h('ti')} % {tickets}",
-            f"CONCAT({_pick('fn', ['scan', 'photo', 'invoice', 'log'])}, '-', seq, "
-            f"{_pick('ext', ['.jpg', '.png', '.pdf', '.zip'])})",
-            _pick("mi", ["image/jpeg", "image/png", "application/pdf", "application/zip"]),
-            _blob("co", kib_min=2, kib_max=6),
-        ]
-    if table == "analytics.page_events":
-        orders = ROWS_PER_UNIT["shop.orders"] * units
-        kinds = ["page_view", "page_view", "page_view", "click", "add_to_cart", "search", "purchase"]
-        referrers = ["www.google.com", "duckduckgo.com", "news.example", "t.co"]
-        octets = ", ".join(f"{_h(f'i{i}')} % 256" for i in (2, 3, 4))
-        return [
-            "seq", "MD5(CONCAT('s', seq DIV 12))", f"IF({_h('u')} % 4 = 0, NULL, 1 + {_h('u')} % {customers})",
-            _pick("et", kinds), f"CONCAT('https://shop.example.com', {_pick('pa', PATHS)}, '?ref=', {_h('rf')} % 1000)",
-            f"IF({_h('re')} % 3 = 0, NULL, CONCAT('https://', {_pick('rd', referrers)}, '/'))",
-            _pick("ua", USER_AGENTS), f"CONCAT_WS('.', 10 + {_h('i1')} % 200, {octets})",
-            f"FROM_UNIXTIME(1700000000 + seq DIV 4 + ({_h('ms')} % 1000) / 1000)",
-            f"JSON_OBJECT('screen', {_pick('sc', ['1920x1080', '1366x768', '390x844', '2560x1440'])}, "
-            f"'duration_ms', {_h('du')} % 30000, 'order_id', IF({_h('o')} % 7 = 0, 1 + {_h('o')} % {orders}, NULL), "
-            f"'experiment', {_pick('ex', ['control', 'variant-a', 'variant-b'])})",
-        ]
-    raise ValueError(table)
+    return _COLUMNS_OF_TABLE[table](units)
 
 
 def statements(units: int) -> Iterator[str]:

@@ -32,13 +32,6 @@ GZIP_BLOCK_SIZE = 1 << 20
 CODECS = ("gzip", "zstd")
 
 
-def compress_bytes(codec: str, data: bytes) -> bytes:
-    """One complete, self-contained compressed member (for tests and small fixtures; the agent streams)."""
-    if codec == "gzip":
-        return isal.igzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
-    return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)
-
-
 def open_compressor(codec: str, sink: BinaryIO, *, threads: int = THREADS) -> BinaryIO:
     """A writable stream that compresses into ``sink``. ``close()`` ends the compressed member and
     flushes it, but leaves ``sink`` open."""

@@ -1,15 +1,16 @@
 """The artifact format table: per format name, everything the code needs to write and read it back.
 
 One row per ``BACKUP_FORMAT`` value (``ArtifactFormat``): the compression codec (shared.compression),
-the object name in the backup folder, the tar member the dump is stored as (None: the compressed stream
-is the bare dump), how the pipeline produces it (``HEAD_LAST``: the first bytes hold the dump's size, so
-the body is uploaded while the dump runs and the head put in front of it at the end, see
-shared/archive.py; ``STREAMED``: compressed straight into the upload; neither touches temp disk) and how
-it is read back (``TAR``: walk a one-member tar; ``PLAIN``: the decompressed stream is the dump).
-Configuration validates names against it, the layout names objects from it, the pipeline picks its
-producer from it, the manifest records codec and member from it, unpacking picks its reader from it, and
-the tests build fixtures from it. The ``kind`` says which artifact of a backup it is; ``dump`` rows are
-the ones a user may choose with ``BACKUP_FORMAT``.
+the object name in the backup folder, the tar member the dump is stored as (None: the compressed
+stream is the bare dump), how the pipeline produces it (``HEAD_LAST``: the first bytes hold the dump's size,
+so the body is uploaded while the dump runs and the head put in front of it at the end, see
+shared/archive.py; ``SPOOLED``: the size must be known before the upload starts, so the compressed
+dump is spooled to disk first, used for ``HEAD_LAST`` formats under a layer; ``STREAMED``: compressed
+straight into the upload) and how it is read back (``TAR``: walk a one-member tar; ``PLAIN``: the decompressed
+stream is the dump). Configuration validates names against it, the layout names objects from it, the
+pipeline picks its producer from it, the manifest records codec and member from it, unpacking picks
+its reader from it, and the tests build fixtures from it. The ``kind`` says which artifact of a backup
+it is; ``dump`` rows are the ones a user may choose with ``BACKUP_FORMAT``.
 
 How to add an artifact kind (e.g. binlog segments, an accounts sidecar): add a row with its own
 ``kind`` and artifact name; register its producer in agent/pipeline.py ``PRODUCERS`` under a new
@@ -29,9 +30,10 @@ from typing import Literal
 
 from shared.errors import BadInputError
 
-Production = Literal["head_last", "streamed"]
+Production = Literal["head_last", "spooled", "streamed"]
 Reading = Literal["tar", "plain"]
 HEAD_LAST: Production = "head_last"
+SPOOLED: Production = "spooled"
 STREAMED: Production = "streamed"
 TAR: Reading = "tar"
 PLAIN: Reading = "plain"
@@ -75,11 +77,21 @@ ARTIFACT_FORMATS: dict[str, ArtifactFormat] = {
 }
 DEFAULT_DUMP_FORMAT = "tar.gz"
 DUMP_FORMATS = tuple(name for name, f in ARTIFACT_FORMATS.items() if f.kind == "dump")
-LAYERS: dict[str, Layer] = {}
+# age encryption (shared.encryption): encoder in agent/pipeline.py, decoder in agent/unpacking.py.
+LAYERS: dict[str, Layer] = {layer.name: layer for layer in (Layer("age", ".age"),)}
 
 
 class UnknownFormatError(BadInputError):
     """A format name (from a manifest or a setting) that this version does not know."""
+
+
+def layers_named(names: tuple[str, ...] | list[str]) -> tuple[Layer, ...]:
+    """The layers recorded in a manifest (or chosen by a setting), in the order they were applied."""
+    try:
+        return tuple(LAYERS[name] for name in names)
+    except KeyError as exc:
+        raise UnknownFormatError(f"unknown artifact layer {str(exc)[:40]}: this version knows "
+                                 f"{', '.join(LAYERS)}") from None
 
 
 def artifact_format(name: str) -> ArtifactFormat:

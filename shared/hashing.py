@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-import io
 from typing import BinaryIO
 
+from shared.readers import PullReader
 
-class HashingReader(io.RawIOBase):
+
+class HashingReader(PullReader):
     def __init__(self, inner: BinaryIO) -> None:
         self._inner = inner
         self._sha1 = hashlib.sha1()  # noqa: S324  # integrity check in sha1sum format (the seed's contract), not security
         self.count = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        data = self._inner.read(len(view))
-        if not data:
-            return 0
-        n = len(data)
-        view[:n] = data
+    def _pull(self, size: int) -> bytes:
+        data = self._inner.read(size)
         self._sha1.update(data)
-        self.count += n
-        return n
+        self.count += len(data)
+        return data
 
     def hexdigest(self) -> str:
         return self._sha1.hexdigest()

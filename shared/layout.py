@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from shared.errors import BadInputError
-from shared.formats import artifact_format
+from shared.formats import artifact_format, layers_named
 
 ID_FORMAT = "%Y%m%dT%H%M%SZ"
 _ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z$")
@@ -44,6 +44,7 @@ class BackupKeys:
     prefix: str
     backup_id: str
     format: str  # a name in shared/formats.py: it names the artifact
+    layers: tuple[str, ...] = ()  # names in shared.formats.LAYERS, applied in order: <artifact>.age
 
     @property
     def folder(self) -> str:
@@ -51,7 +52,7 @@ class BackupKeys:
 
     @property
     def artifact_name(self) -> str:
-        return artifact_format(self.format).stored_name()
+        return artifact_format(self.format).stored_name(layers_named(self.layers))
 
     @property
     def artifact(self) -> str:

@@ -29,6 +29,7 @@ class Artifact:
     raw_bytes: int
     compression: str  # "gzip" or "zstd"
     tar_member: str | None = None  # only for tar.gz
+    layers: list[str] = field(default_factory=list)  # shared.formats.LAYERS applied after compression ("age")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,17 @@ class Source:
 
 
 @dataclass(frozen=True)
+class BinlogPosition:
+    """Where the dump's consistent snapshot stands in the binary log (``--master-data=2 --gtid``)."""
+
+    gtid_state: str  # every transaction up to this GTID state (per domain) is in the dump
+    file: str  # the serving node's own binlog file and offset: for an operator, not portable
+    position: int
+    node: str  # @@hostname answering the backup's preflight (the node the Service chose)
+    server_id: int | None = None
+
+
+@dataclass(frozen=True)
 class Inventory:
     databases: list[str] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)
@@ -51,6 +63,22 @@ class Inventory:
     routines: list[str] = field(default_factory=list)
     triggers: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Encryption:
+    """How the artifact is encrypted: public keys only (a recipient cannot decrypt anything)."""
+
+    scheme: str  # "age"
+    recipients: list[str]
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Object lock on every object of the backup (BACKUP_LOCK_DAYS)."""
+
+    until: str  # ISO 8601, UTC
+    mode: str  # GOVERNANCE | COMPLIANCE
 
 
 @dataclass(frozen=True)
@@ -66,6 +94,9 @@ class Manifest:
     tool_version: str
     inventory: Inventory
     schema_version: int = SCHEMA_VERSION
+    encryption: Encryption | None = None  # None: the artifact is stored unencrypted
+    retention: Retention | None = None  # None: no object lock
+    binlog: BinlogPosition | None = None  # None when the server wrote no binlog (no point-in-time restore)
 
     def to_json(self) -> bytes:
         return (json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n").encode()
@@ -74,11 +105,15 @@ class Manifest:
     def from_json(cls, data: bytes) -> Manifest:
         try:
             raw: dict[str, Any] = json.loads(data)
+            nested = ("artifact", "source", "inventory", "encryption", "retention", "binlog")
             return cls(
-                **{k: v for k, v in raw.items() if k not in ("artifact", "source", "inventory")},
+                **{k: v for k, v in raw.items() if k not in nested},
                 artifact=Artifact(**raw["artifact"]),
+                binlog=BinlogPosition(**raw["binlog"]) if raw.get("binlog") else None,
                 source=Source(**raw["source"]),
                 inventory=Inventory(**raw["inventory"]),
+                encryption=Encryption(**raw["encryption"]) if raw.get("encryption") else None,
+                retention=Retention(**raw["retention"]) if raw.get("retention") else None,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ManifestError(f"manifest is not valid: {type(exc).__name__}: {exc}") from None

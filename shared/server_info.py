@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.dump import DumpConnectionError, run_client_query
 from shared.manifest import Inventory
+from shared.mariadb_client import DumpConnectionError, run_client_query
 
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 _GALERA_STATUS = (
@@ -36,11 +36,13 @@ class ServerInfo:
     gtid_binlog_pos: str | None
     galera: dict[str, str] | None
     inventory: Inventory
+    log_bin: bool = False  # the server writes a binary log: the dump can record its snapshot's position
+    server_id: int = 0
 
 
 def inspect_server(defaults_file: Path) -> ServerInfo:
-    (version, hostname, gtid), *_ = run_client_query(
-        defaults_file, "SELECT @@version, @@hostname, IFNULL(@@gtid_binlog_pos, '')"
+    (version, hostname, gtid, log_bin, server_id), *_ = run_client_query(
+        defaults_file, "SELECT @@version, @@hostname, IFNULL(@@gtid_binlog_pos, ''), @@log_bin, @@server_id"
     )
     galera = _galera_state(defaults_file)
     if galera is not None and (
@@ -54,6 +56,8 @@ def inspect_server(defaults_file: Path) -> ServerInfo:
         version=version,
         hostname=hostname,
         gtid_binlog_pos=gtid or None,
+        log_bin=log_bin == "1",
+        server_id=int(server_id),
         galera=galera,
         inventory=read_inventory(defaults_file),
     )

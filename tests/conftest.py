@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.support.kube",
     "tests.support.galera",
     "tests.support.faults",
+    "tests.support.monitoring",
 ]

@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.backup import BackupResult, run_backup
-from agent.bucket import open_bucket
 from agent.commands.options import add_config_flags
-from agent.progress import byte_progress
-from agent.signals import signals_raise_terminated
 from shared.config import ConfigValues, Settings, load_backup_settings
+from shared.encryption import load_encryption_settings
+from shared.storage.object_lock import load_lock_settings
+
+if TYPE_CHECKING:
+    from agent.backup import BackupResult
 
 
 def register(subparsers: Any) -> None:
@@ -25,10 +26,19 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
-    settings = load_backup_settings(config)
-    with signals_raise_terminated(), byte_progress("dump") as progress:
-        result = run_backup(settings, progress=progress)
-    retention = _apply_retention(settings)
+    # Flow modules load only when this command runs: the CLI imports every command to register it.
+    from agent.backup import run_backup
+    from agent.progress import byte_progress
+    from agent.reporting import reported_run, reporting_settings_from
+    from agent.signals import signals_raise_terminated
+
+    # Reporting settings first, so even a bad configuration of the backup itself is reported.
+    with reported_run(reporting_settings_from(config)) as outcome:
+        settings = load_backup_settings(config)
+        lock, encryption = load_lock_settings(config), load_encryption_settings(config)
+        with signals_raise_terminated(), byte_progress("dump") as progress:
+            result = outcome.result = run_backup(settings, progress=progress, lock=lock, encryption=encryption)
+        retention = _apply_retention(settings)
     print(json.dumps({**asdict(result), "pruned": retention}) if args.json else _summary(result))
     return 0
 
@@ -38,6 +48,7 @@ def _apply_retention(settings: Settings) -> list[str]:
     retried like the ``prune`` command's."""
     if not settings.retention.configured:
         return []
+    from agent.bucket import open_bucket
     from agent.pruning import apply_retention
 
     deleted: list[str] = apply_retention(

@@ -14,7 +14,6 @@ from typing import Any
 
 from shared.config import ConfigValues
 from shared.errors import EXIT_OK
-from shared.k8s.invocation import DispatchRequest, parse_time, run_invocation
 
 
 def register(subparsers: Any) -> None:
@@ -31,6 +30,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:  # Job settings: shared.k8s
+    # Flow modules load only when this command runs: the CLI imports every command to register it.
+    from shared.k8s.invocation import DispatchRequest, parse_time, run_invocation
+
     scheduled = parse_time(args.scheduled_time, source="--scheduled-time") if args.scheduled_time else None
     result = run_invocation(request=DispatchRequest(dry_run=args.dry_run, scheduled_time=scheduled),
                             platform="kubeconfig")

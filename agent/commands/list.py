@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
-from agent.bucket import open_bucket
-from agent.catalog import BackupEntry, scan_backups
 from agent.commands.options import add_config_flags
+from agent.pitr_windows import pitr_json, read_archive, windows_text
 from shared.config import ConfigValues, load_destination, load_retry
+
+if TYPE_CHECKING:
+    from agent.catalog import BackupEntry
 
 
 def register(subparsers: Any) -> None:
@@ -22,15 +25,23 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
+    # Flow modules load only when this command runs: the CLI imports every command to register it.
+    from agent.bucket import open_bucket
+    from agent.catalog import scan_backups
+
     bucket = open_bucket(load_destination(config), load_retry(config))
     entries = [e for e in scan_backups(bucket.storage, prefix=bucket.prefix) if args.all or e.complete]
+    archive = read_archive(bucket.storage, bucket.prefix)
     if args.json:
-        print(json.dumps([as_json(e) for e in entries], indent=2, ensure_ascii=False))
-    elif not entries:
+        print(json.dumps([{**as_json(e), **pitr_json(e, archive)} for e in entries], indent=2, ensure_ascii=False))
+        return 0
+    if not entries:
         print(f"no backups under {bucket.storage.url} {bucket.prefix}/")
     else:
         print(f"{'ID':<17} {'STATE':<10} {'FORMAT':<7} {'DUMP':>10} {'STORED':>10}  {'SHA1':<40}  SOURCE")
         print("\n".join(_line(e) for e in entries))
+    if archive.history:
+        print("\n" + windows_text(archive, entries))
     return 0
 
 
@@ -43,6 +54,9 @@ def as_json(entry: BackupEntry) -> dict[str, Any]:
     m = entry.manifest
     return {**base, "finished_at": m.finished_at, "format": m.format, "artifact_key": m.artifact.key,
             "sha1": m.artifact.sha1, "raw_bytes": m.artifact.raw_bytes, "compressed_bytes": m.artifact.compressed_bytes,
+            "layers": m.artifact.layers,
+            "encryption": asdict(m.encryption) if m.encryption else None,
+            "retention": asdict(m.retention) if m.retention else None,
             "source": {"host": m.source.host, "port": m.source.port, "server_version": m.source.server_version,
                        "namespace": m.source.namespace, "service": m.source.service,
                        "server_hostname": m.source.server_hostname, "gtid_binlog_pos": m.source.gtid_binlog_pos}}

@@ -11,9 +11,15 @@ from shared.config import OPTIONS, ConfigValues
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("configuration (each flag overrides the environment variable in brackets)")
     for option in OPTIONS:
-        if option.flag is not None:
+        if option.flag is None:
+            continue
+        try:
             group.add_argument(option.flag, dest=_dest(option.env), metavar=option.env.split("_")[-1],
                                help=f"{option.help} [{option.env}]")
+        except argparse.ArgumentError:
+            # The command defines this flag itself with its own meaning (prune's --max-age DAYS
+            # predates status's --max-age DURATION): the command's own flag wins.
+            continue
 
 
 def merged_config(args: argparse.Namespace, env: Mapping[str, str]) -> ConfigValues:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.bucket import open_bucket
 from agent.commands.options import add_config_flags
-from agent.pruning import Removal, prune
 from shared.config import ConfigValues, load_destination, load_retention, load_retry
+
+if TYPE_CHECKING:
+    from agent.pruning import Removal
 
 
 def register(subparsers: Any) -> None:
@@ -32,6 +33,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
+    # Flow modules load only when this command runs: the CLI imports every command to register it.
+    from agent.bucket import open_bucket
+    from agent.pruning import prune
+
     retention = load_retention(config)
     bucket = open_bucket(load_destination(config), load_retry(config))
     removals = prune(bucket.storage, prefix=bucket.prefix, keep_last=retention.keep_last,
@@ -47,4 +52,7 @@ def _summary(removals: list[Removal], *, dry_run: bool) -> str:
     if not removals:
         return "nothing to delete"
     verb = "would delete" if dry_run else "deleted"
-    return "\n".join(f"{verb} {r.backup_id} ({r.state}, {r.reason}, {len(r.keys)} object(s))" for r in removals)
+    return "\n".join(
+        f"kept {r.backup_id} ({r.state}, {r.reason}): object lock retains it until {r.retained_until}"
+        if r.retained_until else f"{verb} {r.backup_id} ({r.state}, {r.reason}, {len(r.keys)} object(s))"
+        for r in removals)

@@ -9,15 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.backup import private_run_dir, resolve_password
-from agent.bucket import open_bucket
-from agent.catalog import parse_time, scan_backups, select_backup
 from agent.commands.options import add_config_flags
-from agent.progress import byte_progress
-from agent.restoring import DEFAULT_SESSIONS, MAX_SESSIONS, RestoreRequest, RestoreResult, restore_backup
-from agent.signals import signals_raise_terminated
 from shared.config import (
     RESTORE_YES_ENV,
     ConfigValues,
@@ -27,9 +21,11 @@ from shared.config import (
     load_source,
     load_tmp_dir,
 )
-from shared.dump import write_defaults_file
+from shared.encryption import load_decryption_settings
 from shared.errors import BadInputError
-from shared.logs import register_secret
+
+if TYPE_CHECKING:
+    from agent.restoring import RestoreResult
 
 
 def register(subparsers: Any) -> None:
@@ -42,47 +38,63 @@ def register(subparsers: Any) -> None:
     which.add_argument("--latest", action="store_true", help="the newest complete backup")
     which.add_argument("--at", metavar="TIME", help="the newest complete backup at or before TIME (UTC unless an "
                                                     "offset is given): 2024-05-01T12:00:00Z, 2024-05-01, or an id")
+    which.add_argument("--until", metavar="TIME",
+                       help="point in time: the state at TIME (to the second, UTC unless an offset is given) from "
+                            "the newest usable backup plus the archived binlog (docs/PITR.md)")
     parser.add_argument("--database", metavar="NAME", help="restore only this database out of the dump")
     parser.add_argument("--no-verify-first", dest="verify_first", action="store_false",
                         help="skip the verification pass (the SHA1 is still checked while loading)")
     parser.add_argument("--yes", action="store_true",
                         help=f"restore even though the target already has user databases [{RESTORE_YES_ENV}=1]")
-    parser.add_argument("--parallel", metavar="N", type=_sessions, default=DEFAULT_SESSIONS,
+    parser.add_argument("--parallel", metavar="N", type=_sessions, default=None,
                         help="load over N client sessions at once: one table's rows on all of them, DDL in dump "
-                             f"order (default here: {DEFAULT_SESSIONS}, from the CPU count); 1 = one plain "
-                             "mariadb client, as `mariadb < dump.sql`")
+                             "order (default: the CPU count, at least 2, at most 8); 1 = one plain mariadb "
+                             "client, as `mariadb < dump.sql`")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     add_config_flags(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
+    # Flow modules load only when this command runs: the CLI imports every command to register it.
+    from agent.bucket import open_bucket
+    from agent.catalog import parse_time, scan_backups, select_backup
+    from agent.credentials import resolve_password
+    from agent.decryption import identities_for
+    from agent.progress import byte_progress
+    from agent.restoring import RestoreRequest, restore_backup
+    from agent.run_dir import private_run_dir
+    from agent.signals import signals_raise_terminated
+    from shared.logs import register_secret
+    from shared.mariadb_client import write_defaults_file
+
+    if args.until:
+        from agent.commands.restore_until import run_until
+
+        return run_until(args, config)
     if not (args.backup_id or args.latest or args.at):
-        raise BadInputError("say which backup to restore: an ID, --latest or --at TIME")
+        raise BadInputError("say which backup to restore: an ID, --latest, --at TIME or --until TIME")
     at = parse_time(args.at) if args.at else None
     source = load_source(config)
+    decryption = load_decryption_settings(config)
     password = resolve_password(source)
     register_secret(password)
     bucket = open_bucket(load_destination(config), load_retry(config))
     entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=args.backup_id,
                           latest=args.latest, at=at)
     assert entry.manifest is not None  # select_backup returns complete backups only
+    identities = identities_for(entry.manifest, decryption)  # exit 2 here, before any download, if missing
     request = RestoreRequest(database=args.database, verify_first=args.verify_first,
-                             confirmed=args.yes or load_restore_confirmed(config), sessions=args.parallel)
+                             confirmed=args.yes or load_restore_confirmed(config),
+                             **({"sessions": args.parallel} if args.parallel else {}))
     tmp_dir = load_tmp_dir(config)
     with signals_raise_terminated(), private_run_dir(tmp_dir) as run_dir, byte_progress("restore") as progress:
         defaults = write_defaults_file(run_dir, host=source.host, port=source.port, user=source.user,
                                        password=password)
         result = restore_backup(bucket.storage, entry.manifest, defaults_file=defaults, request=request,
-                                run_dir=run_dir, progress=progress)
+                                run_dir=run_dir, progress=progress, identities=identities)
     print(json.dumps(asdict(result)) if args.json else _summary(result, target=source.address))
     return 0
-
-
-def _sessions(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= MAX_SESSIONS:
-        raise argparse.ArgumentTypeError(f"expected a number of sessions from 1 to {MAX_SESSIONS}, got {text!r}")
-    return int(text)
 
 
 def _summary(r: RestoreResult, *, target: str) -> str:
@@ -91,3 +103,10 @@ def _summary(r: RestoreResult, *, target: str) -> str:
     return (f"restored {what} from backup {r.backup_id} into {target}\n"
             f"  {verified}SHA1 {r.sha1} checked on the {r.stored_bytes:,} bytes downloaded; "
             f"{r.loaded_bytes:,} bytes of dump read")
+
+
+def _sessions(text: str) -> int:
+    limit = 64  # a typo guard: every session is a client process and a server connection
+    if not text.isdigit() or not 1 <= int(text) <= limit:
+        raise argparse.ArgumentTypeError(f"expected a number of sessions from 1 to {limit}, got {text!r}")
+    return int(text)

@@ -7,14 +7,9 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from agent.backup import private_run_dir
-from agent.bucket import open_bucket
-from agent.catalog import scan_backups, select_backup
 from agent.commands.options import add_config_flags
-from agent.restore_drill import run_drill
-from agent.signals import signals_raise_terminated
-from agent.verifying import raise_if_failed, verify_backup
 from shared.config import ConfigValues, load_destination, load_retry, load_tmp_dir
+from shared.encryption import load_decryption_settings
 from shared.errors import BadInputError
 
 
@@ -27,23 +22,42 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--latest", action="store_true", help="the newest complete backup (the default)")
     parser.add_argument("--restore-test", action="store_true",
                         help="also restore it into a throwaway local mariadbd and check the schema inventory")
+    parser.add_argument("--until", metavar="TIME",
+                        help="with --restore-test: drill a point in time (backup + binlog replay up to TIME)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     add_config_flags(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
+    # Flow modules load only when this command runs: the CLI imports every command to register it.
+    from agent.bucket import open_bucket
+    from agent.catalog import scan_backups, select_backup
+    from agent.decryption import identities_for
+    from agent.restore_drill import run_drill
+    from agent.run_dir import private_run_dir
+    from agent.signals import signals_raise_terminated
+    from agent.verifying import raise_if_failed, verify_backup
+
     if args.backup_id and args.latest:
         raise BadInputError("give either an ID or --latest, not both")
+    if args.until:
+        from agent.commands.restore_until import drill_until
+
+        return drill_until(args, config)
+    decryption = load_decryption_settings(config)
     bucket = open_bucket(load_destination(config), load_retry(config))
     entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=args.backup_id, latest=True)
     assert entry.manifest is not None  # select_backup returns complete backups only
+    # Without an identity, plain verify checks what needs no key; the drill needs the content.
+    identities = identities_for(entry.manifest, decryption, required=args.restore_test)
     with signals_raise_terminated():
-        report = verify_backup(bucket.storage, entry.manifest)
+        report = verify_backup(bucket.storage, entry.manifest, identities=identities)
         result: dict[str, Any] = {**asdict(report), "ok": report.ok}
         if report.ok and args.restore_test:
             with private_run_dir(load_tmp_dir(config)) as run_dir:
-                result["restore_test"] = asdict(run_drill(bucket.storage, entry.manifest, run_dir=run_dir))
+                drill = run_drill(bucket.storage, entry.manifest, run_dir=run_dir, identities=identities)
+                result["restore_test"] = asdict(drill)
     print(json.dumps(result) if args.json else _summary(result))
     raise_if_failed(report)
     return 0
@@ -53,10 +67,13 @@ def _summary(result: dict[str, Any]) -> str:
     if not result["ok"]:
         problems = "\n".join(f"  - {p}" for p in result["problems"])
         return f"backup {result['backup_id']} FAILED verification:\n{problems}"
-    lines = [
-        f"backup {result['backup_id']} OK: SHA1 {result['sha1']} matches the .sha1 sidecar and the manifest",
-        f"  {result['stored_bytes']:,} bytes stored, {result['raw_bytes']:,} bytes of dump, archive read to the end",
-    ]
+    lines = [f"backup {result['backup_id']} OK: SHA1 {result['sha1']} matches the .sha1 sidecar and the manifest"]
+    if result["content_checked"]:
+        lines.append(f"  {result['stored_bytes']:,} bytes stored, {result['raw_bytes']:,} bytes of dump, "
+                     "archive read to the end")
+    else:
+        lines.append(f"  {result['stored_bytes']:,} bytes stored; content NOT checked: the backup is encrypted and "
+                     "no identity was given (BACKUP_DECRYPT_IDENTITY_FILE or BACKUP_DECRYPT_IDENTITY_SECRET)")
     drill = result.get("restore_test")
     if drill:
         checked = ", ".join(f"{n} {kind}" for kind, n in drill["checked"].items())

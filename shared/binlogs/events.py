@@ -10,7 +10,9 @@ decode rows; we only need the boundaries, from a file or a byte buffer that may 
 Transactions (MariaDB 10.x, ``binlog_format=ROW``): a GTID event opens every event group. A group
 whose GTID event has ``FL_STANDALONE`` (DDL and other implicit-commit statements) ends with its
 Query event; any other group ends with an XID event (InnoDB), a Query ``COMMIT``/``ROLLBACK``
-(non-transactional engines), or an XA_PREPARE event (the first half of an XA transaction).
+(non-transactional engines), or an XA_PREPARE event (the first half of an XA transaction; its
+``XA COMMIT``/``XA ROLLBACK`` is a group of its own). A group without a known end raises, so a
+transaction is never dropped silently.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from datetime import UTC, datetime
 
 from shared.binlogs.gtid import Gtid
 from shared.binlogs.layout import BINLOG_MAGIC
+from shared.errors import BackupFailedError
 
 HEADER = struct.Struct("<IBIIIH")  # timestamp, type, server_id, event_size, next_position, flags
 HEADER_SIZE = HEADER.size  # 19
@@ -36,7 +39,7 @@ BINLOG_CHECKPOINT_EVENT = 161
 GTID_EVENT = 162
 GTID_LIST_EVENT = 163
 START_ENCRYPTION_EVENT = 164
-XA_PREPARE_LOG_EVENT = 182
+XA_PREPARE_LOG_EVENT = 38  # MariaDB's number (MySQL's XA_PREPARE is 38 too)
 
 GTID_FL_STANDALONE = 0x01
 _CHECKSUM_ALG_OFF = 0
@@ -44,8 +47,9 @@ _QUERY_POST_HEADER = struct.Struct("<IIBHH")  # thread_id, exec_time, db_len, er
 _GTID_BODY = struct.Struct("<QIB")  # seq_no, domain_id, flags2
 
 
-class BinlogFormatError(ValueError):
-    """The bytes are not a binlog this reader understands (bad magic, impossible event size)."""
+class BinlogFormatError(BackupFailedError):
+    """The bytes are not a binlog this reader understands (bad magic, impossible event size, an event
+    group without a known end): exit 1, never a silently dropped transaction."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +157,8 @@ def ends_transaction(event: Event, *, standalone: bool, checksum: bool) -> bool:
         return False
     if standalone:
         return True
-    return query_text(event, checksum=checksum).strip().upper() in ("COMMIT", "ROLLBACK")
+    statement = query_text(event, checksum=checksum).strip().upper()
+    return statement in ("COMMIT", "ROLLBACK") or statement.startswith(("XA COMMIT", "XA ROLLBACK"))
 
 
 @dataclass(frozen=True)
@@ -195,8 +200,15 @@ class TransactionScanner:
 
     def feed(self, event: Event) -> Transaction | None:
         if event.type_code == GTID_EVENT:
+            if self._open_gtid is not None:
+                raise BinlogFormatError(f"event group {self._open_gtid.gtid} has no end this reader knows before "
+                                        f"the next GTID event at offset {event.offset}")
             self._open, self._open_gtid = [event], gtid_of(event)
             return None
+        if event.type_code == FORMAT_DESCRIPTION_EVENT and self._open_gtid is not None:
+            # A new file began inside a group: the server stopped mid-write (crash) and never committed
+            # it; crash recovery rolled it back, so it is not a transaction.
+            self._open, self._open_gtid = [], None
         if self._open_gtid is None:
             self._remember(event)
             return None

@@ -65,3 +65,8 @@ def contains(state: GtidState, gtid: Gtid) -> bool:
     """Whether ``gtid`` is at or before the state's position in its domain (already applied)."""
     last = state.get(gtid.domain_id)
     return last is not None and gtid.seq_no <= last.seq_no
+
+
+def covered_by(state: GtidState, later: GtidState) -> bool:
+    """Whether every domain's last GTID in ``state`` is also applied in ``later`` (``state`` ≤ ``later``)."""
+    return all(contains(later, gtid) for gtid in state.values())

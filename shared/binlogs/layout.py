@@ -32,7 +32,8 @@ SEGMENT_SUFFIX = ".binlog"
 RECORD_SUFFIX = ".json"
 BINLOG_MAGIC = b"\xfebin"
 
-_SEQ_NAME = re.compile(r"^(\d{12})\.(binlog|json)$")
+# A segment may carry layer suffixes (``000000000007.binlog.age`` when encrypted: shared.formats.LAYERS).
+_SEQ_NAME = re.compile(r"^(\d{12})\.(binlog|json)((\.[a-z0-9]+)*)$")
 
 
 def binlogs_root(prefix: str) -> str:
@@ -46,8 +47,8 @@ def _key(prefix: str, folder: str, seq: int, suffix: str) -> str:
     return f"{binlogs_root(prefix)}{folder}/{seq:0{SEQ_DIGITS}d}{suffix}"
 
 
-def segment_key(prefix: str, seq: int) -> str:
-    return _key(prefix, SEGMENTS, seq, SEGMENT_SUFFIX)
+def segment_key(prefix: str, seq: int, *, layer_suffix: str = "") -> str:
+    return _key(prefix, SEGMENTS, seq, SEGMENT_SUFFIX + layer_suffix)
 
 
 def index_key(prefix: str, seq: int) -> str:

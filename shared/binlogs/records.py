@@ -9,7 +9,7 @@ timestamp of the event that ends it (XID, COMMIT query, or the DDL itself).
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,6 +61,9 @@ class SegmentRecord:
     archived_at: str
     kind: str = "segment"
     version: int = RECORD_VERSION
+    # Layers over the stored segment (shared.formats.LAYERS, "age" when BACKUP_ENCRYPT_RECIPIENTS is set):
+    # ``segment``, ``sha1`` and ``size`` are those of the stored bytes, like a backup's .sha1 sidecar.
+    layers: list[str] = field(default_factory=list)
 
     @property
     def first_time(self) -> datetime:

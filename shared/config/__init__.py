@@ -15,6 +15,7 @@ How to add a setting:
      command's ``ConfigValues``. The flag, the Job pass-through (``to_job``) and ``--help`` follow by themselves.
 """
 
+from shared.config.binlog import ArchiveSettings, Endpoint, load_archive_settings
 from shared.config.destination import PROVIDERS, Destination, load_destination, parse_backup_url, validate_prefix
 from shared.config.options import DEFAULT_LOCAL_DIR, OPTIONS, RESTORE_YES_ENV, ConfigValues, Option
 from shared.config.parsing import ConfigError
@@ -32,9 +33,34 @@ from shared.config.source import DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN
 from shared.retry import RetryPolicy
 
 __all__ = [
-    "DEFAULT_LOCAL_DIR", "DNS1035_LABEL", "DNS1123_LABEL", "DNS1123_SUBDOMAIN", "FORMATS", "OPTIONS", "PROVIDERS",
-    "RESTORE_YES_ENV", "ConfigError", "ConfigValues", "Destination", "Option", "Retention", "RetryPolicy",
-    "Settings", "SourceSettings", "load_backup_settings", "load_destination", "load_format", "load_restore_confirmed",
-    "load_retention", "load_retry", "load_settings", "load_source", "load_tmp_dir", "parse_backup_url",
+    "DEFAULT_LOCAL_DIR",
+    "DNS1035_LABEL",
+    "DNS1123_LABEL",
+    "DNS1123_SUBDOMAIN",
+    "FORMATS",
+    "OPTIONS",
+    "PROVIDERS",
+    "RESTORE_YES_ENV",
+    "ArchiveSettings",
+    "ConfigError",
+    "ConfigValues",
+    "Destination",
+    "Endpoint",
+    "Option",
+    "Retention",
+    "RetryPolicy",
+    "Settings",
+    "SourceSettings",
+    "load_archive_settings",
+    "load_backup_settings",
+    "load_destination",
+    "load_format",
+    "load_restore_confirmed",
+    "load_retention",
+    "load_retry",
+    "load_settings",
+    "load_source",
+    "load_tmp_dir",
+    "parse_backup_url",
     "validate_prefix",
 ]

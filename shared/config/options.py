@@ -20,7 +20,8 @@ class Option:
     env: str
     flag: str | None  # None: environment only (a secret on argv is visible in /proc/*/cmdline)
     help: str
-    section: str  # the loader that reads it: destination, source, format, retry, retention, run, restore
+    section: str  # the loader that reads it: destination, source, format, retry, retention, run, restore,
+    #               reporting (shared/reporting), status, binlog
     to_job: bool = False  # the dispatcher passes it on to the backup Job's environment
 
 
@@ -56,6 +57,35 @@ OPTIONS: tuple[Option, ...] = (
     Option("BACKUP_RETRY_ATTEMPTS", "--retry-attempts",
            "attempts for the database connection, the dump and every storage call (default 5)", "retry", True),
     Option(RESTORE_YES_ENV, None, "1: restore even into a server that has user databases", "restore"),
+    # Reporting after every backup run (shared/reporting: its own loaders; never fails a backup).
+    Option("BACKUP_METRICS_PUSHGATEWAY", "--metrics-pushgateway", "push run metrics to this Pushgateway URL",
+           "reporting", True),
+    # Not passed to Jobs: a textfile only helps where node_exporter reads it (a laptop, a VM, a hostPath).
+    Option("BACKUP_METRICS_TEXTFILE", "--metrics-textfile", "write run metrics to this textfile (.prom)",
+           "reporting"),
+    Option("BACKUP_NOTIFY_URL", "--notify-url", "POST a JSON summary here on success, to URL/fail on failure",
+           "reporting", True),
+    Option("BACKUP_MAX_AGE", "--max-age", "status: stale past this (90s, 30m, 26h, 7d; default 26h)", "status"),
+    Option("BINLOG_UPLOAD_SECONDS", "--binlog-upload-seconds",
+           "archive-binlogs --follow: a commit is in the bucket within this many seconds (default 10)", "binlog"),
+    Option("BINLOG_SERVER_ID", "--binlog-server-id",
+           "archive-binlogs: replication server id (default: derived from the prefix plus a random part)", "binlog"),
+    Option("BINLOG_SOURCES", "--binlog-sources",
+           "archive-binlogs: nodes to follow, host[:port],... (default: the host; Galera: list every node)", "binlog"),
+    # Loaded by shared.encryption (load_encryption_settings / load_decryption_settings) and
+    # shared.storage.object_lock (load_lock_settings). Recipients are public keys; an identity is never
+    # passed to a backup Job (the backup needs none).
+    Option("BACKUP_ENCRYPT_RECIPIENTS", "--encrypt-recipients",
+           "encrypt artifacts to these age public keys (age1..., comma-separated)", "encryption", True),
+    Option("BACKUP_ENCRYPT_RECIPIENTS_FILE", "--encrypt-recipients-file",
+           "file of age public keys, one a line (as age -R)", "encryption"),
+    Option("BACKUP_DECRYPT_IDENTITY_FILE", "--identity-file",
+           "age identity file to read encrypted backups (verify, restore, drill)", "decryption"),
+    Option("BACKUP_DECRYPT_IDENTITY_SECRET", "--identity-secret",
+           "Secret (in CELL_DEFAULT_NAMESPACE) whose key age-identity holds the age identity", "decryption"),
+    Option("BACKUP_LOCK_DAYS", "--lock-days",
+           "object lock: retain every object of a backup until its start + DAYS", "lock", True),
+    Option("BACKUP_LOCK_MODE", "--lock-mode", "object lock mode: GOVERNANCE (default) | COMPLIANCE", "lock", True),
 )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from shared.errors import BackupFailedError, BadInputError, ToolError
 from shared.k8s.api_calls import REQUEST_TIMEOUT, call_api, refused, server_message
 from shared.k8s.clients import ClusterAccess
-from shared.k8s.job_manifest import Manifest, build_job_manifest, label_selector
+from shared.k8s.job_manifest import KubeObject, build_job_manifest, label_selector
 from shared.k8s.job_settings import JobSettings
 from shared.k8s.targets import Target
 
@@ -39,7 +39,7 @@ class JobOutcome:
     name: str
     namespace: str
     status: str
-    manifest: Manifest | None = None
+    manifest: KubeObject | None = None
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def dispatch_jobs(
     return outcomes
 
 
-def _dispatch_one(*, target: Target, manifest: Manifest, access: ClusterAccess) -> JobOutcome:
+def _dispatch_one(*, target: Target, manifest: KubeObject, access: ClusterAccess) -> JobOutcome:
     name = manifest["metadata"]["name"]
     try:
         status = _create_unless_active(target=target, manifest=manifest, access=access)
@@ -86,7 +86,7 @@ def _dispatch_one(*, target: Target, manifest: Manifest, access: ClusterAccess) 
     return JobOutcome(name=name, namespace=target.namespace, status=status)
 
 
-def _create_unless_active(*, target: Target, manifest: Manifest, access: ClusterAccess) -> str:
+def _create_unless_active(*, target: Target, manifest: KubeObject, access: ClusterAccess) -> str:
     from kubernetes.client import BatchV1Api
     from kubernetes.client.exceptions import ApiException
 

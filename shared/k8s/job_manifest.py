@@ -32,7 +32,9 @@ _NO_RETRY_EXIT_CODES = [2, 3]
 # The agent aborts multipart uploads and removes its spool on SIGTERM; slow object stores need a moment.
 _TERMINATION_GRACE_SECONDS = 60
 
-Manifest = dict[str, Any]
+# A Kubernetes object body (Job, CronJob, pod template, container) as the API takes it; not a backup
+# manifest (shared.manifest.Manifest).
+KubeObject = dict[str, Any]
 
 
 def target_labels(target: Target) -> dict[str, str]:
@@ -60,7 +62,7 @@ def cronjob_name(target: Target) -> str:
     return JOB_NAME_PREFIX + _fit(target.service, _CRONJOB_NAME_MAX - len(JOB_NAME_PREFIX))
 
 
-def build_job_manifest(*, target: Target, settings: JobSettings, scheduled_time: datetime) -> Manifest:
+def build_job_manifest(*, target: Target, settings: JobSettings, scheduled_time: datetime) -> KubeObject:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -74,7 +76,7 @@ def build_job_manifest(*, target: Target, settings: JobSettings, scheduled_time:
     }
 
 
-def build_cronjob_manifest(*, target: Target, settings: JobSettings, schedule: str) -> Manifest:
+def build_cronjob_manifest(*, target: Target, settings: JobSettings, schedule: str) -> KubeObject:
     """A CronJob running the same Job spec on ``schedule`` (cron syntax, UTC)."""
     if len(schedule.split()) != 5:
         raise ConfigError(f"schedule {schedule[:60]!r} is not a 5-field cron expression")
@@ -97,7 +99,7 @@ def build_cronjob_manifest(*, target: Target, settings: JobSettings, schedule: s
     }
 
 
-def build_pod_template(*, target: Target, settings: JobSettings) -> Manifest:
+def build_pod_template(*, target: Target, settings: JobSettings) -> KubeObject:
     uid = settings.run_as_user
     return {
         "metadata": {"labels": {**target_labels(target), **_workload_identity_labels(settings)}},
@@ -128,7 +130,7 @@ def _workload_identity_labels(settings: JobSettings) -> dict[str, str]:
     return {}
 
 
-def _job_spec(*, target: Target, settings: JobSettings) -> Manifest:
+def _job_spec(*, target: Target, settings: JobSettings) -> KubeObject:
     return {
         "backoffLimit": settings.backoff_limit,
         "activeDeadlineSeconds": settings.active_deadline_seconds,
@@ -143,7 +145,7 @@ def _job_spec(*, target: Target, settings: JobSettings) -> Manifest:
     }
 
 
-def _container(*, target: Target, settings: JobSettings) -> Manifest:
+def _container(*, target: Target, settings: JobSettings) -> KubeObject:
     env = {
         "CELL_DEFAULT_NAMESPACE": target.namespace,
         "MARIADB_HA_SERVICE_NAME": target.service,
@@ -151,7 +153,7 @@ def _container(*, target: Target, settings: JobSettings) -> Manifest:
         "BACKUP_TMPDIR": SPOOL_MOUNT_PATH,
         **settings.agent_env,
     }
-    resources: Manifest = {
+    resources: KubeObject = {
         "requests": {"cpu": settings.cpu_request, "memory": settings.memory_request,
                      "ephemeral-storage": settings.ephemeral_storage_request},
         "limits": {"memory": settings.memory_limit,

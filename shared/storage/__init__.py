@@ -6,8 +6,11 @@ import importlib
 from urllib.parse import parse_qs, urlsplit
 
 from shared.storage.base import (
+    LOCK_MODES,
+    LockingStorage,
     ObjectExistsError,
     ObjectInfo,
+    ObjectLockUnsupportedError,
     ObjectNotFoundError,
     Storage,
     StorageConfigError,
@@ -16,8 +19,11 @@ from shared.storage.base import (
 )
 
 __all__ = [
+    "LOCK_MODES",
+    "LockingStorage",
     "ObjectExistsError",
     "ObjectInfo",
+    "ObjectLockUnsupportedError",
     "ObjectNotFoundError",
     "Storage",
     "StorageConfigError",

@@ -17,11 +17,13 @@ import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from shared.storage.base import (
     ObjectExistsError,
     ObjectInfo,
+    ObjectLockUnsupportedError,
     ObjectNotFoundError,
     Retried,
     StorageConfigError,
@@ -57,6 +59,8 @@ RETRY_JITTER_S = 1
 CONNECT_TIMEOUT_S = 10
 # An 8 MiB block on a slow 10 Mbit/s link takes ~7 s; 60 s without a byte means a stuck peer.
 READ_TIMEOUT_S = 60
+# Our retention modes (shared.storage.base.LOCK_MODES) in Azure's words.
+_AZURE_MODES = {"GOVERNANCE": "Unlocked", "COMPLIANCE": "Locked"}
 
 _CONFIG_CODES = {"ContainerNotFound", "AuthenticationFailed", "AuthorizationFailure",
                  "AuthorizationPermissionMismatch", "InvalidAuthenticationInfo", "AccountIsDisabled",
@@ -141,6 +145,34 @@ class AzureStorage:
             except ResourceNotFoundError as exc:
                 if getattr(exc, "error_code", None) != "BlobNotFound":
                     raise  # ContainerNotFound
+
+    # Object lock (``LockingStorage``): a version-level immutability policy per blob, which needs
+    # version-level immutability support on the account or container (Terraform: the account's
+    # ``immutability_policy``). Azurite implements neither (its answer is "not implemented yet").
+
+    def check_object_lock(self) -> None:
+        with _translated(f"read the settings of {self.url}", missing=StorageConfigError):
+            enabled = self._container.get_container_properties().immutable_storage_with_versioning_enabled
+        if not enabled:
+            raise ObjectLockUnsupportedError(
+                f"{self.url} has no version-level immutability (Terraform: the storage account's "
+                "immutability_policy); unset BACKUP_LOCK_DAYS or use such a container"
+            )
+
+    def set_retention(self, key: str, *, until: datetime, mode: str) -> None:
+        from azure.storage.blob import ImmutabilityPolicy
+
+        policy = ImmutabilityPolicy(expiry_time=until, policy_mode=_AZURE_MODES[mode])
+        with _translated(f"set retention on {self.url}/{key}", missing=ObjectNotFoundError):
+            self._container.get_blob_client(key).set_immutability_policy(policy)
+
+    def retained_until(self, key: str) -> datetime | None:
+        with _translated(f"read retention of {self.url}/{key}", missing=ObjectNotFoundError):
+            props = self._container.get_blob_client(key).get_blob_properties()
+        if props.has_legal_hold:
+            return datetime.max.replace(tzinfo=UTC)
+        until = props.immutability_policy.expiry_time if props.immutability_policy else None
+        return until.astimezone(UTC) if until is not None else None
 
     @property
     def _container(self) -> ContainerClient:

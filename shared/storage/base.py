@@ -32,6 +32,10 @@ class ObjectNotFoundError(StorageError):
     """The key does not exist (never retried)."""
 
 
+class ObjectLockUnsupportedError(StorageConfigError):
+    """Object lock was asked for but the bucket cannot retain objects (exit 2, before any dump)."""
+
+
 class ObjectExistsError(StorageError):
     """A create-only ``put(..., if_absent=True)`` found the key already there (never retried)."""
 
@@ -118,4 +122,31 @@ class HeadLastStorage(Protocol):
         ``retried(what, call)``: ``RetryingStorage`` passes its policy there, so a part that fails is
         sent again without sending the body again.
         """
+
+
+# Retention modes, spelled as S3 spells them. GOVERNANCE: a principal with a bypass permission can
+# shorten or remove it (GCS "Unlocked", Azure "Unlocked"); COMPLIANCE: nobody can, not even the
+# account owner, until it expires (GCS "Locked", Azure "Locked").
+LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
+
+
+@runtime_checkable
+class LockingStorage(Protocol):
+    """A bucket that can retain single objects until a date (S3 Object Lock, GCS object retention,
+    Azure version-level immutability). Kept apart from ``Storage`` so backends without it (local)
+    stay four methods; callers check ``isinstance(storage, LockingStorage)``."""
+
+    def check_object_lock(self) -> None:
+        """Raise ``ObjectLockUnsupportedError`` (one line naming the bucket and what to enable) when the
+        bucket cannot retain objects. Safe to retry."""
+        ...
+
+    def set_retention(self, key: str, *, until: datetime, mode: str) -> None:
+        """Retain the current version of ``key`` until ``until`` (aware UTC) in ``mode`` (``LOCK_MODES``).
+        Extending a retention is allowed everywhere; shortening one is refused by the service. Safe to retry."""
+        ...
+
+    def retained_until(self, key: str) -> datetime | None:
+        """When the current version of ``key`` may be deleted: its retention date (``datetime.max`` for a
+        legal/temporary hold), or None if it is not retained. ``ObjectNotFoundError`` if missing. Safe to retry."""
         ...

@@ -18,11 +18,13 @@ import contextlib
 import io
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from shared.storage.base import (
     ObjectExistsError,
     ObjectInfo,
+    ObjectLockUnsupportedError,
     ObjectNotFoundError,
     Retried,
     StorageConfigError,
@@ -54,6 +56,8 @@ DOWNLOAD_CHUNK_SIZE = 8 * 1024 * 1024
 # pass ``upload_retry_seconds`` for links that need more patience.
 CALL_RETRY_SECONDS = 5.0
 UPLOAD_RETRY_SECONDS = 10.0
+# Our retention modes (shared.storage.base.LOCK_MODES) in GCS's words.
+_GCS_MODES = {"GOVERNANCE": "Unlocked", "COMPLIANCE": "Locked"}
 
 
 class GcsStorage:
@@ -145,6 +149,35 @@ class GcsStorage:
         # A 404 means already gone (a missing bucket gives the same 404: ``list`` is the check for that).
         with _translated(f"delete {self.url}/{key}", missing=ObjectNotFoundError), contextlib.suppress(NotFound):
             self._bucket.blob(key).delete(retry=_retry(CALL_RETRY_SECONDS))
+
+    # Object lock (``LockingStorage``): per-object retention, which needs a bucket created with
+    # object retention enabled. A bucket-level retention policy (Terraform ``retention_policy``) also
+    # retains objects; ``retained_until`` reports whichever ends later.
+
+    def check_object_lock(self) -> None:
+        with _translated(f"read the settings of {self.url}", missing=StorageConfigError):
+            bucket = self._client.get_bucket(self.bucket, retry=_retry(CALL_RETRY_SECONDS))
+        if bucket.object_retention_mode != "Enabled":
+            raise ObjectLockUnsupportedError(
+                f"{self.url} has no object retention (it can only be enabled when the bucket is created: "
+                "Terraform enable_object_retention = true); unset BACKUP_LOCK_DAYS or use such a bucket"
+            )
+
+    def set_retention(self, key: str, *, until: datetime, mode: str) -> None:
+        with _translated(f"set retention on {self.url}/{key}", missing=ObjectNotFoundError):
+            blob = self._bucket.blob(key)
+            blob.retention.mode = _GCS_MODES[mode]
+            blob.retention.retain_until_time = until
+            blob.patch(retry=_retry(CALL_RETRY_SECONDS))
+
+    def retained_until(self, key: str) -> datetime | None:
+        with _translated(f"read retention of {self.url}/{key}", missing=ObjectNotFoundError):
+            blob = self._bucket.blob(key)
+            blob.reload(retry=_retry(CALL_RETRY_SECONDS))
+        if blob.temporary_hold or blob.event_based_hold:
+            return datetime.max.replace(tzinfo=UTC)
+        dates = [d for d in (blob.retention.retain_until_time, blob.retention_expiration_time) if d is not None]
+        return max(dates).astimezone(UTC) if dates else None
 
     @property
     def _client(self) -> Client:

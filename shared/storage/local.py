@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from shared.readers import CHUNK_BYTES
 from shared.storage.base import (
     ObjectExistsError,
     ObjectInfo,
@@ -27,8 +28,6 @@ from shared.storage.base import (
 )
 from shared.storage.parts import head_of_size
 
-# Large enough to keep syscalls cheap, small enough to keep memory flat.
-_COPY_CHUNK = 1 << 20
 _PARTIAL_MARK = ".partial-"
 
 
@@ -119,7 +118,7 @@ class LocalStorage:
 
 def _copy(stream: BinaryIO, out: BinaryIO) -> int:
     written = 0
-    while chunk := stream.read(_COPY_CHUNK):
+    while chunk := stream.read(CHUNK_BYTES):
         out.write(chunk)
         written += len(chunk)
     return written

@@ -11,6 +11,8 @@ import io
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
+from shared.readers import PullReader
+
 _S = TypeVar("_S", bound=io.RawIOBase | io.BufferedIOBase)
 
 
@@ -20,7 +22,7 @@ class Rewindable(Protocol):
         """Start over: the next read returns the first byte again."""
 
 
-class ReopeningReader(io.RawIOBase, Generic[_S]):
+class ReopeningReader(PullReader, Generic[_S]):
     """Reads from ``open_stream()``; ``rewind()`` closes that stream and reads from a fresh one.
 
     ``current`` is the stream of the latest attempt (e.g. a ``HashingReader`` whose digest the caller
@@ -35,11 +37,8 @@ class ReopeningReader(io.RawIOBase, Generic[_S]):
         self.current.close()
         self.current = self._open_stream()
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        return self.current.readinto(buffer)
+    def _pull(self, size: int) -> bytes:
+        return self.current.read(size)
 
     def close(self) -> None:
         if not self.closed:

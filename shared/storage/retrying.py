@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import BinaryIO, TypeVar, cast
 
 from shared.retry import RetryPolicy, call_with_retries
 from shared.storage.base import (
     HeadLastStorage,
+    LockingStorage,
     ObjectInfo,
+    ObjectLockUnsupportedError,
     Retried,
     Storage,
     StorageError,
@@ -71,6 +74,28 @@ class RetryingStorage:
 
     def delete(self, key: str) -> None:
         self._call(f"deleting {key}", lambda: self.inner.delete(key))
+
+    # Object lock (``LockingStorage``), retried like the other calls. A backend without it (local
+    # directories) fails the check with one clear line.
+
+    def check_object_lock(self) -> None:
+        if not isinstance(self.inner, LockingStorage):
+            raise ObjectLockUnsupportedError(f"{self.url}: this storage cannot lock objects; unset BACKUP_LOCK_DAYS")
+        locking = self.inner
+        self._call("checking object lock", locking.check_object_lock)
+
+    def set_retention(self, key: str, *, until: datetime, mode: str) -> None:
+        locking = self._locking()
+        self._call(f"setting retention on {key}", lambda: locking.set_retention(key, until=until, mode=mode))
+
+    def retained_until(self, key: str) -> datetime | None:
+        locking = self._locking()
+        return self._call(f"reading retention of {key}", lambda: locking.retained_until(key))
+
+    def _locking(self) -> LockingStorage:
+        if not isinstance(self.inner, LockingStorage):
+            raise ObjectLockUnsupportedError(f"{self.url}: this storage cannot lock objects")
+        return self.inner
 
     def _call(self, what: str, fn: Callable[[], _T]) -> _T:
         return call_with_retries(fn, policy=self.policy, retry_on=(TransientStorageError,), what=what, logger=log)

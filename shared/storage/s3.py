@@ -23,11 +23,14 @@ import contextlib
 import io
 import os
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from shared.readers import PullReader
 from shared.storage.base import (
     ObjectExistsError,
     ObjectInfo,
+    ObjectLockUnsupportedError,
     ObjectNotFoundError,
     Retried,
     StorageConfigError,
@@ -180,6 +183,46 @@ class S3Storage:
         except _sdk_errors() as exc:
             raise _translate(exc, what=f"delete {self.url}/{key}") from exc
 
+    # Object lock (``LockingStorage``). Retention is set on each object after its upload: s3transfer
+    # passes the lock headers to CreateMultipartUpload on AWS, but moto ignores them there, and one
+    # PutObjectRetention call behaves the same for a single put and a multipart upload.
+
+    def check_object_lock(self) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self._client.get_object_lock_configuration(Bucket=self.bucket)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ObjectLockConfigurationNotFoundError":
+                raise _translate(exc, what=f"read the object lock configuration of {self.url}") from exc
+            answer = {}
+        except _sdk_errors() as exc:
+            raise _translate(exc, what=f"read the object lock configuration of {self.url}") from exc
+        if answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") != "Enabled":
+            raise ObjectLockUnsupportedError(
+                f"{self.url} has no S3 Object Lock (it can only be enabled on a versioned bucket: Terraform "
+                "object_lock_enabled = true); unset BACKUP_LOCK_DAYS or use a bucket with Object Lock"
+            )
+
+    def set_retention(self, key: str, *, until: datetime, mode: str) -> None:
+        try:
+            self._client.put_object_retention(
+                Bucket=self.bucket, Key=key, Retention={"Mode": mode, "RetainUntilDate": until}
+            )
+        except _sdk_errors() as exc:
+            raise _translate(exc, what=f"set retention on {self.url}/{key}") from exc
+
+    def retained_until(self, key: str) -> datetime | None:
+        # head_object, not GetObjectRetention: same answer on AWS, and moto 5.2 answers the latter with 500.
+        try:
+            head = self._client.head_object(Bucket=self.bucket, Key=key)
+        except _sdk_errors() as exc:
+            raise _translate(exc, what=f"read retention of {self.url}/{key}") from exc
+        if head.get("ObjectLockLegalHoldStatus") == "ON":
+            return datetime.max.replace(tzinfo=UTC)
+        until = head.get("ObjectLockRetainUntilDate")
+        return until.astimezone(UTC) if until is not None else None
+
     @property
     def _client(self) -> S3Client:
         if self._client_instance is None:
@@ -208,21 +251,17 @@ def _build_client(*, region: str | None, endpoint: str | None, max_attempts: int
     return session.client("s3", region_name=region, endpoint_url=endpoint, config=config)
 
 
-class _OneShotReader(io.RawIOBase):
+class _OneShotReader(PullReader):
     """The caller's stream as a raw, non-seekable, counting stream (see the module docstring)."""
 
     def __init__(self, inner: BinaryIO) -> None:
         self._inner = inner
         self.count = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._inner.read(len(buffer))
-        buffer[: len(data)] = data
+    def _pull(self, size: int) -> bytes:
+        data = self._inner.read(size)
         self.count += len(data)
-        return len(data)
+        return data
 
 
 @contextlib.contextmanager

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, BinaryIO, cast
 
+from shared.readers import PullReader
 
-class TranslatingReader(io.RawIOBase):
+
+class TranslatingReader(PullReader):
     """A download body whose mid-stream SDK errors (reset, timeout) become storage errors.
 
     ``guard()`` returns the adapter's context manager that re-raises SDK exceptions as
@@ -19,14 +21,10 @@ class TranslatingReader(io.RawIOBase):
         self._body = body
         self._guard = guard
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
+    def _pull(self, size: int) -> bytes:
         with self._guard():
-            data = self._body.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+            data: bytes = self._body.read(size)
+        return data
 
     def close(self) -> None:
         if not self.closed and hasattr(self._body, "close"):

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from agent.backup import _claim_backup_id
+from agent.id_claims import claim_backup_id
 from shared.config import load_settings
 from shared.storage import ObjectExistsError, open_storage
 from tests.integration.test_dispatch_kmock import JOB_NAME, invoke
@@ -69,7 +69,8 @@ def test_two_claims_in_the_same_second_get_different_ids(tmp_path):
 
         def claim() -> str:
             barrier.wait()
-            return _claim_backup_id(storage, settings).backup_id
+            return claim_backup_id(storage, prefix=settings.destination.prefix,
+                                   format_name=settings.format.name).backup_id
 
         ids = list(pool.map(lambda _: claim(), range(2)))
     assert ids[0] != ids[1]

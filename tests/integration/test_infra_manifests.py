@@ -36,7 +36,8 @@ def all_documents() -> list[dict[str, Any]]:
 @pytest.mark.parametrize("version", SCHEMA_VERSIONS)
 def test_every_manifest_is_valid_against_the_kubernetes_schema(version: str) -> None:
     docs = all_documents()
-    assert {d["kind"] for d in docs} == {"ServiceAccount", "Role", "RoleBinding", "CronJob"}
+    assert {d["kind"] for d in docs} == {"ServiceAccount", "Role", "RoleBinding", "CronJob", "Deployment",
+                                         "NetworkPolicy"}
     for doc in docs:
         kubernetes_validate.validate(doc, version, strict=True)  # raises ValidationError with the path
 
@@ -53,7 +54,7 @@ def test_committed_manifests_equal_a_fresh_render(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(RENDER), "--out", str(tmp_path)], check=True)
     rendered = {p.name: p.read_text() for p in tmp_path.glob("*.yaml")}
     committed = {p.name: p.read_text() for p in MANIFESTS.glob("*.yaml")}
-    assert rendered.keys() == committed.keys() == {"rbac.yaml", "cronjob.yaml"}
+    assert rendered.keys() == committed.keys() == {"rbac.yaml", "cronjob.yaml", "binlog-archiver.yaml"}
     for name, text in committed.items():
         assert text == rendered[name], f"infra/kubernetes/{name} is stale: run make manifests"
 
@@ -103,3 +104,26 @@ def test_rbac_binds_the_agent_to_get_one_secret_and_dispatchers_to_jobs() -> Non
     assert dispatcher["rules"] == [{"apiGroups": ["batch"], "resources": ["jobs"],
                                     "verbs": ["create", "get", "list"]}]
     assert all(d["metadata"]["namespace"] == cronjob["metadata"]["namespace"] for d in docs.values())
+
+
+def test_binlog_archiver_is_one_recreated_replica_of_the_backup_pod_following_the_binlog() -> None:
+    deployment, policy = documents("binlog-archiver.yaml")
+    cronjob = documents("cronjob.yaml")[0]
+    spec = deployment["spec"]
+    assert (spec["replicas"], spec["strategy"]) == (1, {"type": "Recreate"})
+    pod, backup_pod = spec["template"]["spec"], cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    container, backup_container = pod["containers"][0], backup_pod["containers"][0]
+    assert container["args"] == ["archive-binlogs", "--follow"]
+    assert pod["restartPolicy"] == "Always" and pod["terminationGracePeriodSeconds"] >= 30
+    # Everything else is the backup's pod: image, ServiceAccount (Secret access), hardening, volumes.
+    for key in ("serviceAccountName", "securityContext", "volumes", "enableServiceLinks"):
+        assert pod[key] == backup_pod[key]
+    for key in ("image", "securityContext", "volumeMounts", "resources"):
+        assert container[key] == backup_container[key]
+    env = [e for e in container["env"] if not e["name"].startswith("BINLOG_")]
+    assert env == backup_container["env"]
+    labels = spec["template"]["metadata"]["labels"]
+    assert spec["selector"]["matchLabels"] == labels == policy["spec"]["podSelector"]["matchLabels"]
+    # The dispatcher's overlap guard lists backup Jobs by label: the archiver must not match it.
+    assert labels["app.kubernetes.io/component"] == "binlog-archiver"
+    assert policy["spec"]["policyTypes"] == ["Ingress"] and policy["spec"]["ingress"] == []

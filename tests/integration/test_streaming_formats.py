@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.pipeline import DumpJob, produce
-from shared.dump import write_defaults_file
+from agent.pipeline import ArtifactUpload, produce
+from shared.dump import dump_argv
 from shared.formats import artifact_format
+from shared.mariadb_client import write_defaults_file
 from shared.storage import open_storage
 from tests.support.cli import run_cli
 from tests.support.mariadb_server import TestServer, schema_objects, table_checksums
@@ -122,9 +123,9 @@ def run_pipeline(server: TestServer, tmp_path: Path, fmt: str) -> tuple[_DiskWat
     defaults = write_defaults_file(run_dir, host=server.host, port=server.port, user="root", password=server.password)
     (tmp_path / "bucket").mkdir()
     storage = _DiskWatchingStorage(f"file://{tmp_path / 'bucket'}", run_dir)
-    job = DumpJob(defaults_file=defaults, run_dir=run_dir, storage=storage, key=f"b/artifact.{fmt}", mtime=0,
-                  progress=lambda n: None)
-    result = produce(job, artifact_format(fmt))
+    upload = ArtifactUpload(dump_argv=dump_argv(defaults), run_dir=run_dir, storage=storage,
+                            key=f"b/artifact.{fmt}", mtime=0, progress=lambda n: None)
+    result = produce(upload, artifact_format(fmt))
     return storage, result.compressed_bytes
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from shared.archive import TarGzBody, tar_end
-from shared.compression import compress_bytes, open_compressor
+from shared.compression import open_compressor
 from shared.formats import DUMP_TAR_MEMBER, TAR, artifact_format
 from shared.layout import BackupKeys, backup_id_at, sha1_sidecar_text
 from shared.manifest import Artifact, Inventory, Manifest, Source
@@ -28,6 +28,15 @@ def targz_bytes(sql: bytes, *, member: str = DUMP_TAR_MEMBER, mtime: int = 0) ->
 
 
 SQL = b"".join(b"INSERT INTO t VALUES (%d, 'row %d \xe2\x9c\x93');\n" % (i, i) for i in range(20_000))
+
+
+def compress_bytes(codec: str, data: bytes) -> bytes:
+    """``data`` as one complete compressed member, written by the agent's own compressor."""
+    sink = io.BytesIO()
+    compressor = open_compressor(codec, sink)
+    compressor.write(data)
+    compressor.close()
+    return sink.getvalue()
 
 
 def artifact_bytes(fmt: str, sql: bytes, tmp: Path, *, member: str | None = None) -> bytes:

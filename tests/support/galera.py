@@ -5,6 +5,8 @@ runs with ``user=mysql`` (the rsync SST daemon drops to ``nobody`` and fails as 
 owned by mysql and every parent directory is traversable, node 1 bootstraps with
 ``--wsrep-new-cluster``, and short evs timeouts so a killed node is evicted in ~4 s instead of ~15 s.
 
+- ``galera_binlog_cluster``: the same with binlogs on every node (log_slave_updates, wsrep_gtid_mode,
+  domain ``CLUSTER_GTID_DOMAIN``, files ``node<i>-bin.*``), for point-in-time recovery.
 - ``galera_cluster``: a fresh cluster per test (tests kill nodes, so sharing one would couple them);
   ``cluster.password`` is root's TCP password, ``cluster.nodes[i].execute(sql)`` runs SQL over the
   node's socket, ``cluster.kill(i)`` is ``kill -9``.
@@ -35,11 +37,16 @@ GALERA_PROVIDER = Path("/usr/lib/galera/libgalera_smm.so")
 # A joiner's rsync SST plus InnoDB start-up takes 3-6 s here; 90 s covers a loaded 2-core CI box.
 _NODE_READY_TIMEOUT_S = 90.0
 _CONNECT_TIMEOUT_S = 1.0
+# The GTID domain of replicated writes when nodes log binlogs (wsrep_gtid_domain_id).
+CLUSTER_GTID_DOMAIN = 100
 
 
 class GaleraNode:
-    def __init__(self, *, index: int, base: Path, gcomm_ports: list[int]) -> None:
+    def __init__(self, *, index: int, base: Path, gcomm_ports: list[int], binlogs: bool = False,
+                 extra_config: str = "") -> None:
         self.index = index
+        self.binlogs = binlogs
+        self.extra_config = extra_config
         self.dir = base / f"node{index}"
         self.port = free_port()
         self.host = "127.0.0.1"
@@ -93,8 +100,25 @@ class GaleraNode:
             f"wsrep_sst_receive_address=127.0.0.1:{self.sst_port}\n"
             "wsrep_sst_method=rsync\n"
             f'wsrep_provider_options="{provider_options}"\n'
+            + (self._binlog_config() if self.binlogs else "")
+            + self.extra_config  # last: a later line of an option file overrides an earlier one
         )
         return config
+
+    def _binlog_config(self) -> str:
+        """What PITR needs (TESTSTACK.md, docs/PITR.md): every node logs every write (log_slave_updates),
+        with the cluster's GTIDs (wsrep_gtid_mode, one wsrep_gtid_domain_id) under its own file names."""
+        return (f"log_bin=node{self.index}-bin\n"
+                "log_slave_updates=ON\n"
+                "wsrep_gtid_mode=ON\n"
+                f"wsrep_gtid_domain_id={CLUSTER_GTID_DOMAIN}\n"
+                f"gtid_domain_id={10 + self.index}\n"
+                f"server_id={1 + self.index}\n"
+                "max_binlog_size=1M\n")
+
+    @property
+    def data_dir(self) -> Path:
+        return self.dir / "data"
 
     def start(self, *, bootstrap: bool) -> None:
         argv = ["mariadbd", f"--defaults-file={self.dir / 'my.cnf'}", *(["--wsrep-new-cluster"] if bootstrap else [])]
@@ -150,12 +174,13 @@ class GaleraNode:
 
 
 class GaleraCluster:
-    def __init__(self, size: int = 3) -> None:
+    def __init__(self, size: int = 3, *, binlogs: bool = False, extra_config: str = "") -> None:
         self.base = Path(tempfile.mkdtemp(prefix="galera-"))
         # mkdtemp makes 0700 dirs: mysql (and rsync's nobody) must be able to walk into them.
         self.base.chmod(0o755)
         gcomm_ports = [free_port() for _ in range(size)]
-        self.nodes = [GaleraNode(index=i, base=self.base, gcomm_ports=gcomm_ports) for i in range(size)]
+        self.nodes = [GaleraNode(index=i, base=self.base, gcomm_ports=gcomm_ports, binlogs=binlogs,
+                                 extra_config=extra_config) for i in range(size)]
         self.password = f"gal'\"#${secrets.token_hex(8)}\\end"
 
     def start(self) -> GaleraCluster:
@@ -293,6 +318,19 @@ def galera_cluster() -> Iterator[GaleraCluster]:
     if not galera_available():
         pytest.skip("needs galera-4, rsync and root (see shared/TESTSTACK.md)")
     cluster = GaleraCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def galera_binlog_cluster() -> Iterator[GaleraCluster]:
+    """The same cluster with binary logs on every node, as point-in-time recovery needs them."""
+    if not galera_available():
+        pytest.skip("needs galera-4, rsync and root (see shared/TESTSTACK.md)")
+    cluster = GaleraCluster(binlogs=True)
     try:
         cluster.start()
         yield cluster

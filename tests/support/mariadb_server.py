@@ -4,6 +4,8 @@
   contains characters that need quoting, reachable on 127.0.0.1:``server.port``.
 - ``sample_server``: the same with ``examples/sample-data.sql`` loaded (several databases,
   utf8mb4, BLOBs, NULLs, generated column, views, trigger, routines, event).
+- ``binlog_server``: an empty server writing ROW binary logs (``bin.000001``...; ``server.server_id``
+  is 1), rotating at 1 MiB (``BINLOG_SERVER_ARGS``): the source for point-in-time-recovery tests.
 - ``mariadb_factory``: call it to get more servers (e.g. a restore target); all stop at teardown.
 - ``table_checksums(server)`` / ``schema_objects(server)``: what a restore must reproduce.
 """
@@ -20,6 +22,8 @@ from agent.throwaway_server import ThrowawayServer
 
 SAMPLE_SQL = Path(__file__).resolve().parents[2] / "examples" / "sample-data.sql"
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
+# What PITR needs of a server (docs/PITR.md); 1 MiB files so tests see rotations after little writing.
+BINLOG_SERVER_ARGS = ("--log-bin=bin", "--server-id=1", "--binlog-format=ROW", "--max-binlog-size=1M")
 
 
 class TestServer(ThrowawayServer):
@@ -36,8 +40,8 @@ class TestServer(ThrowawayServer):
         }
 
 
-def start_test_server(*, sample: bool = False) -> TestServer:
-    server = TestServer()
+def start_test_server(*, sample: bool = False, extra_args: tuple[str, ...] = ()) -> TestServer:
+    server = TestServer(extra_args=extra_args)
     server.start()
     # Quote, backslash, '#' and '$' make sure nothing splits or interprets the password on its way.
     server.password = f"pw'\"#${secrets.token_hex(8)}\\end"
@@ -51,8 +55,8 @@ def start_test_server(*, sample: bool = False) -> TestServer:
 def mariadb_factory() -> Iterator[Callable[..., TestServer]]:
     started: list[TestServer] = []
 
-    def make(*, sample: bool = False) -> TestServer:
-        server = start_test_server(sample=sample)
+    def make(*, sample: bool = False, extra_args: tuple[str, ...] = ()) -> TestServer:
+        server = start_test_server(sample=sample, extra_args=extra_args)
         started.append(server)
         return server
 
@@ -64,6 +68,11 @@ def mariadb_factory() -> Iterator[Callable[..., TestServer]]:
 @pytest.fixture
 def mariadb_server(mariadb_factory: Callable[..., TestServer]) -> TestServer:
     return mariadb_factory()
+
+
+@pytest.fixture
+def binlog_server(mariadb_factory: Callable[..., TestServer]) -> TestServer:
+    return mariadb_factory(extra_args=BINLOG_SERVER_ARGS)
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ import subprocess
 
 import pytest
 
-from shared.compression import CODECS, GZIP_BLOCK_SIZE, compress_bytes, open_compressor, open_decompressor
+from shared.compression import CODECS, GZIP_BLOCK_SIZE, open_compressor, open_decompressor
 from shared.dump import PIPE_BYTES, enlarge_pipe
+from tests.support.backups import compress_bytes
 
 TOOLS = {"gzip": [["gzip", "-dc"], ["pigz", "-dc"]], "zstd": [["zstd", "-dc"]]}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.config import ConfigError, load_settings
+from shared.config import ConfigError, ConfigValues, RetryPolicy, load_destination, load_retry, load_settings
 
 BASE = {
     "CELL_DEFAULT_NAMESPACE": "db",
@@ -115,3 +115,51 @@ def test_echoed_input_is_bounded_and_single_line():
         load_settings({"MARIADB_HOST": "h", "MARIADB_PASSWORD": "p", "CLOUD_PROVIDER": "x\n" + "y" * 500})
     text = str(raised.value)
     assert "\n" not in text and len(text) < 200
+
+
+def test_password_and_password_file_together_are_refused_naming_both():
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"MARIADB_HOST": "h", "BACKUP_URL": "file:///b", "MARIADB_PASSWORD": "pw",
+                       "MARIADB_PASSWORD_FILE": "/does/not/exist"})
+    assert str(raised.value) == ("MARIADB_PASSWORD and MARIADB_PASSWORD_FILE (--password-file) are both set: "
+                                 "give only one")
+
+
+def test_the_option_table_drives_flags_and_the_job_environment():
+    from shared.config import OPTIONS
+    from shared.k8s.job_settings import AGENT_ENV_PASSTHROUGH
+
+    flags = [o.flag for o in OPTIONS if o.flag]
+    assert len(flags) == len(set(flags)) and len({o.env for o in OPTIONS}) == len(OPTIONS)
+    assert [o.env for o in OPTIONS if o.flag is None] == ["MARIADB_PASSWORD", "MARIADB_HA_RESTORE_YES"]
+    assert "MARIADB_PASSWORD" not in AGENT_ENV_PASSTHROUGH  # a secret must never reach a Job spec
+    assert AGENT_ENV_PASSTHROUGH == (
+        "CLOUD_PROVIDER", "S3_BUCKET", "AWS_REGION", "GCS_BUCKET", "AZURE_STORAGE_CONTAINER",
+        "AZURE_STORAGE_ACCOUNT", "BACKUP_URL", "BACKUP_PREFIX", "BACKUP_FORMAT", "BACKUP_KEEP_LAST",
+        "BACKUP_MAX_AGE_DAYS", "BACKUP_RETRY_SECONDS", "BACKUP_RETRY_ATTEMPTS", "BACKUP_METRICS_PUSHGATEWAY",
+        "BACKUP_NOTIFY_URL",
+        # Public keys and the lock: a Job needs them to encrypt and retain; identities are never passed.
+        "BACKUP_ENCRYPT_RECIPIENTS", "BACKUP_LOCK_DAYS", "BACKUP_LOCK_MODE",
+    )
+    assert not [name for name in AGENT_ENV_PASSTHROUGH if "IDENTITY" in name]
+
+
+def test_flags_override_env_once_and_empty_values_count_as_unset():
+    values = ConfigValues.merge({"S3_BUCKET": "env", "BACKUP_PREFIX": "", "MARIADB_PASSWORD": ""},
+                                {"S3_BUCKET": "flag", "MARIADB_PORT": None})
+    assert dict(values) == {"S3_BUCKET": "flag", "MARIADB_PASSWORD": ""}
+
+
+def test_region_and_account_variables_reach_a_url_given_destination():
+    assert load_destination({"BACKUP_URL": "s3://bkt/p", "AWS_REGION": "eu-west-1"}).storage_url == \
+        "s3://bkt?region=eu-west-1"
+    assert load_destination({"BACKUP_URL": "s3://bkt?region=us-east-1", "AWS_REGION": "eu-west-1"}).storage_url == \
+        "s3://bkt?region=us-east-1"
+    assert load_destination({"BACKUP_URL": "azblob://cont", "AZURE_STORAGE_ACCOUNT": "acct"}).storage_url == \
+        "azblob://cont?account=acct"
+
+
+def test_each_read_side_loader_needs_only_its_section():
+    assert load_retry({}) == RetryPolicy(attempts=5, max_seconds=600.0)
+    assert load_retry({"BACKUP_RETRY_ATTEMPTS": "2", "BACKUP_RETRY_SECONDS": "30"}) == RetryPolicy(2, 30.0)
+    assert load_destination({"BACKUP_URL": "gs://bucket"}).prefix == "mariadb-ha-backup/default/mariadb"

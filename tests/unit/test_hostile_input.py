@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.dump import AccessDeniedError, DumpConnectionError, DumpError, classify_failure
 from shared.layout import BackupIdError, parse_backup_id
+from shared.mariadb_client import AccessDeniedError, DumpConnectionError, DumpError, classify_failure
 from shared.storage import StorageError, open_storage
 
 # What mariadb-dump / mariadb really print (collected on this machine), and how each must be treated.

@@ -38,6 +38,27 @@ resource "aws_s3_bucket" "backups" {
   #checkov:skip=CKV2_AWS_62:Nothing consumes object events; the manifest.json commit is read by the agent itself.
   bucket = var.bucket_name
   tags   = var.tags
+  # Object Lock can only be turned on when the bucket is created (changing it replaces the bucket).
+  object_lock_enabled = var.object_lock_enabled
+}
+
+# Opt-in immutability (agent: BACKUP_LOCK_DAYS). The agent sets each object's own retention; a default
+# retention here also covers objects written by anything else, including the agent's claim markers.
+resource "aws_s3_bucket_object_lock_configuration" "backups" {
+  count  = var.object_lock_enabled ? 1 : 0
+  bucket = aws_s3_bucket.backups.id
+
+  dynamic "rule" {
+    for_each = var.object_lock_default_days > 0 ? [1] : []
+    content {
+      default_retention {
+        mode = var.object_lock_mode
+        days = var.object_lock_default_days
+      }
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.backups]
 }
 
 resource "aws_s3_bucket_ownership_controls" "backups" {
@@ -201,6 +222,25 @@ data "aws_iam_policy_document" "agent_bucket" {
       "s3:ListMultipartUploadParts",
     ]
     resources = ["${local.bucket_arn}/${var.backup_prefix}/*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.object_lock_enabled ? [1] : []
+    content {
+      sid = "RetainOwnObjects"
+      # set and read per-object retention (BACKUP_LOCK_DAYS); never s3:BypassGovernanceRetention
+      actions   = ["s3:PutObjectRetention", "s3:GetObjectRetention", "s3:GetObjectLegalHold"]
+      resources = ["${local.bucket_arn}/${var.backup_prefix}/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.object_lock_enabled ? [1] : []
+    content {
+      sid       = "CheckObjectLock"
+      actions   = ["s3:GetBucketObjectLockConfiguration"]
+      resources = [local.bucket_arn]
+    }
   }
 
   dynamic "statement" {

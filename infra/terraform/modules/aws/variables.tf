@@ -195,3 +195,25 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "object_lock_enabled" {
+  description = "Create the bucket with S3 Object Lock so the agent can retain backups (BACKUP_LOCK_DAYS). Only possible at bucket creation: changing it replaces the bucket."
+  type        = bool
+  default     = false
+}
+
+variable "object_lock_default_days" {
+  description = "With object_lock_enabled: a default retention for every new object version, in days (0: none; the agent still retains its own objects for BACKUP_LOCK_DAYS)."
+  type        = number
+  default     = 0
+}
+
+variable "object_lock_mode" {
+  description = "Mode of the default retention: GOVERNANCE (s3:BypassGovernanceRetention can lift it) or COMPLIANCE (nobody can, not even the account root)."
+  type        = string
+  default     = "GOVERNANCE"
+  validation {
+    condition     = contains(["GOVERNANCE", "COMPLIANCE"], var.object_lock_mode)
+    error_message = "object_lock_mode must be GOVERNANCE or COMPLIANCE."
+  }
+}

@@ -47,6 +47,17 @@ resource "azurerm_storage_account" "backups" {
   infrastructure_encryption_enabled = true
   tags                              = var.tags
 
+  # Version-level immutability for the agent's BACKUP_LOCK_DAYS (set at account creation); the policy
+  # below is the default for every new blob version, the agent sets each backup's own date on top.
+  dynamic "immutability_policy" {
+    for_each = var.object_lock_enabled ? [1] : []
+    content {
+      allow_protected_append_writes = false
+      state                         = "Unlocked"
+      period_since_creation_in_days = var.object_lock_default_days
+    }
+  }
+
   blob_properties {
     versioning_enabled = true
 

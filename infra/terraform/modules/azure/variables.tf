@@ -145,3 +145,19 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "object_lock_enabled" {
+  description = "Create the storage account with version-level immutability so the agent can retain backups (BACKUP_LOCK_DAYS). Only possible at account creation."
+  type        = bool
+  default     = false
+}
+
+variable "object_lock_default_days" {
+  description = "With object_lock_enabled: the account's default immutability period for every new blob version, in days (Azure requires at least 1)."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.object_lock_default_days >= 1
+    error_message = "object_lock_default_days must be at least 1."
+  }
+}

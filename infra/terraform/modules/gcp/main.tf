@@ -41,9 +41,19 @@ resource "google_storage_bucket" "backups" {
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
   labels                      = var.labels
+  # Per-object retention for the agent's BACKUP_LOCK_DAYS; only settable when the bucket is created.
+  enable_object_retention = var.object_lock_enabled
 
   versioning {
     enabled = true
+  }
+
+  # Opt-in bucket-wide retention: no object can be deleted or replaced before it is this old.
+  dynamic "retention_policy" {
+    for_each = var.retention_policy_days > 0 ? [1] : []
+    content {
+      retention_period = var.retention_policy_days * 86400
+    }
   }
 
   dynamic "encryption" {
@@ -163,6 +173,29 @@ resource "google_storage_bucket_iam_member" "agent_objects" {
     title       = "backup-prefix-only"
     description = "Objects under ${var.backup_prefix}/ and listings of that prefix"
     expression  = local.prefix_condition
+  }
+}
+
+# With object lock the agent also reads the bucket's retention setting and sets retention on its own
+# objects; storage.objects.overrideUnlockedRetention (shortening a retention) is deliberately absent.
+resource "google_project_iam_custom_role" "agent_retention" {
+  count       = var.object_lock_enabled ? 1 : 0
+  project     = var.project_id
+  role_id     = replace("${var.name}_retention", "-", "_")
+  title       = "mariadb-ha-backup object retention"
+  permissions = ["storage.buckets.get", "storage.objects.setRetention"]
+}
+
+resource "google_storage_bucket_iam_member" "agent_retention" {
+  count  = var.object_lock_enabled ? 1 : 0
+  bucket = google_storage_bucket.backups.name
+  role   = google_project_iam_custom_role.agent_retention[0].id
+  member = "serviceAccount:${google_service_account.agent.email}"
+
+  condition {
+    title       = "backup-prefix-and-bucket-settings"
+    description = "Retention on objects under ${var.backup_prefix}/, and reading the bucket's settings"
+    expression  = "${local.prefix_condition} || resource.name == \"projects/_/buckets/${var.bucket_name}\""
   }
 }
 

@@ -169,3 +169,15 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "object_lock_enabled" {
+  description = "Create the bucket with object retention enabled so the agent can retain backups (BACKUP_LOCK_DAYS). Only possible at bucket creation."
+  type        = bool
+  default     = false
+}
+
+variable "retention_policy_days" {
+  description = "Bucket retention policy in days: no object can be deleted before it is this old (0: none). Keep it at or below the agent's retention (BACKUP_KEEP_LAST / BACKUP_MAX_AGE_DAYS) or prune will report kept backups."
+  type        = number
+  default     = 0
+}

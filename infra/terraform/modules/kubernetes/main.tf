@@ -104,3 +104,160 @@ resource "kubernetes_role_binding_v1" "dispatcher" {
     }
   }
 }
+
+# The binlog archiver (opt-in): `archive-binlogs --follow` as a one-replica Deployment running the
+# backup Job's pod (same image, ServiceAccount and Secret access, same hardening). It mirrors
+# infra/kubernetes/binlog-archiver.yaml, rendered from shared/k8s/archiver_manifest.py.
+
+locals {
+  archiver_labels = {
+    "app.kubernetes.io/name"       = "mariadb-ha-backup"
+    "app.kubernetes.io/component"  = "binlog-archiver"
+    "app.kubernetes.io/instance"   = var.mariadb_service_name
+    "app.kubernetes.io/managed-by" = "terraform"
+  }
+  archiver_env = merge({
+    CELL_DEFAULT_NAMESPACE  = local.namespace
+    MARIADB_HA_SERVICE_NAME = var.mariadb_service_name
+    MARIADB_HA_SECRET_NAME  = var.secret_name
+    BACKUP_TMPDIR           = "/var/spool/mariadb-ha-backup"
+  }, var.binlog_archiver_env)
+}
+
+resource "kubernetes_deployment_v1" "binlog_archiver" {
+  count = var.binlog_archiver_enabled ? 1 : 0
+  # checkov:skip=CKV_K8S_8:No port to probe: when the stream or the bucket fails for good the archiver exits and the Deployment restarts it
+  # checkov:skip=CKV_K8S_9:No Service routes to the archiver: readiness gates nothing
+  # checkov:skip=CKV_K8S_11:No CPU limit on purpose, as for the backup Job: throttling only adds lag
+  # checkov:skip=CKV_K8S_43:The image is the caller's variable; pin it by digest there
+  # checkov:skip=CKV_K8S_15:IfNotPresent is right for a digest- or version-pinned image
+  # checkov:skip=CKV_K8S_38:The agent reads its Secret through the API: it needs its ServiceAccount token
+
+  metadata {
+    name      = "mariadb-ha-backup-binlogs-${var.mariadb_service_name}"
+    namespace = local.namespace
+    labels    = local.archiver_labels
+  }
+
+  spec {
+    replicas = 1
+
+    # The old pod is gone before the new one starts: two archivers of one target never overlap.
+    strategy {
+      type = "Recreate"
+    }
+
+    selector {
+      match_labels = local.archiver_labels
+    }
+
+    template {
+      metadata {
+        labels = local.archiver_labels
+      }
+
+      spec {
+        service_account_name             = kubernetes_service_account_v1.agent.metadata[0].name
+        automount_service_account_token  = true
+        enable_service_links             = false
+        termination_grace_period_seconds = 60
+
+        security_context {
+          run_as_non_root = true
+          run_as_user     = 10001
+          run_as_group    = 10001
+          fs_group        = 10001
+          seccomp_profile {
+            type = "RuntimeDefault"
+          }
+        }
+
+        container {
+          name              = "agent"
+          image             = var.agent_image
+          image_pull_policy = "IfNotPresent"
+          args              = ["archive-binlogs", "--follow"]
+
+          dynamic "env" {
+            for_each = local.archiver_env
+            content {
+              name  = env.key
+              value = env.value
+            }
+          }
+
+          resources {
+            requests = {
+              cpu                 = "500m"
+              memory              = "256Mi"
+              "ephemeral-storage" = "1Gi"
+            }
+            limits = {
+              memory              = "1Gi"
+              "ephemeral-storage" = "21760Mi"
+            }
+          }
+
+          security_context {
+            allow_privilege_escalation = false
+            read_only_root_filesystem  = true
+            run_as_non_root            = true
+            capabilities {
+              drop = ["ALL"]
+            }
+            seccomp_profile {
+              type = "RuntimeDefault"
+            }
+          }
+
+          volume_mount {
+            name       = "spool"
+            mount_path = "/var/spool/mariadb-ha-backup"
+          }
+          volume_mount {
+            name       = "tmp"
+            mount_path = "/tmp"
+          }
+        }
+
+        volume {
+          name = "spool"
+          empty_dir {
+            size_limit = "20Gi"
+          }
+        }
+        volume {
+          name = "tmp"
+          empty_dir {
+            size_limit = "256Mi"
+          }
+        }
+      }
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.agent_image != "" && var.mariadb_service_name != ""
+      error_message = "binlog_archiver_enabled needs agent_image and mariadb_service_name."
+    }
+  }
+}
+
+# Nothing connects to the archiver; egress stays open (MariaDB, DNS, the API, the object store).
+resource "kubernetes_network_policy_v1" "binlog_archiver" {
+  count = var.binlog_archiver_enabled ? 1 : 0
+
+  metadata {
+    name      = "mariadb-ha-backup-binlogs-${var.mariadb_service_name}"
+    namespace = local.namespace
+    labels    = local.archiver_labels
+  }
+
+  spec {
+    pod_selector {
+      match_labels = local.archiver_labels
+    }
+    policy_types = ["Ingress"]
+  }
+}

@@ -17,3 +17,8 @@ output "dispatcher_role_name" {
   description = "Role allowing create/get/list on Jobs, bound to the function's identity."
   value       = kubernetes_role_v1.dispatcher.metadata[0].name
 }
+
+output "binlog_archiver_deployment_name" {
+  description = "The binlog archiver Deployment (null unless binlog_archiver_enabled)."
+  value       = var.binlog_archiver_enabled ? kubernetes_deployment_v1.binlog_archiver[0].metadata[0].name : null
+}

@@ -50,3 +50,32 @@ variable "name" {
   type        = string
   default     = "mariadb-ha-backup"
 }
+
+variable "binlog_archiver_enabled" {
+  description = "Run the binlog archiver (archive-binlogs --follow) for point-in-time recovery: a one-replica Deployment in the namespace. See docs/PITR.md for the server settings it needs."
+  type        = bool
+  default     = false
+}
+
+variable "agent_image" {
+  description = "Agent image for the binlog archiver (the backup Jobs' image, pinned by digest or version). Required when binlog_archiver_enabled."
+  type        = string
+  default     = ""
+}
+
+variable "mariadb_service_name" {
+  description = "The MariaDB Service the archiver follows (and whose name forms the default key prefix). Required when binlog_archiver_enabled."
+  type        = string
+  default     = ""
+}
+
+variable "binlog_archiver_env" {
+  description = "Agent environment for the archiver: the backups' destination (CLOUD_PROVIDER and bucket, or BACKUP_URL; BACKUP_PREFIX) and BINLOG_* settings (BINLOG_UPLOAD_SECONDS, BINLOG_SOURCES). Never a password: it comes from the Secret."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.binlog_archiver_env) : !can(regex("PASSWORD", k))])
+    error_message = "binlog_archiver_env must not carry a password: the archiver reads the Secret."
+  }
+}

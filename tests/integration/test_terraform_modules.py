@@ -153,7 +153,7 @@ def test_gcp_bucket_is_uniform_private_versioned_and_expires() -> None:
     assert bucket["versioning"][0]["enabled"] is True
     actions = {rule["action"][0]["type"]: rule["condition"][0] for rule in bucket["lifecycle_rule"]}
     assert actions.keys() == {"Delete", "AbortIncompleteMultipartUpload"}
-    assert "dynamic" in bucket and "encryption" in bucket["dynamic"][0]  # CMEK when kms_key_name is set
+    assert any("encryption" in block for block in bucket["dynamic"])  # CMEK when kms_key_name is set
 
 
 def test_azure_storage_is_private_tls12_versioned_with_a_policy() -> None:
@@ -278,7 +278,8 @@ def test_aws_function_reaches_kubernetes_only_as_the_dispatcher_group() -> None:
 
 def test_gcp_grants_are_narrow() -> None:
     roles = [v for k, v in walk(parsed(TERRAFORM / "modules" / "gcp")) if k == "role"]
-    assert sorted(roles) == ["roles/container.clusterViewer", "roles/iam.workloadIdentityUser",
+    assert sorted(roles) == ["${google_project_iam_custom_role.agent_retention[0].id}",
+                             "roles/container.clusterViewer", "roles/iam.workloadIdentityUser",
                              "roles/run.invoker", "roles/run.invoker", "roles/storage.objectUser"]
     members = [v for k, v in walk(parsed(TERRAFORM / "modules" / "gcp")) if k == "member"]
     assert not [m for m in members if "allUsers" in m or "allAuthenticatedUsers" in m]
@@ -322,3 +323,44 @@ def test_plain_rbac_manifests_grant_what_the_kubernetes_module_grants() -> None:
                         **({"resourceNames": ["mariadb-ha"]} if "resource_names" in r else {})} for r in rules]
                 for name, rules in _kubernetes_rules().items()}
     assert roles == from_hcl
+
+
+def test_object_lock_is_opt_in_on_every_cloud() -> None:
+    """Off by default (it can only be set when the bucket is created and cannot be undone)."""
+    variables = {cloud: parsed(TERRAFORM / "modules" / cloud) for cloud in ("aws", "gcp", "azure")}
+    for cloud, parsed_vars in variables.items():
+        declared = {name: body for block in parsed_vars["variable"] for name, body in block.items()}
+        assert declared["object_lock_enabled"]["default"] is False, cloud
+    assert one("aws", "aws_s3_bucket", "backups")["object_lock_enabled"] == "${var.object_lock_enabled}"
+    assert one("aws", "aws_s3_bucket_object_lock_configuration", "backups")["count"] == "${var.object_lock_enabled ? 1 : 0}"
+    assert one("gcp", "google_storage_bucket", "backups")["enable_object_retention"] == "${var.object_lock_enabled}"
+    account = one("azure", "azurerm_storage_account", "backups")
+    assert any("immutability_policy" in block for block in account["dynamic"])
+
+
+def test_agent_can_set_retention_but_never_bypass_it() -> None:
+    actions = [a for k, v in walk(parsed(TERRAFORM / "modules" / "aws")["data"])
+               if k == "actions" for a in v]
+    assert "s3:PutObjectRetention" in actions and "s3:GetBucketObjectLockConfiguration" in actions
+    assert not [a for a in actions if "Bypass" in a or a in ("s3:*", "s3:PutBucketObjectLockConfiguration")]
+    role = one("gcp", "google_project_iam_custom_role", "agent_retention")
+    assert sorted(role["permissions"]) == ["storage.buckets.get", "storage.objects.setRetention"]
+
+
+def test_binlog_archiver_is_opt_in_and_runs_the_rendered_deployments_pod() -> None:
+    """The module's archiver mirrors infra/kubernetes/binlog-archiver.yaml (one source: shared/k8s)."""
+    body = one("kubernetes", "kubernetes_deployment_v1", "binlog_archiver")
+    assert body["count"] == "${var.binlog_archiver_enabled ? 1 : 0}"
+    variables = {name: v for entry in parsed(TERRAFORM / "modules" / "kubernetes")["variable"] for name, v in entry.items()}
+    assert variables["binlog_archiver_enabled"]["default"] is False
+    rendered = next(yaml.safe_load_all((ROOT / "infra" / "kubernetes" / "binlog-archiver.yaml").read_text()))
+    spec, pod = body["spec"][0], body["spec"][0]["template"][0]["spec"][0]
+    container, expected = pod["container"][0], rendered["spec"]["template"]["spec"]
+    assert (spec["replicas"], spec["strategy"][0]["type"]) == (rendered["spec"]["replicas"], "Recreate")
+    assert container["args"] == expected["containers"][0]["args"]
+    assert pod["termination_grace_period_seconds"] == expected["terminationGracePeriodSeconds"]
+    assert pod["service_account_name"] == "${kubernetes_service_account_v1.agent.metadata[0].name}"
+    assert container["resources"][0]["limits"] == expected["containers"][0]["resources"]["limits"]
+    assert {v["name"]: v["empty_dir"][0]["size_limit"] for v in pod["volume"]} == {
+        v["name"]: v["emptyDir"]["sizeLimit"] for v in expected["volumes"]}
+    assert container["security_context"][0]["read_only_root_filesystem"] is True

@@ -1,0 +1,7 @@
+"""``archive-binlogs``: stream the binary log from a server into immutable segments in the bucket.
+
+``nodes`` inspects and picks the server to follow (and refuses one that cannot give a correct
+archive), ``stream`` supervises the ``mariadb-binlog`` child and tails the files it writes,
+``segmenter`` cuts transactions into segments and commits them, ``archiver`` runs the whole loop
+(resume from the bucket, failover, gaps, SIGTERM).
+"""
