@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.dump import child_env
+from shared.mariadb_client import child_env
 
 # Output flags the ticket protocol relies on: plain lines, no headers, flushed after each statement.
 TICKET_FLAGS = ("--batch", "--skip-column-names", "--unbuffered")

@@ -30,8 +30,8 @@ from pathlib import Path
 from agent.client_sessions import ClientSession
 from agent.dumpfile import Kind, Unit
 from agent.dumpfile.parsing import BATCH_BYTES
-from shared.dump import classify_failure
 from shared.errors import BackupFailedError
+from shared.mariadb_client import classify_failure
 
 # A session gets another row batch only while it has less than this unconfirmed: one batch running
 # and one waiting, so it never idles between batches, and memory is ~2 batches per session.

@@ -56,10 +56,6 @@ class ThrowawayServer:
         tmpdir = self.dir / "tmp"
         tmpdir.mkdir()
         user_args = ["--user=root"] if os.geteuid() == 0 else []
-        # A private tmpdir: bootstraps running at the same time in a shared /tmp collide on their
-        # temporary table files ("Error on delete of '/tmp/#sql-temptable-...'") and abort.
-        private_tmp = self.dir / "tmp"
-        private_tmp.mkdir()
         subprocess.run(
             [
                 install_db,
@@ -73,7 +69,6 @@ class ThrowawayServer:
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            env={**os.environ, "TMPDIR": str(private_tmp)},
         )
         self.port = free_port()
         self.process = subprocess.Popen(
@@ -88,7 +83,6 @@ class ThrowawayServer:
                 f"--socket={self.socket_path}",
                 f"--pid-file={self.dir / 'mysqld.pid'}",
                 f"--log-error={self.dir / 'err.log'}",
-                f"--tmpdir={private_tmp}",
                 *_SMALL_SERVER_ARGS,
                 *self.extra_args,
             ],

@@ -22,7 +22,7 @@ from agent.dumpfile import Kind, read_units
 from agent.parallel_loading import ParallelLoader, SessionFailedError
 from agent.restoring import CLIENT_FLAGS
 from agent.throwaway_server import ThrowawayServer
-from shared.dump import client_argv, write_defaults_file
+from shared.mariadb_client import client_argv, write_defaults_file
 from tests.support.fingerprint import fingerprint
 from tests.support.hostile import dump_all, load_hostile
 from tests.support.mariadb_server import SAMPLE_SQL, TestServer, start_test_server

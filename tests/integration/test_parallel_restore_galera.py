@@ -21,7 +21,7 @@ from agent.dumpfile import read_units
 from agent.parallel_loading import ParallelLoader
 from agent.restoring import CLIENT_FLAGS
 from bench import dataset
-from shared.dump import client_argv, write_defaults_file
+from shared.mariadb_client import client_argv, write_defaults_file
 from tests.support.fingerprint import fingerprint
 from tests.support.galera import GaleraCluster, GaleraNode
 from tests.support.hostile import dump_all
