@@ -15,14 +15,16 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+from agent.accounts import accounts_keys
+from agent.backup_fidelity import ServerExtras, produce_counted, read_server_extras, store_accounts, with_fidelity
 from agent.backup_manifest import build_manifest
 from agent.credentials import resolve_password
 from agent.id_claims import claimed_backup_id
-from agent.pipeline import ArtifactResult, ArtifactUpload, produce
+from agent.pipeline import ArtifactResult, ArtifactUpload
 from agent.run_dir import private_run_dir
 from shared.binlogs.snapshot import POSITION_FLAGS, DumpSniffer
 from shared.config import Settings
@@ -52,6 +54,8 @@ class DumpCommand:
 
     argv: Callable[[Path], list[str]] = dump_argv
     inspect: Callable[[Path], ServerInfo] = inspect_server
+    # After the dump: warnings about what will not come back as it was, and the accounts (agent.accounts).
+    extras: Callable[[Path, ServerInfo], ServerExtras] = read_server_extras
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class BackupResult:
     raw_bytes: int
     compressed_bytes: int
     duration_seconds: float
+    warnings: list[str] = field(default_factory=list)
 
 
 def run_backup(
@@ -96,16 +101,21 @@ def run_backup(
                                 sniffer=DumpSniffer() if info.log_bin else None)
         retain = retainer(storage, lock, started=started)
         with _removed_unless_committed(storage, keys):
-            artifact = _with_retries(settings, "mariadb-dump", lambda: produce(upload, settings.format))
+            artifact, rows = _with_retries(settings, "mariadb-dump", lambda: produce_counted(upload, settings.format))
             retain(keys.artifact)
+            extras = dump.extras(defaults, info)
             storage.put(keys.sha1, io.BytesIO(sha1_sidecar_text(artifact.sha1, keys.artifact_name)))
             retain(keys.sha1)
-            manifest = build_manifest(settings, keys, info, artifact, started=started, lock=lock,
-                                      encryption=encryption, extra_flags=position_flags,
-                                      binlog=_snapshot_position(upload, info))
+            accounts = store_accounts(storage, folder=keys.folder, extras=extras, recipients=encryption.recipients)
+            if accounts is not None:
+                retain(accounts.key)
+            manifest = with_fidelity(build_manifest(settings, keys, info, artifact, started=started, lock=lock,
+                                                    encryption=encryption, extra_flags=position_flags,
+                                                    binlog=_snapshot_position(upload, info)),
+                                     accounts=accounts, rows=rows, warnings=extras.warnings)
             storage.put(keys.manifest, io.BytesIO(manifest.to_json()))
             retain(keys.manifest)
-    result = _result(settings, keys, artifact, seconds=time.monotonic() - clock)
+    result = replace(_result(settings, keys, artifact, seconds=time.monotonic() - clock), warnings=extras.warnings)
     log.info("backup %s complete", keys.backup_id, extra={"event": "complete", **asdict(result)})
     return result
 
@@ -133,7 +143,7 @@ def _removed_unless_committed(storage: Storage, keys: BackupKeys) -> Iterator[No
     try:
         yield
     except BaseException:
-        for key in (keys.manifest, keys.sha1, keys.artifact):
+        for key in (keys.manifest, keys.sha1, keys.artifact, *accounts_keys(keys.folder)):
             with contextlib.suppress(StorageError, BackupFailedError, OSError):
                 storage.delete(key)
         raise

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from agent.pipeline import ArtifactResult
 from shared import __version__
 from shared.config import Settings
-from shared.dump import DUMP_FLAGS
+from shared.dump import dump_flags
 from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.layout import BackupKeys
 from shared.manifest import Artifact, BinlogPosition, Encryption, Manifest, Retention, Source
@@ -32,8 +32,9 @@ def build_manifest(
         sha1_key=keys.sha1,
         source=Source(host=settings.source.host, port=settings.source.port, server_version=info.version,
                       namespace=settings.source.namespace, service=settings.source.service,
-                      server_hostname=info.hostname, gtid_binlog_pos=info.gtid_binlog_pos, galera=info.galera),
-        dump_command=["mariadb-dump", *DUMP_FLAGS, *extra_flags],
+                      server_hostname=info.hostname, gtid_binlog_pos=info.gtid_binlog_pos, galera=info.galera,
+                      max_allowed_packet=info.max_allowed_packet),
+        dump_command=["mariadb-dump", *dump_flags(), *extra_flags],
         tool_version=__version__,
         inventory=info.inventory,
         # Public keys only; an identity never reaches the backup.

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,12 +173,3 @@ def describe(unit: Unit) -> str:
     if unit.database is not None:
         return f"{what} of database `{unit.database}`"
     return f"the dump's {what}"
-
-
-def one_database(units: Iterable[Unit], name: str, found: list[bool]) -> Iterator[Unit]:
-    """The header, footer and every unit of database ``name``; ``found`` gets True if it had any."""
-    for unit in units:
-        if unit.database == name:
-            found[:] = [True]
-        if unit.database == name or unit.kind in (Kind.HEADER, Kind.FOOTER):
-            yield unit

@@ -80,6 +80,7 @@ class ArtifactUpload:
     # The artifact's layers (shared.formats.LAYERS, e.g. age encryption), applied in order after compression.
     encoders: tuple[Encoder, ...] = ()
     sniffer: DumpSniffer | None = None  # sees every chunk of the dump (its binlog position comments)
+    observe: Callable[[bytes], None] | None = None  # sees every chunk of the dump (e.g. to count rows)
 
     def dump_starts(self) -> None:
         if self.sniffer is not None:
@@ -89,6 +90,8 @@ class ArtifactUpload:
         self.progress(len(chunk))
         if self.sniffer is not None:
             self.sniffer.feed(chunk)
+        if self.observe is not None:
+            self.observe(chunk)
 
 
 def produce(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResult:

@@ -3,11 +3,13 @@
 Three records of the artifact must agree with the bytes in the bucket: the ``.sha1`` sidecar (what
 ``sha1sum -c`` checks on a downloaded copy), the manifest (SHA1, stored size, dump size, tar member),
 and the archive's own structure (every gzip/zstd member decompresses, the tar stream has exactly the
-expected member and ends properly). A mismatch names which record disagrees with what.
+expected member and ends properly). The ``accounts.sql`` beside it must match the manifest's SHA1.
+A mismatch names which record disagrees with what.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,6 +55,7 @@ def verify_backup(storage: Storage, manifest: Manifest, *, identities: Sequence[
         read = check_stored_bytes(storage, manifest)
     problems += read.problems
     problems += sha1_problems(read, manifest=manifest, sidecar_sha1=sidecar_sha1)
+    problems += _accounts_problems(storage, manifest)
     return VerifyReport(backup_id=manifest.id, artifact_key=manifest.artifact.key, sha1=read.sha1,
                         stored_bytes=read.stored_bytes, raw_bytes=read.raw_bytes, problems=tuple(problems),
                         content_checked=content_checked)
@@ -82,6 +85,21 @@ def _read_sidecar(storage: Storage, manifest: Manifest) -> tuple[str | None, lis
     problems = [] if name == manifest.artifact.name else [
         f"the .sha1 sidecar names {name!r}, not {manifest.artifact.name!r} (sha1sum -c would fail)"]
     return digest, problems
+
+
+def _accounts_problems(storage: Storage, manifest: Manifest) -> list[str]:
+    """``accounts.sql`` (see agent.accounts) must be there and match the manifest's SHA1."""
+    if manifest.accounts is None:
+        return []
+    try:
+        with storage.open_read(manifest.accounts.key) as stream:
+            data = stream.read()
+    except ObjectNotFoundError:
+        return [f"the accounts file {manifest.accounts.key} is missing"]
+    digest = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+    if digest != manifest.accounts.sha1:
+        return [f"SHA1 of {manifest.accounts.key} is {digest}, the manifest says {manifest.accounts.sha1}"]
+    return []
 
 
 def raise_if_failed(report: VerifyReport) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from shared.errors import BackupFailedError
 
 SCHEMA_VERSION = 1
+_NESTED = ("artifact", "source", "inventory", "encryption", "retention", "binlog", "accounts", "evidence")
 
 
 class ManifestError(BackupFailedError):
@@ -42,6 +43,7 @@ class Source:
     server_hostname: str | None = None  # @@hostname: the node that served the dump
     gtid_binlog_pos: str | None = None
     galera: dict[str, str] | None = None  # wsrep_* status when the server is a Galera node
+    max_allowed_packet: int | None = None  # the largest row the dump can hold; a restore target needs as much
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,26 @@ class Inventory:
     routines: list[str] = field(default_factory=list)
     triggers: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    sequences: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AccountsFile:
+    """``accounts.sql`` beside the artifact: users, roles and grants as SQL (see agent.accounts)."""
+
+    key: str
+    sha1: str  # of the stored bytes (age-encrypted when ``encrypted``)
+    accounts: list[str]
+    encrypted: bool = False  # age-encrypted to the artifact's recipients (``accounts.sql.age``)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the restore drill compares a restored server with, counted in the dump stream itself (so it
+    is of the dump's own snapshot): rows per table (every row version for system-versioned tables)."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    history_dumped: bool = False  # --dump-history was used: versioned tables' rows include history
 
 
 @dataclass(frozen=True)
@@ -97,6 +119,9 @@ class Manifest:
     encryption: Encryption | None = None  # None: the artifact is stored unencrypted
     retention: Retention | None = None  # None: no object lock
     binlog: BinlogPosition | None = None  # None when the server wrote no binlog (no point-in-time restore)
+    accounts: AccountsFile | None = None
+    evidence: Evidence | None = None
+    warnings: list[str] = field(default_factory=list)  # what the backup knows will not come back as it was
 
     def to_json(self) -> bytes:
         return (json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n").encode()
@@ -105,15 +130,16 @@ class Manifest:
     def from_json(cls, data: bytes) -> Manifest:
         try:
             raw: dict[str, Any] = json.loads(data)
-            nested = ("artifact", "source", "inventory", "encryption", "retention", "binlog")
             return cls(
-                **{k: v for k, v in raw.items() if k not in nested},
+                **{k: v for k, v in raw.items() if k not in _NESTED},
                 artifact=Artifact(**raw["artifact"]),
                 binlog=BinlogPosition(**raw["binlog"]) if raw.get("binlog") else None,
                 source=Source(**raw["source"]),
                 inventory=Inventory(**raw["inventory"]),
                 encryption=Encryption(**raw["encryption"]) if raw.get("encryption") else None,
                 retention=Retention(**raw["retention"]) if raw.get("retention") else None,
+                accounts=AccountsFile(**raw["accounts"]) if raw.get("accounts") else None,
+                evidence=Evidence(**raw["evidence"]) if raw.get("evidence") else None,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ManifestError(f"manifest is not valid: {type(exc).__name__}: {exc}") from None

@@ -38,11 +38,14 @@ class ServerInfo:
     inventory: Inventory
     log_bin: bool = False  # the server writes a binary log: the dump can record its snapshot's position
     server_id: int = 0
+    max_allowed_packet: int | None = None
 
 
 def inspect_server(defaults_file: Path) -> ServerInfo:
-    (version, hostname, gtid, log_bin, server_id), *_ = run_client_query(
-        defaults_file, "SELECT @@version, @@hostname, IFNULL(@@gtid_binlog_pos, ''), @@log_bin, @@server_id"
+    (version, hostname, gtid, log_bin, server_id, packet), *_ = run_client_query(
+        defaults_file,
+        "SELECT @@version, @@hostname, IFNULL(@@gtid_binlog_pos, ''), @@log_bin, @@server_id, "
+        "@@global.max_allowed_packet",
     )
     galera = _galera_state(defaults_file)
     if galera is not None and (
@@ -60,6 +63,7 @@ def inspect_server(defaults_file: Path) -> ServerInfo:
         server_id=int(server_id),
         galera=galera,
         inventory=read_inventory(defaults_file),
+        max_allowed_packet=int(packet),
     )
 
 
@@ -78,8 +82,9 @@ def read_inventory(defaults_file: Path) -> Inventory:
     # Built only from the constant SYSTEM_SCHEMAS above, no user input.
     sql = f"""
         SELECT 'databases', schema_name FROM information_schema.schemata WHERE schema_name NOT IN ({excluded})
-        UNION ALL SELECT 'tables', CONCAT(table_schema, '.', table_name) FROM information_schema.tables
-          WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ({excluded})
+        UNION ALL SELECT IF(table_type = 'SEQUENCE', 'sequences', 'tables'), CONCAT(table_schema, '.', table_name)
+          FROM information_schema.tables
+          WHERE table_type IN ('BASE TABLE', 'SYSTEM VERSIONED', 'SEQUENCE') AND table_schema NOT IN ({excluded})
         UNION ALL SELECT 'views', CONCAT(table_schema, '.', table_name) FROM information_schema.views
           WHERE table_schema NOT IN ({excluded})
         UNION ALL SELECT 'routines', CONCAT(routine_schema, '.', routine_name, ':', routine_type)
@@ -89,7 +94,8 @@ def read_inventory(defaults_file: Path) -> Inventory:
         UNION ALL SELECT 'events', CONCAT(event_schema, '.', event_name) FROM information_schema.events
           WHERE event_schema NOT IN ({excluded})
     """  # noqa: S608
-    found: dict[str, list[str]] = {k: [] for k in ("databases", "tables", "views", "routines", "triggers", "events")}
+    kinds = ("databases", "tables", "views", "routines", "triggers", "events", "sequences")
+    found: dict[str, list[str]] = {k: [] for k in kinds}
     for kind, name in run_client_query(defaults_file, sql):
         found[kind].append(name)
     return Inventory(**{k: sorted(v) for k, v in found.items()})

@@ -14,20 +14,13 @@ import argparse
 import json
 import threading
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.archiving.archiver import Archiver, ArchiveResult, Credentials
-from agent.archiving.metrics import JOB as METRICS_JOB
-from agent.archiving.metrics import MetricsPublisher
-from agent.backup import private_run_dir, resolve_password
-from agent.bucket import open_bucket
 from agent.commands.options import add_config_flags
-from agent.signals import signals_set
-from shared.config import ConfigValues, load_destination, load_retry, load_source, load_tmp_dir
-from shared.config.binlog import load_archive_settings
-from shared.encryption import load_encryption_settings
-from shared.logs import register_secret
-from shared.reporting.metrics import metrics_settings_from
+from shared.config import ConfigValues
+
+if TYPE_CHECKING:
+    from agent.archiving.archiver import ArchiveResult
 
 EXIT_GAP = 4
 
@@ -44,6 +37,20 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
+    # Flow modules load only when this command runs: the CLI imports every command to register it.
+    from agent.archiving.archiver import Archiver, Credentials
+    from agent.archiving.metrics import JOB as METRICS_JOB
+    from agent.archiving.metrics import MetricsPublisher
+    from agent.bucket import open_bucket
+    from agent.credentials import resolve_password
+    from agent.run_dir import private_run_dir
+    from agent.signals import signals_set
+    from shared.config import load_destination, load_retry, load_source, load_tmp_dir
+    from shared.config.binlog import load_archive_settings
+    from shared.encryption import load_encryption_settings
+    from shared.logs import register_secret
+    from shared.reporting.metrics import metrics_settings_from
+
     destination, source, retry = load_destination(config), load_source(config), load_retry(config)
     archive = load_archive_settings(config, host=source.host, port=source.port, prefix=destination.prefix)
     metrics_settings = metrics_settings_from(config, job=METRICS_JOB)

@@ -71,5 +71,7 @@ def _summary(r: BackupResult) -> str:
             f"  sha1        {r.sha1}  ({r.sha1_key})",
             f"  manifest    {r.manifest_key}",
             f"  size        {r.raw_bytes:,} bytes dumped -> {r.compressed_bytes:,} bytes stored ({ratio:.1f}x)",
+            # What will not come back exactly as it was (agent/backup_checks.py), also in the manifest.
+            *(f"  warning     {w}" for w in r.warnings),
         ]
     )

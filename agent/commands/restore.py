@@ -57,6 +57,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
+    from agent.accounts import load_accounts_settings
     from agent.bucket import open_bucket
     from agent.catalog import parse_time, scan_backups, select_backup
     from agent.credentials import resolve_password
@@ -75,6 +76,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     if not (args.backup_id or args.latest or args.at):
         raise BadInputError("say which backup to restore: an ID, --latest, --at TIME or --until TIME")
     at = parse_time(args.at) if args.at else None
+    accounts = load_accounts_settings(config)
     source = load_source(config)
     decryption = load_decryption_settings(config)
     password = resolve_password(source)
@@ -86,6 +88,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     identities = identities_for(entry.manifest, decryption)  # exit 2 here, before any download, if missing
     request = RestoreRequest(database=args.database, verify_first=args.verify_first,
                              confirmed=args.yes or load_restore_confirmed(config),
+                             accounts=accounts.mode,
                              **({"sessions": args.parallel} if args.parallel else {}))
     tmp_dir = load_tmp_dir(config)
     with signals_raise_terminated(), private_run_dir(tmp_dir) as run_dir, byte_progress("restore") as progress:
@@ -100,9 +103,14 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
 def _summary(r: RestoreResult, *, target: str) -> str:
     what = f"database {r.database}" if r.database else "all databases"
     verified = "verified first, " if r.verified_first else ""
-    return (f"restored {what} from backup {r.backup_id} into {target}\n"
-            f"  {verified}SHA1 {r.sha1} checked on the {r.stored_bytes:,} bytes downloaded; "
-            f"{r.loaded_bytes:,} bytes of dump read")
+    lines = [
+        f"restored {what} from backup {r.backup_id} into {target}",
+        f"  {verified}SHA1 {r.sha1} checked on the {r.stored_bytes:,} bytes downloaded; "
+        f"{r.loaded_bytes:,} bytes of dump read",
+    ]
+    if r.accounts_created:
+        lines.append(f"  accounts created: {', '.join(r.accounts_created)}")
+    return "\n".join(lines + [f"  note: {note}" for note in r.notes])
 
 
 def _sessions(text: str) -> int:

@@ -78,5 +78,6 @@ def _summary(result: dict[str, Any]) -> str:
     if drill:
         checked = ", ".join(f"{n} {kind}" for kind, n in drill["checked"].items())
         lines.append(f"  restore test passed in {drill['seconds']} s: restored into a throwaway server and found "
-                     f"every object the manifest lists ({checked})")
+                     f"every object the manifest lists, with its rows ({checked})")
+        lines += [f"  not checked: {item}" for item in drill.get("not_checked", [])]
     return "\n".join(lines)

@@ -57,6 +57,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("BACKUP_RETRY_ATTEMPTS", "--retry-attempts",
            "attempts for the database connection, the dump and every storage call (default 5)", "retry", True),
     Option(RESTORE_YES_ENV, None, "1: restore even into a server that has user databases", "restore"),
+    Option("MARIADB_HA_RESTORE_ACCOUNTS", "--accounts",
+           "restore (default): create the backup's users and roles the target lacks, with their grants; "
+           "keep: leave the target's accounts alone", "restore"),
     # Reporting after every backup run (shared/reporting: its own loaders; never fails a backup).
     Option("BACKUP_METRICS_PUSHGATEWAY", "--metrics-pushgateway", "push run metrics to this Pushgateway URL",
            "reporting", True),

@@ -35,6 +35,7 @@ def test_backup_lands_verifiable_and_restores_identically(sample_server, mariadb
     summary = json.loads(done.stdout)
     folder = bucket / "mariadb-ha-backup/db/mariadb-ha" / summary["backup_id"]
     assert sorted(p.name for p in folder.iterdir()) == [
+        "accounts.sql",
         "manifest.json",
         "mariadb-ha-backup.tar.gz",
         "mariadb-ha-backup.tar.gz.sha1",

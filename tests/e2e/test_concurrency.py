@@ -121,5 +121,6 @@ def test_claim_whose_response_was_lost_is_still_ours(sample_server, s3_server, h
     assert done.returncode == 0, done.stderr
     backup_id = json.loads(done.stdout)["backup_id"]
     keys = sorted(o["Key"] for o in s3_server.client().list_objects_v2(Bucket=bucket).get("Contents", []))
-    assert keys == [f"team/db/{backup_id}/{name}" for name in ("manifest.json", "mariadb-ha-backup.tar.gz",
+    assert keys == [f"team/db/{backup_id}/{name}" for name in ("accounts.sql", "manifest.json",
+                                                                 "mariadb-ha-backup.tar.gz",
                                                                  "mariadb-ha-backup.tar.gz.sha1")]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.cli import main
-from agent.database_filter import DatabaseSection
+from agent.dump_selection import Selection
 from agent.unpacking import open_dump
 from shared.layout import sha1_sidecar_text
 from shared.manifest import Manifest
@@ -38,8 +38,11 @@ def test_drill_on_a_good_backup_passes_and_reports_what_it_checked(backed_up):
     assert result["ok"] and result["problems"] == []
     drill = result["restore_test"]
     manifest = json.loads(Path(env["BACKUP_URL"][7:], summary["manifest_key"]).read_text())
-    assert drill["checked"] == {kind: len(manifest["inventory"][kind])
-                                for kind in ("databases", "tables", "views", "routines", "triggers", "events")}
+    assert drill["checked"] == {
+        **{kind: len(manifest["inventory"][kind])
+           for kind in ("databases", "tables", "views", "routines", "triggers", "events", "sequences")},
+        "row counts": len(manifest["evidence"]["rows"]),
+    }
     assert drill["checked"]["events"] >= 1 and drill["checked"]["triggers"] >= 1
     assert drill["loaded_bytes"] == summary["raw_bytes"]
 
@@ -72,7 +75,7 @@ def test_drill_on_a_consistently_repacked_archive_names_the_missing_objects(back
     with storage.open_read(summary["manifest_key"]) as stream:
         manifest = Manifest.from_json(stream.read())
     with open_dump(storage, manifest) as dump:
-        shop_only = b"".join(DatabaseSection(io.BufferedReader(dump), "shop").chunks())
+        shop_only = b"".join(Selection("shop").chunks(dump))
     archive = build_targz(shop_only, tmp_path)
     sha1 = hashlib.sha1(archive).hexdigest()  # the contract's checksum
     storage.put(summary["artifact_key"], io.BytesIO(archive))

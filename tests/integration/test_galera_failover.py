@@ -89,7 +89,7 @@ def test_node_killed_mid_dump_backup_completes_from_another_node(
     # The failed attempt left nothing: one backup with exactly its three objects, and no temp files.
     stored = sorted(p.relative_to(bucket).as_posix() for p in bucket.rglob("*") if p.is_file())
     folder = f"mariadb-ha-backup/default/mariadb/{result['backup_id']}"
-    assert stored == [f"{folder}/{n}" for n in ("manifest.json", "mariadb-ha-backup.tar.gz",
+    assert stored == [f"{folder}/{n}" for n in ("accounts.sql", "manifest.json", "mariadb-ha-backup.tar.gz",
                                                 "mariadb-ha-backup.tar.gz.sha1")]
     assert list(tmp.iterdir()) == []
     manifest = json.loads((bucket / folder / "manifest.json").read_text())

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from agent.backup import DumpCommand, run_backup
+from agent.backup_fidelity import ServerExtras
 from shared.compression import open_decompressor
 from shared.config import load_settings
 from shared.formats import DUMP_FORMATS, TAR, artifact_format
@@ -41,7 +42,8 @@ def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
 def cat_dump(tmp_path: Path) -> DumpCommand:
     sql_file = tmp_path / "source.sql"
     sql_file.write_bytes(SQL)
-    return DumpCommand(argv=lambda defaults: ["cat", str(sql_file)], inspect=lambda defaults: SERVER)
+    return DumpCommand(argv=lambda defaults: ["cat", str(sql_file)], inspect=lambda defaults: SERVER,
+                       extras=lambda defaults, info: ServerExtras())
 
 
 def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -85,7 +87,8 @@ def test_a_dump_that_keeps_losing_its_connection_leaves_no_backup(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     lost = "echo 'mariadb-dump: Got error: 2013: Lost connection to server during query' >&2; exit 2"
-    dump = DumpCommand(argv=lambda defaults: ["sh", "-c", lost], inspect=lambda defaults: SERVER)
+    dump = DumpCommand(argv=lambda defaults: ["sh", "-c", lost], inspect=lambda defaults: SERVER,
+                       extras=lambda defaults, info: ServerExtras())
     caplog.set_level(logging.WARNING, logger="mariadb_ha_backup.backup")
 
     with pytest.raises(DumpConnectionError):
