@@ -39,7 +39,6 @@ class RowCounter:
         self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)
         self._rows: Counter[str] = Counter()
         self._failed: str | None = None
-        self._ended = False  # the counting thread has taken the end-of-dump sentinel
         self._thread = threading.Thread(target=self._count, name="count-rows", daemon=True)
         self._thread.start()
 
@@ -55,14 +54,17 @@ class RowCounter:
             return None
         return dict(sorted(self._rows.items()))
 
-    def _until_end(self) -> Iterator[bytes]:
-        while (chunk := self._chunks.get()) is not None:
-            yield chunk
-        self._ended = True
-
     def _count(self) -> None:
+        ended = False
+
+        def chunks() -> Iterator[bytes]:
+            nonlocal ended
+            while (chunk := self._chunks.get()) is not None:
+                yield chunk
+            ended = True
+
         try:
-            for unit in read_units(self._until_end()):
+            for unit in read_units(chunks()):
                 if unit.database in _NOT_RESTORED:
                     continue
                 if unit.kind is Kind.ROWS:
@@ -71,7 +73,7 @@ class RowCounter:
                     self._rows[f"{unit.database}.{unit.name}"] += 0
         except Exception as exc:  # never fail the backup over its evidence; finish() reports it
             self._failed = f"{type(exc).__name__}: {exc}"
-            # Drain so the feeder never blocks, unless the parser already took finish()'s sentinel (a
-            # dump cut short, e.g. by SIGTERM): waiting for a second one would hang finish() forever.
-            while not self._ended and self._chunks.get() is not None:
+            # Drain so the feeder never blocks -- unless the parser already took the end mark (a dump cut
+            # short by a failure or a signal ends mid-statement): waiting for a second one would hang.
+            while not ended and self._chunks.get() is not None:
                 pass
