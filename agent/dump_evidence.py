@@ -16,6 +16,7 @@ import logging
 import queue
 import threading
 from collections import Counter
+from collections.abc import Iterator
 
 from agent.dumpfile import Kind, read_units
 
@@ -38,7 +39,6 @@ class RowCounter:
         self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)
         self._rows: Counter[str] = Counter()
         self._failed: str | None = None
-        self._ended = False  # the counting thread has taken finish()'s None
         self._thread = threading.Thread(target=self._count, name="count-rows", daemon=True)
         self._thread.start()
 
@@ -55,8 +55,16 @@ class RowCounter:
         return dict(sorted(self._rows.items()))
 
     def _count(self) -> None:
+        ended = False
+
+        def chunks() -> Iterator[bytes]:
+            nonlocal ended
+            while (chunk := self._chunks.get()) is not None:
+                yield chunk
+            ended = True
+
         try:
-            for unit in read_units(iter(self._next_chunk, None)):
+            for unit in read_units(chunks()):
                 if unit.database in _NOT_RESTORED:
                     continue
                 if unit.kind is Kind.ROWS:
@@ -65,12 +73,7 @@ class RowCounter:
                     self._rows[f"{unit.database}.{unit.name}"] += 0
         except Exception as exc:  # never fail the backup over its evidence; finish() reports it
             self._failed = f"{type(exc).__name__}: {exc}"
-            # Drain, so the feeder never blocks; but not past finish()'s None if the parser already took it
-            # (a dump cut short by SIGTERM or a lost node fails only at its end): that would wait forever.
-            while not self._ended and self._next_chunk() is not None:
+            # Drain so the feeder never blocks -- unless the parser already took the end mark (a dump cut
+            # short by a failure or a signal ends mid-statement): waiting for a second one would hang.
+            while not ended and self._chunks.get() is not None:
                 pass
-
-    def _next_chunk(self) -> bytes | None:
-        chunk = self._chunks.get()
-        self._ended = chunk is None
-        return chunk

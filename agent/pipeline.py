@@ -1,11 +1,13 @@
 """Dump → compress → (spool) → hash → upload, one producer per way of producing (shared/formats.py).
 
-Spooled formats (``tar.gz``, the seed's) compress the dump into a spool of compressed data while it
-runs and upload one gzip member — tar header + dump + tar end — once the size is known (see
-shared/archive.py). Streamed formats (``sql.gz`` / ``sql.zst``) need no temp disk at all: a thread
-compresses the dump into a pipe that the storage adapter uploads from. Either way the SHA1 is
-computed on the bytes as they are uploaded, and the byte count is checked against what the storage
-says it stored.
+Streamed formats (``sql.gz`` / ``sql.zst``): a thread compresses the dump into a pipe that the storage
+adapter uploads from, hashing the bytes as they go; no temp disk. Head-last formats (``tar.gz``, the
+seed's) stream the same way, their body while the dump runs and their size-bearing head last
+(``HeadLastStorage``, shared/archive.py); SHA1 is sequential and the head comes first, so their SHA1
+is computed by reading the stored object back, which also checks what the storage really holds.
+Spooled production (the tar.gz under a layer such as age encryption, which must see the stored bytes
+front to back) compresses into a spool of compressed data and uploads it once the size is known.
+Byte counts are always checked against what the storage says it stored.
 """
 
 from __future__ import annotations
@@ -21,17 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from shared.archive import CompressedSpool, open_targz
+from shared.archive import HEAD_SIZE, CompressedSpool, TarGzBody, open_targz, tar_end
 from shared.binlogs.snapshot import DumpSniffer
 from shared.compression import open_compressor
 from shared.dump import DumpProcess, enlarge_pipe
 from shared.errors import BackupFailedError
-from shared.formats import SPOOLED, STREAMED, ArtifactFormat, Production
+from shared.formats import HEAD_LAST, SPOOLED, STREAMED, ArtifactFormat, Production
 from shared.hashing import HashingReader
 from shared.readers import CHUNK_BYTES as CHUNK
 from shared.readers import Progress
-from shared.storage import Storage
+from shared.storage import Storage, StorageError
+from shared.storage.base import HeadLastStorage
 from shared.storage.replayable import ReopeningReader
+from shared.storage.retrying import read_replayable
 
 log = logging.getLogger("mariadb_ha_backup.pipeline")
 
@@ -127,6 +131,41 @@ def produce_spooled(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResu
     return ArtifactResult(sha1=hashed.hexdigest(), raw_bytes=spool.raw_bytes, compressed_bytes=stored)
 
 
+def produce_head_last(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResult:
+    _keep_part_buffers_mmapped()
+    assert fmt.tar_member is not None and fmt.codec == "gzip"  # the head is a tar header in a gzip member
+    storage = upload.storage
+    if not isinstance(storage, HeadLastStorage):
+        raise StorageError(f"{storage.url} cannot place an object's head after its body (no put_head_last)")
+    upload.dump_starts()
+    with DumpProcess(upload.dump_argv, upload.run_dir / "dump.err") as dump:
+        stored, raw_bytes = _upload_targz(upload, storage, dump, member=fmt.tar_member)
+    # Read back whole (retried from the start on a reset when the storage is a RetryingStorage).
+    sha1, read_back = read_replayable(storage, upload.key, _sha1_of)
+    _check_count(read_back, stored)
+    return ArtifactResult(sha1=sha1, raw_bytes=raw_bytes, compressed_bytes=stored)
+
+
+def _upload_targz(upload: ArtifactUpload, storage: HeadLastStorage, dump: DumpProcess, *,
+                  member: str) -> tuple[int, int]:
+    """(bytes stored, bytes dumped): the body goes up while the dump runs, the head last."""
+    pumped = _CompressingPipe(dump, codec="gzip", progress=upload.watch, tail=tar_end)
+    body = TarGzBody(cast(BinaryIO, pumped), member=member, mtime=upload.mtime, raw_size=lambda: pumped.raw_bytes)
+    try:
+        stored = storage.put_head_last(upload.key, cast(BinaryIO, body), head_size=HEAD_SIZE, head=body.head)
+    finally:
+        pumped.close()
+    _check_count(stored, HEAD_SIZE + body.count)
+    return stored, pumped.raw_bytes
+
+
+def _sha1_of(stream: BinaryIO) -> tuple[str, int]:
+    hashed = HashingReader(stream)
+    while hashed.read(CHUNK):
+        pass
+    return hashed.hexdigest(), hashed.count
+
+
 def produce_streamed(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResult:
     _keep_part_buffers_mmapped()
     upload.dump_starts()
@@ -142,13 +181,14 @@ def produce_streamed(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactRes
 
 
 PRODUCERS: dict[Production, Callable[[ArtifactUpload, ArtifactFormat], ArtifactResult]] = {
+    HEAD_LAST: produce_head_last,
     SPOOLED: produce_spooled,
     STREAMED: produce_streamed,
 }
 # A layer (age) transforms the stored bytes front to back from the first one (its stream cipher counts
 # chunks from the start), so a producer that writes an object's head after its body cannot apply one:
 # a layered artifact is made by the front-to-back producer this maps its production to.
-LAYERED_PRODUCTION: dict[Production, Production] = {SPOOLED: SPOOLED, STREAMED: STREAMED}
+LAYERED_PRODUCTION: dict[Production, Production] = {HEAD_LAST: SPOOLED, SPOOLED: SPOOLED, STREAMED: STREAMED}
 
 
 def _layered(stream: BinaryIO, encoders: tuple[Encoder, ...]) -> BinaryIO:
@@ -187,9 +227,11 @@ class _CompressingPipe:
     raises instead of returning EOF, so the storage aborts instead of committing a truncated object.
     """
 
-    def __init__(self, dump: DumpProcess, *, codec: str, progress: Callable[[bytes], None]) -> None:
+    def __init__(self, dump: DumpProcess, *, codec: str, progress: Callable[[bytes], None],
+                 tail: Callable[[int], bytes] | None = None) -> None:
         self._dump = dump
         self._codec = codec
+        self._tail = tail  # bytes to compress after the dump, given its size (the tar end)
         self._progress = progress
         self.raw_bytes = 0
         self._error: BaseException | None = None
@@ -207,6 +249,8 @@ class _CompressingPipe:
                     compressor.write(chunk)
                     self.raw_bytes += len(chunk)
                     self._progress(chunk)
+                if self._tail is not None:
+                    compressor.write(self._tail(self.raw_bytes))
                 compressor.close()
         except BaseException as exc:  # reported to the reader at EOF
             self._error = exc

@@ -10,7 +10,10 @@ MB = 1_000_000
 
 
 def load(paths: list[Path]) -> list[dict[str, Any]]:
-    return sorted((json.loads(p.read_text()) for p in paths), key=lambda r: r["meta"]["dump_bytes"])
+    """The backup/restore runs among the results files (other benchmarks keep theirs there too)."""
+    results = [json.loads(p.read_text()) for p in paths]
+    runs = [r for r in results if isinstance(r, dict) and "meta" in r and "summary" in r]
+    return sorted(runs, key=lambda r: r["meta"]["dump_bytes"])
 
 
 def markdown(result: dict[str, Any]) -> str:

@@ -7,7 +7,10 @@ d  ``mariadb-ha-backup backup`` tar.gz          our default (seed-compatible) fo
 e  ``mariadb-ha-backup backup`` sql.gz          streamed, no temp disk
 f  ``mariadb-ha-backup backup`` sql.zst         streamed, no temp disk
 g  ``mariadb < dump.sql``                       the restore floor
-h  ``mariadb-ha-backup restore``                download, verify, decompress, load
+h  ``mariadb-ha-backup restore``                defaults: verify first, then load over parallel sessions
+j  ``mariadb-ha-backup restore --parallel 1``   the same with one plain client session (serial)
+k  ``myloader``                                 the peer: parallel load of a mydumper dump (prepared untimed,
+   uncompressed, user databases only: myloader does not reload the system schema)
 i  ``mariadb-ha-backup backup`` sql.gz to a local directory: not a target, it shows what the
    S3 emulator costs (moto runs on the same 2 cores and spends ~0.2 CPU-s per 100 MB dumped)
 
@@ -42,6 +45,7 @@ class Context:
     target_env: dict[str, str]
     s3_env: dict[str, str]  # endpoint and dummy credentials
     dump_file: Path  # the plain dump that g loads
+    mydumper_dir: Path  # the mydumper dump that k loads
     mydumper_threads: int
 
 
@@ -125,6 +129,17 @@ def _agent_restore(ctx: Context, temp: Path) -> Command:
     return Command([ctx.python, "-m", "agent", "restore", "--latest", "--yes", "--json"], env)
 
 
+def _agent_restore_serial(ctx: Context, temp: Path) -> Command:
+    command = _agent_restore(ctx, temp)
+    return Command([*command.argv, "--parallel", "1"], command.env)
+
+
+def _myloader(ctx: Context, temp: Path) -> Command:
+    argv = ["myloader", f"--defaults-file={ctx.target_cnf}", f"--directory={ctx.mydumper_dir}",
+            f"--threads={ctx.mydumper_threads}", "--overwrite-tables", "--verbose=1"]
+    return Command(argv, _base_env(ctx, temp))
+
+
 def _last_line_int(m: Measurement, temp: Path) -> int | None:
     lines = m.stdout.split()
     return int(lines[-1]) if lines and lines[-1].isdigit() else None
@@ -145,8 +160,11 @@ VARIANTS = [
     Variant("e", "backup sql.gz", "backup", _agent_backup("sql.gz"), _agent_size),
     Variant("f", "backup sql.zst", "backup", _agent_backup("sql.zst"), _agent_size),
     Variant("g", "mariadb < dump.sql", "restore", _plain_restore, lambda m, t: None),
-    Variant("h", "restore (tar.gz from S3)", "restore", _agent_restore, lambda m, t: None),
+    Variant("h", "restore --latest (tar.gz from S3; defaults: verify first, parallel)", "restore", _agent_restore,
+            lambda m, t: None),
     Variant("i", "backup sql.gz to a local dir (no S3)", "backup", _agent_backup_local, _agent_size),
+    Variant("j", "restore --latest --parallel 1 (serial)", "restore", _agent_restore_serial, lambda m, t: None),
+    Variant("k", "myloader (mydumper dump)", "restore", _myloader, lambda m, t: None),
 ]
 BY_KEY = {v.key: v for v in VARIANTS}
 PYTHON = sys.executable

@@ -1,15 +1,27 @@
-"""The seed's ``mariadb-ha-backup.tar.gz`` without spooling the raw dump — as one gzip member.
+"""The seed's ``mariadb-ha-backup.tar.gz`` as one gzip member: streamed head-last, or around a spool.
 
-A tar member's size precedes its data, and the size is known only when the dump ends. So the dump is
-compressed as it arrives into a spool of *compressed* data, and the tar end (padding and end blocks)
-is compressed into the same deflate stream when the dump ends. The archive is then emitted as
+**Head-last (the default, nothing spooled).** A tar member's size precedes its data, and the size is
+known only when the dump ends. So the archive is laid out as a fixed-size *head* that holds the size,
+followed by a *body* that does not:
+
+    head (HEAD_SIZE = 527 bytes): gzip header (10) + one non-final *stored* deflate block (5 + 512)
+                                  whose payload is the tar header
+    body: the dump and the tar end (padding, end blocks, record padding) compressed by ISA-L into a
+          deflate stream that starts on the byte boundary after the stored block, then the gzip
+          trailer (CRC32 of the whole content, combined from the tar header's and the body's; ISIZE)
+
+The body is uploaded while the dump runs (``TarGzBody``); the storage puts the head in front of it at
+the end (``HeadLastStorage``). A stored block is what makes the head's size independent of the dump's.
+
+**Around a spool (only under a layer such as age encryption, which must see the bytes front to back).**
+The dump is compressed as it arrives into a spool of *compressed* data, the tar end into the same
+deflate stream, and the archive is emitted as
 
     gzip header + deflate(tar header, sync-flushed, not final) + the spool's deflate body
     + gzip trailer (CRC32 of the whole, combined from the two parts' CRCs; total size)
 
-which is one ordinary gzip member: every reader, including ones that stop after the first member
-(Python's ``tarfile`` in stream mode ``r|gz``), reads the whole archive. Temp disk is the compressed
-size (~1/4 of raw), compression overlaps the dump, and no byte is compressed twice.
+Either way it is one ordinary gzip member: every reader, including ones that stop after the first
+member (Python's ``tarfile`` in stream mode ``r|gz``), reads the whole archive.
 """
 
 from __future__ import annotations
@@ -18,7 +30,7 @@ import io
 import struct
 import tarfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -33,6 +45,14 @@ _GZIP_TRAILER = 8  # CRC32 and ISIZE, little-endian
 # RFC 1952 header: magic, deflate, no flags, mtime 0 (reproducible), no extra flags, OS "unknown".
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 _FEXTRA, _FNAME, _FCOMMENT, _FHCRC = 4, 8, 16, 2
+_GZIP_HEADER_SIZE = len(_GZIP_HEADER)
+# RFC 1951 stored block: BFINAL=0, BTYPE=00 (padded to a byte), LEN and its one's complement NLEN.
+_STORED_BLOCK = b"\x00" + struct.pack("<HH", _BLOCK, 0xFFFF ^ _BLOCK)
+HEAD_SIZE = _GZIP_HEADER_SIZE + len(_STORED_BLOCK) + _BLOCK
+
+
+class ArchiveFormatError(Exception):
+    """The compressor's output is not the single gzip member this module expects (a bug, not a user error)."""
 
 
 class SpoolFormatError(Exception):
@@ -177,3 +197,80 @@ class ChainedReader(PullReader):
             part.close()
         self._parts = []
         super().close()
+
+
+def tar_end(size: int) -> bytes:
+    """What follows a ``size``-byte member behind a one-block header (the head-last layout)."""
+    return tar_trailer(header_len=_BLOCK, size=size)
+
+
+def targz_head(member: str, *, size: int, mtime: int) -> bytes:
+    """The archive's first HEAD_SIZE bytes for a member of ``size`` bytes."""
+    header = tar_header(member, size=size, mtime=mtime)
+    if len(header) != _BLOCK:  # a member name over 100 bytes would need a GNU long-name block
+        raise ArchiveFormatError(f"tar member name {member!r} needs more than one header block")
+    return _GZIP_HEADER + _STORED_BLOCK + header
+
+
+class TarGzBody(PullReader):
+    """The archive's body, read from the single gzip member the compressor writes (dump + ``tar_end``).
+
+    The compressor's gzip header is dropped and its trailer replaced by the archive's; ``head()``,
+    valid once this stream is at EOF, is what must precede it. ``raw_size()`` gives the dump's size
+    once the compressor's output has ended.
+    """
+
+    def __init__(self, member_stream: BinaryIO, *, member: str, mtime: int, raw_size: Callable[[], int]) -> None:
+        self._source = member_stream
+        self._member = member
+        self._mtime = mtime
+        self._raw_size = raw_size
+        self._member_header = b""
+        self._held = b""  # the last bytes read: the compressor's trailer once the stream ends
+        self.count = 0  # body bytes handed out
+        self._ready = b""  # body bytes read but not yet handed out
+        self._trailer: bytes | None = None
+        self._head: bytes | None = None
+
+    def _pull(self, size: int) -> bytes:
+        return self._next_body_bytes(size)
+
+    def head(self) -> bytes:
+        if self._head is None:
+            raise ArchiveFormatError("the archive head is known only once the body has been read to the end")
+        return self._head
+
+    def _next_body_bytes(self, size: int) -> bytes:
+        while not self._ready and self._trailer is None:
+            data = self._source.read(max(size, _GZIP_TRAILER + _GZIP_HEADER_SIZE))
+            if not data:
+                self._end_member()
+                break
+            data = self._skip_member_header(self._held + data)
+            self._ready, self._held = data[:-_GZIP_TRAILER], data[-_GZIP_TRAILER:]
+        if not self._ready:
+            self._ready, self._trailer = self._trailer or b"", b""
+        out, self._ready = self._ready[:size], self._ready[size:]
+        self.count += len(out)
+        return out
+
+    def _skip_member_header(self, data: bytes) -> bytes:
+        """Drop the member's 10-byte header (arriving in any split); it must set no optional fields."""
+        if len(self._member_header) == _GZIP_HEADER_SIZE:
+            return data
+        taken = _GZIP_HEADER_SIZE - len(self._member_header)
+        self._member_header += data[:taken]
+        if len(self._member_header) == _GZIP_HEADER_SIZE and self._member_header[:4] != _GZIP_HEADER[:4]:
+            raise ArchiveFormatError("the compressor did not write a plain gzip header")
+        return data[taken:]
+
+    def _end_member(self) -> None:
+        if len(self._member_header) != _GZIP_HEADER_SIZE or len(self._held) != _GZIP_TRAILER:
+            raise ArchiveFormatError("the compressor's gzip member ended early")
+        body_crc, _isize = struct.unpack("<II", self._held)
+        raw = self._raw_size()
+        content = raw + len(tar_end(raw))
+        self._head = targz_head(self._member, size=raw, mtime=self._mtime)
+        header_crc = zlib.crc32(self._head[-_BLOCK:])
+        crc = isal_zlib.crc32_combine(header_crc, body_crc, content)
+        self._trailer = struct.pack("<II", crc, (_BLOCK + content) & 0xFFFFFFFF)

@@ -2,9 +2,11 @@
 
 One row per ``BACKUP_FORMAT`` value (``ArtifactFormat``): the compression codec (shared.compression),
 the object name in the backup folder, the tar member the dump is stored as (None: the compressed
-stream is the bare dump), how the pipeline produces it (``SPOOLED``: the size must be known before the
-upload starts, so the compressed dump is spooled to disk first; ``STREAMED``: compressed straight into
-the upload) and how it is read back (``TAR``: walk a one-member tar; ``PLAIN``: the decompressed
+stream is the bare dump), how the pipeline produces it (``HEAD_LAST``: the first bytes hold the dump's size,
+so the body is uploaded while the dump runs and the head put in front of it at the end, see
+shared/archive.py; ``SPOOLED``: the size must be known before the upload starts, so the compressed
+dump is spooled to disk first, used for ``HEAD_LAST`` formats under a layer; ``STREAMED``: compressed
+straight into the upload) and how it is read back (``TAR``: walk a one-member tar; ``PLAIN``: the decompressed
 stream is the dump). Configuration validates names against it, the layout names objects from it, the
 pipeline picks its producer from it, the manifest records codec and member from it, unpacking picks
 its reader from it, and the tests build fixtures from it. The ``kind`` says which artifact of a backup
@@ -28,8 +30,9 @@ from typing import Literal
 
 from shared.errors import BadInputError
 
-Production = Literal["spooled", "streamed"]
+Production = Literal["head_last", "spooled", "streamed"]
 Reading = Literal["tar", "plain"]
+HEAD_LAST: Production = "head_last"
 SPOOLED: Production = "spooled"
 STREAMED: Production = "streamed"
 TAR: Reading = "tar"
@@ -67,7 +70,7 @@ class Layer:
 ARTIFACT_FORMATS: dict[str, ArtifactFormat] = {
     f.name: f
     for f in (
-        ArtifactFormat("tar.gz", "dump", "gzip", "mariadb-ha-backup.tar.gz", DUMP_TAR_MEMBER, SPOOLED),
+        ArtifactFormat("tar.gz", "dump", "gzip", "mariadb-ha-backup.tar.gz", DUMP_TAR_MEMBER, HEAD_LAST),
         ArtifactFormat("sql.gz", "dump", "gzip", "mariadb-ha-backup.sql.gz", None, STREAMED),
         ArtifactFormat("sql.zst", "dump", "zstd", "mariadb-ha-backup.sql.zst", None, STREAMED),
     )

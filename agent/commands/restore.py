@@ -46,6 +46,10 @@ def register(subparsers: Any) -> None:
                         help="skip the verification pass (the SHA1 is still checked while loading)")
     parser.add_argument("--yes", action="store_true",
                         help=f"restore even though the target already has user databases [{RESTORE_YES_ENV}=1]")
+    parser.add_argument("--parallel", metavar="N", type=_sessions, default=None,
+                        help="load over N client sessions at once: one table's rows on all of them, DDL in dump "
+                             "order (default: the CPU count, at least 2, at most 8); 1 = one plain mariadb "
+                             "client, as `mariadb < dump.sql`")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     add_config_flags(parser)
     parser.set_defaults(func=run)
@@ -84,7 +88,8 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     identities = identities_for(entry.manifest, decryption)  # exit 2 here, before any download, if missing
     request = RestoreRequest(database=args.database, verify_first=args.verify_first,
                              confirmed=args.yes or load_restore_confirmed(config),
-                             accounts=accounts.mode)
+                             accounts=accounts.mode,
+                             **({"sessions": args.parallel} if args.parallel else {}))
     tmp_dir = load_tmp_dir(config)
     with signals_raise_terminated(), private_run_dir(tmp_dir) as run_dir, byte_progress("restore") as progress:
         defaults = write_defaults_file(run_dir, host=source.host, port=source.port, user=source.user,
@@ -106,3 +111,10 @@ def _summary(r: RestoreResult, *, target: str) -> str:
     if r.accounts_created:
         lines.append(f"  accounts created: {', '.join(r.accounts_created)}")
     return "\n".join(lines + [f"  note: {note}" for note in r.notes])
+
+
+def _sessions(text: str) -> int:
+    limit = 64  # a typo guard: every session is a client process and a server connection
+    if not text.isdigit() or not 1 <= int(text) <= limit:
+        raise argparse.ArgumentTypeError(f"expected a number of sessions from 1 to {limit}, got {text!r}")
+    return int(text)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -24,14 +25,17 @@ from shared.storage.base import (
     ObjectInfo,
     ObjectLockUnsupportedError,
     ObjectNotFoundError,
+    Retried,
     StorageConfigError,
     StorageError,
     TransientStorageError,
+    no_retries,
 )
+from shared.storage.parts import BodyPieces, head_of_size
 from shared.storage.streams import buffered_download
 
 if TYPE_CHECKING:
-    from azure.storage.blob import BlobServiceClient, ContainerClient
+    from azure.storage.blob import BlobClient, BlobServiceClient, ContainerClient
 
 # A blob holds at most 50,000 blocks, so the block size caps a streamed object: 8 MiB x 50,000 =
 # 390 GiB. Memory is about BLOCK_SIZE x UPLOAD_THREADS (+1 block being read) = 40 MiB; measured
@@ -99,6 +103,25 @@ class AzureStorage:
             # overwrite=False sends If-None-Match: * (409 BlobAlreadyExists if the key exists).
             self._container.upload_blob(key, data, overwrite=not if_absent, max_concurrency=UPLOAD_THREADS)
         return len(head) if isinstance(data, bytes) else written
+
+    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes],
+                      retried: Retried = no_retries) -> int:
+        """Stage the body's blocks while ``body`` is read, the head's block last, commit head first."""
+        from azure.storage.blob import BlobBlock
+
+        what = f"upload to {self.url}/{key}"
+        blob = self._container.get_blob_client(key)
+        run = uuid.uuid4().hex  # block ids are per blob: never reuse a failed earlier attempt's blocks
+        pieces: BodyPieces[str] = BodyPieces(piece_size=BLOCK_SIZE, held_bytes=0, threads=UPLOAD_THREADS,
+                                             first_number=1)
+        # A failure leaves only uncommitted blocks, which Azure never serves and discards after a week.
+        block_ids = pieces.send_all(body, lambda number, data: retried(
+            f"block {number} of {what}", lambda: _stage(blob, f"{run}-{number:08d}", data, what)))
+        first = head_of_size(head, head_size)
+        head_id = retried(f"block 0 of {what}", lambda: _stage(blob, f"{run}-{0:08d}", first, what))
+        blocks = [BlobBlock(block_id=i) for i in (head_id, *block_ids)]
+        retried(f"committing {what}", lambda: _commit(blob, blocks, what))
+        return head_size + pieces.body_bytes
 
     def open_read(self, key: str) -> BinaryIO:
         what = f"read {self.url}/{key}"
@@ -185,6 +208,17 @@ def _build_service(*, connection_string: str | None, account_url: str | None) ->
     from azure.identity import DefaultAzureCredential
 
     return BlobServiceClient(account_url=account_url, credential=DefaultAzureCredential(), **tuning)
+
+
+def _stage(blob: BlobClient, block_id: str, data: bytes, what: str) -> str:
+    with _translated(what, missing=StorageConfigError):
+        blob.stage_block(block_id, data, length=len(data))
+    return block_id
+
+
+def _commit(blob: BlobClient, blocks: list[Any], what: str) -> None:
+    with _translated(what, missing=StorageConfigError):
+        blob.commit_block_list(blocks)
 
 
 def _read_up_to(stream: BinaryIO, size: int) -> bytes:

@@ -8,10 +8,10 @@ object from a flaky network.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, TypeVar, runtime_checkable
 
 from shared.errors import BackupFailedError, BadInputError
 
@@ -85,6 +85,43 @@ class Storage(Protocol):
         """Delete ``key``; deleting a missing key is not an error (on GCS, neither is a missing bucket:
         both answer 404, so ``list`` is the bucket check). Safe to retry."""
         ...
+
+
+_T = TypeVar("_T")
+
+
+class Retried(Protocol):
+    def __call__(self, what: str, call: Callable[[], _T], /) -> _T: ...
+
+
+def no_retries(what: str, call: Callable[[], _T], /) -> _T:
+    return call()
+
+
+@runtime_checkable
+class HeadLastStorage(Protocol):
+    """A backend that can store an object whose first bytes are known only after the rest was sent.
+
+    Kept apart from ``Storage`` (one capability, one method): the streamed ``tar.gz`` needs it, nothing
+    else does. All four backends implement it (S3: part 1 uploaded last; Azure: the head's block
+    committed first; GCS: the body and the head as temporary objects composed into the key; local:
+    the head's bytes rewritten in place).
+    """
+
+    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes],
+                      retried: Retried = no_retries) -> int:
+        """Store ``head() + body`` under ``key``; return the number of bytes stored.
+
+        ``body`` is read once, front to back, and uploaded while it is read (bounded memory, no temp
+        disk). When it is at EOF, ``head()`` is called once and must return exactly ``head_size`` bytes;
+        they are put in front of the body. Atomic like ``put``: nothing is visible under ``key`` until
+        the object is complete; if reading ``body``, ``head()`` or any call fails, everything uploaded
+        (parts, blocks, temporary objects) is aborted or deleted and the exception propagates. Not safe
+        to retry whole (the body is one-shot); SDK-level per-request retries happen inside, and every
+        request whose data is in memory (a part, a block, the head, the commit, a compose) goes through
+        ``retried(what, call)``: ``RetryingStorage`` passes its policy there, so a part that fails is
+        sent again without sending the body again.
+        """
 
 
 # Retention modes, spelled as S3 spells them. GOVERNANCE: a principal with a bypass permission can

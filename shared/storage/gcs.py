@@ -15,7 +15,9 @@ emulators serve without TLS) is used without credentials. Credentials otherwise 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import io
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -24,10 +26,13 @@ from shared.storage.base import (
     ObjectInfo,
     ObjectLockUnsupportedError,
     ObjectNotFoundError,
+    Retried,
     StorageConfigError,
     StorageError,
     TransientStorageError,
+    no_retries,
 )
+from shared.storage.parts import head_of_size
 from shared.storage.streams import buffered_download
 
 if TYPE_CHECKING:
@@ -96,6 +101,32 @@ class GcsStorage:
             _cancel(writer)
             raise
         return written
+
+    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes],
+                      retried: Retried = no_retries) -> int:
+        """The body and then the head as temporary objects beside ``key``, composed into ``key``, deleted.
+
+        GCS has no out-of-order parts, but compose (server-side, no bytes through us) joins objects in
+        the order given. The temporaries are named ``<key>.body-<run>``/``.head-<run>``: only a killed
+        process (no cleanup) can leave one, in a folder that has no manifest and is pruned as incomplete.
+        """
+        run = uuid.uuid4().hex
+        body_key, head_key = f"{key}.body-{run}", f"{key}.head-{run}"
+        try:
+            written = self.put(body_key, body)
+            first = head_of_size(head, head_size)
+            retried(f"uploading {head_key}", lambda: self.put(head_key, io.BytesIO(first)))
+            retried(f"composing {self.url}/{key}", lambda: self._compose(key, [head_key, body_key]))
+        finally:
+            for temporary in (head_key, body_key):
+                with contextlib.suppress(StorageError):  # the original failure matters more
+                    self.delete(temporary)
+        return head_size + written
+
+    def _compose(self, key: str, sources: list[str]) -> None:
+        with _translated(f"compose {self.url}/{key}", missing=StorageConfigError):
+            blobs = [self._bucket.blob(source) for source in sources]
+            self._bucket.blob(key).compose(blobs, retry=_retry(CALL_RETRY_SECONDS))
 
     def open_read(self, key: str) -> BinaryIO:
         what = f"read {self.url}/{key}"

@@ -8,15 +8,25 @@ it and renames it into place, so a reader never sees a partial object and a cras
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from shared.readers import CHUNK_BYTES
-from shared.storage.base import ObjectExistsError, ObjectInfo, ObjectNotFoundError, StorageConfigError, StorageError
+from shared.storage.base import (
+    ObjectExistsError,
+    ObjectInfo,
+    ObjectNotFoundError,
+    Retried,
+    StorageConfigError,
+    StorageError,
+    no_retries,
+)
+from shared.storage.parts import head_of_size
 
 _PARTIAL_MARK = ".partial-"
 
@@ -27,12 +37,28 @@ class LocalStorage:
         self.url = f"file://{root}"
 
     def put(self, key: str, stream: BinaryIO, *, if_absent: bool = False) -> int:
+        return self._write_then_place(key, lambda out: _copy(stream, out), if_absent=if_absent)
+
+    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes],
+                      retried: Retried = no_retries) -> int:
+        """Placeholder bytes, then the body, then the head written over the placeholder, in the partial file."""
+
+        def write(out: BinaryIO) -> int:
+            out.write(b"\0" * head_size)
+            written = _copy(body, out)
+            out.seek(0)
+            out.write(head_of_size(head, head_size))
+            return head_size + written
+
+        return self._write_then_place(key, write)
+
+    def _write_then_place(self, key: str, write: Callable[[BinaryIO], int], *, if_absent: bool = False) -> int:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}{_PARTIAL_MARK}{uuid.uuid4().hex}")
         try:
             with open(partial, "xb") as out:
-                written = _copy(stream, out)
+                written = write(out)
                 out.flush()
                 os.fsync(out.fileno())
             if if_absent:
@@ -44,8 +70,10 @@ class LocalStorage:
                 partial.unlink()
             else:
                 os.replace(partial, target)
-        except BaseException:
+        except BaseException as exc:
             partial.unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                raise StorageError(f"no space left for {key} in {self.root}") from None
             raise
         return written
 

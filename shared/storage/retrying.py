@@ -16,7 +16,17 @@ from datetime import datetime
 from typing import BinaryIO, TypeVar, cast
 
 from shared.retry import RetryPolicy, call_with_retries
-from shared.storage.base import LockingStorage, ObjectInfo, ObjectLockUnsupportedError, Storage, TransientStorageError
+from shared.storage.base import (
+    HeadLastStorage,
+    LockingStorage,
+    ObjectInfo,
+    ObjectLockUnsupportedError,
+    Retried,
+    Storage,
+    StorageError,
+    TransientStorageError,
+    no_retries,
+)
 from shared.storage.replayable import Rewindable, replayable_bytes
 
 log = logging.getLogger("mariadb_ha_backup.storage")
@@ -46,6 +56,14 @@ class RetryingStorage:
             return self.inner.put(key, stream, if_absent=True) if if_absent else self.inner.put(key, stream)
 
         return self._call(f"{'creating' if if_absent else 'uploading'} {key}", attempt)
+
+    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes],
+                      retried: Retried = no_retries) -> int:
+        # The body is one-shot (a running dump), so the upload is not retried whole (a failed dump is
+        # retried from the start by the caller); each part/block/commit, held in memory, is retried here.
+        if not isinstance(self.inner, HeadLastStorage):
+            raise StorageError(f"{self.url} cannot place an object's head after its body")
+        return self.inner.put_head_last(key, body, head_size=head_size, head=head, retried=self._call)
 
     def open_read(self, key: str) -> BinaryIO:
         return self._call(f"reading {key}", lambda: self.inner.open_read(key))
@@ -81,3 +99,18 @@ class RetryingStorage:
 
     def _call(self, what: str, fn: Callable[[], _T]) -> _T:
         return call_with_retries(fn, policy=self.policy, retry_on=(TransientStorageError,), what=what, logger=log)
+
+
+def read_replayable(storage: Storage, key: str, consume: Callable[[BinaryIO], _T]) -> _T:
+    """``consume(open_read(key))``; through a ``RetryingStorage`` a transient fault anywhere in the read
+    (not only in opening it) starts the whole read over, per the wrapper's policy."""
+    inner = storage.inner if isinstance(storage, RetryingStorage) else storage
+
+    def attempt() -> _T:
+        with inner.open_read(key) as stream:
+            return consume(stream)
+
+    if not isinstance(storage, RetryingStorage):
+        return attempt()
+    return call_with_retries(attempt, policy=storage.policy, retry_on=(TransientStorageError,),
+                             what=f"reading {key}", logger=log)

@@ -22,9 +22,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from shared.readers import PullReader
 from shared.storage.base import (
@@ -32,10 +32,13 @@ from shared.storage.base import (
     ObjectInfo,
     ObjectLockUnsupportedError,
     ObjectNotFoundError,
+    Retried,
     StorageConfigError,
     StorageError,
     TransientStorageError,
+    no_retries,
 )
+from shared.storage.parts import BodyPieces, head_of_size
 from shared.storage.streams import buffered_download
 
 if TYPE_CHECKING:
@@ -52,6 +55,9 @@ PART_SIZE = 16 * 1024 * 1024
 UPLOAD_THREADS = 3
 # Parts read ahead, counting those in flight: one per thread, so reading never runs ahead of uploads.
 MAX_BUFFERED_PARTS = UPLOAD_THREADS
+# ``put_head_last`` sends the head as part 1 with this much of the body: S3 refuses parts below 5 MiB
+# unless they are the last, and the body's first bytes wait in memory until the head is known.
+HEAD_PART_BODY_BYTES = 8 * 1024 * 1024
 # botocore's own per-request attempts (standard mode: exponential backoff with jitter, ~3 s in total).
 # Modest on purpose: whole-call retries come from ``shared.storage.retrying`` around the adapter, and
 # a dead endpoint must fail within seconds. AWS_MAX_ATTEMPTS in the environment overrides it.
@@ -110,6 +116,41 @@ class S3Storage:
         except _sdk_errors() as exc:  # the caller's own stream errors propagate untouched
             raise _translate(exc, what=f"upload to {self.url}/{key}") from exc
         return source.count
+
+    def put_head_last(self, key: str, body: BinaryIO, *, head_size: int, head: Callable[[], bytes],
+                      retried: Retried = no_retries) -> int:
+        """Parts 2.. while ``body`` is read, part 1 (head + the body's first bytes) last, then complete."""
+        what = f"upload to {self.url}/{key}"
+        upload_id = retried(f"starting {what}", lambda: self._start_multipart(key))
+        pieces: BodyPieces[dict[str, Any]] = BodyPieces(
+            piece_size=PART_SIZE, held_bytes=HEAD_PART_BODY_BYTES, threads=UPLOAD_THREADS, first_number=2)
+        try:
+            parts = pieces.send_all(body, lambda number, data: retried(
+                f"part {number} of {what}", lambda: self._upload_part(key, upload_id, number, data)))
+            first = head_of_size(head, head_size) + pieces.held
+            parts.insert(0, retried(f"part 1 of {what}", lambda: self._upload_part(key, upload_id, 1, first)))
+            retried(f"completing {what}", lambda: self._complete(key, upload_id, parts))
+        except BaseException:
+            with contextlib.suppress(Exception):  # the original failure matters; S3 lifecycle rules reap leftovers
+                self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            raise
+        return head_size + pieces.body_bytes
+
+    def _start_multipart(self, key: str) -> str:
+        with _translated(f"upload to {self.url}/{key}"):
+            return self._client.create_multipart_upload(Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32")[
+                "UploadId"]
+
+    def _complete(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+        with _translated(f"upload to {self.url}/{key}"):
+            self._client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
+
+    def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
+        with _translated(f"upload part {number} to {self.url}/{key}"):
+            answer = self._client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number,
+                                              Body=data, ChecksumAlgorithm="CRC32")
+        return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC32": answer["ChecksumCRC32"]}
 
     def _put_if_absent(self, key: str, stream: BinaryIO) -> int:
         # s3transfer does not pass IfNoneMatch through, so create-only objects (small by contract)

@@ -25,7 +25,7 @@ def test_backup_lands_complete_on_each_backend(storage_backend, sample_server, t
     summary = json.loads(done.stdout)
     keys = BackupKeys(prefix="team/db1", backup_id=summary["backup_id"], format=fmt)
     stored = sorted(o.key for o in storage_backend.storage.list("team/db1/"))
-    assert stored == sorted([keys.artifact, keys.sha1, keys.manifest])
+    assert stored == sorted([keys.artifact, keys.sha1, keys.manifest, keys.folder + "accounts.sql"])
     download = tmp_path / "download"
     download.mkdir()
     for key in (keys.artifact, keys.sha1, keys.manifest):

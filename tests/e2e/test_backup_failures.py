@@ -97,7 +97,7 @@ def test_signal_during_dump_cleans_up(sample_server, dirs, signum):
     holder = hold_table_lock(sample_server, "shop.products")
     try:
         agent = start_cli(["backup"], env_for(sample_server, bucket, tmp))
-        wait_for(lambda: dump_children(agent.pid) and any(tmp.rglob("*spool*")))
+        wait_for(lambda: dump_children(agent.pid) and any(bucket.rglob("*.partial-*")))  # the upload has begun
         dump_pid = dump_children(agent.pid)[0]
         time.sleep(0.3)  # the dump is now blocked on the locked table, mid-stream
         agent.send_signal(signum)

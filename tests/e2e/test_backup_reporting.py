@@ -134,7 +134,7 @@ def test_sigterm_is_reported_as_a_failure(sample_server, dirs, webhook, pushgate
     try:
         agent = start_cli(["backup"], env_for(sample_server, bucket, tmp, **TARGET, BACKUP_NOTIFY_URL=webhook.url,
                                               BACKUP_METRICS_PUSHGATEWAY=pushgateway.url))
-        wait_for(lambda: dump_children(agent.pid) and any(tmp.rglob("*spool*")))
+        wait_for(lambda: dump_children(agent.pid) and any(bucket.rglob("*.partial-*")))  # the upload has begun
         time.sleep(0.3)  # the dump is blocked on the locked table, mid-stream
         agent.send_signal(signal.SIGTERM)
         agent.communicate(timeout=60)

@@ -1,7 +1,8 @@
-"""The spool's disk fills up (a 5 MiB tmpfs as BACKUP_TMPDIR): a clear error, cleanup, nothing committed."""
+"""A 5 MiB tmpfs as BACKUP_TMPDIR: enough for a tar.gz of a larger dump (no spool); a full bucket disk fails clearly."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tempfile
@@ -30,20 +31,38 @@ def small_disk() -> Iterator[Path]:
         mountpoint.rmdir()
 
 
-def test_disk_full_while_spooling_fails_clearly_and_cleans_up(mariadb_server: TestServer, small_disk, tmp_path):
-    # ~12 MiB of random bytes: compresses to more than the 5 MiB the spool may use.
+@pytest.fixture
+def random_rows(mariadb_server: TestServer) -> TestServer:
+    # ~12 MiB of random bytes: the tar.gz is larger than the 5 MiB tmpfs.
     mariadb_server.execute(
-        "CREATE DATABASE bulk; USE bulk; CREATE TABLE blobs (id INT PRIMARY KEY, payload VARBINARY(1024));"
-        "INSERT INTO blobs SELECT seq, RANDOM_BYTES(1024) FROM seq_1_to_12000;"
+        "CREATE DATABASE IF NOT EXISTS bulk; USE bulk; "
+        "CREATE TABLE IF NOT EXISTS blobs (id INT PRIMARY KEY, payload VARBINARY(1024));"
+        "INSERT IGNORE INTO blobs SELECT seq, RANDOM_BYTES(1024) FROM seq_1_to_12000;"
     )
+    return mariadb_server
+
+
+def test_targz_needs_no_spool_a_5_mib_temp_volume_is_enough(random_rows: TestServer, small_disk, tmp_path):
     bucket = tmp_path / "bucket"
     bucket.mkdir()
 
-    done = run_cli(["backup"], env_for(mariadb_server, bucket, small_disk))
+    done = run_cli(["backup", "--json"], env_for(random_rows, bucket, small_disk))
+
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["compressed_bytes"] > 12 * 1024 * 1024  # more than the temp volume could ever hold
+    folder = (bucket / summary["artifact_key"]).parent
+    check = subprocess.run(["sha1sum", "-c", "mariadb-ha-backup.tar.gz.sha1"], cwd=folder, capture_output=True, text=True)
+    assert check.stdout.strip() == "mariadb-ha-backup.tar.gz: OK", check.stdout + check.stderr
+    assert list(small_disk.iterdir()) == []
+
+
+def test_full_bucket_disk_fails_clearly_and_leaves_nothing(random_rows: TestServer, small_disk, tmp_path):
+    done = run_cli(["backup"], env_for(random_rows, small_disk, tmp_path))
 
     assert done.returncode == 1, done.stderr
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("mariadb-ha-backup: error:") and "no space left for the spool" in last and "BACKUP_TMPDIR" in last, done.stderr
+    assert last.startswith("mariadb-ha-backup: error:") and "no space left for" in last, done.stderr
     assert "Traceback" not in done.stderr
-    assert list(small_disk.iterdir()) == []
-    assert [p for p in bucket.rglob("*") if p.is_file()] == []
+    assert [p for p in small_disk.rglob("*") if p.is_file()] == []
+    assert list(tmp_path.iterdir()) == []

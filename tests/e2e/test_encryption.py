@@ -177,11 +177,11 @@ def test_identity_stays_secret_during_a_restore(sample_server, mariadb_factory, 
     try:
         agent = start_cli(["-v", "restore", "--latest", "--yes"], {
             **env, **target.agent_env(), "BACKUP_DECRYPT_IDENTITY_FILE": str(keys_dir / "k.txt")})
-        # The loading client is blocked on the lock (short-lived query clients come and go before it).
-        wait_for(lambda: waiting_on_the_lock(target) and client_children(agent.pid), timeout=60)
-        clients = client_children(agent.pid)
+        # The loading sessions, blocked on the target's lock (short-lived query clients come and go before).
+        wait_for(lambda: waiting_on_the_lock(target) and loading_clients(agent.pid), timeout=60)
+        clients = loading_clients(agent.pid)
         cmdlines, environs = proc_files("cmdline"), proc_files("environ")
-        client_environs = [Path(f"/proc/{pid}/environ").read_bytes() for pid in clients]
+        client_environs = [Path(f"/proc/{client}/environ").read_bytes() for client in clients]
     finally:
         holder.kill()
         holder.wait()
@@ -222,9 +222,17 @@ def waiting_on_the_lock(server: TestServer) -> bool:
                           "WHERE state LIKE 'Waiting for % metadata lock'").strip() != "0"
 
 
-def client_children(pid: int) -> list[int]:
+def loading_clients(pid: int) -> list[int]:
+    """The agent's ``mariadb`` children that load the dump (``--binary-mode``), one per restore session."""
     out = subprocess.run(["pgrep", "-P", str(pid), "-x", "mariadb"], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
+    return [int(p) for p in out.split() if b"--binary-mode" in _read_or_empty(Path(f"/proc/{p}/cmdline"))]
+
+
+def _read_or_empty(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:  # the process exited meanwhile
+        return b""
 
 
 def proc_files(name: str) -> list[bytes]:

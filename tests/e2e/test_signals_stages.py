@@ -3,7 +3,7 @@
 The agent writes to moto through the HTTP fault proxy, which holds one chosen request for a while so
 the signal lands exactly in that stage:
 
-- ``upload``: a tar.gz part upload is in flight (the spool is complete, the multipart upload open);
+- ``upload``: a tar.gz part upload is in flight (the dump and the multipart upload both running);
 - ``commit``: CompleteMultipartUpload is in flight (every part stored, the object not yet created);
 - ``stream``: sql.zst, dump -> compressor thread -> multipart upload all running at once.
 

@@ -112,4 +112,4 @@ def test_drill_without_server_binaries_is_exit_2_with_a_clear_line(tmp_path, mon
 
 
 def build_targz(sql: bytes, tmp: Path) -> bytes:
-    return targz_bytes(sql, tmp)
+    return targz_bytes(sql)

@@ -71,8 +71,8 @@ def test_node_killed_mid_dump_backup_completes_from_another_node(
     holders = [hold_lock(node, "shop.products") for node in galera_cluster.nodes]
     try:
         agent = start_cli(["backup", "--json"], agent_env(galera_cluster, service_balancer, bucket, tmp))
-        # The dump is running, has spooled its first bytes and is now blocked on the locked table.
-        wait_for(lambda: dump_children(agent.pid) and any(tmp.rglob("*spool*")) and service_balancer.serving())
+        # The dump is running, its upload has begun, and it is now blocked on the locked table.
+        wait_for(lambda: dump_children(agent.pid) and any(bucket.rglob("*.partial-*")) and service_balancer.serving())
         time.sleep(0.5)
         (victim,) = service_balancer.serving()
         galera_cluster.kill(victim)

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import BinaryIO, cast
 
 import pytest
@@ -317,3 +318,96 @@ def test_a_rewindable_upload_cut_mid_stream_is_retried_whole(
     assert len([r for r in caplog.records if r.name == "mariadb_ha_backup.storage"]) == 1
     client = storage_backend.server.client()  # type: ignore[union-attr]
     assert client.list_multipart_uploads(Bucket=storage_backend.bucket).get("Uploads", []) == []
+
+
+# --- put_head_last: the streamed tar.gz's capability (head known only once the body was sent) ---
+
+HEAD = 527
+
+
+class LateHead:
+    """A head that may be asked for only once the body is at EOF, as the tar.gz's size-bearing head."""
+
+    def __init__(self, body: PipeSource | None = None) -> None:
+        self.body = body
+        self.calls = 0
+
+    def __call__(self) -> bytes:
+        self.calls += 1
+        if self.body is not None and self.calls == 1:
+            assert self.body.reader.read(1) == b""  # the whole body was read first
+        return bytes(range(256)) * 2 + b"H" * (HEAD - 512)
+
+
+@pytest.mark.parametrize("size", [0, 1, 5 * MiB + 1, LARGE])
+def test_put_head_last_stores_head_then_body(storage_backend: StorageBackend, size: int) -> None:
+    source = PipeSource(size)
+    head = LateHead(source)
+    started = time.monotonic()
+
+    stored = storage_backend.storage.put_head_last("db/1/big.tar.gz", source.reader, head_size=HEAD, head=head)  # type: ignore[attr-defined]
+
+    upload_s = time.monotonic() - started
+    expected = hashlib.sha1(head() + b"".join(pseudo_random_chunks(size))).hexdigest()
+    assert stored == HEAD + size and head.calls == 2
+    assert read_sha1(storage_backend.storage, "db/1/big.tar.gz") == (expected, HEAD + size)
+    assert keys(storage_backend.storage) == {"db/1/big.tar.gz"}  # no temporary object left beside it
+    print(f"\n{storage_backend.name}: put_head_last {size / MiB:.0f} MiB in {upload_s:.2f} s")
+
+
+def test_put_head_last_through_retrying_storage(storage_backend: StorageBackend) -> None:
+    storage = RetryingStorage(storage_backend.storage, policy=RetryPolicy(attempts=3, max_seconds=30))
+    stored = storage.put_head_last("k", io.BytesIO(b"body"), head_size=4, head=lambda: b"head")
+
+    assert stored == 8
+    with storage.open_read("k") as stream:
+        assert stream.read() == b"headbody"
+
+
+@pytest.mark.parametrize("failure", ["body", "head", "head size"])
+def test_failed_put_head_last_leaves_nothing_visible(storage_backend: StorageBackend, failure: str) -> None:
+    storage_backend.storage.put("db/k", io.BytesIO(b"the good copy"))
+    body: BinaryIO = io.BufferedReader(FailingStream(40 * MiB)) if failure == "body" else PipeSource(40 * MiB).reader
+
+    def head() -> bytes:
+        if failure == "head":
+            raise OSError("no head")
+        return b"short"
+
+    with pytest.raises((OSError, ValueError)):
+        storage_backend.storage.put_head_last("db/k", body, head_size=HEAD, head=head)  # type: ignore[attr-defined]
+
+    assert keys(storage_backend.storage) == {"db/k"}  # no temporary object, no partial file listed
+    with storage_backend.storage.open_read("db/k") as stream:
+        assert stream.read() == b"the good copy"
+    if storage_backend.name == "s3":
+        client = storage_backend.server.client()  # type: ignore[union-attr]
+        assert client.list_multipart_uploads(Bucket=storage_backend.bucket).get("Uploads", []) == []
+    if storage_backend.name == "local":
+        root = Path(storage_backend.url.removeprefix("file://"))
+        assert sorted(p.name for p in root.rglob("*") if p.is_file()) == ["k"]
+
+
+@pytest.mark.parametrize("storage_backend", ["s3"], indirect=True)
+def test_s3_put_head_last_sends_the_body_as_parts_and_the_head_last(storage_backend: StorageBackend) -> None:
+    from shared.storage.s3 import HEAD_PART_BODY_BYTES, PART_SIZE
+
+    storage_backend.storage.put_head_last("big", PipeSource(LARGE).reader, head_size=HEAD, head=LateHead())  # type: ignore[attr-defined]
+
+    client = storage_backend.server.client()  # type: ignore[union-attr]
+    etag = client.head_object(Bucket=storage_backend.bucket, Key="big")["ETag"]
+    assert etag.strip('"').endswith(f"-{1 + math.ceil((LARGE - HEAD_PART_BODY_BYTES) / PART_SIZE)}")
+    first = client.head_object(Bucket=storage_backend.bucket, Key="big", PartNumber=1)["ContentLength"]
+    assert first == HEAD + HEAD_PART_BODY_BYTES  # >= 5 MiB: S3's minimum for a part that is not the last
+
+
+@pytest.mark.parametrize("storage_backend", ["azure"], indirect=True)
+def test_azure_put_head_last_commits_the_head_block_first(storage_backend: StorageBackend) -> None:
+    from shared.storage.azure import BLOCK_SIZE
+
+    storage_backend.storage.put_head_last("big", PipeSource(LARGE).reader, head_size=HEAD, head=LateHead())  # type: ignore[attr-defined]
+
+    blob = storage_backend.server.client().get_blob_client(storage_backend.bucket, "big")  # type: ignore[union-attr]
+    committed, uncommitted = blob.get_block_list("all")
+    assert [b.size for b in committed] == [HEAD] + [BLOCK_SIZE] * (LARGE // BLOCK_SIZE) + [LARGE % BLOCK_SIZE]
+    assert uncommitted == []

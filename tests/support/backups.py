@@ -1,4 +1,4 @@
-"""Build backups in tests exactly as the agent lays them out (same format table, spool, archive and layout code)."""
+"""Build backups in tests exactly as the agent lays them out (same format table, archive and layout code)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 from datetime import datetime
 from pathlib import Path
 
-from shared.archive import CompressedSpool, open_targz
+from shared.archive import TarGzBody, tar_end
 from shared.compression import open_compressor
 from shared.formats import DUMP_TAR_MEMBER, TAR, artifact_format
 from shared.layout import BackupKeys, backup_id_at, sha1_sidecar_text
@@ -15,12 +15,16 @@ from shared.manifest import Artifact, Inventory, Manifest, Source
 from shared.storage import Storage
 
 
-def targz_bytes(sql: bytes, tmp: Path, *, member: str = DUMP_TAR_MEMBER, mtime: int = 0) -> bytes:
-    spool = CompressedSpool(tmp / f"spool-{hashlib.sha1(sql).hexdigest()}", member=member)
-    spool.write(sql)
-    header = spool.finish(mtime=mtime)
-    with open_targz(spool.path, header=header, content_bytes=spool.content_bytes) as stream:
-        return stream.read()
+def targz_bytes(sql: bytes, *, member: str = DUMP_TAR_MEMBER, mtime: int = 0) -> bytes:
+    """The archive the agent stores for this dump: the compressor's member turned into head + body."""
+    member_bytes = io.BytesIO()
+    writer = open_compressor("gzip", member_bytes)
+    writer.write(sql)
+    writer.write(tar_end(len(sql)))
+    writer.close()
+    body = TarGzBody(io.BytesIO(member_bytes.getvalue()), member=member, mtime=mtime, raw_size=lambda: len(sql))
+    data = body.read()
+    return body.head() + data
 
 
 SQL = b"".join(b"INSERT INTO t VALUES (%d, 'row %d \xe2\x9c\x93');\n" % (i, i) for i in range(20_000))
@@ -39,7 +43,7 @@ def artifact_bytes(fmt: str, sql: bytes, tmp: Path, *, member: str | None = None
     """The stored bytes of ``sql`` in format ``fmt``; ``member`` overrides the tar member name."""
     spec = artifact_format(fmt)
     if spec.reading == TAR:
-        return targz_bytes(sql, tmp, member=member or spec.tar_member or DUMP_TAR_MEMBER)
+        return targz_bytes(sql, member=member or spec.tar_member or DUMP_TAR_MEMBER)
     return compress_bytes(spec.codec, sql)
 
 
