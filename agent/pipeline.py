@@ -18,7 +18,7 @@ import errno
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -137,8 +137,7 @@ def produce_head_last(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactRe
     storage = upload.storage
     if not isinstance(storage, HeadLastStorage):
         raise StorageError(f"{storage.url} cannot place an object's head after its body (no put_head_last)")
-    upload.dump_starts()
-    with DumpProcess(upload.dump_argv, upload.run_dir / "dump.err") as dump:
+    with _started_dump(upload) as dump:
         stored, raw_bytes = _upload_targz(upload, storage, dump, member=fmt.tar_member)
     # Read back whole (retried from the start on a reset when the storage is a RetryingStorage).
     sha1, read_back = read_replayable(storage, upload.key, _sha1_of)
@@ -168,8 +167,7 @@ def _sha1_of(stream: BinaryIO) -> tuple[str, int]:
 
 def produce_streamed(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResult:
     _keep_part_buffers_mmapped()
-    upload.dump_starts()
-    with DumpProcess(upload.dump_argv, upload.run_dir / "dump.err") as dump:
+    with _started_dump(upload) as dump:
         pumped = _CompressingPipe(dump, codec=fmt.codec, progress=upload.watch)
         reader = HashingReader(_layered(cast(BinaryIO, pumped), upload.encoders))
         try:
@@ -205,10 +203,17 @@ def _keep_part_buffers_mmapped() -> None:
         ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
-def _dump_into(upload: ArtifactUpload, write: Callable[[bytes], None]) -> None:
+@contextlib.contextmanager
+def _started_dump(upload: ArtifactUpload) -> Iterator[DumpProcess]:
+    """The one way every producer starts mariadb-dump (logged; the watchers told a new attempt begins)."""
     log.debug("running %s", " ".join(upload.dump_argv), extra={"event": "dump"})
     upload.dump_starts()
     with DumpProcess(upload.dump_argv, upload.run_dir / "dump.err") as dump:
+        yield dump
+
+
+def _dump_into(upload: ArtifactUpload, write: Callable[[bytes], None]) -> None:
+    with _started_dump(upload) as dump:
         while chunk := dump.stdout.read(CHUNK):
             write(chunk)
             upload.watch(chunk)
