@@ -61,7 +61,7 @@ def tampered(pristine):
             manifest = Manifest.from_json(stream.read())
         with open_dump(storage, manifest) as dump:
             sql = b"".join(d for u in read_units(dump) if (d := transform(u)) is not None)
-        archive = targz_bytes(sql, work)
+        archive = targz_bytes(sql)
         sha1 = hashlib.sha1(archive).hexdigest()
         storage.put(summary["artifact_key"], io.BytesIO(archive))
         storage.put(summary["sha1_key"], io.BytesIO(sha1_sidecar_text(sha1, "mariadb-ha-backup.tar.gz")))
