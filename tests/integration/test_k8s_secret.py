@@ -80,7 +80,7 @@ def test_unreachable_api_is_a_failure_not_bad_input(monkeypatch: pytest.MonkeyPa
     import shared.k8s.api_calls as api_calls
 
     # Keep the retry budget small: the point is the classification, not the waiting.
-    monkeypatch.setattr(api_calls, "_MAX_SECONDS", 1.0)
+    monkeypatch.setattr(api_calls, "_POLICY", api_calls.RetryPolicy(attempts=2, max_seconds=1.0))
     configuration = client.Configuration(host="http://127.0.0.1:9")  # discard port: connection refused
     configuration.retries = 0
     with pytest.raises(BackupFailedError, match="Kubernetes API unavailable after retries"), \
