@@ -124,7 +124,7 @@ def test_targz_to_s3_and_parallel_restore_stay_bounded(servers, s3_server, maria
               f"{restore.peak_tree_rss / MB:.1f} MB, temp {restore.peak_temp_bytes} B")
         assert backup.peak_temp_bytes <= TEMP_DISK_BOUND and restore.peak_temp_bytes <= TEMP_DISK_BOUND
         assert backup.peak_tree_rss < PEAK_RSS_BOUND and restore.peak_tree_rss < PEAK_RSS_BOUND
-    (small, _, small_restore), (large, _, large_restore) = figures["small"], figures["large"]
+    (_, _, small_restore), (large, _, large_restore) = figures["small"], figures["large"]
     assert large["compressed_bytes"] > 2 * TEMP_DISK_BOUND  # a spool of the large backup would break the bound
     # Tree RSS is sampled (not a kernel high-water mark) and sums several processes: allow twice the slack.
     # (The backup's S3 part buffers, (3 + 1) x 16 MiB + 8 MiB, are not all in use at the small size, so
