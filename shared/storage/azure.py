@@ -31,7 +31,7 @@ from shared.storage.base import (
     TransientStorageError,
     no_retries,
 )
-from shared.storage.parts import BodyPieces, head_of_size
+from shared.storage.parts import BodyPieces, head_of_size, read_exactly
 from shared.storage.streams import buffered_download
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class AzureStorage:
                 yield chunk
                 chunk = stream.read(BLOCK_SIZE)
 
-        head = _read_up_to(stream, SINGLE_PUT_SIZE + 1)
+        head = read_exactly(stream, SINGLE_PUT_SIZE + 1)
         # Bytes of known length up to SINGLE_PUT_SIZE: one request. Otherwise an iterator, which the
         # SDK reads front to back without seeking and stages block by block.
         data: bytes | Iterator[bytes] = head if len(head) <= SINGLE_PUT_SIZE else counted(head)
@@ -220,15 +220,6 @@ def _commit(blob: BlobClient, blocks: list[Any], what: str) -> None:
     with _translated(what, missing=StorageConfigError):
         blob.commit_block_list(blocks)
 
-
-def _read_up_to(stream: BinaryIO, size: int) -> bytes:
-    """Up to ``size`` bytes: fewer only at end of stream (a pipe returns short reads)."""
-    parts: list[bytes] = []
-    remaining = size
-    while remaining and (chunk := stream.read(remaining)):
-        parts.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(parts)
 
 
 @contextlib.contextmanager
