@@ -33,22 +33,19 @@ def _listing(names: list[str], limit: int = 20) -> str:
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def _column(defaults_file: Path, sql: str) -> list[str]:
-    return [row[0] for row in run_client_query(defaults_file, sql)]
+def _named_warning(defaults_file: Path, sql: str, *, prefix: str) -> list[str]:
+    """One warning naming what ``sql`` lists (first column), or none when it lists nothing."""
+    names = [row[0] for row in run_client_query(defaults_file, sql)]
+    return [prefix + _listing(names)] if names else []
 
 
 def float_warning(defaults_file: Path) -> list[str]:
-    columns = _column(
+    return _named_warning(
         defaults_file,
         "SELECT CONCAT(table_schema, '.', table_name, '.', column_name) FROM information_schema.columns "  # noqa: S608  # constant schema names only
         f"WHERE data_type = 'float' AND table_schema {_USER_SCHEMAS} ORDER BY 1",
+        prefix="FLOAT columns lose precision in the dump (6 significant digits; no mariadb-dump option prints more): ",
     )
-    if not columns:
-        return []
-    return [
-        f"FLOAT columns lose precision in the dump (6 significant digits; no mariadb-dump option prints more): "
-        f"{_listing(columns)}"
-    ]
 
 
 def check_violations(defaults_file: Path) -> list[str]:
@@ -81,28 +78,22 @@ def check_violations(defaults_file: Path) -> list[str]:
 def history_warning(defaults_file: Path) -> list[str]:
     if dump_supports_history():
         return []
-    tables = _column(
+    return _named_warning(
         defaults_file,
         "SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables "  # noqa: S608  # constant schema names only
         f"WHERE table_type = 'SYSTEM VERSIONED' AND table_schema {_USER_SCHEMAS} ORDER BY 1",
+        prefix="this mariadb-dump cannot dump history (--dump-history): only current rows of ",
     )
-    if not tables:
-        return []
-    return [f"this mariadb-dump cannot dump history (--dump-history): only current rows of {_listing(tables)}"]
 
 
 def sequence_warning(defaults_file: Path) -> list[str]:
-    sequences = _column(
+    return _named_warning(
         defaults_file,
         "SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables "  # noqa: S608  # constant schema names only
         f"WHERE table_type = 'SEQUENCE' AND table_schema {_USER_SCHEMAS} ORDER BY 1",
+        prefix="sequences come back with their definition and next value but not their cycle count, and values "
+        "cached on the source are skipped: ",
     )
-    if not sequences:
-        return []
-    return [
-        f"sequences come back with their definition and next value but not their cycle count, and values "
-        f"cached on the source are skipped: {_listing(sequences)}"
-    ]
 
 
 def packet_note(max_allowed_packet: int | None) -> list[str]:
