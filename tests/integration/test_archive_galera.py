@@ -20,19 +20,10 @@ from shared.binlogs.records import SegmentRecord
 from tests.support.agent_runs import wait_for
 from tests.support.binlog_archive import archived_gtids, history
 from tests.support.cli import run_cli, start_cli
-from tests.support.galera import CLUSTER_GTID_DOMAIN, GaleraCluster, galera_available
+from tests.support.galera import CLUSTER_GTID_DOMAIN, GaleraCluster, galera_available, write_rounds
 
 pytestmark = [pytest.mark.galera, pytest.mark.slow]
 PREFIX = "pitr/galera"
-
-
-def write_round(cluster: GaleraCluster, start: int, *, rounds: int) -> int:
-    """``rounds`` single-row transactions on each live node in turn; returns the next free id."""
-    for i in range(rounds):
-        for node in cluster.alive_nodes():
-            node.execute(f"INSERT INTO shop.items VALUES ({start}, 'from node{node.index} round {i}')")
-            start += 1
-    return start
 
 
 def cluster_seq(node_pos: str) -> int:
@@ -58,14 +49,14 @@ def test_archive_continues_on_another_node_without_gap_or_duplicate(galera_binlo
            "BINLOG_SOURCES": ",".join(f"127.0.0.1:{n.port}" for n in cluster.nodes)}
     archiver = start_cli(["archive-binlogs", "--follow"], env)
     try:
-        next_id = write_round(cluster, 1, rounds=5)
+        next_id = write_rounds(cluster, 1, rounds=5)
         target = cluster_seq(cluster.nodes[0].execute("SELECT @@gtid_binlog_pos").strip())
         wait_for(lambda: len(archived_gtids(bucket, PREFIX)) >= target, timeout=60)
         victim = next(n for n in cluster.nodes if f"127.0.0.1:{n.port}" == followed_host(bucket))
-        next_id = write_round(cluster, next_id, rounds=2)  # some of these die with the node, unarchived
+        next_id = write_rounds(cluster, next_id, rounds=2)  # some of these die with the node, unarchived
         cluster.kill(victim.index)
         cluster.wait_size(2)
-        last_id = write_round(cluster, next_id, rounds=5) - 1
+        last_id = write_rounds(cluster, next_id, rounds=5) - 1
         survivor = cluster.alive_nodes()[0]
         final = cluster_seq(survivor.execute("SELECT @@gtid_binlog_pos").strip())
         wait_for(lambda: len(archived_gtids(bucket, PREFIX)) >= final, timeout=90)

@@ -18,20 +18,11 @@ from shared.binlogs.gtid import parse_state
 from tests.support.agent_runs import wait_for
 from tests.support.binlog_archive import archived_gtids, history
 from tests.support.cli import run_cli, start_cli
-from tests.support.galera import CLUSTER_GTID_DOMAIN, GaleraCluster
+from tests.support.galera import CLUSTER_GTID_DOMAIN, GaleraCluster, write_rounds
 from tests.support.pitr import backup, last_archived_second
 
 pytestmark = [pytest.mark.galera, pytest.mark.slow]
 PREFIX = "pitr/galera-restore"
-
-
-def write_round(cluster: GaleraCluster, start: int, *, rounds: int) -> int:
-    """``rounds`` single-row transactions on each live node in turn; returns the next free id."""
-    for i in range(rounds):
-        for node in cluster.alive_nodes():
-            node.execute(f"INSERT INTO shop.items VALUES ({start}, 'node{node.index} round {i}')")
-            start += 1
-    return start
 
 
 def cluster_seq(node) -> int:  # type: ignore[no-untyped-def]
@@ -50,18 +41,18 @@ def test_point_after_failover_equals_a_surviving_node(galera_binlog_cluster: Gal
            "MARIADB_USER": "root", "MARIADB_PASSWORD": cluster.password, "BACKUP_RETRY_ATTEMPTS": "5",
            "BACKUP_RETRY_SECONDS": "60", "BINLOG_UPLOAD_SECONDS": "2",
            "BINLOG_SOURCES": ",".join(f"127.0.0.1:{n.port}" for n in cluster.nodes)}
-    next_id = write_round(cluster, 1, rounds=2)
+    next_id = write_rounds(cluster, 1, rounds=2)
     manifest = backup(env)
     archiver = start_cli(["archive-binlogs", "--follow"], env)
     try:
-        next_id = write_round(cluster, next_id, rounds=3)
+        next_id = write_rounds(cluster, next_id, rounds=3)
         wait_for(lambda: len(archived_gtids(bucket, PREFIX)) >= cluster_seq(cluster.nodes[0]), timeout=60)
         followed = history(bucket, PREFIX)[-1].source.host  # type: ignore[union-attr]
         victim = next(n for n in cluster.nodes if f"127.0.0.1:{n.port}" == followed)
-        next_id = write_round(cluster, next_id, rounds=2)
+        next_id = write_rounds(cluster, next_id, rounds=2)
         cluster.kill(victim.index)
         cluster.wait_size(2)
-        write_round(cluster, next_id, rounds=3)
+        write_rounds(cluster, next_id, rounds=3)
         survivor = cluster.alive_nodes()[0]
         final = cluster_seq(survivor)
         wait_for(lambda: len(archived_gtids(bucket, PREFIX)) >= final, timeout=90)

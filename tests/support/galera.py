@@ -309,6 +309,16 @@ def _shutdown(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
+def write_rounds(cluster: GaleraCluster, start: int, *, rounds: int) -> int:
+    """``rounds`` single-row transactions into ``shop.items`` on each live node in turn (writes from every
+    node, as an application behind the Service makes them); returns the next free id."""
+    for i in range(rounds):
+        for node in cluster.alive_nodes():
+            node.execute(f"INSERT INTO shop.items VALUES ({start}, 'node{node.index} round {i}')")
+            start += 1
+    return start
+
+
 def galera_available() -> bool:
     return GALERA_PROVIDER.exists() and shutil.which("rsync") is not None and os.geteuid() == 0
 
