@@ -7,12 +7,12 @@ import io
 from datetime import datetime
 from pathlib import Path
 
-from shared.archive import TarGzBody, tar_end
 from shared.compression import open_compressor
 from shared.formats import DUMP_TAR_MEMBER, TAR, artifact_format
 from shared.layout import BackupKeys, backup_id_at, sha1_sidecar_text
 from shared.manifest import Artifact, Inventory, Manifest, Source
 from shared.storage import Storage
+from shared.tarball import TarGzBody, tar_end
 
 
 def targz_bytes(sql: bytes, *, member: str = DUMP_TAR_MEMBER, mtime: int = 0) -> bytes:
