@@ -36,11 +36,12 @@ from shared.binlogs.events import BinlogFormatError, Event, Transaction, Transac
 from shared.binlogs.gtid import Gtid, contains, format_state, parse_state
 from shared.binlogs.index import HistoryRecord, RecoverableWindow
 from shared.binlogs.layout import binlogs_root
-from shared.binlogs.records import GapRecord, SegmentRecord, format_time
+from shared.binlogs.records import GapRecord, SegmentRecord
 from shared.binlogs.segments import build_segment, segment_plaintext
 from shared.errors import BackupFailedError, BadInputError
 from shared.manifest import Manifest
 from shared.storage import Storage
+from shared.times import format_time
 
 log = logging.getLogger("mariadb_ha_backup.pitr")
 

@@ -15,9 +15,10 @@ from datetime import datetime
 from agent.common.catalog import BackupEntry
 from shared.binlogs.gtid import GtidState, covered_by, parse_state
 from shared.binlogs.index import HistoryRecord, RecoverableWindow, iter_history, recoverable_windows
-from shared.binlogs.records import GapRecord, SegmentRecord, format_time
+from shared.binlogs.records import GapRecord, SegmentRecord
 from shared.manifest import Manifest
 from shared.storage import Storage
+from shared.times import format_time
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.binlogs import layout
-from shared.binlogs.records import GapRecord, SegmentRecord, parse_time
+from shared.binlogs.records import GapRecord, SegmentRecord
 from shared.storage.base import ObjectExistsError, Storage, StorageError
 
 HistoryRecord = SegmentRecord | GapRecord
@@ -110,8 +110,7 @@ def recoverable_windows(history: list[HistoryRecord]) -> list[RecoverableWindow]
 def _window(run: list[SegmentRecord]) -> RecoverableWindow:
     return RecoverableWindow(first_seq=run[0].seq, last_seq=run[-1].seq,
                              start_state=run[0].gtid_state_before, end_state=run[-1].gtid_state_after,
-                             start_time=parse_time(run[0].first_event_time),
-                             end_time=parse_time(run[-1].last_event_time))
+                             start_time=run[0].first_time, end_time=run[-1].last_time)
 
 
 def write_record(storage: Storage, prefix: str, record: HistoryRecord) -> None:
