@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.commands.options import add_config_flags
 from shared.config import ConfigValues, load_destination, load_keep_policy, load_retry
+from shared.errors import EXIT_OK
 
 if TYPE_CHECKING:
     from agent.retention import Removal
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         print(json.dumps([{**asdict(r), "dry_run": args.dry_run} for r in removals]))
     else:
         print(_summary(removals, dry_run=args.dry_run))
-    return 0
+    return EXIT_OK
 
 
 def _summary(removals: list[Removal], *, dry_run: bool) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from agent.commands.options import add_config_flags
 from shared.config import ConfigValues, load_destination, load_retry, load_tmp_dir
 from shared.encryption import load_decryption_settings
-from shared.errors import BadInputError
+from shared.errors import EXIT_OK, BadInputError
 
 
 def register(subparsers: Any) -> None:
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
                 result["restore_test"] = asdict(drill)
     print(json.dumps(result) if args.json else _summary(result))
     raise_if_failed(report)
-    return 0
+    return EXIT_OK
 
 
 def _drill_until(args: argparse.Namespace, config: ConfigValues) -> int:
@@ -78,7 +78,7 @@ def _drill_until(args: argparse.Namespace, config: ConfigValues) -> int:
         restored = point_summary(drill.result, target="a throwaway server")
         print(f"point-in-time restore test passed in {drill.seconds} s: {restored}\n"
               f"  the drilled server holds {drill.tables} user table(s)")
-    return 0
+    return EXIT_OK
 
 
 def _summary(result: dict[str, Any]) -> str:
