@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--follow", action="store_true",
                         help="keep streaming; every commit is in the bucket within BINLOG_UPLOAD_SECONDS")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
-    add_config_flags(parser)
+    add_config_flags(parser, "archive-binlogs")
     parser.set_defaults(func=run)
 
 

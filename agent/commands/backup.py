@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
         "backup", help="run one backup now", description="Dump the cluster, compress, hash and upload one backup."
     )
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
-    add_config_flags(parser)
+    add_config_flags(parser, "backup")
     parser.set_defaults(func=run)
 
 

@@ -20,7 +20,7 @@ def register(subparsers: Any) -> None:
                                    description="List complete backups (those with a manifest), newest first.")
     parser.add_argument("--all", action="store_true", help="also show incomplete or damaged backup folders")
     parser.add_argument("--json", action="store_true", help="print one JSON array on stdout")
-    add_config_flags(parser)
+    add_config_flags(parser, "list")
     parser.set_defaults(func=run)
 
 

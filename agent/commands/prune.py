@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
                         help="delete backups older than DAYS days [BACKUP_MAX_AGE_DAYS]")
     parser.add_argument("--dry-run", action="store_true", help="only print what would be deleted")
     parser.add_argument("--json", action="store_true", help="print the removals as one JSON array on stdout")
-    add_config_flags(parser)  # includes --keep-last N [BACKUP_KEEP_LAST] and --max-age-days
+    add_config_flags(parser, "prune")  # includes --keep-last N [BACKUP_KEEP_LAST] and --max-age-days
     parser.set_defaults(func=run)
 
 

@@ -51,7 +51,7 @@ def register(subparsers: Any) -> None:
                              "order (default: the CPU count, at least 2, at most 8); 1 = one plain mariadb "
                              "client, as `mariadb < dump.sql`")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
-    add_config_flags(parser)
+    add_config_flags(parser, "restore")
     parser.set_defaults(func=run)
 
 

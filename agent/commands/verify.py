@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--until", metavar="TIME",
                         help="with --restore-test: drill a point in time (backup + binlog replay up to TIME)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
-    add_config_flags(parser)
+    add_config_flags(parser, "verify")
     parser.set_defaults(func=run)
 
 
