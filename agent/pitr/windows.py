@@ -5,16 +5,22 @@ backup can start a point-in-time restore when its snapshot's GTID state lies ins
 any second up to the window's last archived transaction is reachable. So the restorable range of a
 window runs from the oldest such backup's snapshot to the window's end. ``list`` shows it, ``prune``
 keeps what the oldest kept backup needs, ``restore --until`` plans inside it.
+
+The archive is read through its rollups (``shared.binlogs.history``): the windows cost a constant number
+of requests however long the archive, and the records of a window are read only by those who need them
+(``restore --until`` the stretch it replays, ``prune`` what it deletes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from agent.common.catalog import BackupEntry
 from shared.binlogs.gtid import GtidState, covered_by, parse_state
-from shared.binlogs.index import HistoryRecord, RecoverableWindow, iter_history, recoverable_windows
+from shared.binlogs.history import ArchiveHistory, read_history
+from shared.binlogs.index import RecoverableWindow
 from shared.binlogs.records import GapRecord, SegmentRecord, format_time
 from shared.manifest import Manifest
 from shared.storage import Storage
@@ -22,16 +28,21 @@ from shared.storage import Storage
 
 @dataclass(frozen=True)
 class ArchiveView:
-    history: list[HistoryRecord]
-    windows: list[RecoverableWindow]
+    """The archive as ``read_history`` found it (rollups plus the records after them, a constant number
+    of requests): the windows and gaps at once, the records of a window read when asked for."""
+
+    history: ArchiveHistory  # truthy when anything is archived
+
+    @property
+    def windows(self) -> list[RecoverableWindow]:
+        return self.history.windows
 
     @property
     def gaps(self) -> list[GapRecord]:
-        return [r for r in self.history if isinstance(r, GapRecord)]
+        return self.history.gaps
 
-    def segments_of(self, window: RecoverableWindow) -> list[SegmentRecord]:
-        return [r for r in self.history
-                if isinstance(r, SegmentRecord) and window.first_seq <= r.seq <= window.last_seq]
+    def segments_of(self, window: RecoverableWindow, *, from_seq: int | None = None) -> Iterator[SegmentRecord]:
+        return self.history.segments_of(window, from_seq=from_seq)
 
     def window_of(self, manifest: Manifest) -> RecoverableWindow | None:
         if manifest.binlog is None:
@@ -43,14 +54,11 @@ class ArchiveView:
         window = self.window_of(manifest)
         if window is None or manifest.binlog is None:
             return None
-        snapshot = parse_state(manifest.binlog.gtid_state)
-        needed = (r.seq for r in self.segments_of(window) if not covered_by(parse_state(r.gtid_state_after), snapshot))
-        return next(needed, window.last_seq + 1)
+        return self.history.first_needed_seq(window, parse_state(manifest.binlog.gtid_state))
 
 
 def read_archive(storage: Storage, prefix: str) -> ArchiveView:
-    history = list(iter_history(storage, prefix))
-    return ArchiveView(history=history, windows=recoverable_windows(history))
+    return ArchiveView(history=read_history(storage, prefix))
 
 
 def window_holding(windows: list[RecoverableWindow], snapshot: GtidState) -> RecoverableWindow | None:
@@ -88,8 +96,8 @@ def restorable_ranges(view: ArchiveView, backups: list[BackupEntry]) -> list[Res
 def windows_text(view: ArchiveView, backups: list[BackupEntry]) -> str:
     """``list``'s section on the binlog archive: what can be restored to the second, and every gap."""
     ranges = restorable_ranges(view, backups)
-    segments = sum(isinstance(r, SegmentRecord) for r in view.history)
-    lines = [f"point-in-time restore (binlog archive: {segments} segment(s), {len(view.gaps)} gap(s)):"]
+    lines = [f"point-in-time restore (binlog archive: {view.history.segment_count} segment(s), "
+             f"{len(view.gaps)} gap(s)):"]
     lines += [f"  restorable {format_time(r.start)} .. {format_time(r.end)}  from backup {r.base_backup} "
               f"({r.backups} usable backup(s), segments {r.first_seq}-{r.last_seq})" for r in ranges]
     if not ranges:
@@ -97,6 +105,7 @@ def windows_text(view: ArchiveView, backups: list[BackupEntry]) -> str:
                      "the archive")
     lines += [f"  gap gaps/{g.seq:012d}: GTID state {g.from_gtid_state or '(empty)'} to {g.to_gtid_state} "
               f"({g.reason})" for g in view.gaps]
+    lines += [f"  note: {text}" for text in view.history.notes]  # a rollup read around: never silent
     return "\n".join(lines)
 
 

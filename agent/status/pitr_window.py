@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agent.common.catalog import BackupEntry
-from shared.binlogs.index import iter_history, recoverable_windows
+from shared.binlogs.history import read_history
 from shared.binlogs.layout import binlogs_root
-from shared.binlogs.records import GapRecord
 from shared.storage import Storage
 
 
@@ -36,9 +35,8 @@ def read_pitr_window(storage: Storage, *, prefix: str, backups: list[BackupEntry
     """None when nothing is archived under ``<prefix>/binlogs/``."""
     if next(iter(storage.list(binlogs_root(prefix))), None) is None:
         return None
-    history = list(iter_history(storage, prefix))
-    gaps = sum(isinstance(record, GapRecord) for record in history)
-    windows = recoverable_windows(history)
+    history = read_history(storage, prefix)  # through the rollups: a constant number of requests
+    gaps, windows = len(history.gaps), history.windows
     if not windows:
         return PitrWindow(archived_from=None, archived_to=None, recoverable_from=None, gaps=gaps)
     newest = windows[-1]

@@ -69,6 +69,9 @@ class ArchiveHistory:
     notes: list[str] = field(default_factory=list)  # rollups passed over, and why
     _loaded: dict[str, Rollup | None] = field(default_factory=dict)
 
+    def __bool__(self) -> bool:
+        return self.last is not None
+
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
