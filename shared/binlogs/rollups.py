@@ -26,11 +26,10 @@ from typing import Any
 
 from shared.binlogs.index import HistoryRecord, RecoverableWindow
 from shared.binlogs.records import RECORD_VERSION, GapRecord, RecordError, SegmentRecord, format_time, parse_time
+from shared.config.binlog import DEFAULT_ROLLUP_RECORDS
 
-# A rollup closes at the end of each UTC hour of archiving (``archived_at``), or earlier at this many
-# records: a busy server cuts a segment every ~5 s, ~720 an hour, so an hour is one object of ~400 kB;
-# the cap keeps a catch-up run (a backlog archived within one hour) from making one huge object.
-ROLLUP_MAX_RECORDS = 1000
+# The hour, or this many records (BINLOG_ROLLUP_RECORDS), whichever closes first: see shared.config.binlog.
+ROLLUP_MAX_RECORDS = DEFAULT_ROLLUP_RECORDS
 
 
 class RollupError(RecordError):

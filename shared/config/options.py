@@ -75,6 +75,9 @@ OPTIONS: tuple[Option, ...] = (
            "archive-binlogs: replication server id (default: derived from the prefix plus a random part)", "binlog"),
     Option("BINLOG_SOURCES", "--binlog-sources",
            "archive-binlogs: nodes to follow, host[:port],... (default: the host; Galera: list every node)", "binlog"),
+    Option("BINLOG_ROLLUP_RECORDS", "--binlog-rollup-records",
+           "archive-binlogs: at most this many index records per rollup; one also closes every hour (default 1000)",
+           "binlog"),
     # Loaded by shared.encryption (load_encryption_settings / load_decryption_settings) and
     # shared.storage.object_lock (load_lock_settings). Recipients are public keys; an identity is never
     # passed to a backup Job (the backup needs none).

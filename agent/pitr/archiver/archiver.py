@@ -96,7 +96,7 @@ class Archiver:
         self._lag_reported = 0.0
         self.result = ArchiveResult()
         history = read_history(storage, prefix)  # the rollups and the records after them, not every record
-        self.rollups = Rollups(history)
+        self.rollups = Rollups(history, max_records=settings.rollup_records)
         self.segmenter = Segmenter(storage, prefix=prefix, position=resume_position(history),
                                    cut_after_seconds=settings.upload_seconds / 2, on_commit=self._committed,
                                    encryption=encryption)

@@ -20,8 +20,8 @@ log = logging.getLogger("mariadb_ha_backup.archive")
 
 
 class Rollups:
-    def __init__(self, history: ArchiveHistory) -> None:
-        self.writer = RollupWriter.resume(history)
+    def __init__(self, history: ArchiveHistory, *, max_records: int) -> None:
+        self.writer = RollupWriter.resume(history, max_records=max_records)
         self.roll()  # what closed while no archiver ran (or ever, for an archive from before rollups)
 
     def committed(self, record: HistoryRecord) -> None:
