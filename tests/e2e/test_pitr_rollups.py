@@ -1,6 +1,6 @@
 """Rollups under the point-in-time tests, on a real binlog-writing mariadbd through the CLI: a restore to
 the second through rollups (intact, damaged, missing) equals the source at that second; a gap inside a
-rollup still refuses; prune deletes whole rollups with their records; the archiver writes rollups, and
+rollup still refuses (``test_pitr_restore``); prune deletes whole rollups with their records; the archiver writes rollups, and
 its first run over an archive written before rollups existed writes the missing ones."""
 
 from __future__ import annotations
@@ -15,26 +15,17 @@ from shared.binlogs import layout
 from shared.binlogs.history import read_history
 from shared.binlogs.index import iter_history, recoverable_windows
 from shared.storage import open_storage
+from tests.support import pitr
 from tests.support.agent_runs import env_for
 from tests.support.cli import run_cli
 from tests.support.mariadb_server import table_checksums
-from tests.support.pitr import (
-    AFTER_BACKUP,
-    AFTER_TARGET,
-    PREFIX,
-    SETUP,
-    archive,
-    backup,
-    last_archived_second,
-    markers,
-    writes_in_one_second,
-)
+from tests.support.pitr import PREFIX, SETUP, archive, backup, last_archived_second, markers
 
 
 @pytest.fixture
 def bucket(tmp_path: Path) -> Path:
-    (tmp_path / "bucket").mkdir()
-    (tmp_path / "spool").mkdir()
+    for name in ("bucket", "spool"):
+        (tmp_path / name).mkdir()
     return tmp_path / "bucket"
 
 
@@ -57,11 +48,11 @@ def test_restore_until_a_second_through_rollups_equals_the_source(damage, binlog
     env = env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX)
     binlog_server.execute(SETUP)
     manifest = backup(env)
-    binlog_server.execute(AFTER_BACKUP)
-    target_second, expected, gtid_at_target = writes_in_one_second(
+    binlog_server.execute(pitr.AFTER_BACKUP)
+    target_second, expected, gtid_at_target = pitr.writes_in_one_second(
         binlog_server, "INSERT INTO shop.markers VALUES ('at'); INSERT INTO shop.orders (id, item) VALUES (6, 'at T');")
     time.sleep(1.1)
-    binlog_server.execute(AFTER_TARGET)
+    binlog_server.execute(pitr.AFTER_TARGET)
     archive(binlog_server, bucket, rollup_records=1)  # one rollup per record: every segment goes through one
     assert len(rollups(bucket)) >= 3
     agrees_with_records(bucket)
@@ -87,30 +78,6 @@ def test_restore_until_a_second_through_rollups_equals_the_source(damage, binlog
         assert f"rollups are missing for seq {name}" in done.stderr
     else:
         assert "rollup" not in done.stderr
-
-
-def test_a_gap_inside_the_rolled_up_range_still_refuses(binlog_server, mariadb_factory, bucket, tmp_path):
-    env = env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX)
-    binlog_server.execute(SETUP)
-    backup(env)
-    binlog_server.execute("INSERT INTO shop.markers VALUES ('archived'); FLUSH BINARY LOGS;")
-    archive(binlog_server, bucket)
-    binlog_server.execute("INSERT INTO shop.markers VALUES ('purged before archiving'); FLUSH BINARY LOGS;")
-    binlog_server.execute("INSERT INTO shop.markers VALUES ('after the gap'); FLUSH BINARY LOGS;")
-    newest = binlog_server.execute("SHOW MASTER STATUS").split("\t")[0]
-    binlog_server.execute(f"PURGE BINARY LOGS TO '{newest}'")
-    time.sleep(1.1)
-    binlog_server.execute("INSERT INTO shop.markers VALUES ('beyond');")
-    archive(binlog_server, bucket, rollup_records=2)
-    assert rollups(bucket)
-    agrees_with_records(bucket)
-    target = mariadb_factory()
-
-    done = run_cli(["restore", "--until", last_archived_second(bucket)], {**env, **target.agent_env()})
-
-    assert done.returncode == 2, done.stderr
-    assert done.stderr.count("\n") == 1 and "gap" in done.stderr
-    assert "shop" not in target.execute("SHOW DATABASES").split()
 
 
 def test_prune_deletes_whole_rollups_with_their_records_and_the_window_starts_after_them(
