@@ -22,8 +22,11 @@ it again (``check_continuity``).
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from itertools import islice
 
 from shared.binlogs import layout
 from shared.binlogs.gtid import GtidState, covered_by, parse_state
@@ -40,6 +43,11 @@ from shared.binlogs.rollups import Rollup, RollupError
 from shared.storage.base import ObjectNotFoundError, Storage
 
 log = logging.getLogger("mariadb_ha_backup.pitr")
+
+# Records read one by one (the newest hour, or where a rollup is missing) are small GETs whose time is
+# all latency: 8 in flight make an hour of a busy archive (~700 records) a second or two on loopback
+# and keep well under any object store's request-rate limit per prefix (S3: 5,500 GET/s).
+READ_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -100,13 +108,26 @@ class ArchiveHistory:
             else:
                 yield from (r for r in rollup.records if position <= r.seq <= end)
             position = entry.last_seq + 1
-        for seq in sorted(s for s in self.tail if position <= s <= end):
-            yield _read(self.storage, self.prefix, seq, self.tail[seq])
+        yield from self._read_all({s: f for s, f in self.tail.items() if position <= s <= end})
 
     def _from_records(self, first_seq: int, last_seq: int) -> Iterator[HistoryRecord]:
-        found = _list_range(self.storage, self.prefix, first_seq, last_seq)
-        for seq in sorted(found):
-            yield _read(self.storage, self.prefix, seq, found[seq])
+        yield from self._read_all(_list_range(self.storage, self.prefix, first_seq, last_seq))
+
+    def _read_all(self, found: dict[int, str]) -> Iterator[HistoryRecord]:
+        """The records in ``seq`` order, fetched READ_THREADS at a time (each is one small GET)."""
+        if len(found) <= 1:
+            yield from (_read(self.storage, self.prefix, seq, folder) for seq, folder in found.items())
+            return
+        seqs = iter(sorted(found))
+        with ThreadPoolExecutor(READ_THREADS) as pool:
+            # A bounded read-ahead (not pool.map, which would fetch all at once even when the reader
+            # stops early, as a restore does at its target second).
+            ahead = deque(pool.submit(_read, self.storage, self.prefix, seq, found[seq])
+                          for seq in islice(seqs, READ_THREADS))
+            while ahead:
+                done = ahead.popleft().result()
+                ahead.extend(pool.submit(_read, self.storage, self.prefix, seq, found[seq]) for seq in islice(seqs, 1))
+                yield done
 
     def segments_of(self, window: RecoverableWindow, *, from_seq: int | None = None) -> Iterator[SegmentRecord]:
         first = window.first_seq if from_seq is None else max(from_seq, window.first_seq)
