@@ -85,11 +85,15 @@ class ArchiveHistory:
             self.notes.append(text)
             log.warning("%s", text, extra={"event": "rollup-fallback"})
 
-    def rollup(self, entry: RollupEntry) -> Rollup | None:
-        """The rollup, checked; None (and a note) when it is missing, unreadable or fails its checksum."""
-        if entry.key not in self._loaded:
-            self._loaded[entry.key] = _load_rollup(self.storage, entry, self.note)
-        return self._loaded[entry.key]
+    def rollup(self, entry: RollupEntry, *, keep: bool = True) -> Rollup | None:
+        """The rollup, checked; None (and a note) when it is missing, unreadable or fails its checksum.
+        ``keep=False`` for a pass over many (a prune of a month): each is ~400 kB in memory."""
+        if entry.key in self._loaded:
+            return self._loaded[entry.key]
+        rollup = _load_rollup(self.storage, entry, self.note)
+        if keep:
+            self._loaded[entry.key] = rollup
+        return rollup
 
     def records(self, first_seq: int, last_seq: int | None = None) -> Iterator[HistoryRecord]:
         """Every record with ``first_seq <= seq <= last_seq`` (to the end when None), in ``seq`` order."""
@@ -102,7 +106,7 @@ class ArchiveHistory:
                 return
             if entry.first_seq > position:  # a hole in the chain: the records themselves
                 yield from self._from_records(position, min(entry.first_seq - 1, end))
-            rollup = self.rollup(entry)
+            rollup = self.rollup(entry, keep=False)
             if rollup is None:
                 yield from self._from_records(max(position, entry.first_seq), min(entry.last_seq, end))
             else:

@@ -11,9 +11,10 @@ of the archive.
 
 The records stay the source of truth. A rollup is written create-only, after the records it repeats
 (like an index record after its segment), and carries the SHA1 of those records' own bytes
-(``records_sha1``: the concatenated ``index/``/``gaps/`` objects, in ``seq`` order), so a rollup that
-was damaged, or that disagrees with its records, is noticed: readers then read the records themselves
-and say so. Stored as plain JSON like the records (they name segments, GTIDs and times, never data).
+(``records_sha1``: the concatenated ``index/``/``gaps/`` objects, in ``seq`` order) and of what it says
+about the whole archive (``summary_sha1``), so a rollup that was damaged, or that disagrees with its
+records, is noticed: readers then read the records themselves and say so. Stored as plain JSON like
+the records (they name segments, GTIDs and times, never data).
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ def records_sha1(records: Sequence[HistoryRecord]) -> str:
     return digest.hexdigest()
 
 
+def summary_sha1(windows: Sequence[RecoverableWindow], gaps: Sequence[GapRecord], segments_total: int) -> str:
+    """SHA1 of what a rollup says about the whole archive (not in any record, so checked on its own)."""
+    body = json.dumps({"windows": [_window_json(w) for w in windows], "gaps": [asdict(g) for g in gaps],
+                       "segments_total": segments_total}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha1(body.encode()).hexdigest()  # noqa: S324  # detects damage, not a signature
+
+
 def written_at(record: HistoryRecord) -> str:
     """When the archiver committed the record (the hour a rollup groups by)."""
     return record.archived_at if isinstance(record, SegmentRecord) else record.detected_at
@@ -65,6 +73,7 @@ class Rollup:
     kind: str = "rollup"
     version: int = RECORD_VERSION
     records_sha1: str = field(default="")
+    summary_sha1: str = field(default="")
 
     @property
     def segments(self) -> list[SegmentRecord]:
@@ -74,6 +83,7 @@ class Rollup:
         body = {"kind": self.kind, "version": self.version, "first_seq": self.first_seq, "last_seq": self.last_seq,
                 "created_at": self.created_at, "segments_total": self.segments_total,
                 "records_sha1": records_sha1(self.records),
+                "summary_sha1": summary_sha1(self.windows, self.gaps, self.segments_total),
                 "records": [asdict(r) for r in self.records],
                 "windows": [_window_json(w) for w in self.windows],
                 "gaps": [asdict(g) for g in self.gaps]}
@@ -90,7 +100,8 @@ class Rollup:
                          windows=[_window(item) for item in raw["windows"]],
                          gaps=[_record(item) for item in raw["gaps"]],  # type: ignore[misc]  # checked below
                          segments_total=int(raw["segments_total"]), created_at=raw["created_at"],
-                         version=int(raw.get("version", RECORD_VERSION)), records_sha1=raw["records_sha1"])
+                         version=int(raw.get("version", RECORD_VERSION)), records_sha1=raw["records_sha1"],
+                         summary_sha1=raw["summary_sha1"])
         except (ValueError, KeyError, TypeError, AttributeError, RecordError) as exc:
             raise RollupError(f"binlog archive rollup {first_seq}-{last_seq} is unreadable: "
                               f"{str(exc)[:200]}") from None
@@ -108,7 +119,8 @@ class Rollup:
                               "than this tool")
         if not all(isinstance(g, GapRecord) for g in self.gaps):
             raise RollupError(f"binlog archive rollup {first_seq}-{last_seq} lists a gap that is not a gap record")
-        if records_sha1(self.records) != self.records_sha1:
+        if records_sha1(self.records) != self.records_sha1 or \
+                summary_sha1(self.windows, self.gaps, self.segments_total) != self.summary_sha1:
             raise RollupError(f"binlog archive rollup {first_seq}-{last_seq} does not match its checksum "
                               "(damaged or edited)")
 
