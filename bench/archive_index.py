@@ -36,7 +36,7 @@ from agent.pitr.windows import read_archive, windows_text
 from bench.servers import S3_ENV, MotoS3
 from shared.binlogs.gtid import parse_state
 from shared.binlogs.history import read_history
-from shared.binlogs.index import iter_history, recoverable_windows
+from shared.binlogs.index import gap_free_windows, iter_history
 from shared.binlogs.records import SegmentRecord
 from shared.binlogs.rolling import RollupWriter
 from shared.storage import open_storage
@@ -72,7 +72,7 @@ def plan(storage: CountingStorage, *, snapshot: str, until: datetime) -> int:
 
 
 def before(storage: CountingStorage) -> None:
-    recoverable_windows(list(iter_history(storage, PREFIX)))
+    gap_free_windows(list(iter_history(storage, PREFIX)))
 
 
 def one_size(moto: MotoS3, count: int, reps: int) -> dict[str, Any]:

@@ -31,8 +31,8 @@ from itertools import islice
 from shared.binlogs import layout
 from shared.binlogs.gtid import GtidState, covered_by, parse_state
 from shared.binlogs.index import (
+    GapFreeWindow,
     HistoryRecord,
-    RecoverableWindow,
     extend_windows,
     read_gap_record,
     read_segment_record,
@@ -69,7 +69,7 @@ class ArchiveHistory:
     prefix: str
     chain: list[RollupEntry]  # the rollups used, oldest first (holes between them are read from records)
     tail: dict[int, str]  # seq -> folder (index or gaps) of the records after the newest rollup
-    windows: list[RecoverableWindow] = field(default_factory=list)
+    windows: list[GapFreeWindow] = field(default_factory=list)
     gaps: list[GapRecord] = field(default_factory=list)
     segment_count: int = 0
     last: HistoryRecord | None = None  # the newest record (where an archiver resumes)
@@ -133,13 +133,13 @@ class ArchiveHistory:
                 ahead.extend(pool.submit(_read, self.storage, self.prefix, seq, found[seq]) for seq in islice(seqs, 1))
                 yield done
 
-    def segments_of(self, window: RecoverableWindow, *, from_seq: int | None = None) -> Iterator[SegmentRecord]:
+    def segments_of(self, window: GapFreeWindow, *, from_seq: int | None = None) -> Iterator[SegmentRecord]:
         first = window.first_seq if from_seq is None else max(from_seq, window.first_seq)
         for record in self.records(first, window.last_seq):
             if isinstance(record, SegmentRecord):
                 yield record
 
-    def first_needed_seq(self, window: RecoverableWindow, snapshot: GtidState) -> int:
+    def first_needed_seq(self, window: GapFreeWindow, snapshot: GtidState) -> int:
         """The first segment of ``window`` whose transactions ``snapshot`` does not all hold (past the
         window's end when it holds all). States only grow along a window, so the rollups are searched by
         halves: ~10 rollups for a month of hourly rollups, not the month."""
@@ -161,7 +161,7 @@ class ArchiveHistory:
                 return record.seq
         return window.last_seq + 1
 
-    def _held(self, entry: RollupEntry, window: RecoverableWindow, snapshot: GtidState) -> bool | None:
+    def _held(self, entry: RollupEntry, window: GapFreeWindow, snapshot: GtidState) -> bool | None:
         rollup = self.rollup(entry)
         if rollup is None:
             return None
@@ -234,7 +234,7 @@ def _newest_valid(history: ArchiveHistory) -> tuple[RollupEntry, Rollup] | None:
     return None
 
 
-def _clipped(history: ArchiveHistory, newest: Rollup) -> tuple[list[RecoverableWindow], list[GapRecord], int]:
+def _clipped(history: ArchiveHistory, newest: Rollup) -> tuple[list[GapFreeWindow], list[GapRecord], int]:
     """The newest rollup's view of the archive, without what was pruned before the oldest rollup."""
     start = history.chain[0].first_seq
     oldest = history.rollup(history.chain[0])
@@ -262,7 +262,7 @@ def _clipped(history: ArchiveHistory, newest: Rollup) -> tuple[list[RecoverableW
     return windows, gaps, count
 
 
-def _summarize_tail(history: ArchiveHistory, *, windows: list[RecoverableWindow], gaps: list[GapRecord],
+def _summarize_tail(history: ArchiveHistory, *, windows: list[GapFreeWindow], gaps: list[GapRecord],
                     count: int) -> None:
     """Extend the windows over the tail, reading only the ends of each gap-free run and the gaps."""
     pieces, tail = [], history.tail

@@ -1,4 +1,4 @@
-"""Reading and writing the binlog archive's history: index records, gap records, recoverable windows.
+"""Reading and writing the binlog archive's history: index records, gap records, gap-free windows.
 
 The history is the index and gap records merged and sorted by ``seq``. A segment counts only once its
 index record exists (the record is the commit marker, as a backup's manifest is), and the record is
@@ -6,7 +6,7 @@ written create-only, so two archivers that somehow run at once cannot both claim
 second gets ``SeqTakenError`` and must stop (the one-replica Deployment is meant to prevent that).
 
 Used by the archiver (where to resume, which ``seq`` is next), by restore (which segments cover a
-range, is there a gap), and by ``list``/``status`` (the recoverable windows, the last archived time).
+range, is there a gap), and by ``list``/``status`` (the gap-free windows, the last archived time).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class SeqTakenError(StorageError):
 
 
 @dataclass(frozen=True)
-class RecoverableWindow:
+class GapFreeWindow:
     """A stretch of the archive without a gap: any second in [start_time, end_time] can be restored
     from a backup whose GTID position is at or after ``start_state`` (and ≤ the target)."""
 
@@ -89,20 +89,20 @@ def next_seq(record: HistoryRecord | None) -> int:
     return 0 if record is None else record.seq + 1
 
 
-def recoverable_windows(history: list[HistoryRecord]) -> list[RecoverableWindow]:
+def gap_free_windows(history: list[HistoryRecord]) -> list[GapFreeWindow]:
     """Split the history at gaps (recorded ones, a missing ``seq``, and any segment whose start state is
     not the previous segment's end state, which only a damaged archive has), oldest window first."""
     return extend_windows([], [segment_window(r) for r in history if isinstance(r, SegmentRecord)])
 
 
-def segment_window(record: SegmentRecord) -> RecoverableWindow:
+def segment_window(record: SegmentRecord) -> GapFreeWindow:
     """One segment as a window of its own: the unit ``extend_windows`` joins."""
-    return RecoverableWindow(first_seq=record.seq, last_seq=record.seq, start_state=record.gtid_state_before,
+    return GapFreeWindow(first_seq=record.seq, last_seq=record.seq, start_state=record.gtid_state_before,
                              end_state=record.gtid_state_after, start_time=record.first_time,
                              end_time=record.last_time)
 
 
-def extend_windows(windows: list[RecoverableWindow], pieces: Iterable[RecoverableWindow]) -> list[RecoverableWindow]:
+def extend_windows(windows: list[GapFreeWindow], pieces: Iterable[GapFreeWindow]) -> list[GapFreeWindow]:
     """``windows`` followed by ``pieces`` (gap-free runs of segments, in ``seq`` order): a piece joins the
     window before it when it takes the very next ``seq`` and starts at the state where that window ends.
 

@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 from shared.binlogs import layout
 from shared.binlogs.history import ArchiveHistory
 from shared.binlogs.index import HistoryRecord, extend_windows, segment_window
-from shared.binlogs.records import GapRecord, SegmentRecord, format_time
+from shared.binlogs.records import GapRecord, SegmentRecord
 from shared.binlogs.rollups import ROLLUP_MAX_RECORDS, Rollup, written_at
 from shared.storage.base import ObjectExistsError, Storage
+from shared.times import format_time
 
 log = logging.getLogger("mariadb_ha_backup.archive")
 

@@ -25,9 +25,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared.binlogs.index import HistoryRecord, RecoverableWindow
-from shared.binlogs.records import RECORD_VERSION, GapRecord, RecordError, SegmentRecord, format_time, parse_time
+from shared.binlogs.index import GapFreeWindow, HistoryRecord
+from shared.binlogs.records import RECORD_VERSION, GapRecord, RecordError, SegmentRecord
 from shared.config.binlog import DEFAULT_ROLLUP_RECORDS
+from shared.times import TimeFormatError, format_time, parse_time
 
 # The hour, or this many records (BINLOG_ROLLUP_RECORDS), whichever closes first: see shared.config.binlog.
 ROLLUP_MAX_RECORDS = DEFAULT_ROLLUP_RECORDS
@@ -45,7 +46,7 @@ def records_sha1(records: Sequence[HistoryRecord]) -> str:
     return digest.hexdigest()
 
 
-def summary_sha1(windows: Sequence[RecoverableWindow], gaps: Sequence[GapRecord], segments_total: int) -> str:
+def summary_sha1(windows: Sequence[GapFreeWindow], gaps: Sequence[GapRecord], segments_total: int) -> str:
     """SHA1 of what a rollup says about the whole archive (not in any record, so checked on its own)."""
     body = json.dumps({"windows": [_window_json(w) for w in windows], "gaps": [asdict(g) for g in gaps],
                        "segments_total": segments_total}, sort_keys=True, separators=(",", ":"))
@@ -66,7 +67,7 @@ class Rollup:
     records: list[HistoryRecord]  # every index and gap record of first_seq..last_seq, in seq order
     # The archive through last_seq, as the writer saw it (older parts may have been pruned since:
     # readers cut these at the oldest rollup left).
-    windows: list[RecoverableWindow]
+    windows: list[GapFreeWindow]
     gaps: list[GapRecord]
     segments_total: int  # segments with seq <= last_seq, counted from the archive's first seq
     created_at: str
@@ -102,7 +103,7 @@ class Rollup:
                          segments_total=int(raw["segments_total"]), created_at=raw["created_at"],
                          version=int(raw.get("version", RECORD_VERSION)), records_sha1=raw["records_sha1"],
                          summary_sha1=raw["summary_sha1"])
-        except (ValueError, KeyError, TypeError, AttributeError, RecordError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, RecordError, TimeFormatError) as exc:
             raise RollupError(f"binlog archive rollup {first_seq}-{last_seq} is unreadable: "
                               f"{str(exc)[:200]}") from None
         rollup.check(first_seq=first_seq, last_seq=last_seq)
@@ -130,11 +131,12 @@ def _record(item: dict[str, Any]) -> HistoryRecord:
     return GapRecord.from_json(data) if item.get("kind") == "gap" else SegmentRecord.from_json(data)
 
 
-def _window_json(window: RecoverableWindow) -> dict[str, Any]:
+def _window_json(window: GapFreeWindow) -> dict[str, Any]:
     return {**asdict(window), "start_time": format_time(window.start_time), "end_time": format_time(window.end_time)}
 
 
-def _window(item: dict[str, Any]) -> RecoverableWindow:
-    return RecoverableWindow(first_seq=int(item["first_seq"]), last_seq=int(item["last_seq"]),
+def _window(item: dict[str, Any]) -> GapFreeWindow:
+    return GapFreeWindow(first_seq=int(item["first_seq"]), last_seq=int(item["last_seq"]),
                              start_state=str(item["start_state"]), end_state=str(item["end_state"]),
-                             start_time=parse_time(item["start_time"]), end_time=parse_time(item["end_time"]))
+                             start_time=parse_time(item["start_time"], what="rollup window start_time"),
+                         end_time=parse_time(item["end_time"], what="rollup window end_time"))

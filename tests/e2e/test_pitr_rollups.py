@@ -13,7 +13,7 @@ import pytest
 
 from shared.binlogs import layout
 from shared.binlogs.history import read_history
-from shared.binlogs.index import iter_history, recoverable_windows
+from shared.binlogs.index import gap_free_windows, iter_history
 from shared.storage import open_storage
 from tests.support import pitr
 from tests.support.agent_runs import env_for
@@ -38,7 +38,7 @@ def agrees_with_records(bucket: Path) -> None:
     storage = open_storage(f"file://{bucket}")
     records = list(iter_history(storage, PREFIX))
     history = read_history(storage, PREFIX)
-    assert history.windows == recoverable_windows(records) and history.last == records[-1]
+    assert history.windows == gap_free_windows(records) and history.last == records[-1]
     assert list(history.records(records[0].seq)) == records
 
 

@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 
 from shared.binlogs import layout
 from shared.binlogs.index import HistoryRecord, write_record
-from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode, format_time
+from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode
 from shared.storage.base import ObjectInfo, Storage
+from shared.times import format_time
 
 NODE = SourceNode(host="db:3306", node="db-0", server_id=1)
 

@@ -12,7 +12,7 @@ import pytest
 from shared.binlogs import layout
 from shared.binlogs.gtid import parse_state
 from shared.binlogs.history import ArchiveDamageError, ArchiveHistory, check_continuity, read_history
-from shared.binlogs.index import iter_history, recoverable_windows
+from shared.binlogs.index import gap_free_windows, iter_history
 from shared.binlogs.records import SegmentRecord
 from shared.binlogs.rolling import RollupWriter
 from shared.storage.local import LocalStorage
@@ -45,7 +45,7 @@ def rollup_keys(tmp_path: Path) -> list[str]:
 def same_as_records(history: ArchiveHistory, storage: CountingStorage) -> None:
     """The history agrees with the records read one by one (the reference)."""
     records = list(iter_history(storage.inner, PREFIX))
-    assert history.windows == recoverable_windows(records)
+    assert history.windows == gap_free_windows(records)
     assert [g.seq for g in history.gaps] == [r.seq for r in records if r.kind == "gap"]
     assert history.segment_count == sum(isinstance(r, SegmentRecord) for r in records)
     assert history.last == records[-1]

@@ -35,11 +35,12 @@ from shared.binlogs.events import GTID_LIST_EVENT, TransactionScanner, gtid_list
 from shared.binlogs.gtid import Gtid, advance, format_state, parse_state
 from shared.binlogs.history import ArchiveHistory, read_history
 from shared.binlogs.index import archived_state, next_seq
-from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode, parse_time
+from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode
 from shared.config.binlog import ArchiveSettings, Endpoint
 from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.errors import BackupFailedError
 from shared.storage.base import Storage
+from shared.times import parse_time
 
 log = logging.getLogger("mariadb_ha_backup.archive")
 
@@ -74,7 +75,7 @@ def resume_position(history: ArchiveHistory) -> ArchivePosition:
     if isinstance(record, SegmentRecord):
         last_time = record.last_time
     elif isinstance(record, GapRecord) and record.to_time:
-        last_time = parse_time(record.to_time)
+        last_time = parse_time(record.to_time, what="gap record to_time")
     return ArchivePosition(seq=next_seq(record), state=parse_state(archived_state(record)), last_time=last_time)
 
 
