@@ -14,7 +14,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from agent.commands.options import merged_config
+from agent.commands.options import add_config_flags, merged_config
+from shared.config.options import COMMANDS
 from shared.errors import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -54,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for command, command_parser in sub.choices.items():  # after each command's own arguments
+        if command in COMMANDS:
+            add_config_flags(command_parser, command)
     return parser
 
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from agent.commands.options import add_config_flags
+from agent.commands.options import add_command
 from shared.config import ConfigValues, load_destination, load_keep_policy, load_retry
 from shared.errors import EXIT_OK
 
@@ -21,16 +21,14 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "prune", help="delete backups outside the retention policy",
+    parser = add_command(
+        subparsers, "prune", run=run, summary="delete backups outside the retention policy",
         description="Delete whole backups (archive, sidecar, manifest) outside the policy; never the newest "
-                    "complete backup. Also removes incomplete leftovers older than a day.")
+                    "complete backup. Also removes incomplete leftovers older than a day.",
+        json_help="print the removals as one JSON array on stdout")
     parser.add_argument("--max-age", dest="cfg_backup_max_age_days", metavar="DAYS",
                         help="delete backups older than DAYS days [BACKUP_MAX_AGE_DAYS]")
     parser.add_argument("--dry-run", action="store_true", help="only print what would be deleted")
-    parser.add_argument("--json", action="store_true", help="print the removals as one JSON array on stdout")
-    add_config_flags(parser, "prune")  # includes --keep-last N [BACKUP_KEEP_LAST] and --max-age-days
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from agent.commands.options import add_config_flags
+from agent.commands.options import add_command
 from shared.config import RESTORE_YES_ENV, ConfigValues, load_source
 from shared.errors import EXIT_OK, BadInputError
 
@@ -20,10 +20,11 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "restore", help="restore a backup into the target server",
+    parser = add_command(
+        subparsers, "restore", run=run, summary="restore a backup into the target server",
         description="Stream a backup from the bucket, verify it, decompress it and load it with the mariadb "
-                    "client into the target server (--host/MARIADB_HOST).")
+                    "client into the target server (--host/MARIADB_HOST).",
+        json_help="print the result as one JSON object on stdout")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("backup_id", nargs="?", metavar="ID", help="backup id (YYYYMMDDTHHMMSSZ)")
     which.add_argument("--latest", action="store_true", help="the newest complete backup")
@@ -41,9 +42,6 @@ def register(subparsers: Any) -> None:
                         help="load over N client sessions at once: one table's rows on all of them, DDL in dump "
                              "order (default: the CPU count, at least 2, at most 8); 1 = one plain mariadb "
                              "client, as `mariadb < dump.sql`")
-    parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
-    add_config_flags(parser, "restore")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
