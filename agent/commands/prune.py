@@ -10,14 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agent.commands.options import add_command
-from shared.config import ConfigValues, load_destination, load_keep_policy, load_retry
+from shared.config import ConfigValues
 from shared.errors import EXIT_OK
-
-if TYPE_CHECKING:
-    from agent.retention import Removal
 
 
 def register(subparsers: Any) -> None:
@@ -33,25 +30,11 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.common import open_bucket
-    from agent.retention import prune
+    from agent.retention import prune_configured, prune_summary
 
-    retention = load_keep_policy(config)
-    bucket = open_bucket(load_destination(config), load_retry(config))
-    removals = prune(bucket.storage, prefix=bucket.prefix, keep_last=retention.keep_last,
-                     max_age_days=retention.max_age_days, dry_run=args.dry_run)
+    removals = prune_configured(config, dry_run=args.dry_run)
     if args.json:
         print(json.dumps([{**asdict(r), "dry_run": args.dry_run} for r in removals]))
     else:
-        print(_summary(removals, dry_run=args.dry_run))
+        print(prune_summary(removals, dry_run=args.dry_run))
     return EXIT_OK
-
-
-def _summary(removals: list[Removal], *, dry_run: bool) -> str:
-    if not removals:
-        return "nothing to delete"
-    verb = "would delete" if dry_run else "deleted"
-    return "\n".join(
-        f"kept {r.backup_id} ({r.state}, {r.reason}): object lock retains it until {r.retained_until}"
-        if r.retained_until else f"{verb} {r.backup_id} ({r.state}, {r.reason}, {len(r.keys)} object(s))"
-        for r in removals)
