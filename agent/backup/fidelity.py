@@ -23,7 +23,7 @@ from shared.encryption import AGE_SUFFIX
 from shared.encryption.streams import encrypt_bytes
 from shared.formats import ArtifactFormat
 from shared.manifest import AccountsFile, Evidence, Manifest
-from shared.mariadb_client import DumpError
+from shared.mariadb_client import ClientError
 from shared.server_info import ServerInfo
 from shared.storage import Storage
 
@@ -54,7 +54,7 @@ def read_server_extras(defaults_file: Path, info: ServerInfo) -> ServerExtras:
     warnings = backup_warnings(defaults_file, max_allowed_packet=info.max_allowed_packet)
     try:
         sql, names, skipped = dump_accounts(defaults_file)
-    except DumpError as exc:
+    except ClientError as exc:
         warnings.append(f"accounts were not backed up (a restore will not recreate users or roles): {exc}")
         return ServerExtras(warnings=warnings)
     warnings += [f"account not backed up, the server cannot describe it: {s}" for s in skipped]

@@ -35,7 +35,7 @@ from shared.errors import BackupFailedError
 from shared.layout import BackupKeys, parse_backup_id, sha1_sidecar_text
 from shared.logs import register_secret
 from shared.manifest import BinlogPosition
-from shared.mariadb_client import DumpConnectionError, write_defaults_file
+from shared.mariadb_client import ClientConnectionError, write_defaults_file
 from shared.readers import Progress
 from shared.retry import call_with_retries
 from shared.server_info import ServerInfo, inspect_server
@@ -130,7 +130,7 @@ def run_backup(
 
 def _with_retries(settings: Settings, what: str, fn: Callable[[], _T]) -> _T:
     """Retry ``fn`` when the server is unreachable or the connection drops (a failover)."""
-    return call_with_retries(fn, policy=settings.retry, retry_on=(DumpConnectionError,), what=what, logger=log)
+    return call_with_retries(fn, policy=settings.retry, retry_on=(ClientConnectionError,), what=what, logger=log)
 
 
 def _snapshot_position(upload: ArtifactUpload, info: ServerInfo) -> BinlogPosition | None:

@@ -34,8 +34,7 @@ from agent.common.dumpfile import Kind, Unit
 from agent.common.dumpfile.parsing import BATCH_BYTES
 from agent.restore.sessions import ClientSession
 from agent.restore.table_settings import split_session_statements, turns_autocommit_off
-from shared.errors import BackupFailedError
-from shared.mariadb_client import classify_failure
+from shared.mariadb_client import ClientError
 
 # A session gets another row batch only while it has less than this unconfirmed: one batch running
 # and one waiting, so it never idles between batches, and memory is ~2 batches per session.
@@ -52,7 +51,7 @@ class _Barrier:
     table: tuple[str | None, str | None] | None = None
 
 
-class SessionFailedError(BackupFailedError):
+class SessionFailedError(ClientError):
     """A client session stopped with an error; the message names what it was loading."""
 
 
@@ -197,8 +196,7 @@ class ParallelLoader:
 
     @staticmethod
     def _failure(session: ClientSession) -> SessionFailedError:
-        stderr = session.stderr_path.read_text(errors="replace").strip()
-        cause = classify_failure(stderr or "the client exited early", what="mariadb client")
+        cause = session.failure()
         loading = session.first_unconfirmed() or "the dump"
         return SessionFailedError(f"{cause} while loading {loading} — the target may be partially restored")
 

@@ -25,7 +25,7 @@ from shared.compression import open_decompressor
 from shared.config import load_settings
 from shared.formats import DUMP_FORMATS, TAR, artifact_format
 from shared.manifest import Inventory, Manifest
-from shared.mariadb_client import DumpConnectionError
+from shared.mariadb_client import ClientConnectionError
 from shared.server_info import ServerInfo
 from tests.support.backups import SQL
 
@@ -94,7 +94,7 @@ def test_a_dump_that_keeps_losing_its_connection_leaves_no_backup(
                        plan=lambda defaults: NO_CHANGES)
     caplog.set_level(logging.WARNING, logger="mariadb_ha_backup.backup")
 
-    with pytest.raises(DumpConnectionError):
+    with pytest.raises(ClientConnectionError):
         run_backup(load_settings(env_for(tmp_path, BACKUP_RETRY_ATTEMPTS="2")), dump=dump)
 
     assert ["mariadb-dump failed (attempt 1 of 2)" in r.getMessage() for r in caplog.records] == [True]
