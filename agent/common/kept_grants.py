@@ -18,6 +18,7 @@ the source's admins.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
 
 from agent.common.accounts import account_blocks, give_grants, list_accounts, without_password
@@ -47,14 +48,17 @@ def give_back_lost(defaults_file: Path, before: dict[str, set[str]]) -> list[tup
     return give_grants(defaults_file, lost)
 
 
-def missing_object_grants(defaults_file: Path, sql: bytes, *, databases: list[str] | None) -> list[str]:
-    """The backup's object-level grants (on ``databases``, or all) that the server does not hold now."""
+def missing_object_grants(defaults_file: Path, sql: bytes, *, databases: list[str] | None,
+                          not_given: Collection[str] = ()) -> list[str]:
+    """The backup's object-level grants (on ``databases``, or all) that the server does not hold now,
+    leaving out ``not_given`` (grants the restore tried and reported: e.g. on a table that no longer exists)."""
     missing = []
+    skip = {g.removesuffix(";") for g in not_given}
     for account, statements in account_blocks(sql).items():
         wanted = [s.removesuffix(";") for s in statements if _OBJECT_GRANT.match(s) and _on(s, databases)]
         if wanted:
             have = _grants(defaults_file, account)
-            missing += [f"{grant} (account {account})" for grant in wanted if grant not in have]
+            missing += [f"{grant} (account {account})" for grant in wanted if grant not in have and grant not in skip]
     return missing
 
 

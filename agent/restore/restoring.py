@@ -124,11 +124,13 @@ def restore_backup(storage: Storage, manifest: Manifest, *, defaults_file: Path,
             made = [f"accounts created before the failure: {', '.join(created)}"] if created else []
             hint = ["restore with --accounts restore, or create the account first"] if "1449" in str(exc) else []
             raise type(exc)("; ".join([str(exc), left, *made, *hint, *reference_notes(selection)])) from None
-    notes += [f"grant not given: {g} ({e})" for g, e in give_grants(defaults_file, [g for g, _ in early])]
+    late = give_grants(defaults_file, [g for g, _ in early])
+    notes += [f"grant not given: {g} ({e})" for g, e in late]
     notes += [f"grant lost by the load, not given back: {g} ({e})" for g, e in give_back_lost(defaults_file, kept)]
     if accounts_sql:
         notes += [f"grant in the backup, not held after the restore: {g}" for g in
-                  missing_object_grants(defaults_file, accounts_sql, databases=_restored(manifest, request))]
+                  missing_object_grants(defaults_file, accounts_sql, databases=_restored(manifest, request),
+                                        not_given=[g for g, _ in late])]
     notes += reference_notes(selection)
     notes += [f"definer missing: {m}" for m in missing_definers(defaults_file, _restored(manifest, request))]
     return RestoreResult(backup_id=manifest.id, database=request.database, verified_first=request.verify_first,
