@@ -1,8 +1,9 @@
 """Command-line entry point: parse, run one command, map errors to the documented exit codes.
 
-Exit codes (a contract): 0 success; 1 failure after retries; 2 usage, configuration or bad input
-(one line on stderr, no traceback); 3 skipped because a backup is already running; 4 archive-binlogs
-recorded a gap in the binlog archive; 128+N when stopped by signal N (after cleaning up).
+Exit codes (a contract, every one in shared/errors.py): 0 success; 1 failure after retries; 2 usage,
+configuration or bad input (one line on stderr, no traceback); 3 skipped because a backup is already
+running; 4 archive-binlogs recorded a gap in the binlog archive; 128+N when stopped by signal N (after
+cleaning up).
 """
 
 from __future__ import annotations
