@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
         description="Create one backup Job per target (DISPATCH_TARGETS, or CELL_DEFAULT_NAMESPACE/"
                     "MARIADB_HA_SERVICE_NAME/MARIADB_HA_SECRET_NAME) using KUBECONFIG or in-cluster config.")
     parser.add_argument("--dry-run", action="store_true", help="print the Job bodies; touch nothing")
-    parser.add_argument("--scheduled-time", metavar="RFC3339",
+    parser.add_argument("--scheduled-time", metavar="TIME",
                         help="the schedule slot this run stands for (names the Job); default now, UTC")
 
 
