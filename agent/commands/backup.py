@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from agent.commands.options import add_config_flags
 from shared.config import ConfigValues, Settings, load_backup_settings
 from shared.encryption import load_encryption_settings
+from shared.errors import BadInputError
 from shared.storage.object_lock import load_lock_settings
 
 if TYPE_CHECKING:
@@ -21,6 +22,8 @@ def register(subparsers: Any) -> None:
         "backup", help="run one backup now", description="Dump the cluster, compress, hash and upload one backup."
     )
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
+    parser.add_argument("--incremental", action="store_true",
+                        help="physical: an incremental on the newest physical backup, whatever BACKUP_FULL_EVERY says")
     add_config_flags(parser)
     parser.set_defaults(func=run)
 
@@ -35,9 +38,17 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Reporting settings first, so even a bad configuration of the backup itself is reported.
     with reported_run(reporting_settings_from(config)) as outcome:
         settings = load_backup_settings(config)
+        if args.incremental and not settings.method.physical:
+            raise BadInputError("--incremental needs BACKUP_METHOD=physical (--method physical)")
         lock, encryption = load_lock_settings(config), load_encryption_settings(config)
         with signals_raise_terminated(), byte_progress("dump") as progress:
-            result = outcome.result = run_backup(settings, progress=progress, lock=lock, encryption=encryption)
+            if settings.method.physical:
+                from agent.physical_backup import run_physical_backup
+
+                result = outcome.result = run_physical_backup(settings, progress=progress, lock=lock,
+                                                              encryption=encryption, incremental=args.incremental)
+            else:
+                result = outcome.result = run_backup(settings, progress=progress, lock=lock, encryption=encryption)
         retention = _apply_retention(settings)
     print(json.dumps({**asdict(result), "pruned": retention}) if args.json else _summary(result))
     return 0

@@ -20,8 +20,8 @@ class Option:
     env: str
     flag: str | None  # None: environment only (a secret on argv is visible in /proc/*/cmdline)
     help: str
-    section: str  # the loader that reads it: destination, source, format, retry, retention, run, restore,
-    #               reporting (shared/reporting), status, binlog
+    section: str  # the loader that reads it: destination, source, format, method, retry, retention, run,
+    #               restore, reporting (shared/reporting), status, binlog
     to_job: bool = False  # the dispatcher passes it on to the backup Job's environment
 
 
@@ -38,7 +38,18 @@ OPTIONS: tuple[Option, ...] = (
            "destination", True),
     Option("BACKUP_PREFIX", "--prefix", "key prefix (default mariadb-ha-backup/<namespace>/<service>)",
            "destination", True),
-    Option("BACKUP_FORMAT", "--format", "tar.gz (default) | sql.gz | sql.zst", "format", True),
+    Option("BACKUP_FORMAT", "--format", "tar.gz (default) | sql.gz | sql.zst (logical backups)", "format", True),
+    Option("BACKUP_METHOD", "--method",
+           "logical (default): mariadb-dump SQL | physical: mariadb-backup copy of the data directory", "method",
+           True),
+    Option("BACKUP_FULL_EVERY", "--full-every",
+           "physical: a full backup when the newest full is older than this (26h, 7d), an incremental otherwise "
+           "(default: always full)", "method", True),
+    Option("BACKUP_COPY_THREADS", "--copy-threads",
+           "physical: files mariadb-backup copies at once (its --parallel; default 2)", "method", True),
+    Option("MARIADB_DATADIR", "--source-datadir",
+           "physical: the server's data directory as mounted where the agent runs (default: its @@datadir)",
+           "method"),
     Option("CELL_DEFAULT_NAMESPACE", "--namespace", "namespace of the MariaDB Service and its Secret", "source"),
     Option("MARIADB_HA_SERVICE_NAME", "--service", "MariaDB Service name (the host to dump)", "source"),
     Option("MARIADB_HA_SECRET_NAME", "--secret", "Secret holding key root-password", "source"),
