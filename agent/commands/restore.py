@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.commands.options import add_config_flags
@@ -23,6 +24,7 @@ from shared.config import (
 )
 from shared.encryption import load_decryption_settings
 from shared.errors import BadInputError
+from shared.manifest import PHYSICAL
 
 if TYPE_CHECKING:
     from agent.restoring import RestoreResult
@@ -50,6 +52,11 @@ def register(subparsers: Any) -> None:
                         help="load over N client sessions at once: one table's rows on all of them, DDL in dump "
                              "order (default: the CPU count, at least 2, at most 8); 1 = one plain mariadb "
                              "client, as `mariadb < dump.sql`")
+    parser.add_argument("--datadir", metavar="DIR", type=Path,
+                        help="physical backups: make DIR (absent or empty) a prepared data directory that mariadbd "
+                             "starts on, instead of loading into a server")
+    parser.add_argument("--owner", metavar="USER[:GROUP]",
+                        help="with --datadir: give the files to the server's user (e.g. mysql:mysql)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     add_config_flags(parser)
     parser.set_defaults(func=run)
@@ -76,6 +83,10 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     if not (args.backup_id or args.latest or args.at):
         raise BadInputError("say which backup to restore: an ID, --latest, --at TIME or --until TIME")
     at = parse_time(args.at) if args.at else None
+    if args.datadir is not None:
+        from agent.commands.restore_datadir import run_datadir
+
+        return run_datadir(args, config, at=at)
     accounts = load_accounts_settings(config)
     source = load_source(config)
     decryption = load_decryption_settings(config)
@@ -85,6 +96,9 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=args.backup_id,
                           latest=args.latest, at=at)
     assert entry.manifest is not None  # select_backup returns complete backups only
+    if entry.manifest.method == PHYSICAL:
+        raise BadInputError(f"backup {entry.backup_id} is a physical backup: restore it with --datadir DIR "
+                            "(then start mariadbd on DIR), not into a running server")
     identities = identities_for(entry.manifest, decryption)  # exit 2 here, before any download, if missing
     request = RestoreRequest(database=args.database, verify_first=args.verify_first,
                              confirmed=args.yes or load_restore_confirmed(config),
