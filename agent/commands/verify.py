@@ -11,6 +11,7 @@ from agent.commands.options import add_config_flags
 from shared.config import ConfigValues, load_destination, load_retry, load_tmp_dir
 from shared.encryption import load_decryption_settings
 from shared.errors import BadInputError
+from shared.manifest import PHYSICAL
 
 
 def register(subparsers: Any) -> None:
@@ -47,8 +48,13 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         return drill_until(args, config)
     decryption = load_decryption_settings(config)
     bucket = open_bucket(load_destination(config), load_retry(config))
-    entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=args.backup_id, latest=True)
+    entries = scan_backups(bucket.storage, prefix=bucket.prefix)
+    entry = select_backup(entries, backup_id=args.backup_id, latest=True)
     assert entry.manifest is not None  # select_backup returns complete backups only
+    if entry.manifest.method == PHYSICAL:
+        from agent.commands.verify_physical import verify_physical
+
+        return verify_physical(args, config, entry.manifest, entries=entries, storage=bucket.storage)
     # Without an identity, plain verify checks what needs no key; the drill needs the content.
     identities = identities_for(entry.manifest, decryption, required=args.restore_test)
     with signals_raise_terminated():
@@ -58,12 +64,12 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
             with private_run_dir(load_tmp_dir(config)) as run_dir:
                 drill = run_drill(bucket.storage, entry.manifest, run_dir=run_dir, identities=identities)
                 result["restore_test"] = asdict(drill)
-    print(json.dumps(result) if args.json else _summary(result))
+    print(json.dumps(result) if args.json else summary(result))
     raise_if_failed(report)
     return 0
 
 
-def _summary(result: dict[str, Any]) -> str:
+def summary(result: dict[str, Any]) -> str:
     if not result["ok"]:
         problems = "\n".join(f"  - {p}" for p in result["problems"])
         return f"backup {result['backup_id']} FAILED verification:\n{problems}"
