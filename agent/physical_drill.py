@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +51,11 @@ def run_physical_drill(storage: Storage, chain: Sequence[Manifest], *, run_dir: 
              extra={"event": "drill-start", "backup_id": manifest.id, "chain": [m.id for m in chain]})
     datadir = run_dir / "restored-datadir"
     restored = restore_datadir(storage, chain, datadir=datadir, identities=identities)
-    with ThrowawayServer(base_dir=run_dir, datadir=datadir, extra_args=_SERVER_ARGS) as server:
+    # The server's own directory (socket, pid, log) in the system temp dir: a unix socket path must stay
+    # under 108 bytes, which a deep BACKUP_TMPDIR can exceed.
+    with ThrowawayServer(datadir=datadir, extra_args=_SERVER_ARGS) as server:
         defaults = write_defaults_file(run_dir, host=server.host, port=server.port, user="root", password="")
-        found = read_inventory(defaults)
+        found = replace(read_inventory(defaults), events=_events(defaults))
         differences = compare_inventories(expected=manifest.inventory, found=found)
         differences += [f"cannot run: {problem}" for problem in broken_views(defaults, found.views)]
         differences += table_check_failures(defaults, [*found.tables, *found.sequences])
@@ -62,6 +65,11 @@ def run_physical_drill(storage: Storage, chain: Sequence[Manifest], *, run_dir: 
     checked["tables checked (CHECK TABLE)"] = len(found.tables) + len(found.sequences)
     return DrillReport(backup_id=manifest.id, checked=checked, loaded_bytes=restored.raw_bytes,
                        seconds=round(time.monotonic() - clock, 2), not_checked=list(NOT_CHECKED))
+
+
+def _events(defaults_file: Path) -> list[str]:
+    """information_schema.EVENTS is empty under --skip-grant-tables (no event scheduler): read mysql.event."""
+    return sorted(row[0] for row in run_client_query(defaults_file, "SELECT CONCAT(db, '.', name) FROM mysql.event"))
 
 
 def table_check_failures(defaults_file: Path, tables: list[str]) -> list[str]:
