@@ -39,7 +39,7 @@ from shared.binlogs.layout import binlogs_root
 from shared.binlogs.records import GapRecord, SegmentRecord, format_time
 from shared.binlogs.segments import build_segment, segment_plaintext
 from shared.errors import BackupFailedError, BadInputError
-from shared.manifest import Manifest
+from shared.manifest import LOGICAL, Manifest
 from shared.storage import Storage
 
 log = logging.getLogger("mariadb_ha_backup.pitr")
@@ -80,7 +80,9 @@ def plan_point_in_time(storage: Storage, *, prefix: str, backups: list[BackupEnt
     if until > view.windows[-1].end_time:
         raise PointInTimeRefusedError(f"{format_time(until)} is later than the last archived transaction "
                                       f"({format_time(view.windows[-1].end_time)})")
-    candidates = [e.manifest for e in backups if e.complete and e.manifest and e.manifest.binlog and e.started <= until]
+    # A logical base loads into the target server; a physical one (a data directory) is not planned here yet.
+    candidates = [e.manifest for e in backups if e.complete and e.manifest and e.manifest.binlog
+                  and e.manifest.method == LOGICAL and e.started <= until]
     if not candidates:
         raise PointInTimeRefusedError(f"no complete backup with a binlog position started at or before "
                                       f"{format_time(until)}")

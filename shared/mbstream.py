@@ -71,16 +71,21 @@ class MbstreamSniffer:
     def _head_size(self) -> int:
         if len(self._head) < _HEAD:
             return _HEAD
+        self._check_head()  # before trusting its path length: foreign bytes must fail, not wait for more
         path_length = int.from_bytes(self._head[10:14], "little")
         return _HEAD + path_length + (_PAYLOAD_HEAD if self._head[9] == _PAYLOAD else 0)
 
-    def _start_chunk(self) -> None:
-        head = bytes(self._head)
+    def _check_head(self) -> None:
+        head = self._head
         if head[:8] != MAGIC:
             raise MbstreamError(f"chunk {self.chunks + 1} does not start with {MAGIC.decode()}")
         kind, path_length = head[9], int.from_bytes(head[10:14], "little")
         if kind not in (_PAYLOAD, _END) or path_length > _MAX_PATH:
             raise MbstreamError(f"chunk {self.chunks + 1} has type {kind!r} and a {path_length}-byte path")
+
+    def _start_chunk(self) -> None:
+        head = bytes(self._head)
+        kind, path_length = head[9], int.from_bytes(head[10:14], "little")
         self.chunks += 1
         self._head.clear()
         path = head[_HEAD:_HEAD + path_length].decode(errors="replace")

@@ -46,3 +46,27 @@ def server_on(datadir: Path) -> Iterator[ThrowawayServer]:
 def keygen(path: Path) -> str:
     subprocess.run(["age-keygen", "-o", str(path)], check=True, capture_output=True)
     return subprocess.run(["age-keygen", "-y", str(path)], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def store_physical(storage, *, prefix: str, started, tmp: Path, parent=None,  # type: ignore[no-untyped-def]
+                   lsns: tuple[int, int] = (0, 100)):
+    """A physical backup's objects and manifest as the agent lays them out (the artifact's content is not
+    an mbstream: for chain, list and retention logic only). ``parent``: the BackupKeys it builds on."""
+    import io
+    from dataclasses import replace
+
+    from shared.manifest import FULL, INCREMENTAL, PHYSICAL, Manifest, PhysicalCopy
+    from tests.support.backups import store_backup
+
+    keys = store_backup(storage, prefix=prefix, started=started, fmt="mbstream.zst", tmp=tmp)
+    with storage.open_read(keys.manifest) as stream:
+        manifest = Manifest.from_json(stream.read())
+    base = keys.backup_id
+    if parent is not None:
+        with storage.open_read(parent.manifest) as stream:
+            parent_copy = Manifest.from_json(stream.read()).physical
+        base = parent_copy.base
+    copy = PhysicalCopy(kind=INCREMENTAL if parent else FULL, from_lsn=lsns[0], to_lsn=lsns[1], last_lsn=lsns[1] + 5,
+                        base=base, parent=parent.backup_id if parent else None, tool_version="10.11.19")
+    storage.put(keys.manifest, io.BytesIO(replace(manifest, method=PHYSICAL, physical=copy).to_json()))
+    return keys
