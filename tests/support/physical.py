@@ -70,3 +70,11 @@ def store_physical(storage, *, prefix: str, started, tmp: Path, parent=None,  # 
                         base=base, parent=parent.backup_id if parent else None, tool_version="10.11.19")
     storage.put(keys.manifest, io.BytesIO(replace(manifest, method=PHYSICAL, physical=copy).to_json()))
     return keys
+
+
+def local_bucket(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A ``file://`` bucket in ``tmp_path/bucket`` (created)."""
+    from shared.storage import open_storage
+
+    (tmp_path / "bucket").mkdir(exist_ok=True)
+    return open_storage(f"file://{tmp_path / 'bucket'}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,8 +17,18 @@ from shared.config import ConfigError, load_format, load_method
 from shared.mbstream import MbstreamError, MbstreamSniffer
 from shared.storage import Storage
 from tests.support.backups import store_backup
-from tests.support.physical import store_physical
-from tests.unit.test_prune_retention import NOW, bucket, days_ago  # noqa: F401  # bucket: the same local-bucket fixture
+from tests.support.physical import local_bucket, store_physical
+
+NOW = datetime(2024, 6, 1, 0, 0, 0, tzinfo=UTC)
+
+
+def days_ago(n: float) -> datetime:
+    return NOW - timedelta(days=n)
+
+
+@pytest.fixture
+def bucket(tmp_path) -> Storage:
+    return local_bucket(tmp_path)
 
 
 def backups(storage: Storage) -> dict:
