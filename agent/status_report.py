@@ -10,6 +10,7 @@ from agent.bucket import Bucket
 from agent.catalog import BackupEntry
 from agent.freshness import OK, Freshness, human_duration, is_encrypted
 from agent.pitr_window import PitrWindow
+from shared.manifest import Manifest
 
 
 def status_json(freshness: Freshness, bucket: Bucket) -> dict[str, Any]:
@@ -39,6 +40,7 @@ def status_text(freshness: Freshness, bucket: Bucket) -> str:
         verdict = "OK" if freshness.verdict == OK else "STALE"
         lines = [
             f"{verdict}: newest complete backup {newest.backup_id} is {human_duration(age)} old (max age {limit})",
+            f"  method      {_method(m)}",
             f"  format      {m.format}, {'encrypted' if is_encrypted(newest) else 'not encrypted'}",
             f"  size        {m.artifact.raw_bytes:,} bytes dumped -> {m.artifact.compressed_bytes:,} bytes stored",
             f"  storage     {bucket.storage.url} {bucket.prefix}/",
@@ -78,11 +80,20 @@ def pitr_text(pitr: PitrWindow | None, freshness: Freshness) -> str:
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
+def _method(m: Manifest) -> str:
+    """``logical``, ``physical full`` or ``physical incremental on <parent> (chain from <full>)``."""
+    if m.physical is None:
+        return m.method
+    if m.physical.parent is None:
+        return f"{m.method} {m.physical.kind}"
+    return f"{m.method} {m.physical.kind} on {m.physical.parent} (chain from {m.physical.base})"
+
+
 def newest_json(entry: BackupEntry) -> dict[str, Any]:
     """The fields ``list --json`` gives a complete backup, minus the source details."""
     m = entry.manifest
     assert m is not None  # only complete backups are "newest"
     return {"id": entry.backup_id, "state": entry.state, "started_at": entry.started.isoformat(),
-            "finished_at": m.finished_at, "format": m.format, "artifact_key": m.artifact.key,
+            "finished_at": m.finished_at, "method": m.method, "format": m.format, "artifact_key": m.artifact.key,
             "sha1": m.artifact.sha1, "raw_bytes": m.artifact.raw_bytes,
             "compressed_bytes": m.artifact.compressed_bytes, "stored_bytes": entry.stored_bytes}
