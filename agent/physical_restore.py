@@ -99,7 +99,7 @@ def restore_datadir(storage: Storage, chain: Sequence[Manifest], *, datadir: Pat
             if position:
                 shutil.rmtree(unpacked)
         if owner is not None:
-            _chown_tree(data, owner)
+            chown_tree(data, owner)
         if datadir.exists():
             datadir.rmdir()  # checked empty above
         data.rename(datadir)
@@ -150,7 +150,7 @@ def prepare(data: Path, *, incremental: Path | None, log_path: Path) -> None:
         raise PrepareFailedError(f"mariadb-backup --prepare failed (exit {done.returncode}): {_tail(log_path)}")
 
 
-def _chown_tree(root: Path, owner: str) -> None:
+def chown_tree(root: Path, owner: str) -> None:
     user, _, group = owner.partition(":")
     for path in (root, *root.rglob("*")):
         shutil.chown(path, user=user, group=group or None)

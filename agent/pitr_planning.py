@@ -73,18 +73,20 @@ class ReplayPlan:
 
 
 def plan_point_in_time(storage: Storage, *, prefix: str, backups: list[BackupEntry], until: datetime,
-                       work_dir: Path, identities: Sequence[Any] = ()) -> ReplayPlan:
+                       work_dir: Path, identities: Sequence[Any] = (), method: str = LOGICAL) -> ReplayPlan:
     view = read_archive(storage, prefix)
     if not view.windows:
         raise PointInTimeRefusedError(f"there is no binlog archive under {binlogs_root(prefix)}: run archive-binlogs")
     if until > view.windows[-1].end_time:
         raise PointInTimeRefusedError(f"{format_time(until)} is later than the last archived transaction "
                                       f"({format_time(view.windows[-1].end_time)})")
-    # A logical base loads into the target server; a physical one (a data directory) is not planned here yet.
+    # The target decides the kind of base: a server loads a logical one, a data directory is made from a
+    # physical one (agent.physical_point).
     candidates = [e.manifest for e in backups if e.complete and e.manifest and e.manifest.binlog
-                  and e.manifest.method == LOGICAL and e.started <= until]
+                  and e.manifest.method == method and e.started <= until]
     if not candidates:
-        raise PointInTimeRefusedError(f"no complete backup with a binlog position started at or before "
+        kind = "" if method == LOGICAL else f"{method} "
+        raise PointInTimeRefusedError(f"no complete {kind}backup with a binlog position started at or before "
                                       f"{format_time(until)}")
     reasons = []
     for manifest in candidates:

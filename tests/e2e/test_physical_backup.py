@@ -183,3 +183,34 @@ def test_incremental_without_a_full_is_exit_2(mariadb_factory, tmp_path):
 
     assert done.returncode == 2 and "no physical backup to build on" in done.stderr
     assert list(Path(tmp_path / "bucket").rglob("manifest.json")) == []
+
+
+def test_restore_until_from_a_physical_base_equals_the_source_at_that_second(mariadb_factory, tmp_path):
+    from tests.support.agent_runs import env_for
+    from tests.support.pitr import AFTER_BACKUP, AFTER_TARGET, SETUP, archive, backup, markers, writes_in_one_second
+    from tests.support.pitr import PREFIX as PITR_PREFIX
+
+    source = mariadb_factory(extra_args=BINLOG_SERVER_ARGS)
+    (tmp_path / "bucket").mkdir()
+    (tmp_path / "spool").mkdir()
+    env = env_for(source, tmp_path / "bucket", tmp_path / "spool", BACKUP_PREFIX=PITR_PREFIX, BACKUP_METHOD="physical")
+    source.execute(SETUP)
+    manifest = backup(env)
+    source.execute(AFTER_BACKUP)
+    target_second, expected, gtid_at_target = writes_in_one_second(
+        source, "INSERT INTO shop.markers VALUES ('at'); INSERT INTO shop.orders (id, item) VALUES (6, 'at T');")
+    time.sleep(1.1)
+    source.execute(AFTER_TARGET)
+    archive(source, tmp_path / "bucket")
+
+    done = run_cli(["restore", "--until", target_second.isoformat(), "--datadir", str(tmp_path / "datadir"),
+                    "--json"], env)
+
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert manifest.method == "physical"
+    assert (result["backup_id"], result["start_state"]) == (manifest.id, manifest.binlog.gtid_state)  # type: ignore[union-attr]
+    assert result["end_state"] == result["last_gtid"] == gtid_at_target
+    with server_on(tmp_path / "datadir") as copy:
+        assert table_checksums(copy) == expected
+        assert markers(copy) == ["at"]
