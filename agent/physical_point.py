@@ -18,13 +18,12 @@ import logging
 import shutil
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.physical_restore import DatadirRestoreResult, chown_tree, restore_datadir
+from agent.physical_restore import chown_tree, restore_datadir
 from agent.pitr_planning import ReplayPlan
-from agent.pitr_replay import replay, scheduler_paused
+from agent.pitr_replay import PointInTimeResult, point_result, replay, scheduler_paused
 from shared.manifest import Manifest
 from shared.mariadb_client import write_defaults_file
 from shared.readers import Progress
@@ -38,27 +37,11 @@ class LoopbackServer(Protocol):
     port: int
 
 
-@dataclass(frozen=True)
-class DatadirPointResult:
-    restore: DatadirRestoreResult
-    backup_id: str
-    until: str
-    start_state: str
-    end_state: str
-    first_gtid: str | None
-    last_gtid: str | None
-    last_time: str | None
-    transactions: int
-    replay_bytes: int
-    decoded_bytes: int
-    segments: int
-
-
 def restore_datadir_to_point(storage: Storage, plan: ReplayPlan, chain: Sequence[Manifest], *, datadir: Path,
                              user: str, password: str, run_dir: Path,
                              start_server: Callable[[Path], AbstractContextManager[LoopbackServer]],
                              identities: Sequence[Any] = (), progress: Progress | None = None,
-                             owner: str | None = None) -> DatadirPointResult:
+                             owner: str | None = None) -> PointInTimeResult:
     restored = restore_datadir(storage, chain, datadir=datadir, identities=identities, progress=progress)
     try:
         with start_server(datadir) as server:
@@ -72,8 +55,4 @@ def restore_datadir_to_point(storage: Storage, plan: ReplayPlan, chain: Sequence
     except BaseException:
         shutil.rmtree(datadir, ignore_errors=True)
         raise
-    return DatadirPointResult(
-        restore=restored, backup_id=plan.backup.id, until=plan.until.isoformat(), start_state=plan.start_state,
-        end_state=plan.end_state, first_gtid=plan.first_gtid, last_gtid=plan.last_gtid,
-        last_time=plan.last_time.isoformat() if plan.last_time else None, transactions=plan.transactions,
-        replay_bytes=plan.replay_bytes, decoded_bytes=decoded, segments=len(plan.segments))
+    return point_result(plan, restored=restored, decoded_bytes=decoded)

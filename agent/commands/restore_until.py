@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from typing import TYPE_CHECKING
 
 from agent.bucket import open_bucket
 from agent.catalog import parse_time, scan_backups
@@ -19,9 +18,6 @@ from agent.decryption import configured_identities
 from agent.pitr_drill import run_point_drill
 from agent.pitr_planning import plan_point_in_time
 from agent.pitr_replay import PointInTimeResult, restore_to_point
-
-if TYPE_CHECKING:
-    from agent.physical_point import DatadirPointResult
 from agent.progress import byte_progress
 from agent.restoring import RestoreRequest
 from agent.run_dir import private_run_dir
@@ -87,7 +83,7 @@ def drill_until(args: argparse.Namespace, config: ConfigValues) -> int:
     return 0
 
 
-def summary(r: PointInTimeResult | DatadirPointResult, *, target: str) -> str:
+def summary(r: PointInTimeResult, *, target: str) -> str:
     lines = [f"restored the state at {r.until} into {target}",
              f"  base backup  {r.backup_id} (snapshot GTID state {r.start_state or '(empty)'})"]
     if r.transactions:
