@@ -37,7 +37,7 @@ from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.layout import BackupKeys, parse_backup_id, sha1_sidecar_text
 from shared.logs import register_secret
 from shared.manifest import FULL, INCREMENTAL, PHYSICAL, BinlogPosition, Manifest, PhysicalCopy
-from shared.mariadb_client import DumpConnectionError, write_defaults_file
+from shared.mariadb_client import DumpConnectionError, run_client_query, write_defaults_file
 from shared.mbstream import BINLOG_INFO, GALERA_INFO, MbstreamSniffer
 from shared.readers import Progress
 from shared.retry import call_with_retries
@@ -100,7 +100,7 @@ def run_physical_backup(
             storage.put(keys.sha1, io.BytesIO(sha1_sidecar_text(copied.artifact.sha1, keys.artifact_name)))
             retain(keys.sha1)
             manifest = _manifest(settings, keys, info, copied, started=started, lock=lock, encryption=encryption,
-                                 parent=parent, run_dir=run_dir)
+                                 parent=parent, run_dir=run_dir, defaults=defaults)
             storage.put(keys.manifest, io.BytesIO(manifest.to_json()))
             retain(keys.manifest)
     artifact = copied.artifact
@@ -128,7 +128,8 @@ def _copy(settings: Settings, *, argv: list[str], run_dir: Path, storage: Storag
 
 
 def _manifest(settings: Settings, keys: BackupKeys, info: ServerInfo, copied: _Copied, *, started: datetime,
-              lock: LockSettings, encryption: EncryptionSettings, parent: Manifest | None, run_dir: Path) -> Manifest:
+              lock: LockSettings, encryption: EncryptionSettings, parent: Manifest | None, run_dir: Path,
+              defaults: Path) -> Manifest:
     checkpoints = read_checkpoints(lsn_dir(run_dir))
     physical = PhysicalCopy(
         kind=INCREMENTAL if parent is not None else FULL, from_lsn=checkpoints.from_lsn,
@@ -141,17 +142,27 @@ def _manifest(settings: Settings, keys: BackupKeys, info: ServerInfo, copied: _C
     logical_shape = build_manifest(settings, keys, info, copied.artifact, started=started, lock=lock,
                                    encryption=encryption)
     return replace(logical_shape, method=PHYSICAL, physical=physical, dump_command=["mariadb-backup", *flags],
-                   binlog=_binlog_position(copied.sniffed.first(BINLOG_INFO), info))
+                   binlog=_binlog_position(copied.sniffed.first(BINLOG_INFO), info, defaults=defaults))
 
 
-def _binlog_position(text: str | None, info: ServerInfo) -> BinlogPosition | None:
-    """mariadb-backup's binlog info: ``file<TAB>position[<TAB>gtid state]`` at the copy's consistent point."""
-    if not text:
+def _binlog_position(text: str | None, info: ServerInfo, *, defaults: Path) -> BinlogPosition | None:
+    """mariadb-backup's binlog info, ``file<TAB>position<TAB>gtid state``, at the copy's consistent point.
+
+    On a Galera node the GTID column is empty (mariadb-backup rotates the binlog there and records the new
+    file's start), so the state is asked of the server for that file and offset, as the logical dump does:
+    ``BINLOG_GTID_POS`` reads it from the file's Gtid_list event."""
+    fields = (text or "").split("\t")
+    if len(fields) < 2 or not fields[1].isdigit() or not fields[0]:
+        return None  # no binlog on the server: nothing to replay from
+    file, position = fields[0], int(fields[1])
+    gtid = fields[2].strip() if len(fields) > 2 else ""
+    if not gtid:
+        quoted = file.replace("\\", "\\\\").replace("'", "\\'")
+        rows = run_client_query(defaults, f"SELECT IFNULL(BINLOG_GTID_POS('{quoted}', {position}), '')")
+        gtid = rows[0][0] if rows and rows[0] else ""
+    if not gtid:
         return None
-    fields = text.split("\t")
-    if len(fields) < 3 or not fields[1].isdigit():
-        return None  # no GTID (a server without a binlog writes none): nothing to replay from
-    return BinlogPosition(gtid_state=fields[2], file=fields[0], position=int(fields[1]), node=info.hostname,
+    return BinlogPosition(gtid_state=gtid, file=file, position=position, node=info.hostname,
                           server_id=info.server_id)
 
 

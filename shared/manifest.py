@@ -123,7 +123,7 @@ class PhysicalCopy:
     base: str  # id of the chain's full backup (its own id for a full)
     parent: str | None = None  # id of the backup this incremental applies on; None for a full
     tool_version: str = ""  # mariadb-backup's version: a restore prepares with the same major version
-    galera_info: str | None = None  # cluster state uuid:seqno at the copy's consistent point (Galera only)
+    galera_info: str | None = None  # "uuid:seqno [wsrep gtid domain]" at the copy's consistent point (Galera only)
 
 
 @dataclass(frozen=True)
