@@ -42,7 +42,7 @@ from shared.mbstream import BINLOG_INFO, GALERA_INFO, MbstreamSniffer
 from shared.readers import Progress
 from shared.retry import call_with_retries
 from shared.server_info import ServerInfo, inspect_server
-from shared.storage import Storage, open_storage
+from shared.storage import Storage, TransientStorageError, open_storage
 from shared.storage.object_lock import NO_LOCK, LockSettings, require_object_lock, retainer
 from shared.storage.retrying import RetryingStorage
 
@@ -93,9 +93,11 @@ def run_physical_backup(
                         "server_version": info.version, "parent": parent.id if parent else None})
         retain = retainer(storage, lock, started=started)
         with removed_unless_committed(storage, keys):
+            # The stream cannot be replayed into a failed upload: a transient storage fault that the adapter's
+            # own per-part retries could not absorb restarts the whole copy, like a lost server connection.
             copied = _with_retries(settings, "mariadb-backup", lambda: _copy(
                 settings, argv=argv, run_dir=run_dir, storage=storage, keys=keys, started=started,
-                progress=progress, encryption=encryption))
+                progress=progress, encryption=encryption), also=(TransientStorageError,))
             retain(keys.artifact)
             storage.put(keys.sha1, io.BytesIO(sha1_sidecar_text(copied.artifact.sha1, keys.artifact_name)))
             retain(keys.sha1)
@@ -170,6 +172,8 @@ def _same_series(parent: Manifest, info: ServerInfo) -> bool:
     return parent.source.server_version.split(".")[:2] == info.version.split(".")[:2]
 
 
-def _with_retries(settings: Settings, what: str, fn: Callable[[], _T]) -> _T:
-    """Retry when the server is unreachable or the connection drops; the whole copy starts over."""
-    return call_with_retries(fn, policy=settings.retry, retry_on=(DumpConnectionError,), what=what, logger=log)
+def _with_retries(settings: Settings, what: str, fn: Callable[[], _T],
+                  also: tuple[type[BaseException], ...] = ()) -> _T:
+    """Retry when the server is unreachable or the connection drops (and ``also``); the call starts over."""
+    return call_with_retries(fn, policy=settings.retry, retry_on=(DumpConnectionError, *also), what=what,
+                             logger=log)
