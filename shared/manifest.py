@@ -74,7 +74,7 @@ class Inventory:
 
 @dataclass(frozen=True)
 class AccountsFile:
-    """``accounts.sql`` beside the artifact: users, roles and grants as SQL (see agent.accounts)."""
+    """``accounts.sql`` beside the artifact: users, roles and grants as SQL (see agent.common.accounts)."""
 
     key: str
     sha1: str  # of the stored bytes (age-encrypted when ``encrypted``)
@@ -100,8 +100,9 @@ class Encryption:
 
 
 @dataclass(frozen=True)
-class Retention:
-    """Object lock on every object of the backup (BACKUP_LOCK_DAYS)."""
+class ObjectLockHold:
+    """Object lock on every object of the backup (BACKUP_LOCK_DAYS); the manifest field keeps the name
+    ``retention``. Not keep-last/max-age: that is ``shared.config.KeepPolicy``."""
 
     until: str  # ISO 8601, UTC
     mode: str  # GOVERNANCE | COMPLIANCE
@@ -140,7 +141,7 @@ class Manifest:
     inventory: Inventory
     schema_version: int = SCHEMA_VERSION
     encryption: Encryption | None = None  # None: the artifact is stored unencrypted
-    retention: Retention | None = None  # None: no object lock
+    retention: ObjectLockHold | None = None  # None: no object lock
     binlog: BinlogPosition | None = None  # None when the server wrote no binlog (no point-in-time restore)
     accounts: AccountsFile | None = None
     evidence: Evidence | None = None
@@ -162,7 +163,7 @@ class Manifest:
                 source=Source(**raw["source"]),
                 inventory=Inventory(**raw["inventory"]),
                 encryption=Encryption(**raw["encryption"]) if raw.get("encryption") else None,
-                retention=Retention(**raw["retention"]) if raw.get("retention") else None,
+                retention=ObjectLockHold(**raw["retention"]) if raw.get("retention") else None,
                 accounts=AccountsFile(**raw["accounts"]) if raw.get("accounts") else None,
                 evidence=Evidence(**raw["evidence"]) if raw.get("evidence") else None,
                 physical=PhysicalCopy(**raw["physical"]) if raw.get("physical") else None,

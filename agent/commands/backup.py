@@ -30,10 +30,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.backup import run_backup
-    from agent.progress import byte_progress
-    from agent.reporting import reported_run, reporting_settings_from
-    from agent.signals import signals_raise_terminated
+    from agent.backup import reported_run, reporting_settings_from, run_backup, run_physical_backup
+    from agent.common import byte_progress, signals_raise_terminated
 
     # Reporting settings first, so even a bad configuration of the backup itself is reported.
     with reported_run(reporting_settings_from(config)) as outcome:
@@ -43,8 +41,6 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         lock, encryption = load_lock_settings(config), load_encryption_settings(config)
         with signals_raise_terminated(), byte_progress("dump") as progress:
             if settings.method.physical:
-                from agent.physical_backup import run_physical_backup
-
                 result = outcome.result = run_physical_backup(settings, progress=progress, lock=lock,
                                                               encryption=encryption, incremental=args.incremental)
             else:
@@ -57,16 +53,16 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
 def _apply_retention(settings: Settings) -> list[str]:
     """Retention runs only after a successful backup, and only when configured; its storage calls are
     retried like the ``prune`` command's."""
-    if not settings.retention.configured:
+    if not settings.keep.configured:
         return []
-    from agent.bucket import open_bucket
-    from agent.pruning import apply_retention
+    from agent.common import open_bucket
+    from agent.retention import apply_retention
 
     deleted: list[str] = apply_retention(
         open_bucket(settings.destination, settings.retry).storage,
         prefix=settings.destination.prefix,
-        keep_last=settings.retention.keep_last,
-        max_age_days=settings.retention.max_age_days,
+        keep_last=settings.keep.keep_last,
+        max_age_days=settings.keep.max_age_days,
     )
     return deleted
 
@@ -82,7 +78,7 @@ def _summary(r: BackupResult) -> str:
             f"  sha1        {r.sha1}  ({r.sha1_key})",
             f"  manifest    {r.manifest_key}",
             f"  size        {r.raw_bytes:,} bytes dumped -> {r.compressed_bytes:,} bytes stored ({ratio:.1f}x)",
-            # What will not come back exactly as it was (agent/backup_checks.py), also in the manifest.
+            # What will not come back exactly as it was (agent/backup/checks.py), also in the manifest.
             *(f"  warning     {w}" for w in r.warnings),
         ]
     )

@@ -27,7 +27,7 @@ from shared.errors import BadInputError
 from shared.manifest import PHYSICAL
 
 if TYPE_CHECKING:
-    from agent.restoring import RestoreResult
+    from agent.restore import RestoreResult
 
 
 def register(subparsers: Any) -> None:
@@ -64,25 +64,27 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.accounts import load_accounts_settings
-    from agent.bucket import open_bucket
-    from agent.catalog import parse_time, scan_backups, select_backup
-    from agent.credentials import resolve_password
-    from agent.decryption import identities_for
-    from agent.progress import byte_progress
-    from agent.restoring import RestoreRequest, restore_backup
-    from agent.run_dir import private_run_dir
-    from agent.signals import signals_raise_terminated
+    from agent.common import (
+        byte_progress,
+        identities_for,
+        load_accounts_settings,
+        open_bucket,
+        private_run_dir,
+        resolve_password,
+        scan_backups,
+        select_backup,
+        signals_raise_terminated,
+    )
+    from agent.restore import RestoreRequest, restore_backup
     from shared.logs import register_secret
     from shared.mariadb_client import write_defaults_file
+    from shared.times import parse_time
 
     if args.until:
-        from agent.commands.restore_until import run_until
-
-        return run_until(args, config)
+        return _run_until(args, config)
     if not (args.backup_id or args.latest or args.at):
         raise BadInputError("say which backup to restore: an ID, --latest, --at TIME or --until TIME")
-    at = parse_time(args.at) if args.at else None
+    at = parse_time(args.at, what="--at") if args.at else None
     if args.datadir is not None:
         from agent.commands.restore_datadir import run_datadir
 
@@ -125,6 +127,22 @@ def _summary(r: RestoreResult, *, target: str) -> str:
     if r.accounts_created:
         lines.append(f"  accounts created: {', '.join(r.accounts_created)}")
     return "\n".join(lines + [f"  note: {note}" for note in r.notes])
+
+
+def _run_until(args: argparse.Namespace, config: ConfigValues) -> int:
+    from agent.pitr import point_summary, restore_until
+    from shared.times import parse_time
+
+    if args.datadir is not None:
+        from agent.commands.restore_datadir import run_until_datadir
+
+        return run_until_datadir(args, config)
+    if args.database:
+        raise BadInputError("--until restores every database: it cannot be combined with --database")
+    until = parse_time(args.until, what="--until")
+    result = restore_until(config, until=until, verify_first=args.verify_first, confirmed=args.yes)
+    print(json.dumps(asdict(result)) if args.json else point_summary(result, target=load_source(config).address))
+    return 0
 
 
 def _sessions(text: str) -> int:

@@ -29,20 +29,19 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.bucket import open_bucket
-    from agent.catalog import scan_backups
-    from agent.freshness import DEFAULT_MAX_AGE, OK, assess
-    from agent.pitr_window import read_pitr_window
-    from agent.status_report import pitr_json, pitr_text, status_json, status_text
-    from shared.config.parsing import parse_duration
+    from agent.common import open_bucket, scan_backups
+    from agent.pitr import pitr_status_json, read_archive
+    from agent.status import DEFAULT_MAX_AGE, OK, assess, parse_duration, pitr_text, status_json, status_text
 
     max_age = parse_duration(config.get("BACKUP_MAX_AGE", DEFAULT_MAX_AGE), name="--max-age")
     bucket = open_bucket(load_destination(config), load_retry(config))
     entries = scan_backups(bucket.storage, prefix=bucket.prefix)
-    freshness = assess(entries, now=datetime.now(UTC), max_age=max_age)
-    pitr = read_pitr_window(bucket.storage, prefix=bucket.prefix, backups=entries)
+    now = datetime.now(UTC)
+    freshness = assess(entries, now=now, max_age=max_age)
+    archive = read_archive(bucket.storage, bucket.prefix)
     if args.json:
-        print(json.dumps({**status_json(freshness, bucket), "pitr": pitr_json(pitr, freshness)}, indent=2))
+        pitr = pitr_status_json(archive, entries, now=now) if archive.history else None
+        print(json.dumps({**status_json(freshness, bucket), "pitr": pitr}, indent=2))
     else:
-        print(status_text(freshness, bucket) + "\n" + pitr_text(pitr, freshness))
+        print(status_text(freshness, bucket) + "\n" + pitr_text(archive, entries, now=now))
     return EXIT_OK if freshness.verdict == OK else EXIT_FAILED

@@ -3,7 +3,7 @@
 ``OPTIONS`` (options.py) lists every setting once: environment name, CLI flag, help, section. A command
 merges the environment and its flags once into ``ConfigValues`` and loads only the sections it needs,
 each a frozen dataclass with one loader: ``load_destination``, ``load_source``, ``load_retry``
-(a ``RetryPolicy``), ``load_retention``, ``load_tmp_dir``, ``load_format``, ``load_method`` (logical or
+(a ``RetryPolicy``), ``load_keep_policy``, ``load_tmp_dir``, ``load_format``, ``load_method`` (logical or
 physical, and the physical knobs); ``load_backup_settings``
 composes them into ``Settings`` for ``backup``. Nothing else reads ``os.environ`` for these settings
 (the SDKs still read their own standard variables, e.g. AWS_ENDPOINT_URL).
@@ -23,10 +23,10 @@ from shared.config.parsing import ConfigError
 from shared.config.physical import MethodSettings, load_method
 from shared.config.sections import (
     FORMATS,
-    Retention,
+    KeepPolicy,
     load_format,
+    load_keep_policy,
     load_restore_confirmed,
-    load_retention,
     load_retry,
     load_tmp_dir,
 )
@@ -48,9 +48,9 @@ __all__ = [
     "ConfigValues",
     "Destination",
     "Endpoint",
+    "KeepPolicy",
     "MethodSettings",
     "Option",
-    "Retention",
     "RetryPolicy",
     "Settings",
     "SourceSettings",
@@ -58,9 +58,9 @@ __all__ = [
     "load_backup_settings",
     "load_destination",
     "load_format",
+    "load_keep_policy",
     "load_method",
     "load_restore_confirmed",
-    "load_retention",
     "load_retry",
     "load_settings",
     "load_source",

@@ -9,7 +9,7 @@ from pathlib import Path
 from shared.config.destination import Destination, load_destination
 from shared.config.options import ConfigValues
 from shared.config.physical import MethodSettings, load_method
-from shared.config.sections import Retention, load_format, load_retention, load_retry, load_tmp_dir
+from shared.config.sections import KeepPolicy, load_format, load_keep_policy, load_retry, load_tmp_dir
 from shared.config.source import SourceSettings, load_source
 from shared.formats import ArtifactFormat
 from shared.retry import RetryPolicy
@@ -21,7 +21,7 @@ class Settings:
     source: SourceSettings
     format: ArtifactFormat
     retry: RetryPolicy
-    retention: Retention
+    keep: KeepPolicy
     tmp_dir: Path | None
     method: MethodSettings = field(default_factory=MethodSettings)  # default: logical, the seed's design
 
@@ -30,7 +30,7 @@ def load_backup_settings(values: Mapping[str, str]) -> Settings:
     method = load_method(values)
     return Settings(destination=load_destination(values), source=load_source(values),
                     format=load_format(values, physical=method.physical), retry=load_retry(values),
-                    retention=load_retention(values), tmp_dir=load_tmp_dir(values), method=method)
+                    keep=load_keep_policy(values), tmp_dir=load_tmp_dir(values), method=method)
 
 
 def load_settings(env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Settings:

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agent.catalog import scan_backups
-from agent.chains import BrokenChainError, chain_of, complete_by_id, parent_for_incremental
-from agent.pruning import apply_retention
+from agent.common.catalog import scan_backups
+from agent.common.chains import BrokenChainError, chain_of, complete_by_id, parent_for_incremental
+from agent.retention.backups import apply_retention
 from shared.config import ConfigError, load_format, load_method
 from shared.mbstream import MbstreamError, MbstreamSniffer
 from shared.storage import Storage

@@ -1,0 +1,9 @@
+"""Restore drills: prove a backup (or a point in time) restores, by restoring it into a throwaway
+server and checking what the manifest promised."""
+
+from agent.drill.backup_drill import run_drill
+from agent.drill.physical_drill import run_physical_drill
+from agent.drill.point_drill import drill_point_in_time
+from agent.drill.throwaway_server import ThrowawayServer
+
+__all__ = ["ThrowawayServer", "drill_point_in_time", "run_drill", "run_physical_drill"]
