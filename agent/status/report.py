@@ -41,8 +41,8 @@ def status_text(freshness: Freshness, bucket: Bucket) -> str:
         verdict = "OK" if freshness.verdict == OK else "STALE"
         lines = [
             f"{verdict}: newest complete backup {newest.backup_id} is {human_duration(age)} old (max age {limit})",
-            f"  method      {_method(m)}",
             f"  format      {m.format}, {'encrypted' if is_encrypted(newest) else 'not encrypted'}",
+            f"  method      {_method(m)}",
             f"  size        {m.artifact.raw_bytes:,} bytes dumped -> {m.artifact.compressed_bytes:,} bytes stored",
             f"  storage     {bucket.storage.url} {bucket.prefix}/",
         ]
