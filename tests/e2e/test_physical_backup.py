@@ -118,15 +118,14 @@ def test_restore_test_fails_when_a_table_is_gone(mariadb_factory, tmp_path):
     assert "tables missing after restore: shop.never_existed" in done.stderr
 
 
-def test_sigterm_mid_copy_leaves_no_manifest_and_no_temp_files(mariadb_factory, tmp_path):
-    source = mariadb_factory(sample=True)
-    env = physical_env(source, tmp_path)
-    # A session holding a table lock: mariadb-backup blocks on its backup locks, mid-run, until released.
+def terminated_mid_copy(source: TestServer, env: dict[str, str], *args: str) -> int:
+    """Start ``backup``, hold mariadb-backup mid-run on its backup locks (a session holds a table lock),
+    SIGTERM the agent; its exit code."""
     holder = subprocess.Popen(source.client_argv(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     assert holder.stdin is not None
     holder.stdin.write(b"LOCK TABLES `audit-log`.plain_myisam WRITE; SELECT SLEEP(60);\n")
     holder.stdin.flush()
-    agent = start_cli(["backup"], env)
+    agent = start_cli(["backup", *args], env)
     try:
         wait_for(lambda: _children(agent.pid, "mariadb-backup"), timeout=30)
         time.sleep(1.0)
@@ -134,12 +133,38 @@ def test_sigterm_mid_copy_leaves_no_manifest_and_no_temp_files(mariadb_factory, 
         agent.wait(timeout=60)
     finally:
         holder.kill()
-    stored = [p for p in (tmp_path / "bucket").rglob("*") if p.is_file()]
+    assert _children(agent.pid, "mariadb-backup") == []
+    return agent.returncode
 
-    assert agent.returncode != 0
+
+def test_sigterm_mid_copy_leaves_no_manifest_and_no_temp_files(mariadb_factory, tmp_path):
+    source = mariadb_factory(sample=True)
+    env = physical_env(source, tmp_path)
+
+    code = terminated_mid_copy(source, env)
+
+    stored = [p for p in (tmp_path / "bucket").rglob("*") if p.is_file()]
+    assert code != 0
     assert stored == []  # no manifest, no artifact, no claim marker
     assert list((tmp_path / "spool").iterdir()) == []
-    assert _children(agent.pid, "mariadb-backup") == []
+
+
+def test_a_failed_incremental_leaves_the_chain_as_it_was(mariadb_factory, tmp_path):
+    source = mariadb_factory(sample=True)
+    env = physical_env(source, tmp_path)
+    full = physical_backup(env)
+    change_some_rows(source)
+
+    assert terminated_mid_copy(source, env, "--incremental") != 0
+    after = physical_backup(env, "--incremental")
+    restored = run_cli(["restore", "--latest", "--datadir", str(tmp_path / "datadir")], env)
+
+    folders = sorted(p.name for p in (tmp_path / "bucket" / PREFIX).iterdir())
+    assert folders == [full["backup_id"], after["backup_id"]]  # nothing left of the terminated run
+    assert manifest_of(tmp_path, after["backup_id"])["physical"]["parent"] == full["backup_id"]
+    assert restored.returncode == 0, restored.stderr
+    with server_on(tmp_path / "datadir") as copy:
+        assert table_checksums(copy) == table_checksums(source)
 
 
 def _children(pid: int, name: str) -> list[int]:
