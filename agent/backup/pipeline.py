@@ -62,6 +62,8 @@ class UploadSizeMismatchError(BackupFailedError):
 
 @dataclass(frozen=True)
 class ArtifactResult:
+    """What the pipeline produced: the SHA1 of the stored bytes, the dump's size and the stored size."""
+
     sha1: str
     raw_bytes: int
     compressed_bytes: int

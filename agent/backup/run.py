@@ -162,3 +162,20 @@ def _result(settings: Settings, keys: BackupKeys, artifact: ArtifactResult, *, s
                         format=settings.format.name, artifact_key=keys.artifact, sha1_key=keys.sha1,
                         manifest_key=keys.manifest, sha1=artifact.sha1, raw_bytes=artifact.raw_bytes,
                         compressed_bytes=artifact.compressed_bytes, duration_seconds=round(seconds, 3))
+
+
+def backup_summary(r: BackupResult) -> str:
+    rate = r.raw_bytes / r.duration_seconds / 1e6 if r.duration_seconds else 0.0
+    ratio = r.raw_bytes / r.compressed_bytes if r.compressed_bytes else 0.0
+    return "\n".join(
+        [
+            f"backup {r.backup_id} complete in {r.duration_seconds:.1f} s ({rate:.0f} MB/s of dump)",
+            f"  storage     {r.storage_url}",
+            f"  archive     {r.artifact_key}",
+            f"  sha1        {r.sha1}  ({r.sha1_key})",
+            f"  manifest    {r.manifest_key}",
+            f"  size        {r.raw_bytes:,} bytes dumped -> {r.compressed_bytes:,} bytes stored ({ratio:.1f}x)",
+            # What will not come back exactly as it was (agent/backup/checks.py), also in the manifest.
+            *(f"  warning     {w}" for w in r.warnings),
+        ]
+    )

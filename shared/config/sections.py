@@ -25,7 +25,7 @@ class KeepPolicy:
 
     @property
     def configured(self) -> bool:
-        return self.keep_last is not None or self.max_age_days is not None
+        return (self.keep_last, self.max_age_days) != (None, None)
 
 
 def load_retry(values: Mapping[str, str]) -> RetryPolicy:

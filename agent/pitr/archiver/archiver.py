@@ -20,10 +20,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from agent.pitr.archiver.metrics import REFRESH_SECONDS
 from agent.pitr.archiver.nodes import (
@@ -86,21 +86,38 @@ def resume_position(history: ArchiveHistory) -> ArchivePosition:
     return ArchivePosition(seq=next_seq(record), state=parse_state(archived_state(record)), last_time=last_time)
 
 
+class ArchiveObserver(Protocol):
+    """What the archiver reports as it goes (``agent.pitr.archiver.metrics.MetricsPublisher`` turns it into
+    gauges): each committed segment, each recorded gap, and the lag behind the newest binlog event."""
+
+    def segment(self, record: SegmentRecord) -> None: ...
+
+    def gap(self, record: GapRecord) -> None: ...
+
+    def lag(self, seconds: float) -> None: ...
+
+
+class _Unobserved:
+    def segment(self, record: SegmentRecord) -> None:
+        pass
+
+    def gap(self, record: GapRecord) -> None:
+        pass
+
+    def lag(self, seconds: float) -> None:
+        pass
+
+
 class Archiver:
     """One archiving run over the configured nodes; ``result`` says what it did."""
 
     def __init__(self, storage: Storage, *, prefix: str, settings: ArchiveSettings, credentials: Credentials,
                  run_dir: Path, retry_seconds: float, stop: threading.Event,
-                 on_segment: Callable[[SegmentRecord], None] = lambda record: None,
-                 on_gap: Callable[[GapRecord], None] = lambda record: None,
-                 on_lag: Callable[[float], None] = lambda seconds: None,
-                 encryption: EncryptionSettings = NO_ENCRYPTION) -> None:
-        self.settings = settings
-        self.credentials = credentials
-        self.run_dir = run_dir
+                 observer: ArchiveObserver | None = None, encryption: EncryptionSettings = NO_ENCRYPTION) -> None:
+        self.settings, self.credentials, self.run_dir = settings, credentials, run_dir
         self.retry_seconds = retry_seconds
         self.stop = stop
-        self.on_segment, self.on_gap, self.on_lag = on_segment, on_gap, on_lag
+        self.observer = observer or _Unobserved()
         self._lag_reported = 0.0
         self.result = ArchiveResult()
         history = read_history(storage, prefix)  # the rollups and the records after them, not every record
@@ -218,7 +235,7 @@ class Archiver:
             return
         self._lag_reported = time.monotonic()
         oldest = self.segmenter.oldest_pending_time
-        self.on_lag(time.time() - oldest.timestamp() if oldest else 0.0)
+        self.observer.lag(time.time() - oldest.timestamp() if oldest else 0.0)
 
     def _consume(self, events: list[FileEvent], scanner: TransactionScanner, *, source: SourceNode,
                  target: tuple[str, int] | None) -> bool:
@@ -252,7 +269,7 @@ class Archiver:
         gap = self.segmenter.record_gap(to_state=to_state, to_time=to_time, reason=reason, source=source)
         self.rollups.committed(gap)
         self.result.gaps.append(gap)
-        self.on_gap(gap)
+        self.observer.gap(gap)
         log.error("GAP in the binlog archive (seq %d): transactions after %r up to %r are lost; %s",
                   gap.seq, gap.from_gtid_state, gap.to_gtid_state, reason,
                   extra={"event": "gap", "seq": gap.seq, "from_time": gap.from_time, "to_time": gap.to_time})
@@ -284,7 +301,7 @@ class Archiver:
         self.rollups.committed(record)
         self.result.segments += 1
         self._purged_on.clear()
-        self.on_segment(record)
+        self.observer.segment(record)
 
 
 def _newer(state: dict[int, Gtid], listed: list[Gtid]) -> list[Gtid]:
