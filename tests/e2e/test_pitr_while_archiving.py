@@ -7,6 +7,7 @@ import json
 import signal
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -18,13 +19,19 @@ from tests.support.pitr import PREFIX, SETUP, backup, last_archived_second, writ
 pytestmark = pytest.mark.slow
 
 
-def test_newest_archived_second_restores_while_the_archiver_runs(binlog_server, mariadb_factory, tmp_path):
+def backed_up_source(binlog_server, tmp_path) -> tuple[Path, dict[str, str]]:
+    """The workload's setup, one backup of it, and the environment for the archiver (2 s uploads)."""
     bucket = tmp_path / "bucket"
     bucket.mkdir()
     (tmp_path / "spool").mkdir()
     env = env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX, BINLOG_UPLOAD_SECONDS="2")
     binlog_server.execute(SETUP)
     backup(env)
+    return bucket, env
+
+
+def test_newest_archived_second_restores_while_the_archiver_runs(binlog_server, mariadb_factory, tmp_path):
+    bucket, env = backed_up_source(binlog_server, tmp_path)
     archiver = start_cli(["archive-binlogs", "--follow"], env)
     try:
         newest, expected, _ = writes_in_one_second(binlog_server, "INSERT INTO shop.markers VALUES ('at');")
@@ -47,12 +54,7 @@ def test_newest_archived_second_restores_while_the_archiver_runs(binlog_server, 
 def test_an_idle_archive_restores_to_now_and_to_latest(binlog_server, mariadb_factory, tmp_path):
     """An idle database: the archiver's checkpoint carries the window up to about now, so a second after
     the last write (and ``--until latest``) restores; ``status`` and ``list`` show the same end."""
-    bucket = tmp_path / "bucket"
-    bucket.mkdir()
-    (tmp_path / "spool").mkdir()
-    env = env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX, BINLOG_UPLOAD_SECONDS="2")
-    binlog_server.execute(SETUP)
-    backup(env)
+    bucket, env = backed_up_source(binlog_server, tmp_path)
     archiver = start_cli(["archive-binlogs", "--follow"], env)
     try:
         newest, expected, _ = writes_in_one_second(binlog_server, "INSERT INTO shop.markers VALUES ('last');")
