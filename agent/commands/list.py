@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from agent.commands.options import add_config_flags
@@ -27,19 +28,26 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
     from agent.bucket import open_bucket
     from agent.catalog import scan_backups
+    from agent.drill.freshness import drill_cell
+    from agent.drill.record import latest_drills, record_json
     from agent.pitr_windows import pitr_json, read_archive, windows_text
 
     bucket = open_bucket(load_destination(config), load_retry(config))
     entries = [e for e in scan_backups(bucket.storage, prefix=bucket.prefix) if args.all or e.complete]
     archive = read_archive(bucket.storage, bucket.prefix)
+    drills = latest_drills(bucket.storage, entries)
     if args.json:
-        print(json.dumps([{**as_json(e), **pitr_json(e, archive)} for e in entries], indent=2, ensure_ascii=False))
+        print(json.dumps([{**as_json(e), **pitr_json(e, archive),
+                           "drill": record_json(drills[e.backup_id]) if e.backup_id in drills else None}
+                          for e in entries], indent=2, ensure_ascii=False))
         return 0
     if not entries:
         print(f"no backups under {bucket.storage.url} {bucket.prefix}/")
     else:
-        print(f"{'ID':<17} {'STATE':<10} {'FORMAT':<7} {'DUMP':>10} {'STORED':>10}  {'SHA1':<40}  SOURCE")
-        print("\n".join(_line(e) for e in entries))
+        now = datetime.now(UTC)
+        print(f"{'ID':<17} {'STATE':<10} {'FORMAT':<7} {'DUMP':>10} {'STORED':>10}  {'DRILLED':<15} "
+              f"{'SHA1':<40}  SOURCE")
+        print("\n".join(_line(e, drill_cell(drills.get(e.backup_id), now=now)) for e in entries))
     if archive.history:
         print("\n" + windows_text(archive, entries))
     return 0
@@ -62,15 +70,15 @@ def as_json(entry: BackupEntry) -> dict[str, Any]:
                        "server_hostname": m.source.server_hostname, "gtid_binlog_pos": m.source.gtid_binlog_pos}}
 
 
-def _line(entry: BackupEntry) -> str:
+def _line(entry: BackupEntry, drilled: str) -> str:
     m = entry.manifest
     if m is None:
         state = entry.state.upper()
         return f"{entry.backup_id:<17} {state:<10} {'-':<7} {'-':>10} {_size(entry.stored_bytes):>10}  " \
-               f"{'-':<40}  {entry.problem or f'{len(entry.objects)} object(s), no manifest'}"
+               f"{'-':<15} {'-':<40}  {entry.problem or f'{len(entry.objects)} object(s), no manifest'}"
     source = f"{m.source.host}:{m.source.port} ({m.source.server_hostname or '?'}, {m.source.server_version})"
     return (f"{entry.backup_id:<17} {entry.state:<10} {m.format:<7} {_size(m.artifact.raw_bytes):>10} "
-            f"{_size(m.artifact.compressed_bytes):>10}  {m.artifact.sha1:<40}  {source}")
+            f"{_size(m.artifact.compressed_bytes):>10}  {drilled:<15} {m.artifact.sha1:<40}  {source}")
 
 
 def _size(n: int) -> str:

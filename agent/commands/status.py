@@ -1,8 +1,8 @@
 """``mariadb-ha-backup status``: the newest complete backup, the point-in-time window, and a verdict.
 
 Exit 0 when the newest complete backup is younger than ``--max-age`` (``BACKUP_MAX_AGE``, default
-26h), 1 when it is older or there is none, 2 on bad input: a check a CronJob, CI job or monitoring
-probe can run as is.
+26h) and, when ``--max-drill-age`` (``DRILL_MAX_AGE``) is given, a drill passed within it; 1 when
+either is older or missing; 2 on bad input: a check a CronJob, CI job or monitoring probe can run as is.
 """
 
 from __future__ import annotations
@@ -31,17 +31,24 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
     from agent.bucket import open_bucket
     from agent.catalog import scan_backups
+    from agent.drill.freshness import assess_drills, drill_status_json, drill_status_text
+    from agent.drill.record import latest_drills
     from agent.freshness import DEFAULT_MAX_AGE, OK, assess, parse_duration
     from agent.pitr_window import read_pitr_window
     from agent.status_report import pitr_json, pitr_text, status_json, status_text
 
     max_age = parse_duration(config.get("BACKUP_MAX_AGE", DEFAULT_MAX_AGE), name="--max-age")
+    max_drill_age = parse_duration(config["DRILL_MAX_AGE"], name="--max-drill-age") if config.get("DRILL_MAX_AGE") \
+        else None
     bucket = open_bucket(load_destination(config), load_retry(config))
     entries = scan_backups(bucket.storage, prefix=bucket.prefix)
     freshness = assess(entries, now=datetime.now(UTC), max_age=max_age)
     pitr = read_pitr_window(bucket.storage, prefix=bucket.prefix, backups=entries)
+    drills = assess_drills(latest_drills(bucket.storage, entries), now=freshness.checked_at, max_age=max_drill_age)
     if args.json:
-        print(json.dumps({**status_json(freshness, bucket), "pitr": pitr_json(pitr, freshness)}, indent=2))
+        print(json.dumps({**status_json(freshness, bucket), "pitr": pitr_json(pitr, freshness),
+                          "drill": drill_status_json(drills)}, indent=2))
     else:
-        print(status_text(freshness, bucket) + "\n" + pitr_text(pitr, freshness))
-    return EXIT_OK if freshness.verdict == OK else EXIT_FAILED
+        lines = [status_text(freshness, bucket), pitr_text(pitr, freshness), drill_status_text(drills)]
+        print("\n".join(line for line in lines if line))
+    return EXIT_OK if freshness.verdict == OK and drills.ok else EXIT_FAILED

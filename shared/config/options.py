@@ -21,7 +21,7 @@ class Option:
     flag: str | None  # None: environment only (a secret on argv is visible in /proc/*/cmdline)
     help: str
     section: str  # the loader that reads it: destination, source, format, retry, retention, run, restore,
-    #               reporting (shared/reporting), status, binlog
+    #               reporting (shared/reporting), status, binlog, drill
     to_job: bool = False  # the dispatcher passes it on to the backup Job's environment
 
 
@@ -69,6 +69,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("BACKUP_NOTIFY_URL", "--notify-url", "POST a JSON summary here on success, to URL/fail on failure",
            "reporting", True),
     Option("BACKUP_MAX_AGE", "--max-age", "status: stale past this (90s, 30m, 26h, 7d; default 26h)", "status"),
+    # Restore drills (agent/drill): where the drill restores, and what status and the alerts compare against.
+    Option("DRILL_SERVER", "--drill-server",
+           "drill: host:port of an empty MariaDB server to restore into (default: start a throwaway mariadbd here)",
+           "drill"),
+    Option("DRILL_RECOVERY_TARGET_SECONDS", "--recovery-target-seconds",
+           "drill: the target recovery time, published beside the measured one for the alert", "drill"),
+    Option("DRILL_MAX_AGE", "--max-drill-age",
+           "status: exit 1 unless a drill passed within this (90s, 30m, 26h, 8d; default: not checked)", "status"),
     Option("BINLOG_UPLOAD_SECONDS", "--binlog-upload-seconds",
            "archive-binlogs --follow: a commit is in the bucket within this many seconds (default 10)", "binlog"),
     Option("BINLOG_SERVER_ID", "--binlog-server-id",
