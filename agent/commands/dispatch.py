@@ -24,6 +24,9 @@ def register(subparsers: Any) -> None:
                     "MARIADB_HA_SERVICE_NAME/MARIADB_HA_SECRET_NAME) using KUBECONFIG or in-cluster config.",
     )
     parser.add_argument("--dry-run", action="store_true", help="print the Job manifests; touch nothing")
+    parser.add_argument("--drill", action="store_const", const="drill", dest="kind",
+                        help="create restore-drill Jobs instead (DRILL_SERVER_IMAGE: your MariaDB server image); "
+                             "the default is DISPATCH_KIND, else backup")
     parser.add_argument("--scheduled-time", metavar="RFC3339",
                         help="the schedule slot this run stands for (names the Job); default now, UTC")
     parser.set_defaults(func=run)
@@ -34,7 +37,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:  # Job settings:
     from shared.k8s.invocation import DispatchRequest, parse_time, run_invocation
 
     scheduled = parse_time(args.scheduled_time, source="--scheduled-time") if args.scheduled_time else None
-    result = run_invocation(request=DispatchRequest(dry_run=args.dry_run, scheduled_time=scheduled),
+    result = run_invocation(request=DispatchRequest(dry_run=args.dry_run, scheduled_time=scheduled, kind=args.kind),
                             platform="kubeconfig")
     sys.stdout.write(json.dumps(result.response(), indent=2) + "\n")
     result.raise_if_failed()

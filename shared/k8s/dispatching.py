@@ -13,7 +13,7 @@ controller has not picked up yet has no status at all and must still count as ru
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 from shared.errors import BackupFailedError, BadInputError, ToolError
 from shared.k8s.api_calls import REQUEST_TIMEOUT, call_api, refused, server_message
 from shared.k8s.clients import ClusterAccess
-from shared.k8s.job_manifest import KubeObject, build_job_manifest, label_selector
+from shared.k8s.job_manifest import KubeObject, build_job_manifest
 from shared.k8s.job_settings import JobSettings
 from shared.k8s.targets import Target
 
@@ -53,12 +53,13 @@ class JobOutcome:
 
 def dispatch_jobs(
     *, targets: Sequence[Target], settings: JobSettings, scheduled_time: datetime,
-    access: ClusterAccess | None, dry_run: bool = False,
+    access: ClusterAccess | None, dry_run: bool = False, build: Callable[..., KubeObject] = build_job_manifest,
 ) -> list[JobOutcome]:
-    """One outcome per target, in order. ``access`` may be None only for a dry run."""
+    """One outcome per target, in order. ``access`` may be None only for a dry run. ``build`` makes the
+    Job (called with ``target``, ``settings``, ``scheduled_time``): the backup Job unless told otherwise."""
     outcomes = []
     for target in targets:
-        manifest = build_job_manifest(target=target, settings=settings, scheduled_time=scheduled_time)
+        manifest = build(target=target, settings=settings, scheduled_time=scheduled_time)
         name = manifest["metadata"]["name"]
         if dry_run:
             outcomes.append(JobOutcome(name=name, namespace=target.namespace, status=DRY_RUN, manifest=manifest))
@@ -93,7 +94,9 @@ def _create_unless_active(*, target: Target, manifest: KubeObject, access: Clust
     batch = BatchV1Api(access.api_client)
     name, namespace = manifest["metadata"]["name"], target.namespace
     try:
-        jobs = call_api(lambda: batch.list_namespaced_job(namespace, label_selector=label_selector(target),
+        # The Job's own labels: a running drill blocks the next drill, never a backup (their components differ).
+        selector = ",".join(f"{key}={value}" for key, value in manifest["metadata"]["labels"].items())
+        jobs = call_api(lambda: batch.list_namespaced_job(namespace, label_selector=selector,
                                                           _request_timeout=REQUEST_TIMEOUT),
                         what=f"listing backup Jobs in namespace {namespace!r}")
         running = [job.metadata.name for job in jobs.items if job.metadata and not _finished(job)]
