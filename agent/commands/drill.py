@@ -11,8 +11,7 @@ import argparse
 from typing import Any
 
 from agent.commands.options import add_config_flags
-from shared.config import ConfigValues, load_destination, load_retry, load_tmp_dir
-from shared.encryption import load_decryption_settings
+from shared.config import ConfigValues
 from shared.errors import EXIT_OK, BadInputError
 
 
@@ -31,42 +30,16 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.drill.reporting import drill_reporting_from, report_drill
+    from agent.drill import drill_and_report
 
     if args.backup_id and args.latest:
         raise BadInputError("give either an ID or --latest, not both")
-    reporting, target = drill_reporting_from(config)
-    try:
-        outcome = _drill(args, config)
-    except BaseException as exc:  # reported like a failed drill, then exit code as usual
-        report_drill(None, reporting, target=target, error=exc, record_key=None)
-        raise
-    report_drill(outcome.record, reporting, target=target, error=outcome.error, record_key=outcome.record_key)
+    outcome = drill_and_report(config, backup_id=args.backup_id)
     if outcome.record is not None:
         print(outcome.record.to_json().rstrip() if args.json else _summary(outcome.record, outcome.record_key))
     if outcome.error is not None:
         raise outcome.error
     return EXIT_OK
-
-
-def _drill(args: argparse.Namespace, config: ConfigValues) -> Any:
-    from agent.bucket import open_bucket
-    from agent.catalog import scan_backups, select_backup
-    from agent.decryption import identities_for
-    from agent.drill.given_server import parse_address
-    from agent.drill.run import run_recorded_drill
-    from agent.run_dir import private_run_dir
-    from agent.signals import signals_raise_terminated
-
-    address = parse_address(config["DRILL_SERVER"]) if config.get("DRILL_SERVER") else None
-    decryption = load_decryption_settings(config)
-    bucket = open_bucket(load_destination(config), load_retry(config))
-    entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=args.backup_id, latest=True)
-    assert entry.manifest is not None  # select_backup returns complete backups only
-    identities = identities_for(entry.manifest, decryption, required=True)
-    with signals_raise_terminated(), private_run_dir(load_tmp_dir(config)) as run_dir:
-        return run_recorded_drill(bucket.storage, prefix=bucket.prefix, entry=entry, address=address,
-                                  run_dir=run_dir, identities=identities)
 
 
 def _summary(record: Any, key: str | None) -> str:

@@ -12,7 +12,7 @@ from agent.commands.options import add_config_flags
 from shared.config import ConfigValues, load_destination, load_retry
 
 if TYPE_CHECKING:
-    from agent.catalog import BackupEntry
+    from agent.common import BackupEntry
 
 
 def register(subparsers: Any) -> None:
@@ -26,11 +26,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.bucket import open_bucket
-    from agent.catalog import scan_backups
-    from agent.drill.freshness import drill_cell
-    from agent.drill.record import latest_drills, record_json
-    from agent.pitr_windows import pitr_json, read_archive, windows_text
+    from agent.common import latest_drills, open_bucket, scan_backups
+    from agent.pitr import pitr_json, read_archive, windows_text
+    from agent.status import drill_cell
 
     bucket = open_bucket(load_destination(config), load_retry(config))
     entries = [e for e in scan_backups(bucket.storage, prefix=bucket.prefix) if args.all or e.complete]
@@ -38,7 +36,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     drills = latest_drills(bucket.storage, entries)
     if args.json:
         print(json.dumps([{**as_json(e), **pitr_json(e, archive),
-                           "drill": record_json(drills[e.backup_id]) if e.backup_id in drills else None}
+                           "drill": asdict(drills[e.backup_id]) if e.backup_id in drills else None}
                           for e in entries], indent=2, ensure_ascii=False))
         return 0
     if not entries:

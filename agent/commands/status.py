@@ -29,13 +29,21 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.bucket import open_bucket
-    from agent.catalog import scan_backups
-    from agent.drill.freshness import assess_drills, drill_status_json, drill_status_text
-    from agent.drill.record import latest_drills
-    from agent.freshness import DEFAULT_MAX_AGE, OK, assess, parse_duration
-    from agent.pitr_window import read_pitr_window
-    from agent.status_report import pitr_json, pitr_text, status_json, status_text
+    from agent.common import latest_drills, open_bucket, scan_backups
+    from agent.status import (
+        DEFAULT_MAX_AGE,
+        OK,
+        assess,
+        assess_drills,
+        drill_status_json,
+        drill_status_text,
+        parse_duration,
+        pitr_json,
+        pitr_text,
+        read_pitr_window,
+        status_json,
+        status_text,
+    )
 
     max_age = parse_duration(config.get("BACKUP_MAX_AGE", DEFAULT_MAX_AGE), name="--max-age")
     max_drill_age = parse_duration(config["DRILL_MAX_AGE"], name="--max-drill-age") if config.get("DRILL_MAX_AGE") \

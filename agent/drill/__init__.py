@@ -1,6 +1,14 @@
-"""Restore drills: prove that backups restore, record how long it took, report when they stop doing so.
+"""Restore drills: prove a backup (or a point in time) restores, by restoring it into an empty server
+and checking what the manifest promised; record the verdict and the measured restore time.
 
-Entry points: ``run_recorded_drill`` (``agent.drill.run``: drill one backup, write its ``drill.json``,
-publish gauges, notify on failure) and ``latest_drills`` (``agent.drill.record``: what ``list`` and
-``status`` show).
+``run_drill`` (``verify --restore-test``: a throwaway server here), ``drill_point_in_time``
+(``verify --restore-test --until``), and ``drill_and_report`` / ``run_recorded_drill`` (the ``drill``
+command and the drill Job: into a given server or a throwaway one, then ``drill.json``, gauges, and a
+notification on failure). ``DRILLS_BY_METHOD``: where a physical backup's drill plugs in.
 """
+
+from agent.drill.backup_drill import run_drill
+from agent.drill.point_drill import drill_point_in_time
+from agent.drill.run import DRILLS_BY_METHOD, drill_and_report, run_recorded_drill
+
+__all__ = ["DRILLS_BY_METHOD", "drill_and_report", "drill_point_in_time", "run_drill", "run_recorded_drill"]

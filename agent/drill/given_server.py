@@ -5,7 +5,7 @@ beside the agent with an ``emptyDir`` datadir and ``MARIADB_ALLOW_EMPTY_ROOT_PAS
 on 127.0.0.1 only, inside the pod). The agent waits for it, refuses it unless it is empty (a drill
 never restores over data: pointing ``DRILL_SERVER`` at production by mistake stops here), replaces
 the empty root password with a random one, and hands the restore a defaults file, exactly as the
-local path (``agent.throwaway_server``) does.
+local path (``agent.drill.throwaway_server``) does.
 """
 
 from __future__ import annotations

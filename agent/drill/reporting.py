@@ -17,8 +17,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from agent.drill.record import DrillRecord
-from agent.reporting import PREFIX, ReportingSettings, error_message
+from agent.backup.reporting import PREFIX, ReportingSettings, error_message
+from agent.common.drill_record import DrillRecord
 from shared import __version__
 from shared.config import ConfigError
 from shared.reporting.metrics import Gauge, metrics_settings_from, publish

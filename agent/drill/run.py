@@ -1,8 +1,8 @@
 """One recorded drill: verify a backup, restore it into an empty server, check it, keep the verdict.
 
 ``run_recorded_drill`` is what the ``drill`` command (and so the drill Job) runs: the checks of
-``verify --restore-test`` (``agent.verifying`` then ``agent.restore_drill.drill_into``), timed, then
-``drill.json`` beside the backup (``agent.drill.record``), the gauges and, on failure, the webhook
+``verify --restore-test`` (``agent.verify`` then ``agent.drill.backup_drill.drill_into``), timed, then
+``drill.json`` beside the backup (``agent.common.drill_record``), the gauges and, on failure, the webhook
 (``agent.drill.reporting``).
 
 A verdict about the backup (it did not verify, did not load, or lacks what its manifest lists) is
@@ -24,14 +24,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.catalog import BackupEntry
-from agent.drill.given_server import DrillServerError, ServerAddress
-from agent.drill.record import BACKUP, DrillRecord, rate, store_record
+from agent.common.bucket import open_bucket
+from agent.common.catalog import BackupEntry, scan_backups, select_backup
+from agent.common.decryption import identities_for
+from agent.common.drill_record import BACKUP, DrillRecord, rate, store_record
+from agent.common.run_dir import private_run_dir
+from agent.common.signals import signals_raise_terminated
+from agent.drill.backup_drill import DrillFailedError, DrillReport, drill_into
+from agent.drill.given_server import DrillServerError, ServerAddress, parse_address
+from agent.drill.reporting import drill_reporting_from, report_drill
 from agent.drill.servers import describe, drill_server
-from agent.restore_drill import DrillFailedError, DrillReport, drill_into
-from agent.throwaway_server import ServerStartError
-from agent.verifying import verify_backup
+from agent.drill.throwaway_server import ServerStartError
+from agent.verify import verify_backup
 from shared import __version__
+from shared.config import ConfigValues, load_destination, load_retry, load_tmp_dir
+from shared.encryption import load_decryption_settings
 from shared.errors import BackupFailedError, ToolError
 from shared.logs import redact
 from shared.mariadb_client import DumpConnectionError
@@ -149,3 +156,28 @@ def _failed(entry: BackupEntry, exc: BaseException, *, started: datetime, server
 
 def _stamp(moment: datetime | None) -> str:
     return (moment or datetime.now(UTC)).isoformat(timespec="seconds")
+
+
+def drill_and_report(config: ConfigValues, *, backup_id: str | None) -> DrillOutcome:
+    """The ``drill`` command's flow: pick the backup, drill it, report however it ended (gauges, and the
+    webhook on failure). Bad configuration raises before anything is reported, as it does for backups."""
+    reporting, target = drill_reporting_from(config)
+    try:
+        outcome = _drill_selected(config, backup_id=backup_id)
+    except BaseException as exc:  # no backup, bad input, SIGTERM: the drill proved nothing
+        report_drill(None, reporting, target=target, error=exc, record_key=None)
+        raise
+    report_drill(outcome.record, reporting, target=target, error=outcome.error, record_key=outcome.record_key)
+    return outcome
+
+
+def _drill_selected(config: ConfigValues, *, backup_id: str | None) -> DrillOutcome:
+    address = parse_address(config["DRILL_SERVER"]) if config.get("DRILL_SERVER") else None
+    decryption = load_decryption_settings(config)
+    bucket = open_bucket(load_destination(config), load_retry(config))
+    entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=backup_id, latest=True)
+    assert entry.manifest is not None  # select_backup returns complete backups only
+    identities = identities_for(entry.manifest, decryption, required=True)
+    with signals_raise_terminated(), private_run_dir(load_tmp_dir(config)) as run_dir:
+        return run_recorded_drill(bucket.storage, prefix=bucket.prefix, entry=entry, address=address,
+                                  run_dir=run_dir, identities=identities)

@@ -1,6 +1,6 @@
 """Where a drill restores: a throwaway ``mariadbd`` started here, or the drill Job's own server.
 
-``verify --restore-test`` on a laptop or in CI starts a private server (``agent.throwaway_server``);
+``verify --restore-test`` on a laptop or in CI starts a private server (``agent.drill.throwaway_server``);
 in a cluster the agent image has no ``mariadbd``, so the drill Job runs the user's server image as a
 second container and the agent is given its address (``DRILL_SERVER``, ``agent.drill.given_server``).
 Either way the restore gets a defaults file for root with a random password over TCP, the path a
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.drill.given_server import ServerAddress, given_server
-from agent.throwaway_server import ThrowawayServer
+from agent.drill.throwaway_server import ThrowawayServer
 from shared.mariadb_client import run_client_query, write_defaults_file
 
 # A throwaway server takes any row the source could dump (the restore raises a real target's limit).

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.dumpfile import read_units
-from agent.throwaway_server import ThrowawayServer
-from agent.unpacking import open_dump
+from agent.common.dumpfile import read_units
+from agent.drill.throwaway_server import ThrowawayServer
+from agent.verify.unpacking import open_dump
 from shared.layout import sha1_sidecar_text
 from shared.manifest import Manifest
 from shared.storage import open_storage

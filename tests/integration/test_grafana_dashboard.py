@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
-from agent import reporting
-from agent.archiving.metrics import lag_gauge, segment_gauges
-from agent.drill.record import DrillRecord
+from agent.backup import reporting
+from agent.common.drill_record import DrillRecord
 from agent.drill.reporting import drill_gauges
+from agent.pitr.archiver.metrics import lag_gauge, segment_gauges
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "infra" / "monitoring" / "grafana-dashboard.json"
 METRIC = re.compile(r"\bmariadb_ha_backup_[a-z_]+")

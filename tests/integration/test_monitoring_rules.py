@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent import reporting
+from agent.backup import reporting
 from agent.drill import reporting as drill_reporting
 
 MONITORING = Path(__file__).resolve().parents[2] / "infra" / "monitoring"
@@ -60,7 +60,7 @@ def test_rules_use_the_metric_names_the_agent_publishes() -> None:
     published = {reporting.LAST_SUCCESS, reporting.LAST_STATUS, reporting.LAST_COMPLETION}
     drills = {drill_reporting.LAST_DRILL_STATUS, drill_reporting.LAST_DRILL_SUCCESS,
               drill_reporting.DRILL_RESTORE_SECONDS, drill_reporting.RECOVERY_TARGET_SECONDS}
-    # The archiver's lag gauge (agent/archiving/metrics.py on the pitr branch) is named in the alert.
+    # The archiver's lag gauge (agent/pitr/archiver/metrics.py on the pitr branch) is named in the alert.
     assert used == published | drills | {"mariadb_ha_backup_binlog_lag_seconds"}
 
 
