@@ -44,7 +44,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
 def _apply_retention(settings: Settings) -> list[str]:
     """Retention runs only after a successful backup, and only when configured; its storage calls are
     retried like the ``prune`` command's."""
-    if not settings.retention.configured:
+    if not settings.keep.configured:
         return []
     from agent.common import open_bucket
     from agent.retention import apply_retention
@@ -52,8 +52,8 @@ def _apply_retention(settings: Settings) -> list[str]:
     deleted: list[str] = apply_retention(
         open_bucket(settings.destination, settings.retry).storage,
         prefix=settings.destination.prefix,
-        keep_last=settings.retention.keep_last,
-        max_age_days=settings.retention.max_age_days,
+        keep_last=settings.keep.keep_last,
+        max_age_days=settings.keep.max_age_days,
     )
     return deleted
 

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from agent.commands.options import add_config_flags
-from shared.config import ConfigValues, load_destination, load_retention, load_retry
+from shared.config import ConfigValues, load_destination, load_keep_policy, load_retry
 
 if TYPE_CHECKING:
     from agent.retention import Removal
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     from agent.common import open_bucket
     from agent.retention import prune
 
-    retention = load_retention(config)
+    retention = load_keep_policy(config)
     bucket = open_bucket(load_destination(config), load_retry(config))
     removals = prune(bucket.storage, prefix=bucket.prefix, keep_last=retention.keep_last,
                      max_age_days=retention.max_age_days, dry_run=args.dry_run)

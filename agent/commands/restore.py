@@ -62,7 +62,6 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         identities_for,
         load_accounts_settings,
         open_bucket,
-        parse_time,
         private_run_dir,
         resolve_password,
         scan_backups,
@@ -72,12 +71,13 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     from agent.restore import RestoreRequest, restore_backup
     from shared.logs import register_secret
     from shared.mariadb_client import write_defaults_file
+    from shared.times import parse_time
 
     if args.until:
         return _run_until(args, config)
     if not (args.backup_id or args.latest or args.at):
         raise BadInputError("say which backup to restore: an ID, --latest, --at TIME or --until TIME")
-    at = parse_time(args.at) if args.at else None
+    at = parse_time(args.at, what="--at") if args.at else None
     accounts = load_accounts_settings(config)
     source = load_source(config)
     decryption = load_decryption_settings(config)
@@ -116,12 +116,12 @@ def _summary(r: RestoreResult, *, target: str) -> str:
 
 
 def _run_until(args: argparse.Namespace, config: ConfigValues) -> int:
-    from agent.common import parse_time
     from agent.pitr import point_summary, restore_until
+    from shared.times import parse_time
 
     if args.database:
         raise BadInputError("--until restores every database: it cannot be combined with --database")
-    until = parse_time(args.until, flag="--until")
+    until = parse_time(args.until, what="--until")
     result = restore_until(config, until=until, verify_first=args.verify_first, confirmed=args.yes)
     print(json.dumps(asdict(result)) if args.json else point_summary(result, target=load_source(config).address))
     return 0

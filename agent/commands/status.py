@@ -30,6 +30,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
     from agent.common import latest_drills, open_bucket, scan_backups
+    from agent.pitr import pitr_status_json, read_archive
     from agent.status import (
         DEFAULT_MAX_AGE,
         OK,
@@ -38,9 +39,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         drill_status_json,
         drill_status_text,
         parse_duration,
-        pitr_json,
         pitr_text,
-        read_pitr_window,
         status_json,
         status_text,
     )
@@ -50,13 +49,15 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         else None
     bucket = open_bucket(load_destination(config), load_retry(config))
     entries = scan_backups(bucket.storage, prefix=bucket.prefix)
-    freshness = assess(entries, now=datetime.now(UTC), max_age=max_age)
-    pitr = read_pitr_window(bucket.storage, prefix=bucket.prefix, backups=entries)
-    drills = assess_drills(latest_drills(bucket.storage, entries), now=freshness.checked_at, max_age=max_drill_age)
+    now = datetime.now(UTC)
+    freshness = assess(entries, now=now, max_age=max_age)
+    archive = read_archive(bucket.storage, bucket.prefix)
+    drills = assess_drills(latest_drills(bucket.storage, entries), now=now, max_age=max_drill_age)
     if args.json:
-        print(json.dumps({**status_json(freshness, bucket), "pitr": pitr_json(pitr, freshness),
-                          "drill": drill_status_json(drills)}, indent=2))
+        pitr = pitr_status_json(archive, entries, now=now) if archive.history else None
+        print(json.dumps({**status_json(freshness, bucket), "pitr": pitr, "drill": drill_status_json(drills)},
+                         indent=2))
     else:
-        lines = [status_text(freshness, bucket), pitr_text(pitr, freshness), drill_status_text(drills)]
+        lines = [status_text(freshness, bucket), pitr_text(archive, entries, now=now), drill_status_text(drills)]
         print("\n".join(line for line in lines if line))
     return EXIT_OK if freshness.verdict == OK and drills.ok else EXIT_FAILED

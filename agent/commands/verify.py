@@ -65,13 +65,13 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
 
 
 def _drill_until(args: argparse.Namespace, config: ConfigValues) -> int:
-    from agent.common import parse_time
     from agent.drill import drill_point_in_time
     from agent.pitr import point_summary
+    from shared.times import parse_time
 
     if not args.restore_test or args.backup_id or args.latest:
         raise BadInputError("--until drills a point in time: use it with --restore-test and without ID/--latest")
-    drill = drill_point_in_time(config, until=parse_time(args.until, flag="--until"))
+    drill = drill_point_in_time(config, until=parse_time(args.until, what="--until"))
     if args.json:
         print(json.dumps({**asdict(drill), "ok": True}))
     else:

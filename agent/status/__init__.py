@@ -1,11 +1,9 @@
-"""``status``: how fresh the newest complete backup is, how far the archive can restore, and when a
-restore drill last passed."""
+"""``status``: how fresh the newest complete backup is, how far the archive can restore (the window
+is ``agent.pitr``'s, the one ``restore --until`` plans in), and when a restore drill last passed."""
 
 from agent.status.drill_freshness import assess_drills, drill_cell, drill_status_json, drill_status_text
 from agent.status.freshness import DEFAULT_MAX_AGE, OK, assess, parse_duration
-from agent.status.pitr_window import read_pitr_window
-from agent.status.report import pitr_json, pitr_text, status_json, status_text
+from agent.status.report import pitr_text, status_json, status_text
 
 __all__ = ["DEFAULT_MAX_AGE", "OK", "assess", "assess_drills", "drill_cell", "drill_status_json", "drill_status_text",
-           "parse_duration", "pitr_json", "pitr_text", "read_pitr_window",
-           "status_json", "status_text"]
+           "parse_duration", "pitr_text", "status_json", "status_text"]

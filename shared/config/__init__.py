@@ -3,7 +3,7 @@
 ``OPTIONS`` (options.py) lists every setting once: environment name, CLI flag, help, section. A command
 merges the environment and its flags once into ``ConfigValues`` and loads only the sections it needs,
 each a frozen dataclass with one loader: ``load_destination``, ``load_source``, ``load_retry``
-(a ``RetryPolicy``), ``load_retention``, ``load_tmp_dir``, ``load_format``; ``load_backup_settings``
+(a ``RetryPolicy``), ``load_keep_policy``, ``load_tmp_dir``, ``load_format``; ``load_backup_settings``
 composes them into ``Settings`` for ``backup``. Nothing else reads ``os.environ`` for these settings
 (the SDKs still read their own standard variables, e.g. AWS_ENDPOINT_URL).
 
@@ -21,10 +21,10 @@ from shared.config.options import DEFAULT_LOCAL_DIR, OPTIONS, RESTORE_YES_ENV, C
 from shared.config.parsing import ConfigError
 from shared.config.sections import (
     FORMATS,
-    Retention,
+    KeepPolicy,
     load_format,
+    load_keep_policy,
     load_restore_confirmed,
-    load_retention,
     load_retry,
     load_tmp_dir,
 )
@@ -46,8 +46,8 @@ __all__ = [
     "ConfigValues",
     "Destination",
     "Endpoint",
+    "KeepPolicy",
     "Option",
-    "Retention",
     "RetryPolicy",
     "Settings",
     "SourceSettings",
@@ -55,8 +55,8 @@ __all__ = [
     "load_backup_settings",
     "load_destination",
     "load_format",
+    "load_keep_policy",
     "load_restore_confirmed",
-    "load_retention",
     "load_retry",
     "load_settings",
     "load_source",

@@ -19,9 +19,10 @@ from typing import Any
 from shared.config import ConfigError
 from shared.errors import BackupFailedError
 from shared.k8s.dispatching import FAILED, JobOutcome, dispatch_jobs
-from shared.k8s.job_manifest import build_job_manifest
 from shared.k8s.job_settings import job_settings_from_env
+from shared.k8s.job_spec import build_job
 from shared.k8s.targets import Target, parse_targets, targets_from_env
+from shared.times import parse_time
 
 PAYLOAD_KEYS = ("dry_run", "scheduled_time", "targets")
 
@@ -36,7 +37,7 @@ class DispatchIncompleteError(BackupFailedError):
 
 
 # What a dispatch creates: backup Jobs (the default), or restore-drill Jobs (``DISPATCH_KIND=drill``
-# on a second schedule, or ``mariadb-ha-backup dispatch --drill``; shared/k8s/drill_job.py).
+# on a second schedule, or ``mariadb-ha-backup dispatch --drill``; shared/k8s/drill_spec.py).
 BACKUP_KIND, DRILL_KIND = "backup", "drill"
 
 
@@ -87,20 +88,9 @@ def parse_request(payload: Any) -> DispatchRequest:
     targets = payload.get("targets")
     return DispatchRequest(
         dry_run=dry_run,
-        scheduled_time=parse_time(scheduled, source="payload scheduled_time") if scheduled else None,
+        scheduled_time=parse_time(scheduled, what="payload scheduled_time") if scheduled else None,
         targets=parse_targets(targets, source="payload targets") if targets is not None else None,
     )
-
-
-def parse_time(value: str, *, source: str) -> datetime:
-    """An RFC 3339 timestamp with a timezone (``Z`` or an offset), as UTC."""
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise PayloadError(f"{source} {value[:60]!r} is not an RFC 3339 time such as 2025-01-31T02:00:00Z") from None
-    if moment.tzinfo is None:
-        raise PayloadError(f"{source} {value[:60]!r} has no timezone; add Z for UTC")
-    return moment.astimezone(UTC)
 
 
 def run_invocation(
@@ -130,9 +120,9 @@ def run_invocation(
 def _builder(kind: str | None, env: Mapping[str, str]) -> Callable[..., Any]:
     kind = kind or env.get("DISPATCH_KIND", "").strip() or BACKUP_KIND
     if kind == BACKUP_KIND:
-        return build_job_manifest
+        return build_job
     if kind == DRILL_KIND:
-        from shared.k8s.drill_job import build_drill_job, drill_settings_from_env
+        from shared.k8s.drill_spec import build_drill_job, drill_settings_from_env
 
         return functools.partial(build_drill_job, drill=drill_settings_from_env(env))
     raise ConfigError(f"DISPATCH_KIND must be {BACKUP_KIND} or {DRILL_KIND}, not {kind[:40]!r}")

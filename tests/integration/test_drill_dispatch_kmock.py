@@ -12,12 +12,12 @@ import kubernetes_validate
 import pytest
 
 from shared.errors import BadInputError
-from shared.k8s.drill_job import build_drill_cronjob, drill_settings_from_env
+from shared.k8s.drill_spec import build_drill_cronjob, drill_settings_from_env
 from shared.k8s.invocation import DispatchRequest, run_invocation
 from shared.k8s.job_settings import job_settings_from_env
 from tests.support.cli import run_cli
 from tests.support.kube import KubeApi
-from tests.unit.test_k8s_job_manifest import AT, ENV, TARGET
+from tests.unit.test_k8s_job_spec import AT, ENV, TARGET
 
 TARGET_ENV = {"CELL_DEFAULT_NAMESPACE": "cell-a", "MARIADB_HA_SERVICE_NAME": "mariadb-ha",
               "MARIADB_HA_SECRET_NAME": "mariadb-root"}

@@ -9,10 +9,10 @@ agent ends. ``agent`` runs ``mariadb-ha-backup drill`` with ``DRILL_SERVER=127.0
 What the drill never gets: the production root password (no ``MARIADB_HA_SECRET_NAME``), and a
 ServiceAccount token unless encrypted backups need the identity Secret read through the API. The
 namespace and service name still reach the agent: they name the bucket prefix and the metrics
-group, nothing connects to them. Same hardening as the backup Job (``job_manifest``): non-root,
+group, nothing connects to them. Same hardening as the backup Job (``job_spec``): non-root,
 read-only root filesystems, no privilege escalation, all capabilities dropped, resource limits.
 
-Kept apart from ``job_manifest`` so the backup Job's builders stay as they are; the labels (component
+Kept apart from ``job_spec`` so the backup Job's builders stay as they are; the labels (component
 ``drill``) keep the dispatcher's overlap guard for drills separate from the one for backups.
 """
 
@@ -25,7 +25,8 @@ from datetime import datetime
 from typing import Any
 
 from shared.config import ConfigError
-from shared.k8s.job_manifest import (
+from shared.k8s.job_settings import SPOOL_MOUNT_PATH, JobSettings, quantity_bytes
+from shared.k8s.job_spec import (
     CONTAINER_NAME,
     SCHEDULED_TIME_ANNOTATION,
     KubeObject,
@@ -36,7 +37,6 @@ from shared.k8s.job_manifest import (
     job_name,
     target_labels,
 )
-from shared.k8s.job_settings import SPOOL_MOUNT_PATH, JobSettings, quantity_bytes
 from shared.k8s.targets import Target
 
 DRILL_JOB_PREFIX = "mariadb-ha-drill-"

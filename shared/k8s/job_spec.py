@@ -62,7 +62,7 @@ def cronjob_name(target: Target, *, prefix: str = JOB_NAME_PREFIX) -> str:
     return prefix + _fit(target.service, _CRONJOB_NAME_MAX - len(prefix))
 
 
-def build_job_manifest(*, target: Target, settings: JobSettings, scheduled_time: datetime) -> KubeObject:
+def build_job(*, target: Target, settings: JobSettings, scheduled_time: datetime) -> KubeObject:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -76,7 +76,7 @@ def build_job_manifest(*, target: Target, settings: JobSettings, scheduled_time:
     }
 
 
-def build_cronjob_manifest(*, target: Target, settings: JobSettings, schedule: str) -> KubeObject:
+def build_cronjob(*, target: Target, settings: JobSettings, schedule: str) -> KubeObject:
     """A CronJob running the same Job spec on ``schedule`` (cron syntax, UTC)."""
     if len(schedule.split()) != 5:
         raise ConfigError(f"schedule {schedule[:60]!r} is not a 5-field cron expression")
