@@ -8,7 +8,9 @@ notification on failure). ``DRILLS_BY_METHOD``: where a physical backup's drill 
 """
 
 from agent.drill.backup_drill import run_drill
+from agent.drill.flow import drill_and_report
 from agent.drill.point_drill import drill_point_in_time
-from agent.drill.run import DRILLS_BY_METHOD, drill_and_report, run_recorded_drill
+from agent.drill.run import DRILLS_BY_METHOD, run_recorded_drill, run_recorded_point_drill
 
-__all__ = ["DRILLS_BY_METHOD", "drill_and_report", "drill_point_in_time", "run_drill", "run_recorded_drill"]
+__all__ = ["DRILLS_BY_METHOD", "drill_and_report", "drill_point_in_time", "run_drill", "run_recorded_drill",
+           "run_recorded_point_drill"]

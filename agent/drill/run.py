@@ -24,25 +24,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.common.bucket import open_bucket
-from agent.common.catalog import BackupEntry, scan_backups, select_backup
-from agent.common.decryption import identities_for
-from agent.common.drill_record import BACKUP, DrillRecord, rate, store_record
-from agent.common.run_dir import private_run_dir
-from agent.common.signals import signals_raise_terminated
+from agent.common.catalog import BackupEntry
+from agent.common.drill_record import BACKUP, POINT, DrillRecord, rate, store_record
 from agent.drill.backup_drill import DrillFailedError, DrillReport, drill_into
-from agent.drill.given_server import DrillServerError, ServerAddress, parse_address
-from agent.drill.reporting import drill_reporting_from, report_drill
+from agent.drill.given_server import DrillServerError, ServerAddress
+from agent.drill.point_drill import drill_plan
 from agent.drill.servers import describe, drill_server
+from agent.pitr import current_range, read_archive
+from agent.pitr.planning import plan_point_in_time
 from agent.drill.throwaway_server import ServerStartError
 from agent.verify import verify_backup
 from shared import __version__
-from shared.config import ConfigValues, load_destination, load_retry, load_tmp_dir
-from shared.encryption import load_decryption_settings
 from shared.errors import BackupFailedError, ToolError
 from shared.logs import redact
 from shared.mariadb_client import DumpConnectionError
+from shared.manifest import Manifest
 from shared.storage import Storage
+from shared.times import format_time
 from shared.storage.base import StorageError
 
 log = logging.getLogger("mariadb_ha_backup.drill")
@@ -95,20 +93,71 @@ def run_recorded_drill(storage: Storage, *, prefix: str, entry: BackupEntry, add
                        run_dir: Path, identities: Sequence[Any] = ()) -> DrillOutcome:
     """Drill ``entry``; store the verdict. Never raises for a failed drill: the outcome carries the error."""
     assert entry.manifest is not None
+
+    def attempt(started: datetime) -> DrillRecord:
+        drilled = _verified_drill(storage, entry, address=address, run_dir=run_dir, identities=identities)
+        return _passed(entry.backup_id, drilled.report, started=started, server=describe(address),
+                       version=drilled.server_version)
+
+    return _recorded(storage, prefix=prefix, manifest=entry.manifest, address=address, attempt=attempt, kind=BACKUP)
+
+
+def run_recorded_point_drill(storage: Storage, *, prefix: str, backups: list[BackupEntry],
+                             address: ServerAddress | None, run_dir: Path,
+                             identities: Sequence[Any] = ()) -> DrillOutcome:
+    """Drill the newest archived second: the backup ``restore --until`` would pick, plus the replay of
+    every archived transaction after it, recorded beside that backup (kind ``point``)."""
+    current = current_range(read_archive(storage, prefix), backups)
+    if current is None:
+        raise NothingToDrillError("no complete backup lies inside the binlog archive's newest gap-free window: "
+                                  "no point near the archive's end can be restored (take a backup)")
+    plan = plan_point_in_time(storage, prefix=prefix, backups=backups, until=current.end, work_dir=run_dir,
+                              identities=identities)
+    until = format_time(current.end)
+
+    def attempt(started: datetime) -> DrillRecord:
+        report = drill_plan(storage, plan, run_dir=run_dir, identities=identities, address=address)
+        result = report.result
+        loaded = result.restore.loaded_bytes + result.replay_bytes
+        return DrillRecord(backup_id=plan.backup.id, kind=POINT, started_at=_stamp(started), finished_at=_stamp(None),
+                           passed=True, reason=None, restore_seconds=report.restore_seconds, restored_bytes=loaded,
+                           bytes_per_second=rate(loaded, report.restore_seconds), server=describe(address),
+                           server_version=report.server_version, until=until,
+                           checked={"transactions replayed": result.transactions, "tables": report.tables},
+                           not_checked=list(POINT_NOT_CHECKED), tool_version=__version__)
+
+    return _recorded(storage, prefix=prefix, manifest=plan.backup, address=address, attempt=attempt, kind=POINT,
+                     until=until)
+
+
+# A point drill proves the load and the replay to the end state run without an error; what the server
+# then holds has no recorded expectation to compare with.
+POINT_NOT_CHECKED = (
+    "the inventory and row counts after the replay (the archive records no evidence for a point in time)",
+    "column values",
+)
+
+
+class NothingToDrillError(BackupFailedError):
+    """No backup (or no restorable point) to drill: nothing was proven, and nothing about a backup is recorded."""
+
+
+def _recorded(storage: Storage, *, prefix: str, manifest: Manifest, address: ServerAddress | None,
+              attempt: Callable[[datetime], DrillRecord], kind: str, until: str | None = None) -> DrillOutcome:
     started = datetime.now(UTC)
-    log.info("restore drill of %s into the %s", entry.backup_id, describe(address),
-             extra={"event": "drill-start", "backup_id": entry.backup_id})
+    log.info("restore drill (%s) of %s into the %s", kind, manifest.id, describe(address),
+             extra={"event": "drill-start", "backup_id": manifest.id, "kind": kind})
     error: BaseException | None = None
     try:
-        drilled = _verified_drill(storage, entry, address=address, run_dir=run_dir, identities=identities)
-        record = _passed(entry, drilled, started=started, server=describe(address))
+        record = attempt(started)
     except BaseException as exc:
         if not _about_the_backup(exc):
             return DrillOutcome(record=None, record_key=None, error=exc)
-        error, record = exc, _failed(entry, exc, started=started, server=describe(address))
-    key = store_record(storage, prefix=prefix, manifest=entry.manifest, record=record)
-    log.info("restore drill of %s %s; recorded in %s", entry.backup_id, "passed" if record.passed else "FAILED", key,
-             extra={"event": "drill-recorded", "backup_id": entry.backup_id, "passed": record.passed})
+        error, record = exc, _failed(manifest.id, exc, started=started, server=describe(address), kind=kind,
+                                     until=until)
+    key = store_record(storage, prefix=prefix, manifest=manifest, record=record)
+    log.info("restore drill of %s %s; recorded in %s", manifest.id, "passed" if record.passed else "FAILED", key,
+             extra={"event": "drill-recorded", "backup_id": manifest.id, "passed": record.passed})
     return DrillOutcome(record=record, record_key=key, error=error)
 
 
@@ -126,7 +175,8 @@ class BackupVerifyFailedError(BackupFailedError):
 
 
 # Failures of the drill's surroundings; bad input (exit 2), signals and bugs are not BackupFailedError at all.
-_NOT_ABOUT_THE_BACKUP = (DrillServerError, ServerStartError, StorageError, DumpConnectionError, UnsupportedDrillError)
+_NOT_ABOUT_THE_BACKUP = (DrillServerError, ServerStartError, StorageError, DumpConnectionError, UnsupportedDrillError,
+                         NothingToDrillError)
 
 
 def _about_the_backup(exc: BaseException) -> bool:
@@ -135,49 +185,24 @@ def _about_the_backup(exc: BaseException) -> bool:
     return not isinstance(exc, _NOT_ABOUT_THE_BACKUP) and isinstance(exc, BackupFailedError)
 
 
-def _passed(entry: BackupEntry, drilled: Drilled, *, started: datetime, server: str) -> DrillRecord:
-    report = drilled.report
-    return DrillRecord(backup_id=entry.backup_id, kind=BACKUP, started_at=_stamp(started), finished_at=_stamp(None),
+def _passed(backup_id: str, report: DrillReport, *, started: datetime, server: str, version: str) -> DrillRecord:
+    return DrillRecord(backup_id=backup_id, kind=BACKUP, started_at=_stamp(started), finished_at=_stamp(None),
                        passed=True, reason=None, restore_seconds=report.restore_seconds,
                        restored_bytes=report.loaded_bytes,
                        bytes_per_second=rate(report.loaded_bytes, report.restore_seconds),
-                       server=server, server_version=drilled.server_version, checked=report.checked,
+                       server=server, server_version=version, checked=report.checked,
                        not_checked=report.not_checked, tool_version=__version__)
 
 
-def _failed(entry: BackupEntry, exc: BaseException, *, started: datetime, server: str) -> DrillRecord:
+def _failed(backup_id: str, exc: BaseException, *, started: datetime, server: str, kind: str,
+            until: str | None) -> DrillRecord:
     seconds = exc.restore_seconds if isinstance(exc, DrillFailedError) else None
     loaded = exc.loaded_bytes if isinstance(exc, DrillFailedError) else None
     reason = redact(str(exc)) if isinstance(exc, ToolError) else redact(f"{type(exc).__name__}: {exc}")
-    return DrillRecord(backup_id=entry.backup_id, kind=BACKUP, started_at=_stamp(started), finished_at=_stamp(None),
+    return DrillRecord(backup_id=backup_id, kind=kind, started_at=_stamp(started), finished_at=_stamp(None),
                        passed=False, reason=reason, restore_seconds=seconds, restored_bytes=loaded,
-                       bytes_per_second=rate(loaded, seconds), server=server, tool_version=__version__)
+                       bytes_per_second=rate(loaded, seconds), server=server, until=until, tool_version=__version__)
 
 
 def _stamp(moment: datetime | None) -> str:
     return (moment or datetime.now(UTC)).isoformat(timespec="seconds")
-
-
-def drill_and_report(config: ConfigValues, *, backup_id: str | None) -> DrillOutcome:
-    """The ``drill`` command's flow: pick the backup, drill it, report however it ended (gauges, and the
-    webhook on failure). Bad configuration raises before anything is reported, as it does for backups."""
-    reporting, target = drill_reporting_from(config)
-    try:
-        outcome = _drill_selected(config, backup_id=backup_id)
-    except BaseException as exc:  # no backup, bad input, SIGTERM: the drill proved nothing
-        report_drill(None, reporting, target=target, error=exc, record_key=None)
-        raise
-    report_drill(outcome.record, reporting, target=target, error=outcome.error, record_key=outcome.record_key)
-    return outcome
-
-
-def _drill_selected(config: ConfigValues, *, backup_id: str | None) -> DrillOutcome:
-    address = parse_address(config["DRILL_SERVER"]) if config.get("DRILL_SERVER") else None
-    decryption = load_decryption_settings(config)
-    bucket = open_bucket(load_destination(config), load_retry(config))
-    entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=backup_id, latest=True)
-    assert entry.manifest is not None  # select_backup returns complete backups only
-    identities = identities_for(entry.manifest, decryption, required=True)
-    with signals_raise_terminated(), private_run_dir(load_tmp_dir(config)) as run_dir:
-        return run_recorded_drill(bucket.storage, prefix=bucket.prefix, entry=entry, address=address,
-                                  run_dir=run_dir, identities=identities)
