@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from agent.commands.options import add_config_flags
 from shared.config import ConfigValues, Settings, load_backup_settings
 from shared.encryption import load_encryption_settings
+from shared.errors import EXIT_OK
 from shared.storage.object_lock import load_lock_settings
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ def register(subparsers: Any) -> None:
         "backup", help="run one backup now", description="Dump the cluster, compress, hash and upload one backup."
     )
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
-    add_config_flags(parser)
+    add_config_flags(parser, "backup")
     parser.set_defaults(func=run)
 
 
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
             result = outcome.result = run_backup(settings, progress=progress, lock=lock, encryption=encryption)
         retention = _apply_retention(settings)
     print(json.dumps({**asdict(result), "pruned": retention}) if args.json else _summary(result))
-    return 0
+    return EXIT_OK
 
 
 def _apply_retention(settings: Settings) -> list[str]:

@@ -23,8 +23,11 @@ def register(subparsers: Any) -> None:
                     "measured restore time in drill.json beside the backup. Exit 0 passed, 1 failed, 2 bad input.")
     parser.add_argument("backup_id", nargs="?", metavar="ID", help="backup id (default: the newest complete backup)")
     parser.add_argument("--latest", action="store_true", help="the newest complete backup (the default)")
+    parser.add_argument("--point", action="store_true",
+                        help="drill the newest archived second instead: the backup restore --until would pick, "
+                             "then the binlog archive replayed to its end [DRILL_POINT=1]")
     parser.add_argument("--json", action="store_true", help="print the drill record as JSON on stdout")
-    add_config_flags(parser)
+    add_config_flags(parser, "drill")
     parser.set_defaults(func=run)
 
 
@@ -34,7 +37,8 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
 
     if args.backup_id and args.latest:
         raise BadInputError("give either an ID or --latest, not both")
-    outcome = drill_and_report(config, backup_id=args.backup_id)
+    point = args.point or config.get("DRILL_POINT", "").strip().lower() in ("1", "true", "yes")
+    outcome = drill_and_report(config, backup_id=args.backup_id, point=point)
     if outcome.record is not None:
         print(outcome.record.to_json().rstrip() if args.json else _summary(outcome.record, outcome.record_key))
     if outcome.error is not None:
@@ -43,10 +47,12 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
 
 
 def _summary(record: Any, key: str | None) -> str:
+    what = f"backup {record.backup_id}" if record.until is None else \
+        f"point {record.until} (backup {record.backup_id} + binlog replay)"
     if not record.passed:
-        return f"restore drill of backup {record.backup_id} FAILED: {record.reason}\n  recorded in {key}"
+        return f"restore drill of {what} FAILED: {record.reason}\n  recorded in {key}"
     checked = ", ".join(f"{n} {kind}" for kind, n in record.checked.items())
-    lines = [f"restore drill of backup {record.backup_id} passed: restored in {record.restore_seconds} s "
+    lines = [f"restore drill of {what} passed: restored in {record.restore_seconds} s "
              f"({record.restored_bytes:,} bytes of SQL, {_rate(record.bytes_per_second)}) into the {record.server} "
              f"(MariaDB {record.server_version})",
              f"  checked     {checked}",

@@ -22,7 +22,7 @@ from shared.config import (
     load_tmp_dir,
 )
 from shared.encryption import load_decryption_settings
-from shared.errors import BadInputError
+from shared.errors import EXIT_OK, BadInputError
 
 if TYPE_CHECKING:
     from agent.restore import RestoreResult
@@ -51,7 +51,7 @@ def register(subparsers: Any) -> None:
                              "order (default: the CPU count, at least 2, at most 8); 1 = one plain mariadb "
                              "client, as `mariadb < dump.sql`")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
-    add_config_flags(parser)
+    add_config_flags(parser, "restore")
     parser.set_defaults(func=run)
 
 
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         result = restore_backup(bucket.storage, entry.manifest, defaults_file=defaults, request=request,
                                 run_dir=run_dir, progress=progress, identities=identities)
     print(json.dumps(asdict(result)) if args.json else _summary(result, target=source.address))
-    return 0
+    return EXIT_OK
 
 
 def _summary(r: RestoreResult, *, target: str) -> str:
@@ -124,7 +124,7 @@ def _run_until(args: argparse.Namespace, config: ConfigValues) -> int:
     until = parse_time(args.until, what="--until")
     result = restore_until(config, until=until, verify_first=args.verify_first, confirmed=args.yes)
     print(json.dumps(asdict(result)) if args.json else point_summary(result, target=load_source(config).address))
-    return 0
+    return EXIT_OK
 
 
 def _sessions(text: str) -> int:

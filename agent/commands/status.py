@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
         description="Show the newest complete backup and the point-in-time recovery window; exit 0 when "
                     "the newest complete backup is younger than --max-age, 1 when older or none, 2 on bad input.")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    add_config_flags(parser)  # includes --max-age DURATION [BACKUP_MAX_AGE]
+    add_config_flags(parser, "status")  # includes --max-age DURATION [BACKUP_MAX_AGE]
     parser.set_defaults(func=run)
 
 

@@ -28,7 +28,7 @@ from agent.drill.servers import drill_server
 from agent.restore.restoring import load_dump
 from shared.errors import BackupFailedError
 from shared.manifest import Inventory, Manifest
-from shared.mariadb_client import DumpError, run_client_query
+from shared.mariadb_client import ClientError, run_client_query
 from shared.server_info import read_inventory
 from shared.storage import Storage
 
@@ -175,6 +175,6 @@ def broken_views(defaults_file: Path, views: list[str]) -> list[str]:
     for view in views:
         try:
             run_client_query(defaults_file, f"SELECT * FROM {_quoted(view)} LIMIT 0")  # noqa: S608
-        except DumpError as exc:
+        except ClientError as exc:
             problems.append(f"view {view} ({exc})")
     return problems

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.errors import BackupFailedError, BadInputError
-from shared.mariadb_client import AccessDeniedError, DumpError, run_client_query, write_defaults_file
+from shared.mariadb_client import AccessDeniedError, ClientError, run_client_query, write_defaults_file
 
 log = logging.getLogger("mariadb_ha_backup.drill")
 
@@ -68,7 +68,7 @@ def given_server(address: ServerAddress, *, run_dir: Path,
     try:
         _refuse_unless_empty(bootstrap, address)
         _secure_root(bootstrap, password)
-    except DumpError as exc:  # the server's fault, not the backup's: no verdict on the backup
+    except ClientError as exc:  # the server's fault, not the backup's: no verdict on the backup
         raise DrillServerError(f"preparing the drill server {address} failed: {exc}") from None
     bootstrap.unlink()
     defaults = write_defaults_file(_private_dir(run_dir / "drill-server"), host=address.host, port=address.port,
@@ -93,7 +93,7 @@ def _wait_reachable(defaults: Path, address: ServerAddress, *, timeout: float) -
                 f"the drill server {address} refused root without a password: start it with "
                 "MARIADB_ALLOW_EMPTY_ROOT_PASSWORD=1 (it listens on loopback only; the drill sets a random "
                 "password before restoring)") from None
-        except DumpError as exc:
+        except ClientError as exc:
             if time.monotonic() >= deadline:
                 raise DrillServerError(f"the drill server {address} did not answer within {timeout:.0f} s: "
                                        f"{exc}") from None

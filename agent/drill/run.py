@@ -30,18 +30,18 @@ from agent.drill.backup_drill import DrillFailedError, DrillReport, drill_into
 from agent.drill.given_server import DrillServerError, ServerAddress
 from agent.drill.point_drill import drill_plan
 from agent.drill.servers import describe, drill_server
+from agent.drill.throwaway_server import ServerStartError
 from agent.pitr import current_range, read_archive
 from agent.pitr.planning import plan_point_in_time
-from agent.drill.throwaway_server import ServerStartError
 from agent.verify import verify_backup
 from shared import __version__
 from shared.errors import BackupFailedError, ToolError
 from shared.logs import redact
-from shared.mariadb_client import DumpConnectionError
 from shared.manifest import Manifest
+from shared.mariadb_client import ClientConnectionError
 from shared.storage import Storage
-from shared.times import format_time
 from shared.storage.base import StorageError
+from shared.times import format_time
 
 log = logging.getLogger("mariadb_ha_backup.drill")
 
@@ -175,7 +175,7 @@ class BackupVerifyFailedError(BackupFailedError):
 
 
 # Failures of the drill's surroundings; bad input (exit 2), signals and bugs are not BackupFailedError at all.
-_NOT_ABOUT_THE_BACKUP = (DrillServerError, ServerStartError, StorageError, DumpConnectionError, UnsupportedDrillError,
+_NOT_ABOUT_THE_BACKUP = (DrillServerError, ServerStartError, StorageError, ClientConnectionError, UnsupportedDrillError,
                          NothingToDrillError)
 
 

@@ -68,6 +68,8 @@ class DrillSettings:
     recovery_target_seconds: int | None = None
     # Set when backups are encrypted: the agent reads this Secret's age identity through the API.
     identity_secret: str | None = None
+    # Drill the newest archived second (backup + binlog replay) instead of the newest backup.
+    point: bool = False
 
 
 _TUNABLES = {
@@ -98,7 +100,10 @@ def drill_settings_from_env(env: Mapping[str, str]) -> DrillSettings:
         if kind == "quantity":
             quantity_bytes(value)  # raises ConfigError naming the bad quantity
         values[field_name] = int(value) if kind == "int" else value
-    return DrillSettings(server_image=image, **values)
+    point = env.get("DRILL_POINT", "").strip().lower()
+    if point not in ("", "0", "1", "true", "false"):
+        raise ConfigError(f"DRILL_POINT must be 1 or 0, not {point[:20]!r}")
+    return DrillSettings(server_image=image, point=point in ("1", "true"), **values)
 
 
 def drill_labels(target: Target) -> dict[str, str]:
@@ -240,6 +245,8 @@ def _agent_container(*, target: Target, settings: JobSettings, drill: DrillSetti
         env["DRILL_RECOVERY_TARGET_SECONDS"] = str(drill.recovery_target_seconds)
     if drill.identity_secret is not None:
         env["BACKUP_DECRYPT_IDENTITY_SECRET"] = drill.identity_secret
+    if drill.point:
+        env["DRILL_POINT"] = "1"
     return {
         "name": CONTAINER_NAME,
         "image": settings.image,

@@ -30,7 +30,7 @@ from tests.integration.test_helm_chart import (
 
 DRILL_VALUES = {"serverImage": "DRILL_SERVER_IMAGE", "serverRunAsUser": "DRILL_SERVER_RUN_AS_USER",
                 "datadirSizeLimit": "DRILL_DATADIR_SIZE_LIMIT", "recoveryTargetSeconds": "DRILL_RECOVERY_TARGET_SECONDS",
-                "identitySecret": "BACKUP_DECRYPT_IDENTITY_SECRET"}
+                "identitySecret": "BACKUP_DECRYPT_IDENTITY_SECRET", "pointInTime": "DRILL_POINT"}
 SERVER_RESOURCES = {("requests", "cpu"): "DRILL_SERVER_CPU_REQUEST", ("requests", "memory"): "DRILL_SERVER_MEMORY_REQUEST",
                     ("limits", "memory"): "DRILL_SERVER_MEMORY_LIMIT"}
 
@@ -50,14 +50,15 @@ def drill_cronjob(docs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def drill_env(values: dict[str, Any]) -> dict[str, str]:
     drill = values["drill"]
-    env = {name: str(drill[key]) for key, name in DRILL_VALUES.items() if drill.get(key) not in (None, "")}
+    env = {name: str(drill[key]) for key, name in DRILL_VALUES.items() if drill.get(key) not in (None, "", False)}
     env.update({name: str(drill["serverResources"][a][b]) for (a, b), name in SERVER_RESOURCES.items()})
     return {**dispatcher_env(values), **env}
 
 
 @pytest.mark.parametrize(("values_file", "sets"), [
     (None, ()),
-    ("gcp-pitr-values.yaml", ("drill.recoveryTargetSeconds=1800", "drill.serverImage=mariadb:11.4@sha256:" + "a" * 64)),
+    ("gcp-pitr-values.yaml", ("drill.recoveryTargetSeconds=1800", "drill.serverImage=mariadb:11.4@sha256:" + "a" * 64,
+                              "drill.pointInTime=true")),
     ("azure-values.yaml", ("drill.identitySecret=backup-age-identity", "drill.datadirSizeLimit=50Gi")),
     ("s3-url-values.yaml", ("drill.serverRunAsUser=1001", "drill.serverResources.limits.memory=4Gi")),
 ])
@@ -69,7 +70,7 @@ def test_drill_cronjob_runs_the_dispatchers_drill_job(values_file, sets) -> None
         holder = values
         for key in parents:
             holder = holder[key]
-        holder[leaf] = int(value) if value.isdigit() else value
+        holder[leaf] = int(value) if value.isdigit() else value == "true" if value in ("true", "false") else value
     cronjob = drill_cronjob(render(values_file, *sets))
     target = Target(namespace=NAMESPACE, service=values["mariadb"]["service"], secret=values["mariadb"]["existingSecret"])
     env = drill_env(values)
