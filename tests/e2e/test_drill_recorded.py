@@ -41,27 +41,9 @@ def backed_up(sample_server, tmp_path):
     shutil.rmtree(spool, ignore_errors=True)
 
 
-class EmptyDrillServer(ThrowawayServer):
-    """An empty server with a password-less root over TCP: what MARIADB_ALLOW_EMPTY_ROOT_PASSWORD starts.
-    The test reads it back as ``checker`` over the socket: the drill gives every root account a password."""
-
-    def start(self) -> EmptyDrillServer:
-        super().start()
-        self.execute("CREATE USER checker@localhost; GRANT ALL ON *.* TO checker@localhost;")
-        self.checker = True
-        return self
-
-    def client_argv(self, *args: str) -> list[str]:
-        argv = super().client_argv(*args)
-        return [a.replace("-uroot", "-uchecker") for a in argv] if getattr(self, "checker", False) else argv
-
-
 @pytest.fixture
-def drill_server():
-    server = EmptyDrillServer(base_dir=Path("/tmp"), extra_args=("--max-allowed-packet=1G",))
-    server.start()
-    yield server
-    server.stop()
+def drill_server(empty_drill_server):
+    return empty_drill_server
 
 
 def stored_json(env: dict[str, str], key: str) -> dict:
