@@ -5,8 +5,6 @@ container stands here as a plain ``mariadbd`` whose root has no password, as the
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import shutil
 import subprocess
@@ -19,11 +17,10 @@ import pytest
 from agent.common.dumpfile import read_units
 from agent.drill.throwaway_server import ThrowawayServer
 from agent.verify.unpacking import open_dump
-from shared.layout import sha1_sidecar_text
 from shared.manifest import Manifest
 from shared.storage import open_storage
 from tests.e2e.test_restore_roundtrip import PREFIX, take_backup
-from tests.support.backups import targz_bytes
+from tests.support.backups import repack_backup
 from tests.support.cli import run_cli
 from tests.support.mariadb_server import table_checksums
 from tests.support.monitoring import backup_series
@@ -107,13 +104,7 @@ def lose_a_table(env: dict[str, str], summary: dict) -> None:
         manifest = Manifest.from_json(stream.read())
     with open_dump(storage, manifest) as dump:
         sql = b"".join(u.data for u in read_units(dump) if (u.database, u.name) != LOST_TABLE)
-    archive = targz_bytes(sql)
-    sha1 = hashlib.sha1(archive).hexdigest()  # the contract's checksum
-    storage.put(summary["artifact_key"], io.BytesIO(archive))
-    storage.put(summary["sha1_key"], io.BytesIO(sha1_sidecar_text(sha1, "mariadb-ha-backup.tar.gz")))
-    patched = json.loads(manifest.to_json())
-    patched["artifact"].update(sha1=sha1, compressed_bytes=len(archive), raw_bytes=len(sql))
-    storage.put(summary["manifest_key"], io.BytesIO(json.dumps(patched).encode()))
+    repack_backup(storage, summary, sql)
 
 
 def test_drill_of_a_backup_with_a_lost_table_fails_records_why_pushes_0_and_posts(
