@@ -15,7 +15,7 @@ from agent.common.run_dir import private_run_dir
 from agent.common.signals import signals_raise_terminated
 from agent.drill.given_server import parse_address
 from agent.drill.reporting import drill_reporting_from, report_drill
-from agent.drill.run import DrillOutcome, run_recorded_drill, run_recorded_point_drill
+from agent.drill.run import DrillOutcome, newest_drillable, run_recorded_drill, run_recorded_point_drill
 from shared.config import ConfigValues, load_destination, load_retry, load_tmp_dir
 from shared.encryption import load_decryption_settings
 from shared.errors import BadInputError
@@ -46,7 +46,8 @@ def _drill_selected(config: ConfigValues, *, backup_id: str | None, point: bool)
         with signals_raise_terminated(), private_run_dir(load_tmp_dir(config)) as run_dir:
             return run_recorded_point_drill(bucket.storage, prefix=bucket.prefix, backups=backups, address=address,
                                             run_dir=run_dir, identities=identities)
-    entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=backup_id, latest=True)
+    entries = scan_backups(bucket.storage, prefix=bucket.prefix)
+    entry = select_backup(entries, backup_id=backup_id) if backup_id else newest_drillable(entries)
     assert entry.manifest is not None  # select_backup returns complete backups only
     identities = identities_for(entry.manifest, decryption, required=True)
     with signals_raise_terminated(), private_run_dir(load_tmp_dir(config)) as run_dir:

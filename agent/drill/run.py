@@ -75,11 +75,25 @@ class UnsupportedDrillError(BackupFailedError):
 
 
 def drill_for(entry: BackupEntry) -> DrillFunction:
-    # Manifests written before backup methods existed are logical dumps.
-    method = getattr(entry.manifest, "method", None) or "logical"
+    method = _method(entry)
     if method not in DRILLS_BY_METHOD:
         raise UnsupportedDrillError(f"backup {entry.backup_id} is a {method} backup: no drill for it yet")
     return DRILLS_BY_METHOD[method]
+
+
+def newest_drillable(entries: list[BackupEntry]) -> BackupEntry:
+    """The newest complete backup whose method has a drill (``entries`` newest first): a newer backup of
+    a method without one is passed over, not failed on, so the weekly drill keeps proving something."""
+    found = next((e for e in entries if e.complete and _method(e) in DRILLS_BY_METHOD), None)
+    if found is None:
+        raise NothingToDrillError("there is no complete backup a drill can restore under this prefix "
+                                  f"(drills exist for: {', '.join(sorted(DRILLS_BY_METHOD))} backups)")
+    return found
+
+
+def _method(entry: BackupEntry) -> str:
+    # Manifests written before backup methods existed are logical dumps.
+    return getattr(entry.manifest, "method", None) or "logical"
 
 
 @dataclass(frozen=True)

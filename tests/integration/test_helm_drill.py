@@ -146,3 +146,12 @@ def test_lint_validate_and_checkov_with_the_drill(tmp_path) -> None:
     assert len(drill_checks) > 30
     skipped = report["results"]["skipped_checks"]
     assert all(len(c["check_result"].get("suppress_comment") or "") >= 20 for c in skipped)
+
+
+def test_the_role_adds_the_identity_secret_only_for_drills_that_need_it() -> None:
+    def secrets(docs: list[dict[str, Any]]) -> list[str]:
+        [role] = [d for d in docs if d["kind"] == "Role"]
+        return role["rules"][0]["resourceNames"]
+
+    assert secrets(render(None)) == ["mariadb-ha"]
+    assert secrets(render(None, "drill.identitySecret=backup-age-identity")) == ["mariadb-ha", "backup-age-identity"]
