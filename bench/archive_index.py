@@ -13,7 +13,9 @@ adapter and a counter of requests (a GET per object read, a LIST per 1,000 keys 
 - **after**: ``read_archive`` (what ``list`` and ``status`` call), and the planning of a ``restore
   --until`` from a backup in the middle of the archive to ten minutes later, and from a backup an hour
   before the end to the end: the windows, the first segment the backup lacks (``first_needed_seq``),
-  and the records of the segments to replay. The segments themselves (one GET each) come on top.
+  and the records of the segments to replay. The segments themselves (one GET each) come on top;
+- **prune**: the keys ``prune`` would delete when the oldest kept backup sits three quarters into the
+  archive (computed, not deleted).
 
 Writes ``bench/results/archive_index.json`` and prints a Markdown table (docs/PERFORMANCE.md quotes it).
 Segments are not stored (readers of the history never open them); only index and gap records are.
@@ -28,18 +30,24 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from agent.common.catalog import COMPLETE, BackupEntry
 from agent.pitr.windows import read_archive, windows_text
+from agent.retention.binlogs import binlog_keys_to_prune
 from bench.servers import S3_ENV, MotoS3
 from shared.binlogs.gtid import parse_state
 from shared.binlogs.history import read_history
 from shared.binlogs.index import gap_free_windows, iter_history
 from shared.binlogs.records import SegmentRecord
 from shared.binlogs.rolling import RollupWriter
+from shared.layout import BackupKeys
+from shared.manifest import BinlogPosition
 from shared.storage import open_storage
+from tests.support.backups import make_manifest
 from tests.support.synthetic_archive import CountingStorage, SyntheticArchive
 
 HERE = Path(__file__).resolve().parent
@@ -71,6 +79,16 @@ def plan(storage: CountingStorage, *, snapshot: str, until: datetime) -> int:
     return wanted
 
 
+def kept(record: SegmentRecord) -> BackupEntry:
+    """A complete backup whose snapshot is the state after ``record``."""
+    keys = BackupKeys(prefix=PREFIX, backup_id="20260101T000000Z", format="tar.gz")
+    manifest = replace(make_manifest(keys, sha1="0" * 40, stored=1, raw=1, started=record.last_time),
+                       binlog=BinlogPosition(gtid_state=record.gtid_state_after, file="bin.000001", position=4,
+                                             node="db-0"))
+    return BackupEntry(backup_id=keys.backup_id, started=record.last_time, state=COMPLETE, objects=(),
+                       manifest=manifest)
+
+
 def before(storage: CountingStorage) -> None:
     gap_free_windows(list(iter_history(storage, PREFIX)))
 
@@ -98,6 +116,9 @@ def one_size(moto: MotoS3, count: int, reps: int) -> dict[str, Any]:
                                                           until=middle.last_time + timedelta(minutes=10)), reps)
     result["plan_end"] = measure(storage, lambda: plan(storage, snapshot=late.gtid_state_after,
                                                        until=segments[-1].last_time), reps)
+    keep = segments[len(segments) * 3 // 4]  # the oldest kept backup: a quarter of the archive stays
+    result["prune"] = measure(storage, lambda: binlog_keys_to_prune(storage, prefix=PREFIX, kept=[kept(keep)]), reps)
+    result["prune"]["keys"] = len(binlog_keys_to_prune(storage, prefix=PREFIX, kept=[kept(keep)])[1])
     result["plan_middle"]["segments"] = plan(storage, snapshot=middle.gtid_state_after,
                                              until=middle.last_time + timedelta(minutes=10))
     result["plan_end"]["segments"] = plan(storage, snapshot=late.gtid_state_after, until=segments[-1].last_time)
@@ -106,14 +127,15 @@ def one_size(moto: MotoS3, count: int, reps: int) -> dict[str, Any]:
 
 def table(results: list[dict[str, Any]]) -> str:
     lines = ["| segments | before: list/status/plan | after: list/status | after: plan, middle +10 min | "
-             "after: plan, last hour | first run (rollups written) |",
-             "|---:|---:|---:|---:|---:|---:|"]
+             "after: plan, last hour | after: prune (keys to delete) | first run (rollups written) |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         def cell(m: dict[str, Any]) -> str:
             return f"{m['seconds']:.2f} s, {m['requests']:,} req"
         lines.append(f"| {r['segments']:,} | {cell(r['before'])} | {cell(r['list_status'])} | "
                      f"{cell(r['plan_middle'])} (+{r['plan_middle']['segments']} segments) | "
                      f"{cell(r['plan_end'])} (+{r['plan_end']['segments']} segments) | "
+                     + (f"{cell(r['prune'])} ({r['prune']['keys']:,} keys) | " if "prune" in r else "- | ") +
                      f"{r['first_run']['seconds']:.1f} s, {r['first_run']['rollups']} rollups |")
     return "\n".join(lines)
 
@@ -122,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segments", type=int, nargs="+", default=[1000, 10_000])
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--out", default="archive_index.json", help="results file under bench/results/")
     args = parser.parse_args(argv)
     os.environ.update(S3_ENV)  # moto accepts any credentials; botocore wants some
     work = Path(tempfile.mkdtemp(prefix="bench-archive-index-"))
@@ -131,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         for count in args.segments:
             results.append(one_size(moto, count, args.reps))
             print(json.dumps(results[-1]), flush=True)
-    (HERE / "results" / "archive_index.json").write_text(json.dumps(results, indent=2) + "\n")
+    (HERE / "results" / args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     return 0
 

@@ -1,19 +1,18 @@
 """``mariadb-ha-backup status``: the newest complete backup, the point-in-time window, and a verdict.
 
 Exit 0 when the newest complete backup is younger than ``--max-age`` (``BACKUP_MAX_AGE``, default
-26h) and, when ``--max-drill-age`` (``DRILL_MAX_AGE``) is given, a drill passed within it; 1 when
-either is older or missing; 2 on bad input: a check a CronJob, CI job or monitoring probe can run as is.
+26h), 1 when it is older or there is none, 2 on bad input: a check a CronJob, CI job or monitoring
+probe can run as is.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from agent.commands.options import add_config_flags
-from shared.config import ConfigValues, load_destination, load_retry
+from shared.config import ConfigValues
 from shared.errors import EXIT_FAILED, EXIT_OK
 
 
@@ -29,35 +28,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.common import latest_drills, open_bucket, scan_backups
-    from agent.pitr import pitr_status_json, read_archive
-    from agent.status import (
-        DEFAULT_MAX_AGE,
-        OK,
-        assess,
-        assess_drills,
-        drill_status_json,
-        drill_status_text,
-        parse_duration,
-        pitr_text,
-        status_json,
-        status_text,
-    )
+    from agent.status import check_status
 
-    max_age = parse_duration(config.get("BACKUP_MAX_AGE", DEFAULT_MAX_AGE), name="--max-age")
-    max_drill_age = parse_duration(config["DRILL_MAX_AGE"], name="--max-drill-age") if config.get("DRILL_MAX_AGE") \
-        else None
-    bucket = open_bucket(load_destination(config), load_retry(config))
-    entries = scan_backups(bucket.storage, prefix=bucket.prefix)
-    now = datetime.now(UTC)
-    freshness = assess(entries, now=now, max_age=max_age)
-    archive = read_archive(bucket.storage, bucket.prefix)
-    drills = assess_drills(latest_drills(bucket.storage, entries), now=now, max_age=max_drill_age)
-    if args.json:
-        pitr = pitr_status_json(archive, entries, now=now) if archive.history else None
-        print(json.dumps({**status_json(freshness, bucket), "pitr": pitr, "drill": drill_status_json(drills)},
-                         indent=2))
-    else:
-        lines = [status_text(freshness, bucket), pitr_text(archive, entries, now=now), drill_status_text(drills)]
-        print("\n".join(line for line in lines if line))
-    return EXIT_OK if freshness.verdict == OK and drills.ok else EXIT_FAILED
+    checked = check_status(config)
+    print(json.dumps(checked.as_json(), indent=2) if args.json else checked.as_text())
+    return EXIT_OK if checked.ok else EXIT_FAILED

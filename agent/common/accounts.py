@@ -113,8 +113,13 @@ def _account_statements(defaults_file: Path, account: Account) -> tuple[str, lis
         created = _unescape(row[-1]).replace("CREATE USER ", "CREATE USER IF NOT EXISTS ", 1)
     granted = [_unescape(r[0]) for r in run_client_query(defaults_file, f"SHOW GRANTS FOR {account.sql_name}")]
     # The password is already in CREATE USER; GRANT ... IDENTIFIED BY PASSWORD would reset an existing one.
-    granted = [_IDENTIFIED.sub("", g) for g in granted]
+    granted = [without_password(g) for g in granted]
     return created, granted
+
+
+def without_password(grant: str) -> str:
+    """A SHOW GRANTS line without its ``IDENTIFIED BY PASSWORD`` / ``VIA`` part."""
+    return _IDENTIFIED.sub("", grant)
 
 
 def accounts_keys(folder: str) -> tuple[str, ...]:
