@@ -101,7 +101,7 @@ def lose_a_table(env: dict[str, str], summary: dict) -> None:
     """Repack the backup without one table and with every checksum made to match again."""
     storage = open_storage(env["BACKUP_URL"])
     with storage.open_read(summary["manifest_key"]) as stream:
-        manifest = Manifest.from_json(stream.read())
+        manifest = Manifest.from_json(stream.read(), key=summary["manifest_key"])
     with open_dump(storage, manifest) as dump:
         sql = b"".join(u.data for u in read_units(dump) if (u.database, u.name) != LOST_TABLE)
     repack_backup(storage, summary, sql)

@@ -85,7 +85,7 @@ def repack_backup(storage: Storage, summary: dict, sql: bytes) -> None:
     """Replace a stored tar.gz backup's dump with ``sql`` and make every checksum match again (artifact,
     ``.sha1`` sidecar, manifest): tampering only a restore can reveal. ``summary`` is ``backup --json``'s."""
     with storage.open_read(summary["manifest_key"]) as stream:
-        manifest = Manifest.from_json(stream.read())
+        manifest = Manifest.from_json(stream.read(), key=summary["manifest_key"])
     archive = targz_bytes(sql)
     sha1 = hashlib.sha1(archive).hexdigest()  # the contract's checksum
     storage.put(summary["artifact_key"], io.BytesIO(archive))

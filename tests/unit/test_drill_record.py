@@ -37,7 +37,7 @@ def stored(tmp_path):  # type: ignore[no-untyped-def]
     storage = open_storage(f"file://{tmp_path / 'bucket'}")
     keys = store_backup(storage, prefix=PREFIX, started=STARTED, tmp=tmp_path)
     with storage.open_read(keys.manifest) as stream:
-        return storage, Manifest.from_json(stream.read())
+        return storage, Manifest.from_json(stream.read(), key=keys.manifest)
 
 
 def test_a_second_record_of_the_same_backup_gets_its_own_name_and_the_first_is_kept(tmp_path) -> None:
