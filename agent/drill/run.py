@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from agent.common.catalog import BackupEntry
 from agent.common.drill_record import BACKUP, POINT, DrillRecord, rate, store_record
@@ -48,13 +48,18 @@ log = logging.getLogger("mariadb_ha_backup.drill")
 
 @dataclass(frozen=True)
 class Drilled:
-    """A drill that ran to a verdict: its report when it passed, and where it restored."""
+    """A drill that passed: what it checked and measured, and the drill server's version."""
 
     report: DrillReport
     server_version: str
 
 
-DrillFunction = Callable[..., Drilled]  # (storage, entry, *, address, run_dir, identities) -> Drilled
+class DrillFunction(Protocol):
+    """Restore and check one backup of a method on a drill server (``address``; None: start one here).
+    Raises ``DrillFailedError`` (or another ``BackupFailedError``) when the backup does not restore."""
+
+    def __call__(self, storage: Storage, entry: BackupEntry, *, address: ServerAddress | None, run_dir: Path,
+                 identities: Sequence[Any]) -> Drilled: ...
 
 
 def drill_logical(storage: Storage, entry: BackupEntry, *, address: ServerAddress | None, run_dir: Path,
