@@ -10,25 +10,24 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from agent.commands.options import add_config_flags
+from agent.commands.options import add_command
 from shared.config import ConfigValues
 from shared.errors import EXIT_OK, BadInputError
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "drill", help="restore a backup into an empty server, check it, and record drill.json beside it",
+    parser = add_command(
+        subparsers, "drill", run=run,
+        summary="restore a backup into an empty server, check it, and record drill.json beside it",
         description="Verify a backup, restore it into an empty MariaDB server (DRILL_SERVER, or a throwaway "
                     "mariadbd started here), check it against its manifest, and record the verdict and the "
-                    "measured restore time in drill.json beside the backup. Exit 0 passed, 1 failed, 2 bad input.")
+                    "measured restore time in drill.json beside the backup. Exit 0 passed, 1 failed, 2 bad input.",
+        json_help="print the drill record as JSON on stdout")
     parser.add_argument("backup_id", nargs="?", metavar="ID", help="backup id (default: the newest complete backup)")
     parser.add_argument("--latest", action="store_true", help="the newest complete backup (the default)")
     parser.add_argument("--point", action="store_true",
                         help="drill the newest archived second instead: the backup restore --until would pick, "
                              "then the binlog archive replayed to its end [DRILL_POINT=1]")
-    parser.add_argument("--json", action="store_true", help="print the drill record as JSON on stdout")
-    add_config_flags(parser, "drill")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:

@@ -7,25 +7,24 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from agent.commands.options import add_config_flags
+from agent.commands.options import add_command
 from shared.config import ConfigValues
 from shared.errors import EXIT_OK, BadInputError
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "verify", help="check a backup's SHA1 and archive; --restore-test restores it into a throwaway server",
+    parser = add_command(
+        subparsers, "verify", run=run,
+        summary="check a backup's SHA1 and archive; --restore-test restores it into a throwaway server",
         description="Stream a backup from the bucket and check it against its .sha1 sidecar and manifest "
-                    "(no temp disk). Without ID, the latest complete backup is checked.")
+                    "(no temp disk). Without ID, the latest complete backup is checked.",
+        json_help="print the result as one JSON object on stdout")
     parser.add_argument("backup_id", nargs="?", metavar="ID", help="backup id (YYYYMMDDTHHMMSSZ)")
     parser.add_argument("--latest", action="store_true", help="the newest complete backup (the default)")
     parser.add_argument("--restore-test", action="store_true",
                         help="also restore it into a throwaway local mariadbd and check the schema inventory")
     parser.add_argument("--until", metavar="TIME",
                         help="with --restore-test: drill a point in time (backup + binlog replay up to TIME)")
-    parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
-    add_config_flags(parser, "verify")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
