@@ -33,8 +33,10 @@ from shared.k8s.job_spec import (
     _utc,
     _workload_identity_labels,  # the AKS opt-in label, exactly as the backup pod carries it
     agent_resources,
+    container_security_context,
     cronjob_name,
     job_name,
+    pod_security_context,
     target_labels,
 )
 from shared.k8s.targets import Target
@@ -164,7 +166,6 @@ def drill_job_spec(*, target: Target, settings: JobSettings, drill: DrillSetting
 
 
 def drill_pod_template(*, target: Target, settings: JobSettings, drill: DrillSettings) -> KubeObject:
-    uid = settings.run_as_user
     return {
         "metadata": {"labels": {**drill_labels(target), **_workload_identity_labels(settings)}},
         "spec": {
@@ -175,10 +176,7 @@ def drill_pod_template(*, target: Target, settings: JobSettings, drill: DrillSet
             "restartPolicy": "Never",
             "enableServiceLinks": False,
             "terminationGracePeriodSeconds": _TERMINATION_GRACE_SECONDS,
-            "securityContext": {
-                "runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
+            "securityContext": pod_security_context(settings.run_as_user),
             "initContainers": [_server_container(drill)],
             "containers": [_agent_container(target=target, settings=settings, drill=drill)],
             "volumes": [
@@ -191,16 +189,6 @@ def drill_pod_template(*, target: Target, settings: JobSettings, drill: DrillSet
             ],
         },
     }
-
-
-def _hardened(uid: int | None = None) -> KubeObject:
-    context: KubeObject = {
-        "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
-        "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"},
-    }
-    if uid is not None:
-        context.update(runAsUser=uid, runAsGroup=uid)
-    return context
 
 
 def _server_container(drill: DrillSettings) -> KubeObject:
@@ -218,7 +206,7 @@ def _server_container(drill: DrillSettings) -> KubeObject:
                          "ephemeral-storage": drill.datadir_size_limit},
             "limits": {"memory": drill.server_memory_limit, "ephemeral-storage": _server_storage_limit(drill)},
         },
-        "securityContext": _hardened(drill.server_run_as_user),
+        "securityContext": container_security_context(drill.server_run_as_user),
         "volumeMounts": [
             {"name": "datadir", "mountPath": "/var/lib/mysql"},
             {"name": "server-run", "mountPath": "/run/mysqld"},
@@ -253,6 +241,6 @@ def _agent_container(*, target: Target, settings: JobSettings, drill: DrillSetti
         "args": ["drill"],
         "env": [{"name": name, "value": value} for name, value in env.items()],
         "resources": agent_resources(settings),
-        "securityContext": _hardened(),
+        "securityContext": container_security_context(),
         "volumeMounts": [{"name": "spool", "mountPath": SPOOL_MOUNT_PATH}, {"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108  # an emptyDir
     }

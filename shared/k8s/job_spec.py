@@ -98,7 +98,6 @@ def build_cronjob(*, target: Target, settings: JobSettings, schedule: str) -> Ku
 
 
 def build_pod_template(*, target: Target, settings: JobSettings) -> KubeObject:
-    uid = settings.run_as_user
     return {
         "metadata": {"labels": {**target_labels(target), **_workload_identity_labels(settings)}},
         "spec": {
@@ -107,10 +106,7 @@ def build_pod_template(*, target: Target, settings: JobSettings) -> KubeObject:
             # Service links would add a dozen *_SERVICE_HOST variables per Service; the agent uses DNS.
             "enableServiceLinks": False,
             "terminationGracePeriodSeconds": _TERMINATION_GRACE_SECONDS,
-            "securityContext": {
-                "runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
+            "securityContext": pod_security_context(settings.run_as_user),
             "containers": [_container(target=target, settings=settings)],
             "volumes": [
                 {"name": "spool", "emptyDir": {"sizeLimit": settings.spool_size_limit}},
@@ -158,12 +154,26 @@ def _container(*, target: Target, settings: JobSettings) -> KubeObject:
         "args": ["backup"],
         "env": [{"name": name, "value": value} for name, value in env.items()],
         "resources": agent_resources(settings),
-        "securityContext": {
-            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": container_security_context(),
         "volumeMounts": [{"name": "spool", "mountPath": SPOOL_MOUNT_PATH}, {"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108  # an emptyDir, not the host's /tmp
     }
+
+
+def pod_security_context(uid: int) -> KubeObject:
+    return {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
+            "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def container_security_context(uid: int | None = None) -> KubeObject:
+    """Every container of ours: no privilege escalation, read-only root, no capabilities; ``uid`` when the
+    container runs as another user than the pod (the drill's MariaDB server)."""
+    context: KubeObject = {
+        "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    if uid is not None:
+        context.update(runAsUser=uid, runAsGroup=uid)
+    return context
 
 
 def agent_resources(settings: JobSettings) -> KubeObject:
