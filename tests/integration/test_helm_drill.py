@@ -5,6 +5,7 @@ Kubernetes 1.30, clean for checkov, and absent unless enabled."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from shared.k8s.drill_spec import build_drill_cronjob, drill_cronjob_name, drill
 from shared.k8s.job_settings import job_settings_from_env
 from shared.k8s.targets import Target
 from tests.integration.test_helm_chart import (
+    CHART,
     CHECKOV,
     HELM,
     NAMESPACE,
@@ -155,3 +157,24 @@ def test_the_role_adds_the_identity_secret_only_for_drills_that_need_it() -> Non
 
     assert secrets(render(None)) == ["mariadb-ha"]
     assert secrets(render(None, "drill.identitySecret=backup-age-identity")) == ["mariadb-ha", "backup-age-identity"]
+
+
+def test_notes_say_how_to_start_a_drill_now(tmp_path) -> None:
+    """helm renders NOTES.txt only on install; render it through tpl in a copy of the chart."""
+    chart = tmp_path / "chart"
+    shutil.copytree(CHART, chart)
+    shutil.copy(CHART / "templates" / "NOTES.txt", chart / "NOTES.txt")
+    (chart / "templates" / "notes-preview.yaml").write_text('notes: |\n{{ tpl (.Files.Get "NOTES.txt") . | indent 2 }}\n')
+
+    def notes(*sets: str) -> str:
+        done = helm("template", "r", ".", "-n", NAMESPACE, *[a for s in sets for a in ("--set", s)], "--show-only",
+                    "templates/notes-preview.yaml", chart=chart)
+        assert done.returncode == 0, done.stderr
+        return str(yaml.safe_load(done.stdout)["notes"])
+
+    with_drill = notes("drill.enabled=true")
+    assert "kubectl -n mariadb create job --from=cronjob/mariadb-ha-drill-mariadb-ha mariadb-ha-drill-mariadb-ha-manual-" \
+        in with_drill
+    assert "app.kubernetes.io/component=drill -c agent" in with_drill
+    assert "mariadb-ha-backup status --max-drill-age 8d" in with_drill
+    assert "drill" not in notes().lower()
