@@ -10,9 +10,12 @@ backup's drill plugs in.
 
 from agent.drill.backup_drill import run_drill
 from agent.drill.flow import drill_and_report
+from agent.drill.physical_drill import run_physical_drill
 from agent.drill.point_drill import drill_point_in_time
 from agent.drill.run import DRILLS_BY_METHOD, run_recorded_drill, run_recorded_point_drill
-from agent.drill.verifying import VerifyOutcome, verify_configured
+from agent.drill.throwaway_server import ThrowawayServer
+from agent.drill.verifying import Selection, VerifyOutcome, select_for_verify, verify_configured
 
-__all__ = ["DRILLS_BY_METHOD", "VerifyOutcome", "drill_and_report", "drill_point_in_time", "run_drill",
-           "run_recorded_drill", "run_recorded_point_drill", "verify_configured"]
+__all__ = ["DRILLS_BY_METHOD", "Selection", "ThrowawayServer", "VerifyOutcome", "drill_and_report",
+           "drill_point_in_time", "run_drill", "run_physical_drill", "run_recorded_drill", "run_recorded_point_drill",
+           "select_for_verify", "verify_configured"]

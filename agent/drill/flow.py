@@ -47,9 +47,9 @@ def _drill_selected(config: ConfigValues, *, backup_id: str | None, point: bool)
             return run_recorded_point_drill(bucket.storage, prefix=bucket.prefix, backups=backups, address=address,
                                             run_dir=run_dir, identities=identities)
     entries = scan_backups(bucket.storage, prefix=bucket.prefix)
-    entry = select_backup(entries, backup_id=backup_id) if backup_id else newest_drillable(entries)
+    entry = select_backup(entries, backup_id=backup_id) if backup_id else newest_drillable(entries, address=address)
     assert entry.manifest is not None  # select_backup returns complete backups only
     identities = identities_for(entry.manifest, decryption, required=True)
     with signals_raise_terminated(), private_run_dir(load_tmp_dir(config)) as run_dir:
         return run_recorded_drill(bucket.storage, prefix=bucket.prefix, entry=entry, address=address,
-                                  run_dir=run_dir, identities=identities)
+                                  run_dir=run_dir, identities=identities, backups=entries)

@@ -11,33 +11,38 @@ recorded in ``drill.json`` as failed, with the reason. A failure that says nothi
 record, but is still reported (status 0 and a notification): the drill did not prove anything.
 
 Drills per backup method: ``DRILLS_BY_METHOD`` maps a manifest's method to the function that
-restores and checks such a backup on a drill server. Logical dumps are the only method today; a
-physical backup's drill (prepare a datadir, start the server on it) plugs in with the same signature.
+restores and checks such a backup (``DrillFunction``). A logical dump is loaded into the drill server
+(given, or started here); a physical backup's chain is prepared here and a server started on the copy
+(``agent.drill.physical_drill``), so in the drill Job, whose server is a container of its own, physical
+backups are passed over until that server can start on a prepared copy.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from agent.common.catalog import BackupEntry
+from agent.common.chains import chain_of, complete_by_id
 from agent.common.drill_record import BACKUP, POINT, DrillRecord, rate, store_record
 from agent.drill.backup_drill import DrillFailedError, DrillReport, drill_into
 from agent.drill.given_server import DrillServerError, ServerAddress
+from agent.drill.physical_drill import run_physical_drill
 from agent.drill.point_drill import drill_plan
 from agent.drill.servers import describe, drill_server
 from agent.drill.throwaway_server import ServerStartError
 from agent.pitr import current_range, read_archive
 from agent.pitr.planning import plan_point_in_time
+from agent.restore.restoring import RestoreResult
 from agent.verify import verify_backup
 from shared import __version__
 from shared.errors import BackupFailedError, ToolError
 from shared.logs import redact
-from shared.manifest import Manifest
+from shared.manifest import LOGICAL, PHYSICAL, Manifest
 from shared.mariadb_client import ClientConnectionError
 from shared.storage import Storage
 from shared.storage.base import StorageError
@@ -55,16 +60,21 @@ class Drilled:
 
 
 class DrillFunction(Protocol):
-    """Restore and check one backup of a method on a drill server (``address``; None: start one here).
-    Raises ``DrillFailedError`` (or another ``BackupFailedError``) when the backup does not restore."""
+    """Restore and check one backup of a method on a drill server (``address``; None: start one here);
+    ``backups`` are the complete backups beside it (a physical incremental needs its chain). Raises
+    ``DrillFailedError`` (or another ``BackupFailedError``) when the backup does not restore."""
 
-    def __call__(self, storage: Storage, entry: BackupEntry, *, address: ServerAddress | None, run_dir: Path,
-                 identities: Sequence[Any]) -> Drilled: ...
+    def __call__(self, storage: Storage, entry: BackupEntry, *, backups: list[BackupEntry],
+                 address: ServerAddress | None, run_dir: Path, identities: Sequence[Any]) -> Drilled: ...
 
 
-def drill_logical(storage: Storage, entry: BackupEntry, *, address: ServerAddress | None, run_dir: Path,
-                  identities: Sequence[Any]) -> Drilled:
+def drill_logical(storage: Storage, entry: BackupEntry, *, backups: list[BackupEntry],
+                  address: ServerAddress | None, run_dir: Path, identities: Sequence[Any]) -> Drilled:
+    """A dump: its bytes verified against the sidecar and manifest, then loaded and checked."""
     assert entry.manifest is not None  # only complete backups are drilled
+    verified = verify_backup(storage, entry.manifest, identities=identities)
+    if not verified.ok:
+        raise BackupVerifyFailedError(f"backup {entry.backup_id} failed verification: " + "; ".join(verified.problems))
     with drill_server(address, run_dir=run_dir) as server:
         version = server.version()
         report = drill_into(storage, entry.manifest, defaults_file=server.defaults_file, run_dir=run_dir,
@@ -72,7 +82,20 @@ def drill_logical(storage: Storage, entry: BackupEntry, *, address: ServerAddres
     return Drilled(report=report, server_version=version)
 
 
-DRILLS_BY_METHOD: dict[str, DrillFunction] = {"logical": drill_logical}
+def drill_physical(storage: Storage, entry: BackupEntry, *, backups: list[BackupEntry],
+                   address: ServerAddress | None, run_dir: Path, identities: Sequence[Any]) -> Drilled:
+    """A mariadb-backup copy: its chain prepared here and a server started on it (``run_physical_drill``,
+    every SHA1 checked on the way). Its restore time is the whole drill's: prepare, start and checks."""
+    assert entry.manifest is not None
+    if address is not None:
+        raise UnsupportedDrillError(f"backup {entry.backup_id} is physical: its drill starts a server on the "
+                                    "prepared copy here, which the drill Job's server container cannot take yet")
+    by_id = complete_by_id(e.manifest for e in backups if e.complete and e.manifest is not None)
+    report = run_physical_drill(storage, chain_of(entry.manifest, by_id), run_dir=run_dir, identities=identities)
+    return Drilled(report=replace(report, restore_seconds=report.seconds), server_version="")
+
+
+DRILLS_BY_METHOD: dict[str, DrillFunction] = {LOGICAL: drill_logical, PHYSICAL: drill_physical}
 
 
 class UnsupportedDrillError(BackupFailedError):
@@ -86,10 +109,11 @@ def drill_for(entry: BackupEntry) -> DrillFunction:
     return DRILLS_BY_METHOD[method]
 
 
-def newest_drillable(entries: list[BackupEntry]) -> BackupEntry:
-    """The newest complete backup whose method has a drill (``entries`` newest first): a newer backup of
-    a method without one is passed over, not failed on, so the weekly drill keeps proving something."""
-    found = next((e for e in entries if e.complete and _method(e) in DRILLS_BY_METHOD), None)
+def newest_drillable(entries: list[BackupEntry], *, address: ServerAddress | None = None) -> BackupEntry:
+    """The newest complete backup this drill can restore (``entries`` newest first): a newer backup it
+    cannot (a physical one, into a given server) is passed over, not failed on, so the weekly drill keeps
+    proving something."""
+    found = next((e for e in entries if e.complete and _drillable(e, address)), None)
     if found is None:
         raise NothingToDrillError("there is no complete backup a drill can restore under this prefix "
                                   f"(drills exist for: {', '.join(sorted(DRILLS_BY_METHOD))} backups)")
@@ -97,8 +121,12 @@ def newest_drillable(entries: list[BackupEntry]) -> BackupEntry:
 
 
 def _method(entry: BackupEntry) -> str:
-    # Manifests written before backup methods existed are logical dumps.
-    return getattr(entry.manifest, "method", None) or "logical"
+    return entry.manifest.method if entry.manifest is not None else LOGICAL
+
+
+def _drillable(entry: BackupEntry, address: ServerAddress | None) -> bool:
+    # A physical drill starts its own server on the prepared copy: only where no server is given.
+    return _method(entry) in DRILLS_BY_METHOD and (_method(entry) != PHYSICAL or address is None)
 
 
 @dataclass(frozen=True)
@@ -109,12 +137,14 @@ class DrillOutcome:
 
 
 def run_recorded_drill(storage: Storage, *, prefix: str, entry: BackupEntry, address: ServerAddress | None,
-                       run_dir: Path, identities: Sequence[Any] = ()) -> DrillOutcome:
+                       run_dir: Path, identities: Sequence[Any] = (),
+                       backups: list[BackupEntry] | None = None) -> DrillOutcome:
     """Drill ``entry``; store the verdict. Never raises for a failed drill: the outcome carries the error."""
     assert entry.manifest is not None
 
     def attempt(started: datetime) -> DrillRecord:
-        drilled = _verified_drill(storage, entry, address=address, run_dir=run_dir, identities=identities)
+        drilled = drill_for(entry)(storage, entry, backups=backups or [entry], address=address, run_dir=run_dir,
+                                   identities=identities)
         return _passed(entry.backup_id, drilled.report, started=started, server=describe(address),
                        version=drilled.server_version)
 
@@ -137,7 +167,8 @@ def run_recorded_point_drill(storage: Storage, *, prefix: str, backups: list[Bac
     def attempt(started: datetime) -> DrillRecord:
         report = drill_plan(storage, plan, run_dir=run_dir, identities=identities, address=address)
         result = report.result
-        loaded = result.restore.loaded_bytes + result.replay_bytes
+        base = result.restore
+        loaded = (base.loaded_bytes if isinstance(base, RestoreResult) else base.raw_bytes) + result.replay_bytes
         return DrillRecord(backup_id=plan.backup.id, kind=POINT, started_at=_stamp(started), finished_at=_stamp(None),
                            passed=True, reason=None, restore_seconds=report.restore_seconds, restored_bytes=loaded,
                            bytes_per_second=rate(loaded, report.restore_seconds), server=describe(address),
@@ -178,15 +209,6 @@ def _recorded(storage: Storage, *, prefix: str, manifest: Manifest, address: Ser
     log.info("restore drill of %s %s; recorded in %s", manifest.id, "passed" if record.passed else "FAILED", key,
              extra={"event": "drill-recorded", "backup_id": manifest.id, "passed": record.passed})
     return DrillOutcome(record=record, record_key=key, error=error)
-
-
-def _verified_drill(storage: Storage, entry: BackupEntry, *, address: ServerAddress | None, run_dir: Path,
-                    identities: Sequence[Any]) -> Drilled:
-    assert entry.manifest is not None
-    verified = verify_backup(storage, entry.manifest, identities=identities)
-    if not verified.ok:
-        raise BackupVerifyFailedError(f"backup {entry.backup_id} failed verification: " + "; ".join(verified.problems))
-    return drill_for(entry)(storage, entry, address=address, run_dir=run_dir, identities=identities)
 
 
 class BackupVerifyFailedError(BackupFailedError):
