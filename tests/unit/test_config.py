@@ -131,7 +131,8 @@ def test_the_option_table_drives_flags_and_the_job_environment():
 
     flags = [o.flag for o in OPTIONS if o.flag]
     assert len(flags) == len(set(flags)) and len({o.env for o in OPTIONS}) == len(OPTIONS)
-    assert [o.env for o in OPTIONS if o.flag is None] == ["MARIADB_PASSWORD", "MARIADB_HA_RESTORE_YES"]
+    # Environment only: the password, and two switches whose flags the commands define (--yes, --point).
+    assert [o.env for o in OPTIONS if o.flag is None] == ["MARIADB_PASSWORD", "MARIADB_HA_RESTORE_YES", "DRILL_POINT"]
     assert "MARIADB_PASSWORD" not in AGENT_ENV_PASSTHROUGH  # a secret must never reach a Job spec
     assert AGENT_ENV_PASSTHROUGH == (
         "CLOUD_PROVIDER", "S3_BUCKET", "AWS_REGION", "GCS_BUCKET", "AZURE_STORAGE_CONTAINER",
