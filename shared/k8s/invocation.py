@@ -19,7 +19,7 @@ from shared.config import ConfigError
 from shared.errors import BackupFailedError
 from shared.k8s.dispatching import FAILED, JobOutcome, dispatch_jobs
 from shared.k8s.job_settings import job_settings_from_env
-from shared.k8s.targets import Target, parse_targets, targets_from_env
+from shared.k8s.targets import Target, parse_targets, targets_from_env, with_default_secret_key
 
 PAYLOAD_KEYS = ("dry_run", "scheduled_time", "targets")
 
@@ -106,7 +106,7 @@ def run_invocation(
     """
     env = os.environ if env is None else env
     settings = job_settings_from_env(env)
-    targets = request.targets if request.targets is not None else targets_from_env(env)
+    targets = with_default_secret_key(request.targets if request.targets is not None else targets_from_env(env), env)
     scheduled = request.scheduled_time or platform_time or datetime.now(UTC)
     access = None
     if not request.dry_run:

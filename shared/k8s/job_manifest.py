@@ -15,7 +15,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.config import ConfigError
+from shared.config import DEFAULT_SECRET_KEY, ConfigError
 from shared.k8s.job_settings import SPOOL_MOUNT_PATH, JobSettings
 from shared.k8s.targets import Target
 
@@ -150,6 +150,8 @@ def _container(*, target: Target, settings: JobSettings) -> KubeObject:
         "CELL_DEFAULT_NAMESPACE": target.namespace,
         "MARIADB_HA_SERVICE_NAME": target.service,
         "MARIADB_HA_SECRET_NAME": target.secret,
+        # Only when it is not the agent's default, so Jobs of the default shape stay as they were.
+        **({"MARIADB_HA_SECRET_KEY": target.password_key} if target.password_key != DEFAULT_SECRET_KEY else {}),
         "BACKUP_TMPDIR": SPOOL_MOUNT_PATH,
         **settings.agent_env,
     }
