@@ -19,6 +19,7 @@ from shared.config import ConfigError
 from shared.errors import BackupFailedError
 from shared.k8s.dispatching import FAILED, JobOutcome, dispatch_jobs
 from shared.k8s.job_settings import job_settings_from_env
+from shared.k8s.physical_job import physical_settings_from_env
 from shared.k8s.targets import Target, parse_targets, targets_from_env, with_default_secret_key
 
 PAYLOAD_KEYS = ("dry_run", "scheduled_time", "targets")
@@ -107,12 +108,13 @@ def run_invocation(
     env = os.environ if env is None else env
     settings = job_settings_from_env(env)
     targets = with_default_secret_key(request.targets if request.targets is not None else targets_from_env(env), env)
+    physical = physical_settings_from_env(env)
     scheduled = request.scheduled_time or platform_time or datetime.now(UTC)
     access = None
-    if not request.dry_run:
+    if not request.dry_run or physical is not None:
         from shared.k8s.clients import cluster_access_for
 
         access = cluster_access_for(platform, env)
     outcomes = dispatch_jobs(targets=targets, settings=settings, scheduled_time=scheduled,
-                             access=access, dry_run=request.dry_run)
+                             access=access, dry_run=request.dry_run, physical=physical)
     return DispatchResult(outcomes=outcomes)
