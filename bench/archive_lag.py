@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent.throwaway_server import ThrowawayServer
+from agent.drill.throwaway_server import ThrowawayServer
 from bench.servers import MotoS3
 from shared.binlogs import layout
 from shared.binlogs.gtid import Gtid

@@ -10,6 +10,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_ALREADY_RUNNING = 3
+EXIT_GAP = 4  # archive-binlogs (without --follow) recorded a gap in the binlog archive
+# 128+N: stopped by signal N, after cleaning up (agent.cli)
 
 
 class ToolError(Exception):
@@ -24,6 +26,10 @@ class BadInputError(ToolError):
 
 class BackupFailedError(ToolError):
     exit_code = EXIT_FAILED
+
+
+class VerifyFailedError(BackupFailedError):
+    """A stored artifact does not match its records (SHA1, sizes, chain); ``str()`` lists every difference."""
 
 
 class AlreadyRunningError(ToolError):

@@ -70,7 +70,7 @@ class Inventory:
 
 @dataclass(frozen=True)
 class AccountsFile:
-    """``accounts.sql`` beside the artifact: users, roles and grants as SQL (see agent.accounts)."""
+    """``accounts.sql`` beside the artifact: users, roles and grants as SQL (see agent.common.accounts)."""
 
     key: str
     sha1: str  # of the stored bytes (age-encrypted when ``encrypted``)

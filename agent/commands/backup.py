@@ -27,10 +27,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.backup import run_backup
-    from agent.progress import byte_progress
-    from agent.reporting import reported_run, reporting_settings_from
-    from agent.signals import signals_raise_terminated
+    from agent.backup import reported_run, reporting_settings_from, run_backup
+    from agent.common import byte_progress, signals_raise_terminated
 
     # Reporting settings first, so even a bad configuration of the backup itself is reported.
     with reported_run(reporting_settings_from(config)) as outcome:
@@ -48,8 +46,8 @@ def _apply_retention(settings: Settings) -> list[str]:
     retried like the ``prune`` command's."""
     if not settings.retention.configured:
         return []
-    from agent.bucket import open_bucket
-    from agent.pruning import apply_retention
+    from agent.common import open_bucket
+    from agent.retention import apply_retention
 
     deleted: list[str] = apply_retention(
         open_bucket(settings.destination, settings.retry).storage,
@@ -71,7 +69,7 @@ def _summary(r: BackupResult) -> str:
             f"  sha1        {r.sha1}  ({r.sha1_key})",
             f"  manifest    {r.manifest_key}",
             f"  size        {r.raw_bytes:,} bytes dumped -> {r.compressed_bytes:,} bytes stored ({ratio:.1f}x)",
-            # What will not come back exactly as it was (agent/backup_checks.py), also in the manifest.
+            # What will not come back exactly as it was (agent/backup/checks.py), also in the manifest.
             *(f"  warning     {w}" for w in r.warnings),
         ]
     )

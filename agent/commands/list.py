@@ -11,7 +11,7 @@ from agent.commands.options import add_config_flags
 from shared.config import ConfigValues, load_destination, load_retry
 
 if TYPE_CHECKING:
-    from agent.catalog import BackupEntry
+    from agent.common import BackupEntry
 
 
 def register(subparsers: Any) -> None:
@@ -25,9 +25,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.bucket import open_bucket
-    from agent.catalog import scan_backups
-    from agent.pitr_windows import pitr_json, read_archive, windows_text
+    from agent.common import open_bucket, scan_backups
+    from agent.pitr import pitr_json, read_archive, windows_text
 
     bucket = open_bucket(load_destination(config), load_retry(config))
     entries = [e for e in scan_backups(bucket.storage, prefix=bucket.prefix) if args.all or e.complete]

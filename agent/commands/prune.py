@@ -16,7 +16,7 @@ from agent.commands.options import add_config_flags
 from shared.config import ConfigValues, load_destination, load_retention, load_retry
 
 if TYPE_CHECKING:
-    from agent.pruning import Removal
+    from agent.retention import Removal
 
 
 def register(subparsers: Any) -> None:
@@ -34,8 +34,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.bucket import open_bucket
-    from agent.pruning import prune
+    from agent.common import open_bucket
+    from agent.retention import prune
 
     retention = load_retention(config)
     bucket = open_bucket(load_destination(config), load_retry(config))

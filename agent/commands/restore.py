@@ -25,7 +25,7 @@ from shared.encryption import load_decryption_settings
 from shared.errors import BadInputError
 
 if TYPE_CHECKING:
-    from agent.restoring import RestoreResult
+    from agent.restore import RestoreResult
 
 
 def register(subparsers: Any) -> None:
@@ -57,22 +57,24 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.accounts import load_accounts_settings
-    from agent.bucket import open_bucket
-    from agent.catalog import parse_time, scan_backups, select_backup
-    from agent.credentials import resolve_password
-    from agent.decryption import identities_for
-    from agent.progress import byte_progress
-    from agent.restoring import RestoreRequest, restore_backup
-    from agent.run_dir import private_run_dir
-    from agent.signals import signals_raise_terminated
+    from agent.common import (
+        byte_progress,
+        identities_for,
+        load_accounts_settings,
+        open_bucket,
+        parse_time,
+        private_run_dir,
+        resolve_password,
+        scan_backups,
+        select_backup,
+        signals_raise_terminated,
+    )
+    from agent.restore import RestoreRequest, restore_backup
     from shared.logs import register_secret
     from shared.mariadb_client import write_defaults_file
 
     if args.until:
-        from agent.commands.restore_until import run_until
-
-        return run_until(args, config)
+        return _run_until(args, config)
     if not (args.backup_id or args.latest or args.at):
         raise BadInputError("say which backup to restore: an ID, --latest, --at TIME or --until TIME")
     at = parse_time(args.at) if args.at else None
@@ -111,6 +113,18 @@ def _summary(r: RestoreResult, *, target: str) -> str:
     if r.accounts_created:
         lines.append(f"  accounts created: {', '.join(r.accounts_created)}")
     return "\n".join(lines + [f"  note: {note}" for note in r.notes])
+
+
+def _run_until(args: argparse.Namespace, config: ConfigValues) -> int:
+    from agent.common import parse_time
+    from agent.pitr import point_summary, restore_until
+
+    if args.database:
+        raise BadInputError("--until restores every database: it cannot be combined with --database")
+    until = parse_time(args.until, flag="--until")
+    result = restore_until(config, until=until, verify_first=args.verify_first, confirmed=args.yes)
+    print(json.dumps(asdict(result)) if args.json else point_summary(result, target=load_source(config).address))
+    return 0
 
 
 def _sessions(text: str) -> int:

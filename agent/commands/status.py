@@ -29,11 +29,18 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.bucket import open_bucket
-    from agent.catalog import scan_backups
-    from agent.freshness import DEFAULT_MAX_AGE, OK, assess, parse_duration
-    from agent.pitr_window import read_pitr_window
-    from agent.status_report import pitr_json, pitr_text, status_json, status_text
+    from agent.common import open_bucket, scan_backups
+    from agent.status import (
+        DEFAULT_MAX_AGE,
+        OK,
+        assess,
+        parse_duration,
+        pitr_json,
+        pitr_text,
+        read_pitr_window,
+        status_json,
+        status_text,
+    )
 
     max_age = parse_duration(config.get("BACKUP_MAX_AGE", DEFAULT_MAX_AGE), name="--max-age")
     bucket = open_bucket(load_destination(config), load_retry(config))

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.dumpfile import Kind, Unit, read_units
-from agent.unpacking import open_dump
+from agent.common.dumpfile import Kind, Unit, read_units
+from agent.verify.unpacking import open_dump
 from shared.layout import sha1_sidecar_text
 from shared.manifest import Manifest
 from shared.storage import open_storage

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.dumpfile import Kind, read_units
-from agent.parallel_loading import ParallelLoader, SessionFailedError
-from agent.restoring import CLIENT_FLAGS
-from agent.throwaway_server import ThrowawayServer
+from agent.common.dumpfile import Kind, read_units
+from agent.drill.throwaway_server import ThrowawayServer
+from agent.restore.parallel_loading import ParallelLoader, SessionFailedError
+from agent.restore.restoring import CLIENT_FLAGS
 from shared.mariadb_client import client_argv, write_defaults_file
 from tests.support.fingerprint import fingerprint
 from tests.support.hostile import dump_all, load_hostile

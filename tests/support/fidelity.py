@@ -7,7 +7,7 @@ ROW_END), ``sequence`` (the sequence's state row), ``grants`` (SHOW GRANTS), ``r
 
 from __future__ import annotations
 
-from agent.throwaway_server import ThrowawayServer
+from agent.drill.throwaway_server import ThrowawayServer
 
 SYSTEM = "('mysql','information_schema','performance_schema','sys')"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.throwaway_server import ThrowawayServer
+from agent.drill.throwaway_server import ThrowawayServer
 
 SAMPLE_SQL = Path(__file__).resolve().parents[2] / "examples" / "sample-data.sql"
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.archiving.nodes import NotArchivableError, refuse_unless_archivable
+from agent.pitr.archiver.nodes import NotArchivableError, refuse_unless_archivable
 from shared.config import ConfigError, Endpoint, load_archive_settings
 
 GOOD = {"log_bin": "ON", "binlog_format": "ROW", "log_slave_updates": "ON", "wsrep_gtid_mode": "ON"}

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.backup import DumpCommand, run_backup
-from agent.backup_fidelity import ServerExtras
+from agent.backup.fidelity import ServerExtras
+from agent.backup.run import DumpCommand, run_backup
 from shared.compression import open_decompressor
 from shared.config import load_settings
 from shared.formats import DUMP_FORMATS, TAR, artifact_format

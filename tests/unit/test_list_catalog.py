@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from agent.catalog import COMPLETE, DAMAGED, INCOMPLETE, NoSuchBackupError, parse_time, scan_backups, select_backup
+from agent.common.catalog import (
+    COMPLETE,
+    DAMAGED,
+    INCOMPLETE,
+    NoSuchBackupError,
+    parse_time,
+    scan_backups,
+    select_backup,
+)
 from shared.errors import EXIT_BAD_INPUT, BadInputError
 from shared.storage import Storage, open_storage
 from tests.support.backups import store_backup

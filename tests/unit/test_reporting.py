@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from agent.backup import BackupResult
-from agent.reporting import (
+from agent.backup.reporting import (
     LAST_STATUS,
     LAST_SUCCESS,
     RunOutcome,
@@ -16,6 +15,7 @@ from agent.reporting import (
     run_gauges,
     summary,
 )
+from agent.backup.run import BackupResult
 from shared.config import ConfigError
 from shared.errors import AlreadyRunningError, BadInputError
 from shared.logs import register_secret
@@ -46,7 +46,7 @@ def test_a_failure_publishes_status_zero_and_never_a_success_time() -> None:
 
 def test_a_skipped_run_reports_nothing(monkeypatch) -> None:
     reported = []
-    monkeypatch.setattr("agent.reporting.report", lambda *a, **k: reported.append(k))
+    monkeypatch.setattr("agent.backup.reporting.report", lambda *a, **k: reported.append(k))
     with pytest.raises(AlreadyRunningError), reported_run(reporting_settings_from({})):
         raise AlreadyRunningError("another backup is running")
     assert reported == []

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.archiving import segmenter as segmenter_module
-from agent.archiving.segmenter import ArchivePosition, Segmenter
+from agent.pitr.archiver import segmenter as segmenter_module
+from agent.pitr.archiver.segmenter import ArchivePosition, Segmenter
 from shared.binlogs.events import Event, Transaction, TransactionScanner, read_file_events, transactions_of_file
 from shared.binlogs.gtid import format_state, parse_state
 from shared.binlogs.index import iter_history, recoverable_windows

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.unpacking import check_artifact
-from agent.verifying import VerifyFailedError, raise_if_failed, verify_backup
+from agent.verify.integrity import raise_if_failed, verify_backup
+from agent.verify.unpacking import check_artifact
+from shared.errors import VerifyFailedError
 from shared.formats import DUMP_TAR_MEMBER as TAR_MEMBER
 from shared.layout import BackupKeys, backup_id_at, sha1_sidecar_text
 from shared.manifest import Manifest
