@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.throwaway_server import free_port
+from agent.drill.throwaway_server import free_port
 from shared.physical_sidecar import (
     EXIT_CODE_NAME,
     INFO_DIR_NAME,
