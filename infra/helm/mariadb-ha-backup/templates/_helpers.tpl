@@ -101,6 +101,10 @@ dispatcher's passthrough variables (AGENT_ENV_PASSTHROUGH) that are set.
   value: {{ $v.mariadb.service | quote }}
 - name: MARIADB_HA_SECRET_NAME
   value: {{ $v.mariadb.existingSecret | quote }}
+{{- if ne ($v.mariadb.secretKey | default "root-password") "root-password" }}
+- name: MARIADB_HA_SECRET_KEY
+  value: {{ $v.mariadb.secretKey | quote }}
+{{- end }}
 - name: BACKUP_TMPDIR
   value: /var/spool/mariadb-ha-backup
 {{- range $pairs }}
