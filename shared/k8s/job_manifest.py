@@ -78,12 +78,19 @@ def build_job_manifest(*, target: Target, settings: JobSettings, scheduled_time:
 
 def build_cronjob_manifest(*, target: Target, settings: JobSettings, schedule: str) -> KubeObject:
     """A CronJob running the same Job spec on ``schedule`` (cron syntax, UTC)."""
+    return cronjob_around(name=cronjob_name(target), namespace=target.namespace, labels=target_labels(target),
+                          schedule=schedule, job_spec=_job_spec(target=target, settings=settings))
+
+
+def cronjob_around(*, name: str, namespace: str, labels: dict[str, str], schedule: str,
+                   job_spec: KubeObject) -> KubeObject:
+    """A CronJob that runs ``job_spec`` on ``schedule`` (UTC), one run at a time."""
     if len(schedule.split()) != 5:
         raise ConfigError(f"schedule {schedule[:60]!r} is not a 5-field cron expression")
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
-        "metadata": {"name": cronjob_name(target), "namespace": target.namespace, "labels": target_labels(target)},
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
         "spec": {
             "schedule": schedule,
             "timeZone": "Etc/UTC",
@@ -93,8 +100,7 @@ def build_cronjob_manifest(*, target: Target, settings: JobSettings, schedule: s
             "startingDeadlineSeconds": 3600,
             "successfulJobsHistoryLimit": 3,
             "failedJobsHistoryLimit": 3,
-            "jobTemplate": {"metadata": {"labels": target_labels(target)},
-                            "spec": _job_spec(target=target, settings=settings)},
+            "jobTemplate": {"metadata": {"labels": dict(labels)}, "spec": job_spec},
         },
     }
 

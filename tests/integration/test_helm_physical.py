@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from shared.k8s.dispatcher_manifest import JOB_RULES, node_reader_rules
 from shared.k8s.invocation import DispatchRequest, run_invocation
 from tests.integration.test_helm_chart import CHART, CHECKOV, HELM, helm
 from tests.support.galera_shapes import BITNAMI_IMAGE, OPERATOR_IMAGE, bitnami_cluster, operator_cluster
@@ -27,13 +28,6 @@ EXAMPLES = {
     "physical-bitnami-galera.yaml": ("db-bitnami", bitnami_cluster, "mariadb-galera-2", "data-mariadb-galera-2",
                                      BITNAMI_IMAGE, "mariadb-root-password"),
 }
-DISPATCHER_RULES = [
-    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "get", "list"]},
-    {"apiGroups": [""], "resources": ["services"], "resourceNames": ["SERVICE"], "verbs": ["get"]},
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
-    {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get"]},
-    {"apiGroups": ["k8s.mariadb.com"], "resources": ["mariadbs"], "verbs": ["get"]},
-]
 
 
 def render(example: str, namespace: str, *extra: str) -> list[dict[str, Any]]:
@@ -63,7 +57,8 @@ def test_dispatcher_cronjob_and_its_rbac(example: str) -> None:
     assert pod["serviceAccountName"] == "mariadb-ha-backup-dispatcher"
     assert [c["args"] for c in pod["containers"]] == [["dispatch"]]
     roles = named(docs, "Role")
-    assert roles["r-dispatcher"]["rules"] == json.loads(json.dumps(DISPATCHER_RULES).replace("SERVICE", service))
+    # The same rules as the rendered manifests and the Terraform module: one list in shared/k8s.
+    assert roles["r-dispatcher"]["rules"] == JOB_RULES + node_reader_rules(service)
     # The backup pod's own identity still reads one Secret and nothing else.
     assert [rule["resources"] for rule in roles["r-secret-reader"]["rules"]] == [["secrets"]]
     assert named(docs, "RoleBinding")["r-dispatcher"]["subjects"] == [
