@@ -315,14 +315,30 @@ def test_dispatcher_role_can_only_create_get_and_list_jobs() -> None:
     assert "kubernetes_cluster_role_v1" not in str(parsed(TERRAFORM / "modules" / "kubernetes"))
 
 
+def _as_manifest_rules(rules: list[dict[str, Any]], resource_name: str) -> list[dict[str, Any]]:
+    return [{"apiGroups": r["api_groups"], "resources": r["resources"],
+             **({"resourceNames": [resource_name]} if "resource_names" in r else {}), "verbs": r["verbs"]}
+            for r in rules]
+
+
 def test_plain_rbac_manifests_grant_what_the_kubernetes_module_grants() -> None:
     documents = list(yaml.safe_load_all((ROOT / "infra" / "kubernetes" / "rbac.yaml").read_text()))
     roles = {d["metadata"]["name"].removeprefix("mariadb-ha-backup-").replace("-", "_"): d["rules"]
              for d in documents if d["kind"] == "Role"}
-    from_hcl = {name: [{"apiGroups": r["api_groups"], "resources": r["resources"], "verbs": r["verbs"],
-                        **({"resourceNames": ["mariadb-ha"]} if "resource_names" in r else {})} for r in rules]
-                for name, rules in _kubernetes_rules().items()}
+    from_hcl = {name: _as_manifest_rules(rules, "mariadb-ha") for name, rules in _kubernetes_rules().items()
+                if name != "node_reader"}  # physical mode: physical-dispatch.yaml, compared below
     assert roles == from_hcl
+
+
+def test_physical_node_reader_is_opt_in_and_grants_exactly_the_lookup() -> None:
+    from shared.k8s.dispatcher_manifest import node_reader_rules
+
+    role = one("kubernetes", "kubernetes_role_v1", "node_reader")
+    assert role["count"] == "${var.physical_backups_enabled ? 1 : 0}"
+    assert _as_manifest_rules(role["rule"], "SERVICE") == node_reader_rules("SERVICE")
+    binding = one("kubernetes", "kubernetes_role_binding_v1", "node_reader")
+    assert binding["count"] == role["count"]
+    assert binding["dynamic"] == one("kubernetes", "kubernetes_role_binding_v1", "dispatcher")["dynamic"]
 
 
 def test_object_lock_is_opt_in_on_every_cloud() -> None:

@@ -105,6 +105,74 @@ resource "kubernetes_role_binding_v1" "dispatcher" {
   }
 }
 
+# Physical backups (opt-in, BACKUP_METHOD=physical on the function): the dispatcher chooses a Ready
+# Galera node and pins the Job beside it, so it also reads the one Service's selector, lists pods,
+# reads PVCs and (mariadb-operator) the MariaDB's status.currentPrimary. Exactly the calls it makes:
+# the same list as shared/k8s/dispatcher_manifest.py node_reader_rules (a test compares them).
+resource "kubernetes_role_v1" "node_reader" {
+  count = var.physical_backups_enabled ? 1 : 0
+
+  metadata {
+    name      = "${var.name}-node-reader"
+    namespace = local.namespace
+    labels    = local.labels
+  }
+
+  rule {
+    api_groups     = [""]
+    resources      = ["services"]
+    resource_names = [var.mariadb_service_name]
+    verbs          = ["get"]
+  }
+  rule {
+    api_groups = [""]
+    resources  = ["pods"]
+    verbs      = ["list"]
+  }
+  rule {
+    api_groups = [""]
+    resources  = ["persistentvolumeclaims"]
+    verbs      = ["get"]
+  }
+  rule {
+    api_groups = ["k8s.mariadb.com"]
+    resources  = ["mariadbs"]
+    verbs      = ["get"]
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.mariadb_service_name != ""
+      error_message = "physical_backups_enabled needs mariadb_service_name (the Service whose pods are the Galera nodes)."
+    }
+  }
+}
+
+resource "kubernetes_role_binding_v1" "node_reader" {
+  count = var.physical_backups_enabled ? 1 : 0
+
+  metadata {
+    name      = "${var.name}-node-reader"
+    namespace = local.namespace
+    labels    = local.labels
+  }
+
+  role_ref {
+    api_group = "rbac.authorization.k8s.io"
+    kind      = "Role"
+    name      = kubernetes_role_v1.node_reader[0].metadata[0].name
+  }
+
+  dynamic "subject" {
+    for_each = var.dispatcher_subjects
+    content {
+      api_group = "rbac.authorization.k8s.io"
+      kind      = subject.value.kind
+      name      = subject.value.name
+    }
+  }
+}
+
 # The binlog archiver (opt-in): `archive-binlogs --follow` as a one-replica Deployment running the
 # backup Job's pod (same image, ServiceAccount and Secret access, same hardening). It mirrors
 # infra/kubernetes/binlog-archiver.yaml, rendered from shared/k8s/archiver_manifest.py.

@@ -22,3 +22,8 @@ output "binlog_archiver_deployment_name" {
   description = "The binlog archiver Deployment (null unless binlog_archiver_enabled)."
   value       = var.binlog_archiver_enabled ? kubernetes_deployment_v1.binlog_archiver[0].metadata[0].name : null
 }
+
+output "node_reader_role_name" {
+  description = "Role letting the dispatcher choose a Galera node for physical backups (null unless physical_backups_enabled)."
+  value       = var.physical_backups_enabled ? kubernetes_role_v1.node_reader[0].metadata[0].name : null
+}

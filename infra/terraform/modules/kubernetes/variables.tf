@@ -10,7 +10,7 @@ variable "create_namespace" {
 }
 
 variable "secret_name" {
-  description = "The one Secret (key root-password) the agent may read."
+  description = "The one Secret (holding the root password under MARIADB_HA_SECRET_KEY, default root-password) the agent may read."
   type        = string
 }
 
@@ -64,7 +64,7 @@ variable "agent_image" {
 }
 
 variable "mariadb_service_name" {
-  description = "The MariaDB Service the archiver follows (and whose name forms the default key prefix). Required when binlog_archiver_enabled."
+  description = "The MariaDB Service the archiver follows (and whose name forms the default key prefix), and whose pods physical backups read. Required when binlog_archiver_enabled or physical_backups_enabled."
   type        = string
   default     = ""
 }
@@ -78,4 +78,10 @@ variable "binlog_archiver_env" {
     condition     = alltrue([for k in keys(var.binlog_archiver_env) : !can(regex("PASSWORD", k))])
     error_message = "binlog_archiver_env must not carry a password: the archiver reads the Secret."
   }
+}
+
+variable "physical_backups_enabled" {
+  description = "Let the dispatcher create physical backup Jobs (BACKUP_METHOD=physical in its environment, docs/PHYSICAL-K8S.md): adds a Role, bound to dispatcher_subjects, to get mariadb_service_name, list pods, get PVCs and get mariadb-operator MariaDB objects."
+  type        = bool
+  default     = false
 }
