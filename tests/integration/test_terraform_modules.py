@@ -325,20 +325,21 @@ def test_plain_rbac_manifests_grant_what_the_kubernetes_module_grants() -> None:
     documents = list(yaml.safe_load_all((ROOT / "infra" / "kubernetes" / "rbac.yaml").read_text()))
     roles = {d["metadata"]["name"].removeprefix("mariadb-ha-backup-").replace("-", "_"): d["rules"]
              for d in documents if d["kind"] == "Role"}
-    from_hcl = {name: _as_manifest_rules(rules, "mariadb-ha") for name, rules in _kubernetes_rules().items()
-                if name != "node_reader"}  # physical mode: physical-dispatch.yaml, compared below
+    from_hcl = {name: _as_manifest_rules(rules, "mariadb-ha") for name, rules in _kubernetes_rules().items()}
     assert roles == from_hcl
 
 
-def test_physical_node_reader_is_opt_in_and_grants_exactly_the_lookup() -> None:
+def test_physical_node_lookup_is_opt_in_and_grants_exactly_what_it_calls() -> None:
     from shared.k8s.dispatcher_manifest import node_reader_rules
 
-    role = one("kubernetes", "kubernetes_role_v1", "node_reader")
-    assert role["count"] == "${var.physical_backups_enabled ? 1 : 0}"
-    assert _as_manifest_rules(role["rule"], "SERVICE") == node_reader_rules("SERVICE")
-    binding = one("kubernetes", "kubernetes_role_binding_v1", "node_reader")
-    assert binding["count"] == role["count"]
-    assert binding["dynamic"] == one("kubernetes", "kubernetes_role_binding_v1", "dispatcher")["dynamic"]
+    [rules] = [entry["node_reader_rules"] for entry in parsed(TERRAFORM / "modules" / "kubernetes")["locals"]
+               if "node_reader_rules" in entry]
+    as_manifest = [{"apiGroups": r["api_groups"], "resources": r["resources"],
+                    **({"resourceNames": r["resource_names"]} if r["resource_names"] else {}), "verbs": r["verbs"]}
+                   for r in rules]
+    assert as_manifest == node_reader_rules("${var.mariadb_service_name}")
+    [dynamic] = one("kubernetes", "kubernetes_role_v1", "dispatcher")["dynamic"]
+    assert dynamic["rule"]["for_each"] == "${var.physical_backups_enabled ? local.node_reader_rules : []}"
 
 
 def test_object_lock_is_opt_in_on_every_cloud() -> None:

@@ -66,8 +66,22 @@ resource "kubernetes_role_binding_v1" "secret_reader" {
   }
 }
 
+# Physical backups (opt-in, BACKUP_METHOD=physical on the function): the dispatcher chooses a Ready
+# Galera node and pins the Job beside it, so it also reads the one Service's selector, lists pods,
+# reads PVCs and (mariadb-operator) the MariaDB's status.currentPrimary. Exactly the calls it makes:
+# the list in shared/k8s/dispatcher_manifest.py node_reader_rules (a test compares them).
+locals {
+  node_reader_rules = [
+    { api_groups = [""], resources = ["services"], resource_names = [var.mariadb_service_name], verbs = ["get"] },
+    { api_groups = [""], resources = ["pods"], resource_names = [], verbs = ["list"] },
+    { api_groups = [""], resources = ["persistentvolumeclaims"], resource_names = [], verbs = ["get"] },
+    { api_groups = ["k8s.mariadb.com"], resources = ["mariadbs"], resource_names = [], verbs = ["get"] },
+  ]
+}
+
 # The function's only permission: create a backup Job, read it back (409 handling), and list Jobs
-# by label to skip while one is active. No update/delete/patch, no pods, no secrets.
+# by label to skip while one is active. No update/delete/patch, no secrets; pods, PVCs and the one
+# Service only for physical backups.
 resource "kubernetes_role_v1" "dispatcher" {
   metadata {
     name      = "${var.name}-dispatcher"
@@ -79,6 +93,23 @@ resource "kubernetes_role_v1" "dispatcher" {
     api_groups = ["batch"]
     resources  = ["jobs"]
     verbs      = ["create", "get", "list"]
+  }
+
+  dynamic "rule" {
+    for_each = var.physical_backups_enabled ? local.node_reader_rules : []
+    content {
+      api_groups     = rule.value.api_groups
+      resources      = rule.value.resources
+      resource_names = length(rule.value.resource_names) > 0 ? rule.value.resource_names : null
+      verbs          = rule.value.verbs
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = !var.physical_backups_enabled || var.mariadb_service_name != ""
+      error_message = "physical_backups_enabled needs mariadb_service_name (the Service whose pods are the Galera nodes)."
+    }
   }
 }
 
@@ -93,74 +124,6 @@ resource "kubernetes_role_binding_v1" "dispatcher" {
     api_group = "rbac.authorization.k8s.io"
     kind      = "Role"
     name      = kubernetes_role_v1.dispatcher.metadata[0].name
-  }
-
-  dynamic "subject" {
-    for_each = var.dispatcher_subjects
-    content {
-      api_group = "rbac.authorization.k8s.io"
-      kind      = subject.value.kind
-      name      = subject.value.name
-    }
-  }
-}
-
-# Physical backups (opt-in, BACKUP_METHOD=physical on the function): the dispatcher chooses a Ready
-# Galera node and pins the Job beside it, so it also reads the one Service's selector, lists pods,
-# reads PVCs and (mariadb-operator) the MariaDB's status.currentPrimary. Exactly the calls it makes:
-# the same list as shared/k8s/dispatcher_manifest.py node_reader_rules (a test compares them).
-resource "kubernetes_role_v1" "node_reader" {
-  count = var.physical_backups_enabled ? 1 : 0
-
-  metadata {
-    name      = "${var.name}-node-reader"
-    namespace = local.namespace
-    labels    = local.labels
-  }
-
-  rule {
-    api_groups     = [""]
-    resources      = ["services"]
-    resource_names = [var.mariadb_service_name]
-    verbs          = ["get"]
-  }
-  rule {
-    api_groups = [""]
-    resources  = ["pods"]
-    verbs      = ["list"]
-  }
-  rule {
-    api_groups = [""]
-    resources  = ["persistentvolumeclaims"]
-    verbs      = ["get"]
-  }
-  rule {
-    api_groups = ["k8s.mariadb.com"]
-    resources  = ["mariadbs"]
-    verbs      = ["get"]
-  }
-
-  lifecycle {
-    precondition {
-      condition     = var.mariadb_service_name != ""
-      error_message = "physical_backups_enabled needs mariadb_service_name (the Service whose pods are the Galera nodes)."
-    }
-  }
-}
-
-resource "kubernetes_role_binding_v1" "node_reader" {
-  count = var.physical_backups_enabled ? 1 : 0
-
-  metadata {
-    name      = "${var.name}-node-reader"
-    namespace = local.namespace
-    labels    = local.labels
-  }
-
-  role_ref {
-    api_group = "rbac.authorization.k8s.io"
-    kind      = "Role"
-    name      = kubernetes_role_v1.node_reader[0].metadata[0].name
   }
 
   dynamic "subject" {

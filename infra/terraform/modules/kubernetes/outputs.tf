@@ -14,7 +14,7 @@ output "secret_reader_role_name" {
 }
 
 output "dispatcher_role_name" {
-  description = "Role allowing create/get/list on Jobs, bound to the function's identity."
+  description = "Role allowing create/get/list on Jobs (and, with physical_backups_enabled, the node lookup), bound to the function's identity."
   value       = kubernetes_role_v1.dispatcher.metadata[0].name
 }
 
@@ -23,7 +23,3 @@ output "binlog_archiver_deployment_name" {
   value       = var.binlog_archiver_enabled ? kubernetes_deployment_v1.binlog_archiver[0].metadata[0].name : null
 }
 
-output "node_reader_role_name" {
-  description = "Role letting the dispatcher choose a Galera node for physical backups (null unless physical_backups_enabled)."
-  value       = var.physical_backups_enabled ? kubernetes_role_v1.node_reader[0].metadata[0].name : null
-}

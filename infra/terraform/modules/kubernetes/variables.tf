@@ -81,7 +81,7 @@ variable "binlog_archiver_env" {
 }
 
 variable "physical_backups_enabled" {
-  description = "Let the dispatcher create physical backup Jobs (BACKUP_METHOD=physical in its environment, docs/PHYSICAL-K8S.md): adds a Role, bound to dispatcher_subjects, to get mariadb_service_name, list pods, get PVCs and get mariadb-operator MariaDB objects."
+  description = "Let the dispatcher create physical backup Jobs (BACKUP_METHOD=physical in its environment, docs/PHYSICAL-K8S.md): adds to the dispatcher's Role: get mariadb_service_name, list pods, get PVCs and get mariadb-operator MariaDB objects."
   type        = bool
   default     = false
 }
