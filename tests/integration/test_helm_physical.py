@@ -118,7 +118,9 @@ def test_render_is_valid_kubernetes_1_30(example: str, tmp_path: Path) -> None:
 
 def test_checkov_finds_nothing_in_the_physical_renders(tmp_path: Path) -> None:
     for example, (namespace, *_) in EXAMPLES.items():
-        (tmp_path / example).write_text(yaml.safe_dump_all(render(example, namespace)))
+        restore = ["--set", "physicalRestore.enabled=true", "--set", "physicalRestore.claim=data-0",
+                   "--set", "physicalRestore.serverImage=mariadb:11.4"]
+        (tmp_path / example).write_text(yaml.safe_dump_all(render(example, namespace, *restore)))
     env = {"PATH": f"{Path(HELM).parent}:/usr/bin:/bin", "HOME": str(tmp_path)}
     done = subprocess.run([str(CHECKOV), "--directory", str(tmp_path), "--framework", "kubernetes", "--skip-download",
                            "--output", "json"], capture_output=True, text=True, timeout=300, check=False, env=env)
@@ -126,3 +128,130 @@ def test_checkov_finds_nothing_in_the_physical_renders(tmp_path: Path) -> None:
     summary = report["summary"]
     assert (summary["failed"], summary["parsing_errors"]) == (0, 0), report["results"].get("failed_checks")
     assert summary["passed"] > 50
+
+
+# --- Restoring a Galera cluster from a physical backup: the restore Job (templates/physical-restore.yaml)
+
+RESTORE_SHAPES = {
+    # shape → (values, what the server sees)
+    "mariadb-operator": ({"claim": "storage-galera-0", "serverImage": OPERATOR_IMAGE}, "/var/lib/mysql",
+                         "/var/lib/mysql", 999),
+    "bitnami": ({"claim": "data-mariadb-galera-0", "serverImage": BITNAMI_IMAGE, "mountPath": "/bitnami/mariadb",
+                 "datadir": "/bitnami/mariadb/data", "runAsUser": 1001}, "/bitnami/mariadb", "/bitnami/mariadb/data",
+                1001),
+}
+
+
+def restore_job(shape: str, *extra: str) -> dict[str, Any]:
+    values = {"enabled": "true", **RESTORE_SHAPES[shape][0]}
+    sets = [arg for key, value in values.items() for arg in ("--set", f"physicalRestore.{key}={value}")]
+    done = helm("template", "r", ".", "--namespace", "databases", *sets, *extra)
+    assert done.returncode == 0, done.stderr
+    [job] = [doc for doc in yaml.safe_load_all(done.stdout) if doc and doc["kind"] == "Job"]
+    return job
+
+
+@pytest.mark.parametrize("shape", RESTORE_SHAPES)
+def test_restore_job_prepares_node_zeros_volume_then_swaps_it_as_the_server(shape: str, tmp_path: Path) -> None:
+    values, mount, datadir, uid = RESTORE_SHAPES[shape]
+    job = restore_job(shape, "--set", "physicalRestore.backup=20260101T040000Z")
+    pod = job["spec"]["template"]["spec"]
+    [restore], [swap] = pod["initContainers"], pod["containers"]
+    assert job["spec"]["backoffLimit"] == 0
+    assert job["metadata"]["labels"]["app.kubernetes.io/component"] == "restore"  # not a backup for the guard
+    assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["fsGroup"]) == (uid, uid)
+    assert {v["name"]: v for v in pod["volumes"]}["data"]["persistentVolumeClaim"] == {"claimName": values["claim"]}
+    assert restore["args"] == ["restore", "20260101T040000Z", "--datadir", f"{mount}/.mariadb-ha-restored", "--json"]
+    assert restore["image"] == "registry.example.com/mariadb-ha-backup:0.1.0"
+    assert swap["image"] == values["serverImage"] and swap["command"][:2] == ["sh", "-c"]
+    assert {e["name"]: e["value"] for e in swap["env"]} == {
+        "RESTORED": f"{mount}/.mariadb-ha-restored", "DATADIR": datadir, "MOUNT": mount, "KEEP_PREVIOUS": "false"}
+    assert restore_job(shape)["spec"]["template"]["spec"]["initContainers"][0]["args"][1] == "--latest"
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(job))
+    validator = Path(sys.executable).parent / "kubernetes-validate"
+    done = subprocess.run([str(validator), "--strict", "-k", "1.30.0", str(tmp_path / "job.yaml")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_restore_job_needs_the_claim_and_the_server_image() -> None:
+    done = helm("template", "r", ".", "--set", "physicalRestore.enabled=true")
+    assert done.returncode == 1
+    assert "physicalRestore" in done.stderr
+
+
+def run_swap(job: dict[str, Any], *, root: Path) -> subprocess.CompletedProcess[str]:
+    """The swap container's script exactly as rendered, by a real sh, with its paths under ``root``."""
+    [swap] = job["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] if e["name"] == "KEEP_PREVIOUS" else str(root) + e["value"] for e in swap["env"]}
+    return subprocess.run(swap["command"], env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+@pytest.mark.parametrize("shape", RESTORE_SHAPES)
+def test_swap_puts_the_prepared_copy_in_place_and_marks_it_the_bootstrap_node(shape: str, tmp_path: Path) -> None:
+    _, mount, datadir, _ = RESTORE_SHAPES[shape]
+    old, restored = tmp_path / datadir.lstrip("/"), tmp_path / mount.lstrip("/") / ".mariadb-ha-restored"
+    (old / "shop").mkdir(parents=True)
+    for name, text in {"ibdata1": "old", "shop/orders.ibd": "old", "grastate.dat": "seqno: 99\n",
+                       "gvwstate.dat": "view", ".hidden": "old"}.items():
+        (old / name).write_text(text)
+    (restored / "shop").mkdir(parents=True)
+    for name, text in {"ibdata1": "new", "shop/orders.ibd": "new",
+                       "mariadb_backup_galera_info": "8f2e1c4a-5b6d-11ef-9a3b-0242ac120002:1234 0\n"}.items():
+        (restored / name).write_text(text)
+
+    done = run_swap(restore_job(shape, "--set", "physicalRestore.keepPrevious=true"), root=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert (old / "ibdata1").read_text() == (old / "shop" / "orders.ibd").read_text() == "new"
+    assert (old / "grastate.dat").read_text() == ("# GALERA saved state\nversion: 2.1\n"
+                                                   "uuid:    8f2e1c4a-5b6d-11ef-9a3b-0242ac120002\nseqno:   1234\n"
+                                                   "safe_to_bootstrap: 1\n")
+    assert not (old / "gvwstate.dat").exists() and not restored.exists()
+    [previous] = (tmp_path / mount.lstrip("/")).glob(".mariadb-ha-previous-*")
+    assert sorted(p.name for p in previous.iterdir()) == [".hidden", "grastate.dat", "gvwstate.dat", "ibdata1", "shop"]
+    assert (previous / "shop" / "orders.ibd").read_text() == "old"
+    assert "delete it before the other nodes join" in done.stderr
+
+
+def test_swap_without_a_prepared_copy_touches_nothing(tmp_path: Path) -> None:
+    datadir = tmp_path / "var" / "lib" / "mysql"
+    datadir.mkdir(parents=True)
+    (datadir / "ibdata1").write_text("old")
+    done = run_swap(restore_job("mariadb-operator"), root=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"restore swap: {datadir}/.mariadb-ha-restored is missing: the restore step did not finish"
+    assert [p.name for p in datadir.iterdir()] == ["ibdata1"]
+
+
+def test_swap_of_a_real_prepared_copy_starts_a_server_equal_to_the_source(tmp_path: Path, sample_server) -> None:  # type: ignore[no-untyped-def]
+    """The whole second half with real tools: mariadb-backup's copy (through the sidecar), prepared on the
+    node's volume beside old data, swapped in by the rendered script; mariadbd starts on the datadir and
+    its tables equal the source's; the old data set aside is not seen as a database."""
+    from tests.integration.test_physical_sidecar import receive, start_on, start_sidecar
+    from tests.support.mariadb_server import TestServer, table_checksums
+
+    datadir = tmp_path / "var" / "lib" / "mysql"
+    datadir.mkdir(parents=True)
+    (datadir / "ibdata1").write_text("the broken cluster's data")
+    sidecar = start_sidecar(tmp_path, sample_server)
+    receive(tmp_path / "stream", datadir / ".mariadb-ha-restored")
+    assert sidecar.wait(timeout=60) == 0
+    subprocess.run(["mariadb-backup", "--prepare", f"--target-dir={datadir / '.mariadb-ha-restored'}"],
+                   check=True, capture_output=True)
+
+    done = run_swap(restore_job("mariadb-operator"), root=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "seqno:   -1" in (datadir / "grastate.dat").read_text()  # a standalone source has no Galera state
+    assert sorted(p.name for p in datadir.iterdir() if p.name.startswith(".mariadb-ha")) == []  # old data deleted
+
+    process, socket = start_on(datadir, tmp_path / "run")
+    try:
+        restored = TestServer()
+        restored.dir = socket.parent
+        assert table_checksums(restored) == table_checksums(sample_server)
+        assert not [db for db in restored.execute("SHOW DATABASES").split() if "mariadb-ha" in db]
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
