@@ -24,12 +24,19 @@ pod's ``fsGroup``):
 3. When ``mariadb-backup`` exits, the sidecar writes its exit code to ``exit-code``. The agent treats
    the stream as complete only when it has read to EOF *and* ``exit-code`` says 0: a sidecar killed
    mid-stream also gives EOF.
+
+For the agent's pipeline, which runs a program and reads its stdout, ``sidecar_argv(dir, options)``
+is a drop-in for the ``mariadb-backup --backup --stream=mbstream`` command: it runs this module, which
+copies the sidecar's stream to stdout and exits 0 only when the sidecar's mariadb-backup did. In the
+Job, ``PHYSICAL_STREAM_DIR`` is set exactly when that is the way to run it; the LSN and binlog files
+``--extra-lsndir`` would have held are then in ``<dir>/info``.
 """
 
 from __future__ import annotations
 
 import os
 import select
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -55,6 +62,8 @@ REQUEST_TIMEOUT_SECONDS = 900
 # A minute covers a node under heavy load; past that the sidecar is presumed gone.
 _EXIT_CODE_WAIT_SECONDS = 60.0
 _ALLOWED_OPTIONS = ("--incremental-lsn=", "--parallel=")
+# Copy size for the command-line bridge: large enough that the pipe, not Python, sets the pace.
+_COPY_BYTES = 1 << 20
 
 # POSIX sh: it runs under dash (Debian/Ubuntu-based server images) and bash (Bitnami) alike.
 SIDECAR_SCRIPT = r"""set -u
@@ -193,3 +202,28 @@ def _write_atomically(path: Path, text: str) -> None:
     partial.write_text(text)
     partial.chmod(0o644)
     partial.rename(path)
+
+
+def sidecar_argv(directory: Path, options: Sequence[str] = ()) -> list[str]:
+    """A command whose stdout is the sidecar's mbstream and whose exit code is its mariadb-backup's."""
+    return [sys.executable, "-m", "shared.physical_sidecar", str(directory), *request_options(options)]
+
+
+def main(argv: Sequence[str]) -> int:
+    if not argv:
+        print("usage: python -m shared.physical_sidecar STREAM_DIR [--incremental-lsn=N] [--parallel=N]",
+              file=sys.stderr)
+        return 2
+    try:
+        with sidecar_stream(Path(argv[0]), options=argv[1:]) as stream:
+            while chunk := stream.read(_COPY_BYTES):
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+    except (SidecarStreamError, ValueError) as exc:
+        print(f"mariadb-backup sidecar: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

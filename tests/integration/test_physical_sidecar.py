@@ -20,6 +20,7 @@ from shared.physical_sidecar import (
     SidecarStreamError,
     abort,
     request_options,
+    sidecar_argv,
     sidecar_stream,
 )
 from tests.support.mariadb_server import TestServer, table_checksums
@@ -125,3 +126,24 @@ def test_request_file_with_an_unknown_option_is_refused_by_the_sidecar(tmp_path:
 def test_agent_refuses_options_the_sidecar_would(option: str) -> None:
     with pytest.raises(ValueError, match="does not accept"):
         request_options([option])
+
+
+def test_command_bridge_is_a_drop_in_for_the_mariadb_backup_command(tmp_path: Path, sample_server: TestServer) -> None:
+    """What the agent's pipeline runs in the Job instead of mariadb-backup: stdout is the stream."""
+    sidecar = start_sidecar(tmp_path, sample_server)
+    out = tmp_path / "out"
+    out.mkdir()
+    bridge = subprocess.Popen(sidecar_argv(tmp_path / "stream", ["--parallel=2"]), stdout=subprocess.PIPE,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    extract = subprocess.run(["mbstream", "-x", "-C", str(out)], stdin=bridge.stdout, check=False)
+    assert (bridge.wait(timeout=60), extract.returncode, sidecar.wait(timeout=60)) == (0, 0, 0)
+    assert (out / "ibdata1").exists() and (out / "xtrabackup_checkpoints").exists()
+
+
+def test_command_bridge_fails_when_the_sidecar_does(tmp_path: Path, mariadb_server: TestServer) -> None:
+    sidecar = start_sidecar(tmp_path, mariadb_server, password="wrong")
+    bridge = subprocess.run(sidecar_argv(tmp_path / "stream"), capture_output=True, timeout=60, check=False,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert (bridge.returncode, bridge.stdout) == (1, b"")
+    assert b"exited with 1 before streaming" in bridge.stderr
+    assert sidecar.wait(timeout=30) == 1
