@@ -96,8 +96,9 @@ class Encryption:
 
 
 @dataclass(frozen=True)
-class Retention:
-    """Object lock on every object of the backup (BACKUP_LOCK_DAYS)."""
+class ObjectLockHold:
+    """Object lock on every object of the backup (BACKUP_LOCK_DAYS); the manifest field keeps the name
+    ``retention``. Not keep-last/max-age: that is ``shared.config.KeepPolicy``."""
 
     until: str  # ISO 8601, UTC
     mode: str  # GOVERNANCE | COMPLIANCE
@@ -117,7 +118,7 @@ class Manifest:
     inventory: Inventory
     schema_version: int = SCHEMA_VERSION
     encryption: Encryption | None = None  # None: the artifact is stored unencrypted
-    retention: Retention | None = None  # None: no object lock
+    retention: ObjectLockHold | None = None  # None: no object lock
     binlog: BinlogPosition | None = None  # None when the server wrote no binlog (no point-in-time restore)
     accounts: AccountsFile | None = None
     evidence: Evidence | None = None
@@ -137,7 +138,7 @@ class Manifest:
                 source=Source(**raw["source"]),
                 inventory=Inventory(**raw["inventory"]),
                 encryption=Encryption(**raw["encryption"]) if raw.get("encryption") else None,
-                retention=Retention(**raw["retention"]) if raw.get("retention") else None,
+                retention=ObjectLockHold(**raw["retention"]) if raw.get("retention") else None,
                 accounts=AccountsFile(**raw["accounts"]) if raw.get("accounts") else None,
                 evidence=Evidence(**raw["evidence"]) if raw.get("evidence") else None,
             )

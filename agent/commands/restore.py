@@ -22,7 +22,7 @@ from shared.config import (
     load_tmp_dir,
 )
 from shared.encryption import load_decryption_settings
-from shared.errors import BadInputError
+from shared.errors import EXIT_OK, BadInputError
 
 if TYPE_CHECKING:
     from agent.restore import RestoreResult
@@ -51,7 +51,7 @@ def register(subparsers: Any) -> None:
                              "order (default: the CPU count, at least 2, at most 8); 1 = one plain mariadb "
                              "client, as `mariadb < dump.sql`")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
-    add_config_flags(parser)
+    add_config_flags(parser, "restore")
     parser.set_defaults(func=run)
 
 
@@ -62,7 +62,6 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         identities_for,
         load_accounts_settings,
         open_bucket,
-        parse_time,
         private_run_dir,
         resolve_password,
         scan_backups,
@@ -72,12 +71,13 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     from agent.restore import RestoreRequest, restore_backup
     from shared.logs import register_secret
     from shared.mariadb_client import write_defaults_file
+    from shared.times import parse_time
 
     if args.until:
         return _run_until(args, config)
     if not (args.backup_id or args.latest or args.at):
         raise BadInputError("say which backup to restore: an ID, --latest, --at TIME or --until TIME")
-    at = parse_time(args.at) if args.at else None
+    at = parse_time(args.at, what="--at") if args.at else None
     accounts = load_accounts_settings(config)
     source = load_source(config)
     decryption = load_decryption_settings(config)
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         result = restore_backup(bucket.storage, entry.manifest, defaults_file=defaults, request=request,
                                 run_dir=run_dir, progress=progress, identities=identities)
     print(json.dumps(asdict(result)) if args.json else _summary(result, target=source.address))
-    return 0
+    return EXIT_OK
 
 
 def _summary(r: RestoreResult, *, target: str) -> str:
@@ -116,15 +116,15 @@ def _summary(r: RestoreResult, *, target: str) -> str:
 
 
 def _run_until(args: argparse.Namespace, config: ConfigValues) -> int:
-    from agent.common import parse_time
     from agent.pitr import point_summary, restore_until
+    from shared.times import parse_time
 
     if args.database:
         raise BadInputError("--until restores every database: it cannot be combined with --database")
-    until = parse_time(args.until, flag="--until")
+    until = parse_time(args.until, what="--until")
     result = restore_until(config, until=until, verify_first=args.verify_first, confirmed=args.yes)
     print(json.dumps(asdict(result)) if args.json else point_summary(result, target=load_source(config).address))
-    return 0
+    return EXIT_OK
 
 
 def _sessions(text: str) -> int:

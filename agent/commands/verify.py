@@ -10,7 +10,7 @@ from typing import Any
 from agent.commands.options import add_config_flags
 from shared.config import ConfigValues, load_destination, load_retry, load_tmp_dir
 from shared.encryption import load_decryption_settings
-from shared.errors import BadInputError
+from shared.errors import EXIT_OK, BadInputError
 
 
 def register(subparsers: Any) -> None:
@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--until", metavar="TIME",
                         help="with --restore-test: drill a point in time (backup + binlog replay up to TIME)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
-    add_config_flags(parser)
+    add_config_flags(parser, "verify")
     parser.set_defaults(func=run)
 
 
@@ -61,24 +61,24 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
                 result["restore_test"] = asdict(drill)
     print(json.dumps(result) if args.json else _summary(result))
     raise_if_failed(report)
-    return 0
+    return EXIT_OK
 
 
 def _drill_until(args: argparse.Namespace, config: ConfigValues) -> int:
-    from agent.common import parse_time
     from agent.drill import drill_point_in_time
     from agent.pitr import point_summary
+    from shared.times import parse_time
 
     if not args.restore_test or args.backup_id or args.latest:
         raise BadInputError("--until drills a point in time: use it with --restore-test and without ID/--latest")
-    drill = drill_point_in_time(config, until=parse_time(args.until, flag="--until"))
+    drill = drill_point_in_time(config, until=parse_time(args.until, what="--until"))
     if args.json:
         print(json.dumps({**asdict(drill), "ok": True}))
     else:
         restored = point_summary(drill.result, target="a throwaway server")
         print(f"point-in-time restore test passed in {drill.seconds} s: {restored}\n"
               f"  the drilled server holds {drill.tables} user table(s)")
-    return 0
+    return EXIT_OK
 
 
 def _summary(result: dict[str, Any]) -> str:

@@ -37,7 +37,7 @@ from shared.encryption import AGE_SUFFIX
 from shared.encryption.streams import decrypt_bytes
 from shared.errors import VerifyFailedError
 from shared.manifest import Manifest
-from shared.mariadb_client import DumpError, run_client_query
+from shared.mariadb_client import ClientError, run_client_query
 from shared.storage import Storage
 
 ACCOUNTS_NAME = "accounts.sql"
@@ -95,7 +95,7 @@ def dump_accounts(defaults_file: Path) -> tuple[bytes, list[str], list[str]]:
     for account in list_accounts(defaults_file):
         try:
             created, granted = _account_statements(defaults_file, account)
-        except DumpError as exc:
+        except ClientError as exc:
             skipped.append(f"{account.sql_name} ({exc})")
             continue
         names.append(account.sql_name)
@@ -162,13 +162,13 @@ def give_grants(defaults_file: Path, grants: list[str]) -> list[tuple[str, str]]
     try:
         run_client_query(defaults_file, "\n".join(grants))
         return []
-    except DumpError:
+    except ClientError:
         pass
     failed = []
     for grant in grants:
         try:
             run_client_query(defaults_file, grant)
-        except DumpError as exc:
+        except ClientError as exc:
             failed.append((grant, str(exc)))
     return failed
 

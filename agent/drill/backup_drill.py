@@ -29,7 +29,7 @@ from agent.drill.throwaway_server import ThrowawayServer
 from agent.restore.restoring import load_dump
 from shared.errors import BackupFailedError
 from shared.manifest import Inventory, Manifest
-from shared.mariadb_client import DumpError, run_client_query, write_defaults_file
+from shared.mariadb_client import ClientError, run_client_query, write_defaults_file
 from shared.server_info import read_inventory
 from shared.storage import Storage
 
@@ -158,6 +158,6 @@ def broken_views(defaults_file: Path, views: list[str]) -> list[str]:
     for view in views:
         try:
             run_client_query(defaults_file, f"SELECT * FROM {_quoted(view)} LIMIT 0")  # noqa: S608
-        except DumpError as exc:
+        except ClientError as exc:
             problems.append(f"view {view} ({exc})")
     return problems

@@ -11,7 +11,7 @@ usable backup, a damaged segment) is found here, so a refused restore has writte
   state the source really passed through, whereas picking every transaction stamped ≤ TIME could
   combine a long transaction that committed late with ones that committed before it.
 - **Which backup.** The newest complete backup that recorded its snapshot's GTID state (see
-  ``shared.binlogs.snapshot``), started at or before TIME, whose state lies inside one recoverable
+  ``shared.binlogs.snapshot``), started at or before TIME, whose state lies inside one gap-free
   window that reaches TIME (no gap between), and whose snapshot holds nothing committed after TIME.
 - **Skipping what the snapshot holds.** By GTID, per replication domain: a transaction whose GTID is
   at or before the snapshot's state in its domain is in the dump; one seen twice in the archive is
@@ -34,13 +34,14 @@ from agent.common.catalog import BackupEntry
 from agent.pitr.windows import ArchiveView, read_archive
 from shared.binlogs.events import BinlogFormatError, Event, Transaction, TransactionScanner, read_file_events
 from shared.binlogs.gtid import Gtid, contains, format_state, parse_state
-from shared.binlogs.index import HistoryRecord, RecoverableWindow
+from shared.binlogs.index import GapFreeWindow, HistoryRecord
 from shared.binlogs.layout import binlogs_root
-from shared.binlogs.records import GapRecord, SegmentRecord, format_time
+from shared.binlogs.records import GapRecord, SegmentRecord
 from shared.binlogs.segments import build_segment, segment_plaintext
 from shared.errors import BackupFailedError, BadInputError
 from shared.manifest import Manifest
 from shared.storage import Storage
+from shared.times import format_time
 
 log = logging.getLogger("mariadb_ha_backup.pitr")
 
@@ -102,7 +103,7 @@ def _plan_from(storage: Storage, manifest: Manifest, *, view: ArchiveView, until
     window, start_seq = view.window_of(manifest), view.first_needed_seq(manifest)
     if window is None or start_seq is None:
         raise _UnusableBackupError(f"its snapshot GTID state {manifest.binlog.gtid_state or '(empty)'} is not inside "
-                                   "any recoverable window of the binlog archive")
+                                   "any gap-free window of the binlog archive")
     if until > window.end_time:
         raise _UnusableBackupError(_gap_after(view.history, window))
     segments = view.segments_of(window)
@@ -122,7 +123,7 @@ def _plan_from(storage: Storage, manifest: Manifest, *, view: ArchiveView, until
     return selector.plan(manifest, files=tuple(files), seqs=tuple(seqs))
 
 
-def _gap_after(history: list[HistoryRecord], window: RecoverableWindow) -> str:
+def _gap_after(history: list[HistoryRecord], window: GapFreeWindow) -> str:
     following = next((r for r in history if r.seq > window.last_seq), None)
     if isinstance(following, GapRecord):
         return (f"a gap in the binlog archive lies in the range (gaps/{following.seq:012d}: GTID state "

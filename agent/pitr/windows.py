@@ -1,10 +1,15 @@
-"""Which seconds can be restored: the binlog archive's recoverable windows matched with the backups.
+"""Which seconds can be restored: the binlog archive's gap-free windows matched with the backups.
 
-A window (``shared.binlogs.index.recoverable_windows``) is a stretch of the archive without a gap. A
+A window (``shared.binlogs.index.gap_free_windows``) is a stretch of the archive without a gap. A
 backup can start a point-in-time restore when its snapshot's GTID state lies inside a window; from it,
 any second up to the window's last archived transaction is reachable. So the restorable range of a
-window runs from the oldest such backup's snapshot to the window's end. ``list`` shows it, ``prune``
-keeps what the oldest kept backup needs, ``restore --until`` plans inside it.
+window runs from the oldest such backup's snapshot to the window's end. ``list`` and ``status`` show
+it, ``prune`` keeps what the oldest kept backup needs, ``restore --until`` plans inside it: one
+definition, so ``status`` never promises a second that ``restore --until`` then refuses.
+
+JSON field names (``status --json``'s ``pitr`` object and ``list --json``'s per-backup fields), all times
+ISO 8601 UTC with ``Z``: ``restorable``, ``restorable_from``, ``restorable_until``, ``base_backup``,
+``archived_from``, ``archived_until``, ``last_archived_age_seconds``, ``gaps``.
 """
 
 from __future__ import annotations
@@ -14,26 +19,27 @@ from datetime import datetime
 
 from agent.common.catalog import BackupEntry
 from shared.binlogs.gtid import GtidState, covered_by, parse_state
-from shared.binlogs.index import HistoryRecord, RecoverableWindow, iter_history, recoverable_windows
-from shared.binlogs.records import GapRecord, SegmentRecord, format_time
+from shared.binlogs.index import GapFreeWindow, HistoryRecord, gap_free_windows, iter_history
+from shared.binlogs.records import GapRecord, SegmentRecord
 from shared.manifest import Manifest
 from shared.storage import Storage
+from shared.times import format_time
 
 
 @dataclass(frozen=True)
 class ArchiveView:
     history: list[HistoryRecord]
-    windows: list[RecoverableWindow]
+    windows: list[GapFreeWindow]
 
     @property
     def gaps(self) -> list[GapRecord]:
         return [r for r in self.history if isinstance(r, GapRecord)]
 
-    def segments_of(self, window: RecoverableWindow) -> list[SegmentRecord]:
+    def segments_of(self, window: GapFreeWindow) -> list[SegmentRecord]:
         return [r for r in self.history
                 if isinstance(r, SegmentRecord) and window.first_seq <= r.seq <= window.last_seq]
 
-    def window_of(self, manifest: Manifest) -> RecoverableWindow | None:
+    def window_of(self, manifest: Manifest) -> GapFreeWindow | None:
         if manifest.binlog is None:
             return None
         return window_holding(self.windows, parse_state(manifest.binlog.gtid_state))
@@ -50,10 +56,10 @@ class ArchiveView:
 
 def read_archive(storage: Storage, prefix: str) -> ArchiveView:
     history = list(iter_history(storage, prefix))
-    return ArchiveView(history=history, windows=recoverable_windows(history))
+    return ArchiveView(history=history, windows=gap_free_windows(history))
 
 
-def window_holding(windows: list[RecoverableWindow], snapshot: GtidState) -> RecoverableWindow | None:
+def window_holding(windows: list[GapFreeWindow], snapshot: GtidState) -> GapFreeWindow | None:
     """The window whose span holds ``snapshot``. Domains the archive never saw (another Galera node's own
     domain) cannot be checked, so they are left out of the comparison."""
     for window in windows:
@@ -83,6 +89,35 @@ def restorable_ranges(view: ArchiveView, backups: list[BackupEntry]) -> list[Res
             ranges.append(RestorableRange(start=oldest.started, end=window.end_time, base_backup=oldest.backup_id,
                                           backups=len(usable), first_seq=window.first_seq, last_seq=window.last_seq))
     return ranges
+
+
+def current_range(view: ArchiveView, backups: list[BackupEntry]) -> RestorableRange | None:
+    """The range that reaches the newest archived transaction: what an operator can restore to *now*.
+    None when no complete backup lies inside the archive's newest window (take a backup)."""
+    if not view.windows:
+        return None
+    newest = view.windows[-1]
+    return next((r for r in restorable_ranges(view, backups) if r.last_seq == newest.last_seq), None)
+
+
+def pitr_status_json(view: ArchiveView, backups: list[BackupEntry], *, now: datetime) -> dict[str, object]:
+    """``status --json``'s ``pitr``: the current range, the newest window, the lag and the gap count."""
+    current = current_range(view, backups)
+    newest = view.windows[-1] if view.windows else None
+    body: dict[str, object] = {
+        "restorable": current is not None,
+        "restorable_from": format_time(current.start) if current else None,
+        "restorable_until": format_time(current.end) if current else None,
+        "base_backup": current.base_backup if current else None,
+        "archived_from": format_time(newest.start_time) if newest else None,
+        "archived_until": format_time(newest.end_time) if newest else None,
+        "last_archived_age_seconds": int((now - newest.end_time).total_seconds()) if newest else None,
+        "gaps": len(view.gaps),
+    }
+    # Names status printed before the window had one definition; kept for scripts written against them.
+    aliases = {"recoverable": "restorable", "recoverable_from": "restorable_from",
+               "recoverable_to": "restorable_until", "archived_to": "archived_until"}
+    return {**body, **{old: body[new] for old, new in aliases.items()}}
 
 
 def windows_text(view: ArchiveView, backups: list[BackupEntry]) -> str:

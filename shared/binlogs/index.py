@@ -1,4 +1,4 @@
-"""Reading and writing the binlog archive's history: index records, gap records, recoverable windows.
+"""Reading and writing the binlog archive's history: index records, gap records, gap-free windows.
 
 The history is the index and gap records merged and sorted by ``seq``. A segment counts only once its
 index record exists (the record is the commit marker, as a backup's manifest is), and the record is
@@ -6,7 +6,7 @@ written create-only, so two archivers that somehow run at once cannot both claim
 second gets ``SeqTakenError`` and must stop (the one-replica Deployment is meant to prevent that).
 
 Used by the archiver (where to resume, which ``seq`` is next), by restore (which segments cover a
-range, is there a gap), and by ``list``/``status`` (the recoverable windows, the last archived time).
+range, is there a gap), and by ``list``/``status`` (the gap-free windows, the last archived time).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.binlogs import layout
-from shared.binlogs.records import GapRecord, SegmentRecord, parse_time
+from shared.binlogs.records import GapRecord, SegmentRecord
 from shared.storage.base import ObjectExistsError, Storage, StorageError
 
 HistoryRecord = SegmentRecord | GapRecord
@@ -28,7 +28,7 @@ class SeqTakenError(StorageError):
 
 
 @dataclass(frozen=True)
-class RecoverableWindow:
+class GapFreeWindow:
     """A stretch of the archive without a gap: any second in [start_time, end_time] can be restored
     from a backup whose GTID position is at or after ``start_state`` (and ≤ the target)."""
 
@@ -89,10 +89,10 @@ def next_seq(record: HistoryRecord | None) -> int:
     return 0 if record is None else record.seq + 1
 
 
-def recoverable_windows(history: list[HistoryRecord]) -> list[RecoverableWindow]:
+def gap_free_windows(history: list[HistoryRecord]) -> list[GapFreeWindow]:
     """Split the history at gaps (recorded ones, and any segment whose start state is not the previous
     segment's end state, which only a damaged archive has), oldest window first."""
-    windows: list[RecoverableWindow] = []
+    windows: list[GapFreeWindow] = []
     run: list[SegmentRecord] = []
     for record in history:
         contiguous = isinstance(record, SegmentRecord) and (
@@ -107,11 +107,10 @@ def recoverable_windows(history: list[HistoryRecord]) -> list[RecoverableWindow]
     return windows
 
 
-def _window(run: list[SegmentRecord]) -> RecoverableWindow:
-    return RecoverableWindow(first_seq=run[0].seq, last_seq=run[-1].seq,
+def _window(run: list[SegmentRecord]) -> GapFreeWindow:
+    return GapFreeWindow(first_seq=run[0].seq, last_seq=run[-1].seq,
                              start_state=run[0].gtid_state_before, end_state=run[-1].gtid_state_after,
-                             start_time=parse_time(run[0].first_event_time),
-                             end_time=parse_time(run[-1].last_event_time))
+                             start_time=run[0].first_time, end_time=run[-1].last_time)
 
 
 def write_record(storage: Storage, prefix: str, record: HistoryRecord) -> None:

@@ -1,7 +1,7 @@
 """The physical backup Job: the logical Job's pod, pinned to one Galera node, plus a mariadb-backup sidecar.
 
 ``BACKUP_METHOD=physical`` makes the dispatcher find a node (``galera_nodes``) and turn the Job that
-``build_job_manifest`` made into this one (see ``shared.physical_sidecar`` for why a sidecar):
+``build_job`` made into this one (see ``shared.physical_sidecar`` for why a sidecar):
 
 - ``affinity.nodeAffinity`` requires that node by ``metadata.name`` (exact, unlike the hostname label,
   which differs from the node name on some clouds): a ReadWriteOnce volume can be mounted by a second
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 from shared.config import DNS1123_SUBDOMAIN, ConfigError
 from shared.k8s.galera_nodes import OFFICIAL_IMAGE_UID, BackupNode
-from shared.k8s.job_manifest import CONTAINER_NAME, KubeObject
 from shared.k8s.job_settings import IMAGE_REFERENCE
+from shared.k8s.job_spec import CONTAINER_NAME, KubeObject
 from shared.k8s.targets import Target
 from shared.physical_sidecar import PASSWORD_FILE, REQUEST_TIMEOUT_SECONDS, SIDECAR_SCRIPT, STREAM_DIR, STREAM_DIR_ENV
 
@@ -82,7 +82,7 @@ def physical_settings_from_env(env: Mapping[str, str]) -> PhysicalSettings | Non
 
 def build_physical_job(*, job: KubeObject, target: Target, node: BackupNode,
                        settings: PhysicalSettings) -> KubeObject:
-    """``job`` (from ``build_job_manifest``) turned into the physical Job reading ``node``."""
+    """``job`` (from ``build_job``) turned into the physical Job reading ``node``."""
     job = copy.deepcopy(job)
     job["metadata"]["annotations"].update({SOURCE_POD_ANNOTATION: node.pod, SOURCE_NODE_ANNOTATION: node.node_name})
     pod = job["spec"]["template"]["spec"]

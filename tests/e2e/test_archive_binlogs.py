@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.binlogs.index import recoverable_windows
+from shared.binlogs.index import gap_free_windows
 from shared.binlogs.records import GapRecord, SegmentRecord
 from tests.support.agent_runs import env_for, wait_for
 from tests.support.binlog_archive import archived_gtids, history, segment_objects, server_gtids
@@ -69,7 +69,7 @@ def test_one_shot_archives_every_transaction_once_across_rotations(binlog_server
     assert archived_gtids(bucket, PREFIX) == expected
     summary = json.loads(done.stdout)
     assert summary["state"] == binlog_server.execute("SELECT @@gtid_binlog_pos").strip() and summary["gaps"] == []
-    windows = recoverable_windows(history(bucket, PREFIX))
+    windows = gap_free_windows(history(bucket, PREFIX))
     assert len(windows) == 1 and windows[0].end_state == summary["state"]
     assert list(tmp_path.glob("mariadb-ha-backup-*")) == []  # the private run dir (local binlog copies) is gone
     # Nothing new: a second run adds nothing.
@@ -139,7 +139,7 @@ def test_kill_9_then_a_one_shot_run_leaves_no_duplicate_and_no_gap(binlog_server
     archived = archived_gtids(bucket, PREFIX)
     assert len(archived) == len(set(archived))
     assert archived == server_gtids(data_dir(binlog_server))
-    assert len(recoverable_windows(history(bucket, PREFIX))) == 1
+    assert len(gap_free_windows(history(bucket, PREFIX))) == 1
 
 
 def test_binlogs_purged_before_archiving_make_a_recorded_gap(binlog_server: TestServer, tmp_path: Path) -> None:
@@ -162,7 +162,7 @@ def test_binlogs_purged_before_archiving_make_a_recorded_gap(binlog_server: Test
     assert gaps[0].from_gtid_state == archived_before[-1] and gaps[0].to_gtid_state == lost_until
     after = archived_gtids(bucket, PREFIX)[len(archived_before):]
     assert after == server_gtids(data_dir(binlog_server))  # what the server still has, all of it
-    windows = recoverable_windows(history(bucket, PREFIX))
+    windows = gap_free_windows(history(bucket, PREFIX))
     assert [(w.start_state, w.end_state) for w in windows] == [
         ("", archived_before[-1]), (lost_until, binlog_server.execute("SELECT @@gtid_binlog_pos").strip())]
 

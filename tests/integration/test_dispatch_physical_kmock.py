@@ -15,7 +15,7 @@ from shared.k8s.invocation import DispatchRequest, run_invocation
 from shared.physical_sidecar import SIDECAR_SCRIPT
 from tests.support.galera_shapes import BITNAMI_IMAGE, OPERATOR_IMAGE, bitnami_cluster, operator_cluster
 from tests.support.kube import KubeApi
-from tests.unit.test_k8s_job_manifest import AT, ENV, EXPECTED_JOB
+from tests.unit.test_k8s_job_spec import AT, ENV, EXPECTED_JOB
 
 OPERATOR_TARGET = {"CELL_DEFAULT_NAMESPACE": "db-operator", "MARIADB_HA_SERVICE_NAME": "galera",
                    "MARIADB_HA_SECRET_NAME": "galera"}
@@ -193,7 +193,7 @@ def test_dry_run_reads_the_pods_and_creates_nothing(kube_api: KubeApi) -> None:
     kube_api.seed(*operator_cluster())
     [job] = invoke(kube_api, OPERATOR_TARGET, request={"dry_run": True})["jobs"]
     assert job["status"] == "dry-run"
-    assert job["manifest"]["spec"]["template"]["spec"]["containers"][1]["image"] == OPERATOR_IMAGE
+    assert job["job"]["spec"]["template"]["spec"]["containers"][1]["image"] == OPERATOR_IMAGE
     assert {call[0] for call in api_calls(kube_api)} == {"FETCH", "LIST"}
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.k8s.dispatcher_manifest import JOB_RULES, node_reader_rules
+from shared.k8s.dispatcher_spec import JOB_RULES, node_reader_rules
 from shared.k8s.invocation import DispatchRequest, run_invocation
 from tests.integration.test_helm_chart import CHART, CHECKOV, HELM, helm
 from tests.support.galera_shapes import BITNAMI_IMAGE, OPERATOR_IMAGE, bitnami_cluster, operator_cluster

@@ -330,7 +330,7 @@ def test_plain_rbac_manifests_grant_what_the_kubernetes_module_grants() -> None:
 
 
 def test_physical_node_lookup_is_opt_in_and_grants_exactly_what_it_calls() -> None:
-    from shared.k8s.dispatcher_manifest import node_reader_rules
+    from shared.k8s.dispatcher_spec import node_reader_rules
 
     [rules] = [entry["node_reader_rules"] for entry in parsed(TERRAFORM / "modules" / "kubernetes")["locals"]
                if "node_reader_rules" in entry]

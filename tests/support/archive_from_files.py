@@ -19,9 +19,10 @@ from shared.binlogs import layout
 from shared.binlogs.events import TransactionScanner, read_file_events
 from shared.binlogs.gtid import advance, contains, covered_by, format_state, parse_state
 from shared.binlogs.index import archived_state, last_record, next_seq, write_record
-from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode, format_time
+from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode
 from shared.binlogs.segments import build_segment
 from shared.storage import Storage
+from shared.times import format_time
 
 
 def server_binlog_files(datadir: Path) -> list[Path]:

@@ -73,7 +73,7 @@ def archive(source: TestServer, bucket: Path, *, prefix: str = PREFIX) -> None:
 
 
 def last_archived_second(bucket: Path, *, prefix: str = PREFIX) -> str:
-    """The end of the recoverable window, as ``list`` shows it to a user ('' for an empty archive)."""
+    """The end of the gap-free window, as ``list`` shows it to a user ('' for an empty archive)."""
     history = list(iter_history(open_storage(f"file://{bucket}"), prefix))
     segments = [r for r in history if isinstance(r, SegmentRecord)]
     return segments[-1].last_event_time if segments else ""

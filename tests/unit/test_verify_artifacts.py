@@ -1,4 +1,4 @@
-"""``verify`` on artifacts built exactly as the backup builds them (shared.archive / shared.compression),
+"""``verify`` on artifacts built exactly as the backup builds them (shared.tarball / shared.compression),
 stored in a local bucket: intact ones pass in every format; each kind of damage is named."""
 
 from __future__ import annotations

@@ -33,11 +33,12 @@ from agent.pitr.archiver.watchdog import Watchdog
 from shared.binlogs.events import GTID_LIST_EVENT, TransactionScanner, gtid_list_of
 from shared.binlogs.gtid import Gtid, advance, format_state, parse_state
 from shared.binlogs.index import archived_state, last_record, next_seq
-from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode, parse_time
+from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode
 from shared.config.binlog import ArchiveSettings, Endpoint
 from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.errors import BackupFailedError
 from shared.storage.base import Storage
+from shared.times import parse_time
 
 log = logging.getLogger("mariadb_ha_backup.archive")
 
@@ -72,7 +73,7 @@ def resume_position(storage: Storage, prefix: str) -> ArchivePosition:
     if isinstance(record, SegmentRecord):
         last_time = record.last_time
     elif isinstance(record, GapRecord) and record.to_time:
-        last_time = parse_time(record.to_time)
+        last_time = parse_time(record.to_time, what="gap record to_time")
     return ArchivePosition(seq=next_seq(record), state=parse_state(archived_state(record)), last_time=last_time)
 
 

@@ -22,11 +22,12 @@ from shared.binlogs import layout
 from shared.binlogs.events import Event, Transaction
 from shared.binlogs.gtid import Gtid, advance, contains, format_state, parse_state
 from shared.binlogs.index import write_record
-from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode, format_time
+from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode
 from shared.binlogs.segments import build_segment
 from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.storage.base import Storage
 from shared.storage.replayable import replayable_bytes
+from shared.times import format_time
 
 log = logging.getLogger("mariadb_ha_backup.archive")
 

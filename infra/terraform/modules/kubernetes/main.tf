@@ -69,7 +69,7 @@ resource "kubernetes_role_binding_v1" "secret_reader" {
 # Physical backups (opt-in, BACKUP_METHOD=physical on the function): the dispatcher chooses a Ready
 # Galera node and pins the Job beside it, so it also reads the one Service's selector, lists pods,
 # reads PVCs and (mariadb-operator) the MariaDB's status.currentPrimary. Exactly the calls it makes:
-# the list in shared/k8s/dispatcher_manifest.py node_reader_rules (a test compares them).
+# the list in shared/k8s/dispatcher_spec.py node_reader_rules (a test compares them).
 locals {
   node_reader_rules = [
     { api_groups = [""], resources = ["services"], resource_names = [var.mariadb_service_name], verbs = ["get"] },
@@ -138,7 +138,7 @@ resource "kubernetes_role_binding_v1" "dispatcher" {
 
 # The binlog archiver (opt-in): `archive-binlogs --follow` as a one-replica Deployment running the
 # backup Job's pod (same image, ServiceAccount and Secret access, same hardening). It mirrors
-# infra/kubernetes/binlog-archiver.yaml, rendered from shared/k8s/archiver_manifest.py.
+# infra/kubernetes/binlog-archiver.yaml, rendered from shared/k8s/archiver_spec.py.
 
 locals {
   archiver_labels = {

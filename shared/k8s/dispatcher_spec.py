@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from shared.k8s.job_manifest import KubeObject, cronjob_around, cronjob_name, target_labels
 from shared.k8s.job_settings import job_settings_from_env
+from shared.k8s.job_spec import KubeObject, cronjob_around, cronjob_name, target_labels
 from shared.k8s.physical_job import physical_settings_from_env
 from shared.k8s.targets import Target
 
