@@ -105,6 +105,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("BINLOG_SOURCES", "--binlog-sources",
            "archive-binlogs: nodes to follow, host[:port],... (default: the host; Galera: list every node)", "binlog",
            (ARCHIVE,)),
+    Option("BINLOG_SOURCES_SERVICE", "--binlog-sources-service",
+           "archive-binlogs: follow the pods behind this Service (in CELL_DEFAULT_NAMESPACE), read through the "
+           "Kubernetes API, instead of a BINLOG_SOURCES list", "binlog", (ARCHIVE,)),
     # Loaded by shared.encryption (load_encryption_settings / load_decryption_settings) and
     # shared.storage.object_lock (load_lock_settings). Recipients are public keys; an identity is never
     # passed to a backup Job (the backup needs none).

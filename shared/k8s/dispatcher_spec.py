@@ -27,11 +27,19 @@ _RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi", "ephemeral-storage"
               "limits": {"cpu": "500m", "memory": "256Mi", "ephemeral-storage": "128Mi"}}
 
 
-def node_reader_rules(service: str) -> list[KubeObject]:
-    """What choosing the node needs: the Service's selector, its pods, the PVC, the operator's status."""
+def pod_reader_rules(service: str) -> list[KubeObject]:
+    """Finding the pods behind one Service: its selector, then the pods. The binlog archiver's Role gets
+    these when it follows a Service's pods (BINLOG_SOURCES_SERVICE)."""
     return [
         {"apiGroups": [""], "resources": ["services"], "resourceNames": [service], "verbs": ["get"]},
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+    ]
+
+
+def node_reader_rules(service: str) -> list[KubeObject]:
+    """What choosing the node needs: the Service's selector, its pods, the PVC, the operator's status."""
+    return [
+        *pod_reader_rules(service),
         {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get"]},
         {"apiGroups": ["k8s.mariadb.com"], "resources": ["mariadbs"], "verbs": ["get"]},
     ]

@@ -115,16 +115,7 @@ def find_backup_node(*, access: ClusterAccess, namespace: str, service: str, pre
 
     core = CoreV1Api(access.api_client)
     where = f"namespace {namespace!r}"
-    svc = _read(lambda: core.read_namespaced_service(service, namespace, _preload_content=False,
-                                                     _request_timeout=REQUEST_TIMEOUT),
-                what=f"reading Service {service!r} in {where}", access=access)
-    selector = (svc.get("spec") or {}).get("selector") or {}
-    if not selector:
-        raise PodShapeError(f"Service {service!r} in {where} has no selector: its pods cannot be found")
-    label_selector = ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
-    pods = _read(lambda: core.list_namespaced_pod(namespace, label_selector=label_selector, _preload_content=False,
-                                                  _request_timeout=REQUEST_TIMEOUT),
-                 what=f"listing the pods of Service {service!r} in {where}", access=access)["items"]
+    pods = service_pods(access=access, namespace=namespace, service=service)
     writer = _operator_primary(access=access, namespace=namespace, pods=pods)
     node = describe_node(choose_pod(pods, writer=writer, preferred=preferred), server_container=server_container,
                          writer=writer, fallback_uid=fallback_uid)
@@ -136,6 +127,46 @@ def find_backup_node(*, access: ClusterAccess, namespace: str, service: str, pre
              node.node_name, node.claim, " — the writer: no other node is Ready" if node.writer else "",
              extra={"event": "backup_node_chosen", "pod": node.pod, "node": node.node_name, "claim": node.claim})
     return node
+
+
+def service_pods(*, access: ClusterAccess, namespace: str, service: str) -> list[dict[str, Any]]:
+    """The pods the Service selects, as the API server sent them."""
+    from kubernetes.client import CoreV1Api
+
+    core = CoreV1Api(access.api_client)
+    where = f"namespace {namespace!r}"
+    svc = _read(lambda: core.read_namespaced_service(service, namespace, _preload_content=False,
+                                                     _request_timeout=REQUEST_TIMEOUT),
+                what=f"reading Service {service!r} in {where}", access=access)
+    selector = (svc.get("spec") or {}).get("selector") or {}
+    if not selector:
+        raise PodShapeError(f"Service {service!r} in {where} has no selector: its pods cannot be found")
+    label_selector = ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
+    pods: list[dict[str, Any]] = _read(
+        lambda: core.list_namespaced_pod(namespace, label_selector=label_selector, _preload_content=False,
+                                         _request_timeout=REQUEST_TIMEOUT),
+        what=f"listing the pods of Service {service!r} in {where}", access=access)["items"]
+    return pods
+
+
+def pod_endpoints(*, access: ClusterAccess, namespace: str, service: str,
+                  server_container: str | None = None) -> list[tuple[str, int]]:
+    """``(host, port)`` of every pod behind the Service, by ordinal: the binlog archiver's sources. Ready or
+    not: a StatefulSet pod's DNS name outlives its restarts, and the archiver skips a node it cannot follow."""
+    pods = sorted((pod for pod in service_pods(access=access, namespace=namespace, service=service)
+                   if not pod["metadata"].get("deletionTimestamp")), key=_ordinal)
+    if not pods:
+        raise NoBackupNodeError(f"Service {service!r} in namespace {namespace!r} selects no pods")
+    return [(_stable_address(pod), _mysql_port(_server_container(pod["spec"], name=pod["metadata"]["name"],
+                                                                  wanted=server_container))) for pod in pods]
+
+
+def _stable_address(pod: Mapping[str, Any]) -> str:
+    spec = pod["spec"]
+    if not (spec.get("hostname") and spec.get("subdomain")):
+        raise PodShapeError(f"pod {pod['metadata']['name']!r} has no stable DNS name (hostname and subdomain, as "
+                            "StatefulSet pods behind a headless Service have): list the nodes in BINLOG_SOURCES")
+    return _address(pod)
 
 
 def _usable(pod: Mapping[str, Any]) -> bool:

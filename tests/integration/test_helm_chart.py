@@ -46,7 +46,8 @@ VALUE_TO_ENV = {
     ("resources", "requests", "ephemeral-storage"): "JOB_EPHEMERAL_STORAGE_REQUEST",
     ("resources", "limits", "ephemeral-storage"): "JOB_EPHEMERAL_STORAGE_LIMIT",
 }
-PITR_TO_ENV = {"uploadSeconds": "BINLOG_UPLOAD_SECONDS", "sources": "BINLOG_SOURCES", "serverId": "BINLOG_SERVER_ID"}
+PITR_TO_ENV = {"uploadSeconds": "BINLOG_UPLOAD_SECONDS", "sources": "BINLOG_SOURCES", "serverId": "BINLOG_SERVER_ID",
+               "sourcesService": "BINLOG_SOURCES_SERVICE"}
 PROVIDER_BUCKET = {"aws": {("storage", "s3", "bucket"): "S3_BUCKET", ("storage", "s3", "region"): "AWS_REGION"},
                    "gcp": {("storage", "gcs", "bucket"): "GCS_BUCKET"},
                    "azure": {("storage", "azure", "container"): "AZURE_STORAGE_CONTAINER",

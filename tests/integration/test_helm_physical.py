@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.k8s.dispatcher_spec import JOB_RULES, node_reader_rules
+from shared.k8s.dispatcher_spec import JOB_RULES, node_reader_rules, pod_reader_rules
 from shared.k8s.invocation import DispatchRequest, run_invocation
 from tests.integration.test_helm_chart import CHART, CHECKOV, HELM, helm
 from tests.support.galera_shapes import BITNAMI_IMAGE, OPERATOR_IMAGE, bitnami_cluster, operator_cluster
@@ -255,3 +255,18 @@ def test_swap_of_a_real_prepared_copy_starts_a_server_equal_to_the_source(tmp_pa
     finally:
         process.terminate()
         process.wait(timeout=60)
+
+
+def test_archiver_follows_the_pods_behind_a_service_with_just_the_rights_to_find_them() -> None:
+    done = helm("template", "r", ".", "--namespace", "db-operator", "--set", "pitr.enabled=true",
+                "--set", "pitr.sourcesService=galera-internal", "--set", "mariadb.service=galera")
+    assert done.returncode == 0, done.stderr
+    docs = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+    [archiver] = named(docs, "Deployment").values()
+    env = {e["name"]: e["value"] for e in archiver["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["BINLOG_SOURCES_SERVICE"] == "galera-internal" and "BINLOG_SOURCES" not in env
+    assert named(docs, "Role")["r-secret-reader"]["rules"] == [
+        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["mariadb-ha"], "verbs": ["get"]},
+        *pod_reader_rules("galera-internal")]
+    plain = [doc for doc in yaml.safe_load_all(helm("template", "r", ".", "--set", "pitr.enabled=true").stdout) if doc]
+    assert [rule["resources"] for rule in named(plain, "Role")["r-secret-reader"]["rules"]] == [["secrets"]]

@@ -381,3 +381,10 @@ def test_binlog_archiver_is_opt_in_and_runs_the_rendered_deployments_pod() -> No
     assert {v["name"]: v["empty_dir"][0]["size_limit"] for v in pod["volume"]} == {
         v["name"]: v["emptyDir"]["sizeLimit"] for v in expected["volumes"]}
     assert container["security_context"][0]["read_only_root_filesystem"] is True
+
+
+def test_archiver_reads_pods_only_when_it_follows_a_service() -> None:
+    [dynamic] = one("kubernetes", "kubernetes_role_v1", "secret_reader")["dynamic"]
+    assert dynamic["rule"]["for_each"].startswith(
+        '${var.binlog_archiver_enabled && lookup(var.binlog_archiver_env, "BINLOG_SOURCES_SERVICE", "") != "" ?')
+    assert '"services"' in dynamic["rule"]["for_each"] and '"pods"' in dynamic["rule"]["for_each"]

@@ -23,6 +23,7 @@ mariadb-ha-backup-{{ trunc 25 $service | trimSuffix "-" }}-{{ sha256sum $service
 {{- $pairs := list -}}
 {{- if not (kindIs "invalid" $p.serverId) }}{{ $pairs = append $pairs (list "BINLOG_SERVER_ID" $p.serverId) }}{{ end -}}
 {{- if $p.sources }}{{ $pairs = append $pairs (list "BINLOG_SOURCES" $p.sources) }}{{ end -}}
+{{- if $p.sourcesService }}{{ $pairs = append $pairs (list "BINLOG_SOURCES_SERVICE" $p.sourcesService) }}{{ end -}}
 {{- if not (kindIs "invalid" $p.uploadSeconds) }}{{ $pairs = append $pairs (list "BINLOG_UPLOAD_SECONDS" $p.uploadSeconds) }}{{ end -}}
 {{- toJson $pairs -}}
 {{- end -}}

@@ -44,6 +44,22 @@ resource "kubernetes_role_v1" "secret_reader" {
     resource_names = [var.secret_name]
     verbs          = ["get"]
   }
+
+  # The binlog archiver following the pods behind a Service (BINLOG_SOURCES_SERVICE in
+  # binlog_archiver_env) reads that one Service and lists pods: shared/k8s/dispatcher_spec.py
+  # pod_reader_rules.
+  dynamic "rule" {
+    for_each = var.binlog_archiver_enabled && lookup(var.binlog_archiver_env, "BINLOG_SOURCES_SERVICE", "") != "" ? [
+      { resources = ["services"], resource_names = [var.binlog_archiver_env["BINLOG_SOURCES_SERVICE"]], verbs = ["get"] },
+      { resources = ["pods"], resource_names = [], verbs = ["list"] },
+    ] : []
+    content {
+      api_groups     = [""]
+      resources      = rule.value.resources
+      resource_names = length(rule.value.resource_names) > 0 ? rule.value.resource_names : null
+      verbs          = rule.value.verbs
+    }
+  }
 }
 
 resource "kubernetes_role_binding_v1" "secret_reader" {

@@ -70,7 +70,7 @@ variable "mariadb_service_name" {
 }
 
 variable "binlog_archiver_env" {
-  description = "Agent environment for the archiver: the backups' destination (CLOUD_PROVIDER and bucket, or BACKUP_URL; BACKUP_PREFIX) and BINLOG_* settings (BINLOG_UPLOAD_SECONDS, BINLOG_SOURCES). Never a password: it comes from the Secret."
+  description = "Agent environment for the archiver: the backups' destination (CLOUD_PROVIDER and bucket, or BACKUP_URL; BACKUP_PREFIX) and BINLOG_* settings (BINLOG_UPLOAD_SECONDS, BINLOG_SOURCES, or BINLOG_SOURCES_SERVICE: then the agent's Role may also get that Service and list pods). Never a password: it comes from the Secret."
   type        = map(string)
   default     = {}
 
