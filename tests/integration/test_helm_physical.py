@@ -5,10 +5,11 @@ the Job beside the right node."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +157,7 @@ def test_restore_job_prepares_node_zeros_volume_then_swaps_it_as_the_server(shap
     values, mount, datadir, uid = RESTORE_SHAPES[shape]
     job = restore_job(shape, "--set", "physicalRestore.backup=20260101T040000Z")
     pod = job["spec"]["template"]["spec"]
-    [restore], [swap] = pod["initContainers"], pod["containers"]
+    [remote, restore], [swap] = pod["initContainers"], pod["containers"]
     assert job["spec"]["backoffLimit"] == 0
     assert job["metadata"]["labels"]["app.kubernetes.io/component"] == "restore"  # not a backup for the guard
     assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["fsGroup"]) == (uid, uid)
@@ -164,9 +165,15 @@ def test_restore_job_prepares_node_zeros_volume_then_swaps_it_as_the_server(shap
     assert restore["args"] == ["restore", "20260101T040000Z", "--datadir", f"{mount}/.mariadb-ha-restored", "--json"]
     assert restore["image"] == "registry.example.com/mariadb-ha-backup:0.1.0"
     assert swap["image"] == values["serverImage"] and swap["command"][:2] == ["sh", "-c"]
+    # The prepare runs the server's own mariadb-backup: a native sidecar, reached through the shim on PATH.
+    assert (remote["image"], remote["restartPolicy"]) == (values["serverImage"], "Always")
+    restore_env = {e["name"]: e["value"] for e in restore["env"]}
+    assert restore_env["PATH"].startswith("/opt/mariadb-ha-backup-shim:")
+    assert {m["name"]: m["mountPath"] for m in restore["volumeMounts"]}["data"] == mount == {
+        m["name"]: m["mountPath"] for m in remote["volumeMounts"]}["data"]  # same paths on both sides
     assert {e["name"]: e["value"] for e in swap["env"]} == {
         "RESTORED": f"{mount}/.mariadb-ha-restored", "DATADIR": datadir, "MOUNT": mount, "KEEP_PREVIOUS": "false"}
-    assert restore_job(shape)["spec"]["template"]["spec"]["initContainers"][0]["args"][1] == "--latest"
+    assert restore_job(shape)["spec"]["template"]["spec"]["initContainers"][1]["args"][1] == "--latest"
     (tmp_path / "job.yaml").write_text(yaml.safe_dump(job))
     validator = Path(sys.executable).parent / "kubernetes-validate"
     done = subprocess.run([str(validator), "--strict", "-k", "1.30.0", str(tmp_path / "job.yaml")],
@@ -225,6 +232,48 @@ def test_swap_without_a_prepared_copy_touches_nothing(tmp_path: Path) -> None:
     assert [p.name for p in datadir.iterdir()] == ["ibdata1"]
 
 
+@contextlib.contextmanager
+def remote_mariadb_backup(job: dict[str, Any], root: Path) -> Iterator[dict[str, str]]:
+    """The restore Job's sidecar loop (a real sh, the real mariadb-backup) and an environment whose
+    ``mariadb-backup`` is the Job's shim, both exactly as rendered."""
+    pod = job["spec"]["template"]["spec"]
+    remote = pod["initContainers"][0]
+    [configmap] = [doc for doc in yaml.safe_load_all(helm(
+        "template", "r", ".", "--namespace", "databases", "--set", "physicalRestore.enabled=true",
+        "--set", "physicalRestore.claim=c", "--set", "physicalRestore.serverImage=i").stdout)
+        if doc and doc["kind"] == "ConfigMap"]
+    calls, shim = root / "calls", root / "shim"
+    calls.mkdir()
+    shim.mkdir()
+    (shim / "mariadb-backup").write_text(configmap["data"]["mariadb-backup"])
+    (shim / "mariadb-backup").chmod(0o555)
+    server_path = "/usr/local/bin:/usr/bin:/bin"
+    loop = subprocess.Popen(remote["command"], env={"PATH": server_path, "CALLS_DIR": str(calls)},
+                            start_new_session=True)
+    try:
+        yield {"PATH": f"{shim}:{server_path}", "CALLS_DIR": str(calls)}
+    finally:
+        loop.kill()
+        loop.wait()
+
+
+def test_shim_runs_mariadb_backup_next_door_with_its_output_and_exit_code(tmp_path: Path) -> None:
+    with remote_mariadb_backup(restore_job("bitnami"), tmp_path) as env:
+        version = subprocess.run(["mariadb-backup", "--version"], env=env, capture_output=True, text=True,
+                                 timeout=60, check=False)
+        refused = subprocess.run(["mariadb-backup", "--backup", "--target-dir=/tmp/x"], env=env,
+                                 capture_output=True, text=True, timeout=60, check=False)
+        failed = subprocess.run(["mariadb-backup", "--prepare", f"--target-dir={tmp_path / 'missing'}"], env=env,
+                                capture_output=True, text=True, timeout=60, check=False)
+    local = subprocess.run(["mariadb-backup", "--version"], capture_output=True, text=True, check=True)
+    # The server's own version line (only the program's path differs): what the agent's series check reads.
+    assert (version.returncode, version.stdout) == (0, local.stdout)
+    assert version.stderr.split(" ", 1)[1] == local.stderr.split(" ", 1)[1]
+    assert (refused.returncode, refused.stderr) == (2, "remote mariadb-backup: refusing option --backup\n")
+    assert failed.returncode != 0 and failed.stderr
+    assert list((tmp_path / "calls").iterdir()) == []  # every call cleaned up
+
+
 def test_swap_of_a_real_prepared_copy_starts_a_server_equal_to_the_source(tmp_path: Path, sample_server) -> None:  # type: ignore[no-untyped-def]
     """The whole second half with real tools: mariadb-backup's copy (through the sidecar), prepared on the
     node's volume beside old data, swapped in by the rendered script; mariadbd starts on the datadir and
@@ -238,8 +287,11 @@ def test_swap_of_a_real_prepared_copy_starts_a_server_equal_to_the_source(tmp_pa
     sidecar = start_sidecar(tmp_path, sample_server)
     receive(tmp_path / "stream", datadir / ".mariadb-ha-restored")
     assert sidecar.wait(timeout=60) == 0
-    subprocess.run(["mariadb-backup", "--prepare", f"--target-dir={datadir / '.mariadb-ha-restored'}"],
-                   check=True, capture_output=True)
+    with remote_mariadb_backup(restore_job("mariadb-operator"), tmp_path) as shim_env:
+        prepared = subprocess.run(["mariadb-backup", "--prepare", f"--target-dir={datadir / '.mariadb-ha-restored'}"],
+                                  env=shim_env, capture_output=True, text=True, timeout=300, check=False)
+    assert prepared.returncode == 0, prepared.stderr
+    assert "completed OK!" in prepared.stderr  # mariadb-backup's own last line, relayed by the shim
 
     done = run_swap(restore_job("mariadb-operator"), root=tmp_path)
     assert done.returncode == 0, done.stderr
