@@ -10,14 +10,17 @@
   mariadb-backup opens every file of the datadir O_RDONLY (traced with strace on 10.11: all writes go
   to ``--target-dir``/``--extra-lsndir``) and takes the datadir and InnoDB paths from the server's
   ``SHOW VARIABLES``, so the same mount path is all it needs.
-- the sidecar ``mariadb-backup``: the server container's image, run as the server's uid/gid (the data
-  directories are 0700), the password key of the Secret mounted as a file (the kubelet reads it: no
-  RBAC), same hardening as the agent.
+- the native sidecar ``mariadb-backup`` (an init container with ``restartPolicy: Always``, Kubernetes
+  1.29+): the server container's image, run as the server's uid/gid (the data directories are 0700),
+  the password key of the Secret mounted as a file (the kubelet reads it: no RBAC), same hardening as
+  the agent.
 - pod ``fsGroup`` = the server's group, so the shared emptyDir (FIFO, request, exit code, LSN info) is
   group-shared between the agent (uid 10001) and the sidecar; the server pod's ``imagePullSecrets``,
   so its private image can be pulled here too.
 - the agent gets ``BACKUP_METHOD=physical``, ``PHYSICAL_STREAM_DIR`` and ``MARIADB_HOST``/``PORT`` of
-  the chosen pod (its own queries must reach the node whose files are copied, not the Service).
+  the chosen pod (its own queries must reach the node whose files are copied, not the Service), and
+  runs through ``python -m shared.physical_sidecar --exec-agent``, which puts the sidecar's
+  ``mariadb-backup`` shim first on PATH and execs ``mariadb-ha-backup backup`` (exit codes unchanged).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from shared.k8s.galera_nodes import OFFICIAL_IMAGE_UID, BackupNode
 from shared.k8s.job_settings import IMAGE_REFERENCE
 from shared.k8s.job_spec import CONTAINER_NAME, KubeObject
 from shared.k8s.targets import Target
-from shared.physical_sidecar import PASSWORD_FILE, REQUEST_TIMEOUT_SECONDS, SIDECAR_SCRIPT, STREAM_DIR, STREAM_DIR_ENV
+from shared.physical_sidecar import PASSWORD_FILE, SIDECAR_SCRIPT, STREAM_DIR, STREAM_DIR_ENV
 
 SIDECAR_NAME = "mariadb-backup"
 SOURCE_POD_ANNOTATION = "mariadb-ha-backup/source-pod"
@@ -105,7 +108,9 @@ def build_physical_job(*, job: KubeObject, target: Target, node: BackupNode,
         ("BACKUP_METHOD", "physical"), (STREAM_DIR_ENV, STREAM_DIR),
         ("MARIADB_HOST", node.host), ("MARIADB_PORT", str(node.port)))]
     agent["volumeMounts"].append({"name": "stream", "mountPath": STREAM_DIR})
-    pod["containers"].append(_sidecar(node=node, image=settings.image or node.image))
+    # The agent as always, with a `mariadb-backup` first on PATH that is the sidecar (shared.physical_sidecar).
+    agent["command"] = ["python", "-m", "shared.physical_sidecar", "--exec-agent"]
+    pod["initContainers"] = [_sidecar(node=node, image=settings.image or node.image)]
     return job
 
 
@@ -114,10 +119,12 @@ def _sidecar(*, node: BackupNode, image: str) -> KubeObject:
     if node.sub_path:
         data_mount["subPath"] = node.sub_path
     env = {"STREAM_DIR": STREAM_DIR, "PASSWORD_FILE": PASSWORD_FILE, "MARIADB_HOST": node.host,
-           "MARIADB_PORT": str(node.port), "TMPDIR": "/tmp", "REQUEST_TIMEOUT_SECONDS": str(REQUEST_TIMEOUT_SECONDS)}  # noqa: S108  # an emptyDir
+           "MARIADB_PORT": str(node.port), "TMPDIR": "/tmp"}  # noqa: S108  # an emptyDir
     return {
         "name": SIDECAR_NAME,
         "image": image,
+        # A native sidecar: it serves the agent's calls and the kubelet stops it once the agent has exited.
+        "restartPolicy": "Always",
         # The script, not the image's entrypoint: server images' entrypoints start (or initialise) a server.
         "command": ["sh", "-c", SIDECAR_SCRIPT],
         "env": [{"name": name, "value": value} for name, value in env.items()],

@@ -66,21 +66,23 @@ def expected_job(*, namespace: str, service: str, secret: str, key: str, pod: st
             {"name": "PHYSICAL_STREAM_DIR", "value": "/run/mariadb-ha-backup"},
             {"name": "MARIADB_HOST", "value": host}, {"name": "MARIADB_PORT", "value": "3306"}]
     agent["volumeMounts"].append({"name": "stream", "mountPath": "/run/mariadb-ha-backup"})
-    spec["containers"].append({
+    agent["command"] = ["python", "-m", "shared.physical_sidecar", "--exec-agent"]  # then args: ["backup"]
+    spec["initContainers"] = [{
         "name": "mariadb-backup",
         "image": image,
+        "restartPolicy": "Always",  # a native sidecar: stopped by the kubelet once the agent has exited
         "command": ["sh", "-c", SIDECAR_SCRIPT],
         "env": [{"name": "STREAM_DIR", "value": "/run/mariadb-ha-backup"},
                 {"name": "PASSWORD_FILE", "value": "/run/secrets/mariadb-ha-backup/password"},
                 {"name": "MARIADB_HOST", "value": host}, {"name": "MARIADB_PORT", "value": "3306"},
-                {"name": "TMPDIR", "value": "/tmp"}, {"name": "REQUEST_TIMEOUT_SECONDS", "value": "900"}],
+                {"name": "TMPDIR", "value": "/tmp"}],
         "resources": SIDECAR_RESOURCES,
         "securityContext": {"runAsUser": uid, "runAsGroup": gid, **SIDECAR_HARDENING},
         "volumeMounts": [{"name": "mariadb-data", "mountPath": mount_path, "readOnly": True},
                          {"name": "stream", "mountPath": "/run/mariadb-ha-backup"},
                          {"name": "mariadb-password", "mountPath": "/run/secrets/mariadb-ha-backup", "readOnly": True},
                          {"name": "sidecar-tmp", "mountPath": "/tmp"}],
-    })
+    }]
     return job
 
 
@@ -193,7 +195,7 @@ def test_dry_run_reads_the_pods_and_creates_nothing(kube_api: KubeApi) -> None:
     kube_api.seed(*operator_cluster())
     [job] = invoke(kube_api, OPERATOR_TARGET, request={"dry_run": True})["jobs"]
     assert job["status"] == "dry-run"
-    assert job["job"]["spec"]["template"]["spec"]["containers"][1]["image"] == OPERATOR_IMAGE
+    assert job["job"]["spec"]["template"]["spec"]["initContainers"][0]["image"] == OPERATOR_IMAGE
     assert {call[0] for call in api_calls(kube_api)} == {"FETCH", "LIST"}
 
 

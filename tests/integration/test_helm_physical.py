@@ -82,7 +82,7 @@ def test_the_rendered_dispatcher_creates_the_job_beside_the_node(example: str, k
     assert [job["status"] for job in result.response()["jobs"]] == ["created"]
     [job] = kube_api.created_jobs()
     spec = job["spec"]["template"]["spec"]
-    agent, sidecar = spec["containers"]
+    [agent], [sidecar] = spec["containers"], spec["initContainers"]
     assert job["metadata"]["annotations"]["mariadb-ha-backup/source-pod"] == pod
     assert {v["name"]: v for v in spec["volumes"]}["mariadb-data"]["persistentVolumeClaim"] == {
         "claimName": claim, "readOnly": True}
@@ -285,8 +285,11 @@ def test_swap_of_a_real_prepared_copy_starts_a_server_equal_to_the_source(tmp_pa
     datadir.mkdir(parents=True)
     (datadir / "ibdata1").write_text("the broken cluster's data")
     sidecar = start_sidecar(tmp_path, sample_server)
-    receive(tmp_path / "stream", datadir / ".mariadb-ha-restored")
-    assert sidecar.wait(timeout=60) == 0
+    try:
+        receive(tmp_path / "stream", datadir / ".mariadb-ha-restored")
+    finally:
+        sidecar.kill()  # it serves calls until stopped (the kubelet does it in the Job)
+        sidecar.wait()
     with remote_mariadb_backup(restore_job("mariadb-operator"), tmp_path) as shim_env:
         prepared = subprocess.run(["mariadb-backup", "--prepare", f"--target-dir={datadir / '.mariadb-ha-restored'}"],
                                   env=shim_env, capture_output=True, text=True, timeout=300, check=False)

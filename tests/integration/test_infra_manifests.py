@@ -152,4 +152,5 @@ def test_physical_dispatcher_creates_the_job_beside_a_node_with_exactly_its_rbac
     assert [job["status"] for job in result.response()["jobs"]] == ["created"]
     [job] = kube_api.created_jobs()
     assert job["metadata"]["annotations"]["mariadb-ha-backup/source-pod"] == "mariadb-ha-2"
-    assert [c["name"] for c in job["spec"]["template"]["spec"]["containers"]] == ["agent", "mariadb-backup"]
+    pod = job["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["containers"] + pod["initContainers"]] == ["agent", "mariadb-backup"]
