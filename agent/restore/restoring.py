@@ -31,6 +31,7 @@ from agent.common.accounts import (
     missing_definers,
 )
 from agent.common.dumpfile import DumpSyntaxError, read_units
+from agent.common.kept_grants import give_back_lost, grants_of_existing, missing_object_grants, settle_role_admins
 from agent.restore.parallel_loading import ParallelLoader
 from agent.restore.selection import Selection
 from agent.restore.target import packet_limit, reference_notes, undo_failed_database
@@ -109,8 +110,10 @@ def restore_backup(storage: Storage, manifest: Manifest, *, defaults_file: Path,
                                                         "database": request.database})
     selection = Selection(request.database, known_databases=frozenset(manifest.inventory.databases))
     accounts_sql, notes = accounts_file(storage, manifest, mode=request.accounts, identities=identities)
+    kept = grants_of_existing(defaults_file)  # before any account is created: only the target's own
     created = create_accounts(defaults_file, accounts_sql) if accounts_sql else []
     early = give_grants(defaults_file, account_grants(accounts_sql, created)) if accounts_sql else []
+    early += settle_role_admins(defaults_file, accounts_sql, created=created) if accounts_sql else []
     with packet_limit(defaults_file, needed=manifest.source.max_allowed_packet):
         try:
             read = load_selection(storage, manifest, selection, defaults_file=defaults_file, run_dir=run_dir,
@@ -120,8 +123,15 @@ def restore_backup(storage: Storage, manifest: Manifest, *, defaults_file: Path,
                                         existed=request.database in existing)
             made = [f"accounts created before the failure: {', '.join(created)}"] if created else []
             hint = ["restore with --accounts restore, or create the account first"] if "1449" in str(exc) else []
-            raise type(exc)("; ".join([str(exc), left, *made, *hint, *reference_notes(selection)])) from None
-    notes += [f"grant not given: {g} ({e})" for g, e in give_grants(defaults_file, [g for g, _ in early])]
+            said = [left] if left not in str(exc) else []  # a loader may already have said what is left
+            raise type(exc)("; ".join([str(exc), *said, *made, *hint, *reference_notes(selection)])) from None
+    late = give_grants(defaults_file, [g for g, _ in early])
+    notes += [f"grant not given: {g} ({e})" for g, e in late]
+    notes += [f"grant lost by the load, not given back: {g} ({e})" for g, e in give_back_lost(defaults_file, kept)]
+    if accounts_sql:
+        notes += [f"grant in the backup, not held after the restore: {g}" for g in
+                  missing_object_grants(defaults_file, accounts_sql, databases=_restored(manifest, request),
+                                        not_given=[g for g, _ in late])]
     notes += reference_notes(selection)
     notes += [f"definer missing: {m}" for m in missing_definers(defaults_file, _restored(manifest, request))]
     return RestoreResult(backup_id=manifest.id, database=request.database, verified_first=request.verify_first,

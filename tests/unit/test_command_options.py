@@ -12,6 +12,7 @@ import pytest
 from agent.cli import build_parser, main
 from shared.config import OPTIONS, ConfigValues
 from shared.config.options import COMMANDS
+from shared.config.reference import render_reference
 from shared.errors import EXIT_BAD_INPUT
 
 
@@ -80,3 +81,11 @@ def test_commands_read_only_what_the_table_gives_them_and_ignore_other_variables
     assert code in (0, 1)
     allowed = {o.env for o in OPTIONS if argv[0] in o.commands}
     assert read and read <= allowed, read - allowed
+
+
+def test_the_configuration_reference_is_rendered_from_the_table() -> None:
+    """docs/CONFIGURATION.md is generated (scripts/config-reference): change OPTIONS, re-render."""
+    written = (Path(__file__).resolve().parents[2] / "docs" / "CONFIGURATION.md").read_text(encoding="utf-8")
+    assert written == render_reference(), "docs/CONFIGURATION.md is out of date: run scripts/config-reference"
+    for option in OPTIONS:
+        assert f"| `{option.env}` |" in written
