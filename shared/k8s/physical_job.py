@@ -104,9 +104,11 @@ def build_physical_job(*, job: KubeObject, target: Target, node: BackupNode,
         {"name": "sidecar-tmp", "emptyDir": {"sizeLimit": _SIDECAR_TMP_SIZE_LIMIT}},
     ]
     agent = next(c for c in pod["containers"] if c["name"] == CONTAINER_NAME)
+    # BACKUP_METHOD may already be there (passed through from the dispatcher's environment): once is enough.
+    present = {item["name"] for item in agent["env"]}
     agent["env"] += [{"name": name, "value": value} for name, value in (
         ("BACKUP_METHOD", "physical"), (STREAM_DIR_ENV, STREAM_DIR),
-        ("MARIADB_HOST", node.host), ("MARIADB_PORT", str(node.port)))]
+        ("MARIADB_HOST", node.host), ("MARIADB_PORT", str(node.port))) if name not in present]
     agent["volumeMounts"].append({"name": "stream", "mountPath": STREAM_DIR})
     # The agent as always, with a `mariadb-backup` first on PATH that is the sidecar (shared.physical_sidecar).
     agent["command"] = ["python", "-m", "shared.physical_sidecar", "--exec-agent"]
