@@ -106,7 +106,7 @@ def run_backup(
                                 progress=progress or (lambda n: None), encoders=encryption.encoders(),
                                 sniffer=DumpSniffer() if info.log_bin else None)
         retain = retainer(storage, lock, started=started)
-        with _removed_unless_committed(storage, keys):
+        with removed_unless_committed(storage, keys):
             artifact, rows = _with_retries(settings, "mariadb-dump", lambda: produce_counted(upload, settings.format))
             retain(keys.artifact)
             extras = dump.extras(defaults, info)
@@ -144,7 +144,7 @@ def _log_start(settings: Settings, keys: BackupKeys, info: ServerInfo) -> None:
 
 
 @contextmanager
-def _removed_unless_committed(storage: Storage, keys: BackupKeys) -> Iterator[None]:
+def removed_unless_committed(storage: Storage, keys: BackupKeys) -> Iterator[None]:
     """If anything fails before the backup is committed, delete what this run already stored (the
     manifest too: setting its retention may have failed after it was written). Objects already retained
     stay in the bucket's version history until their date, invisible to list, restore and prune."""

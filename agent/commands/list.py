@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from agent.commands.options import add_command
 from shared.config import ConfigValues, load_destination, load_retry
 from shared.errors import EXIT_OK
+from shared.manifest import FULL, Manifest
 
 if TYPE_CHECKING:
     from agent.common import BackupEntry
@@ -36,7 +37,8 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     if not entries:
         print(f"no backups under {bucket.storage.url} {bucket.prefix}/")
     else:
-        print(f"{'ID':<17} {'STATE':<10} {'FORMAT':<7} {'DUMP':>10} {'STORED':>10}  {'SHA1':<40}  SOURCE")
+        print(f"{'ID':<17} {'STATE':<10} {'METHOD':<16} {'FORMAT':<12} {'DUMP':>10} {'STORED':>10}  "
+              f"{'SHA1':<40}  SOURCE")
         print("\n".join(_line(e) for e in entries))
     if archive.history:
         print("\n" + windows_text(archive, entries))
@@ -52,7 +54,8 @@ def as_json(entry: BackupEntry) -> dict[str, Any]:
     m = entry.manifest
     return {**base, "finished_at": m.finished_at, "format": m.format, "artifact_key": m.artifact.key,
             "sha1": m.artifact.sha1, "raw_bytes": m.artifact.raw_bytes, "compressed_bytes": m.artifact.compressed_bytes,
-            "layers": m.artifact.layers,
+            "layers": m.artifact.layers, "method": m.method,
+            "physical": asdict(m.physical) if m.physical else None,
             "encryption": asdict(m.encryption) if m.encryption else None,
             "retention": asdict(m.retention) if m.retention else None,
             "source": {"host": m.source.host, "port": m.source.port, "server_version": m.source.server_version,
@@ -64,11 +67,19 @@ def _line(entry: BackupEntry) -> str:
     m = entry.manifest
     if m is None:
         state = entry.state.upper()
-        return f"{entry.backup_id:<17} {state:<10} {'-':<7} {'-':>10} {_size(entry.stored_bytes):>10}  " \
+        return f"{entry.backup_id:<17} {state:<10} {'-':<16} {'-':<12} {'-':>10} {_size(entry.stored_bytes):>10}  " \
                f"{'-':<40}  {entry.problem or f'{len(entry.objects)} object(s), no manifest'}"
     source = f"{m.source.host}:{m.source.port} ({m.source.server_hostname or '?'}, {m.source.server_version})"
-    return (f"{entry.backup_id:<17} {entry.state:<10} {m.format:<7} {_size(m.artifact.raw_bytes):>10} "
+    return (f"{entry.backup_id:<17} {entry.state:<10} {method_text(m):<16} {m.format:<12} "
+            f"{_size(m.artifact.raw_bytes):>10} "
             f"{_size(m.artifact.compressed_bytes):>10}  {m.artifact.sha1:<40}  {source}")
+
+
+def method_text(m: Manifest) -> str:
+    """``logical``, ``physical full`` or ``physical incr`` (an incremental: its chain is in --json)."""
+    if m.physical is None:
+        return m.method
+    return f"{m.method} {'full' if m.physical.kind == FULL else 'incr'}"
 
 
 def _size(n: int) -> str:

@@ -40,7 +40,7 @@ from shared.binlogs.layout import binlogs_root
 from shared.binlogs.records import GapRecord, SegmentRecord
 from shared.binlogs.segments import build_segment, segment_plaintext
 from shared.errors import BackupFailedError, BadInputError
-from shared.manifest import Manifest
+from shared.manifest import LOGICAL, Manifest
 from shared.storage import Storage
 from shared.times import format_time
 
@@ -75,16 +75,20 @@ class ReplayPlan:
 
 
 def plan_point_in_time(storage: Storage, *, prefix: str, backups: list[BackupEntry], until: datetime,
-                       work_dir: Path, identities: Sequence[Any] = ()) -> ReplayPlan:
+                       work_dir: Path, identities: Sequence[Any] = (), method: str = LOGICAL) -> ReplayPlan:
     view = read_archive(storage, prefix)
     if not view.windows:
         raise PointInTimeRefusedError(f"there is no binlog archive under {binlogs_root(prefix)}: run archive-binlogs")
     if until > view.windows[-1].end_time:
         raise PointInTimeRefusedError(f"{format_time(until)} is later than the last archived transaction "
                                       f"({format_time(view.windows[-1].end_time)})")
-    candidates = [e.manifest for e in backups if e.complete and e.manifest and e.manifest.binlog and e.started <= until]
+    # The target decides the kind of base: a server loads a logical one, a data directory is made from a
+    # physical one (agent.pitr.physical_until).
+    candidates = [e.manifest for e in backups if e.complete and e.manifest and e.manifest.binlog
+                  and e.manifest.method == method and e.started <= until]
     if not candidates:
-        raise PointInTimeRefusedError(f"no complete backup with a binlog position started at or before "
+        kind = "" if method == LOGICAL else f"{method} "
+        raise PointInTimeRefusedError(f"no complete {kind}backup with a binlog position started at or before "
                                       f"{format_time(until)}")
     reasons = []
     for manifest in candidates:

@@ -10,9 +10,10 @@ from typing import Any
 from agent.common.bucket import Bucket, open_bucket
 from agent.common.catalog import BackupEntry, scan_backups
 from agent.pitr import ArchiveView, pitr_status_json, read_archive
-from agent.status.freshness import DEFAULT_MAX_AGE, OK, Freshness, assess, parse_duration
+from agent.status.freshness import DEFAULT_MAX_AGE, OK, Freshness, assess
 from agent.status.report import pitr_text, status_json, status_text
 from shared.config import ConfigValues, load_destination, load_retry
+from shared.config.parsing import parse_duration
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ class Option:
     env: str
     flag: str | None  # None: environment only (a secret on argv is visible in /proc/*/cmdline)
     help: str
-    section: str  # the loader that reads it: destination, source, format, retry, retention, run, restore,
-    #               reporting (shared/reporting), status, binlog, encryption, decryption, lock
+    section: str  # the loader that reads it: destination, source, format, method, retry, retention, run,
+    #               restore, reporting (shared/reporting), status, binlog, encryption, decryption, lock
     commands: tuple[str, ...]  # the commands that read it; only they show (and accept) its flag
     to_job: bool = False  # the dispatcher passes it on to the backup Job's environment
     details: str = ""  # more than --help has room for; docs/CONFIGURATION.md shows it after ``help``
@@ -60,8 +60,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("BACKUP_PREFIX", "--prefix", "key prefix (default mariadb-ha-backup/<namespace>/<service>)",
            "destination", _BUCKET, True,
            details="Default: the `BACKUP_URL` path if any, else `mariadb-ha-backup/<namespace>/<service>`."),
-    Option("BACKUP_FORMAT", "--format", "tar.gz (default) | sql.gz | sql.zst", "format", (BACKUP,), True,
-           details="`tar.gz` is the seed's; `sql.gz` and `sql.zst` stream with no temp disk."),
+    Option("BACKUP_FORMAT", "--format", "tar.gz (default) | sql.gz | sql.zst (logical backups)", "format", (BACKUP,),
+           True, details="`tar.gz` is the seed's; `sql.gz` and `sql.zst` stream with no temp disk."),
+    Option("BACKUP_METHOD", "--method",
+           "logical (default): mariadb-dump SQL | physical: mariadb-backup copy of the data directory", "method",
+           (BACKUP,), True),
+    Option("BACKUP_FULL_EVERY", "--full-every",
+           "physical: a full backup when the newest full is older than this (26h, 7d), an incremental otherwise "
+           "(default: always full)", "method", (BACKUP,), True),
+    Option("BACKUP_COPY_THREADS", "--copy-threads",
+           "physical: files mariadb-backup copies at once (its --parallel; default 2)", "method", (BACKUP,), True),
+    Option("MARIADB_DATADIR", "--source-datadir",
+           "physical: the server's data directory as mounted where the agent runs (default: its @@datadir)",
+           "method", (BACKUP,)),
     # Namespace and service also name the default prefix, so every command reads them.
     Option("CELL_DEFAULT_NAMESPACE", "--namespace", "namespace of the MariaDB Service and its Secret", "source",
            _BUCKET,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from shared.config.options import RESTORE_YES_ENV
 from shared.config.parsing import ConfigError, positive_number, safe, whole_number
-from shared.formats import DEFAULT_DUMP_FORMAT, DUMP_FORMATS, ArtifactFormat, artifact_format
+from shared.formats import DEFAULT_DUMP_FORMAT, DUMP_FORMATS, PHYSICAL_FORMAT, ArtifactFormat, artifact_format
 from shared.retry import RetryPolicy
 
 FORMATS = DUMP_FORMATS  # the BACKUP_FORMAT values: the dump rows of shared/formats.py
@@ -45,7 +45,13 @@ def load_tmp_dir(values: Mapping[str, str]) -> Path | None:
     return Path(values["BACKUP_TMPDIR"]) if "BACKUP_TMPDIR" in values else None
 
 
-def load_format(values: Mapping[str, str]) -> ArtifactFormat:
+def load_format(values: Mapping[str, str], *, physical: bool = False) -> ArtifactFormat:
+    """The artifact format: BACKUP_FORMAT for a logical backup; a physical one has its own (mbstream.zst)."""
+    if physical:
+        if "BACKUP_FORMAT" in values:
+            raise ConfigError("BACKUP_FORMAT (--format) applies to logical backups; BACKUP_METHOD=physical "
+                              f"always writes {PHYSICAL_FORMAT}")
+        return artifact_format(PHYSICAL_FORMAT)
     name = values.get("BACKUP_FORMAT", DEFAULT_DUMP_FORMAT)
     if name not in DUMP_FORMATS:
         raise ConfigError(f"BACKUP_FORMAT must be one of {', '.join(DUMP_FORMATS)}, not {safe(name)!r}")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.config.destination import Destination, load_destination
 from shared.config.options import ConfigValues
+from shared.config.physical import MethodSettings, load_method
 from shared.config.sections import KeepPolicy, load_format, load_keep_policy, load_retry, load_tmp_dir
 from shared.config.source import SourceSettings, load_source
 from shared.formats import ArtifactFormat
@@ -22,11 +23,14 @@ class Settings:
     retry: RetryPolicy
     keep: KeepPolicy
     tmp_dir: Path | None
+    method: MethodSettings = field(default_factory=MethodSettings)  # default: logical, the seed's design
 
 
 def load_backup_settings(values: Mapping[str, str]) -> Settings:
-    return Settings(destination=load_destination(values), source=load_source(values), format=load_format(values),
-                    retry=load_retry(values), keep=load_keep_policy(values), tmp_dir=load_tmp_dir(values))
+    method = load_method(values)
+    return Settings(destination=load_destination(values), source=load_source(values),
+                    format=load_format(values, physical=method.physical), retry=load_retry(values),
+                    keep=load_keep_policy(values), tmp_dir=load_tmp_dir(values), method=method)
 
 
 def load_settings(env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Settings:

@@ -135,7 +135,9 @@ def test_the_option_table_drives_flags_and_the_job_environment():
     assert "MARIADB_PASSWORD" not in AGENT_ENV_PASSTHROUGH  # a secret must never reach a Job spec
     assert AGENT_ENV_PASSTHROUGH == (
         "CLOUD_PROVIDER", "S3_BUCKET", "AWS_REGION", "GCS_BUCKET", "AZURE_STORAGE_CONTAINER",
-        "AZURE_STORAGE_ACCOUNT", "BACKUP_URL", "BACKUP_PREFIX", "BACKUP_FORMAT", "BACKUP_KEEP_LAST",
+        "AZURE_STORAGE_ACCOUNT", "BACKUP_URL", "BACKUP_PREFIX", "BACKUP_FORMAT",
+        # Physical backups: the method and its knobs (MARIADB_DATADIR is the Job's own mount, set by its spec).
+        "BACKUP_METHOD", "BACKUP_FULL_EVERY", "BACKUP_COPY_THREADS", "BACKUP_KEEP_LAST",
         "BACKUP_MAX_AGE_DAYS", "BACKUP_RETRY_SECONDS", "BACKUP_RETRY_ATTEMPTS", "BACKUP_METRICS_PUSHGATEWAY",
         "BACKUP_NOTIFY_URL",
         # Public keys and the lock: a Job needs them to encrypt and retain; identities are never passed.
