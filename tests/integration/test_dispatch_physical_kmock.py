@@ -62,8 +62,10 @@ def expected_job(*, namespace: str, service: str, secret: str, key: str, pod: st
                 {"name": "MARIADB_HA_SERVICE_NAME", "value": service},
                 {"name": "MARIADB_HA_SECRET_NAME", "value": secret},
                 *([{"name": "MARIADB_HA_SECRET_KEY", "value": key}] if key != "root-password" else [])]
-    env += [{"name": "BACKUP_METHOD", "value": "physical"},
-            {"name": "PHYSICAL_STREAM_DIR", "value": "/run/mariadb-ha-backup"},
+    # BACKUP_METHOD is one of the variables the dispatcher passes through, in the option table's order.
+    keep_last = next(i for i, item in enumerate(env) if item["name"] == "BACKUP_KEEP_LAST")
+    env.insert(keep_last, {"name": "BACKUP_METHOD", "value": "physical"})
+    env += [{"name": "PHYSICAL_STREAM_DIR", "value": "/run/mariadb-ha-backup"},
             {"name": "MARIADB_HOST", "value": host}, {"name": "MARIADB_PORT", "value": "3306"}]
     agent["volumeMounts"].append({"name": "stream", "mountPath": "/run/mariadb-ha-backup"})
     agent["command"] = ["python", "-m", "shared.physical_sidecar", "--exec-agent"]  # then args: ["backup"]

@@ -31,6 +31,8 @@ SCHEDULING = ("nodeSelector", "tolerations", "affinity")
 VALUE_TO_ENV = {
     ("storage", "provider"): "CLOUD_PROVIDER", ("storage", "url"): "BACKUP_URL",
     ("storage", "prefix"): "BACKUP_PREFIX", ("backup", "format"): "BACKUP_FORMAT",
+    ("backup", "method"): "BACKUP_METHOD", ("backup", "fullEvery"): "BACKUP_FULL_EVERY",
+    ("backup", "copyThreads"): "BACKUP_COPY_THREADS",
     ("retention", "keepLast"): "BACKUP_KEEP_LAST", ("retention", "maxAgeDays"): "BACKUP_MAX_AGE_DAYS",
     ("backup", "retrySeconds"): "BACKUP_RETRY_SECONDS", ("backup", "retryAttempts"): "BACKUP_RETRY_ATTEMPTS",
     ("metrics", "pushgateway"): "BACKUP_METRICS_PUSHGATEWAY", ("notifications", "url"): "BACKUP_NOTIFY_URL",

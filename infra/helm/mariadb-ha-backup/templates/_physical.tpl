@@ -15,7 +15,6 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- $r := $v.resources -}}
 {{- $pairs := list
   (list "AGENT_IMAGE" (include "mhb.image" .))
-  (list "BACKUP_METHOD" "physical")
   (list "PHYSICAL_PREFERRED_PODS" (join "," $v.physical.preferredPods))
   (list "PHYSICAL_SERVER_CONTAINER" $v.physical.serverContainer)
   (list "PHYSICAL_BACKUP_IMAGE" $v.physical.image)
