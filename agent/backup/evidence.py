@@ -18,7 +18,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 
-from agent.common.dumpfile import Kind, read_units
+from agent.common.dumpfile import Kind, Unit, read_units
 
 log = logging.getLogger("mariadb_ha_backup.backup")
 
@@ -35,6 +35,16 @@ _NOT_RESTORED = ("mysql", "sys", "performance_schema", "information_schema")
 
 def rows_in(statements: bytes) -> int:
     return statements.count(b"),\n(") + statements.count(b");\n")
+
+
+def count_unit(rows: Counter[str], unit: Unit) -> None:
+    """Add one unit of the dump to ``rows`` ({"db.table": rows}; a table whose data is dumped counts from 0)."""
+    if unit.database in _NOT_RESTORED:
+        return
+    if unit.kind is Kind.ROWS:
+        rows[f"{unit.database}.{unit.name}"] += rows_in(unit.data)
+    elif unit.kind is Kind.DATA_BEGIN:
+        rows[f"{unit.database}.{unit.name}"] += 0
 
 
 class RowCounter:
@@ -70,12 +80,7 @@ class RowCounter:
 
         try:
             for unit in read_units(chunks(), batch_bytes=_COUNT_BATCH_BYTES):
-                if unit.database in _NOT_RESTORED:
-                    continue
-                if unit.kind is Kind.ROWS:
-                    self._rows[f"{unit.database}.{unit.name}"] += rows_in(unit.data)
-                elif unit.kind is Kind.DATA_BEGIN:
-                    self._rows[f"{unit.database}.{unit.name}"] += 0
+                count_unit(self._rows, unit)
         except Exception as exc:  # never fail the backup over its evidence; finish() reports it
             self._failed = f"{type(exc).__name__}: {exc}"
             # Drain so the feeder never blocks -- unless the parser already took the end mark (a dump cut

@@ -22,6 +22,7 @@ from typing import TypeVar
 from agent.backup.fidelity import ServerExtras, produce_counted, read_server_extras, store_accounts, with_fidelity
 from agent.backup.id_claims import claimed_backup_id
 from agent.backup.manifest import build_manifest
+from agent.backup.parallel_dump import ParallelPlan
 from agent.backup.pipeline import ArtifactResult, ArtifactUpload
 from agent.common.accounts import accounts_keys
 from agent.common.credentials import resolve_password
@@ -56,6 +57,9 @@ class DumpCommand:
     inspect: Callable[[Path], ServerInfo] = inspect_server
     # After the dump: warnings about what will not come back as it was, and the accounts (agent.common.accounts).
     extras: Callable[[Path, ServerInfo], ServerExtras] = read_server_extras
+    # With BACKUP_DUMP_THREADS > 1, several ``argv`` sessions share one snapshot (agent.backup.parallel_dump);
+    # a canned dump (a test's ``cat``) cannot be split, so it says False.
+    parallel: bool = True
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,8 @@ def run_backup(
         upload = ArtifactUpload(dump_argv=[*dump.argv(defaults), *position_flags], run_dir=run_dir, storage=storage,
                                 key=keys.artifact, mtime=int(started.timestamp()),
                                 progress=progress or (lambda n: None), encoders=encryption.encoders(),
-                                sniffer=DumpSniffer() if info.log_bin else None)
+                                sniffer=DumpSniffer() if info.log_bin else None,
+                                parallel=_parallel_plan(settings, dump, defaults, position_flags))
         retain = retainer(storage, lock, started=started)
         with _removed_unless_committed(storage, keys):
             artifact, rows = _with_retries(settings, "mariadb-dump", lambda: produce_counted(upload, settings.format))
@@ -118,6 +123,14 @@ def run_backup(
     result = replace(_result(settings, keys, artifact, seconds=time.monotonic() - clock), warnings=extras.warnings)
     log.info("backup %s complete", keys.backup_id, extra={"event": "complete", **asdict(result)})
     return result
+
+
+def _parallel_plan(settings: Settings, dump: DumpCommand, defaults: Path,
+                   position_flags: tuple[str, ...]) -> ParallelPlan | None:
+    if settings.dump_threads <= 1 or not dump.parallel:
+        return None
+    return ParallelPlan(argv=dump.argv, defaults_file=defaults, threads=settings.dump_threads,
+                        extra_flags=position_flags)
 
 
 def _with_retries(settings: Settings, what: str, fn: Callable[[], _T]) -> _T:

@@ -39,6 +39,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("BACKUP_PREFIX", "--prefix", "key prefix (default mariadb-ha-backup/<namespace>/<service>)",
            "destination", True),
     Option("BACKUP_FORMAT", "--format", "tar.gz (default) | sql.gz | sql.zst", "format", True),
+    Option("BACKUP_DUMP_THREADS", "--dump-threads",
+           "mariadb-dump sessions sharing one snapshot (default: the CPU count, at most 8; 1: the seed's single "
+           "dump, e.g. on a Galera cluster that must never see its commits paused for milliseconds)", "run", True),
     Option("CELL_DEFAULT_NAMESPACE", "--namespace", "namespace of the MariaDB Service and its Secret", "source"),
     Option("MARIADB_HA_SERVICE_NAME", "--service", "MariaDB Service name (the host to dump)", "source"),
     Option("MARIADB_HA_SECRET_NAME", "--secret", "Secret holding key root-password", "source"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,21 @@ def load_retention(values: Mapping[str, str]) -> Retention:
 def load_tmp_dir(values: Mapping[str, str]) -> Path | None:
     """Parent of the run's private directory (password file, spool); None: the system temp dir."""
     return Path(values["BACKUP_TMPDIR"]) if "BACKUP_TMPDIR" in values else None
+
+
+def default_dump_threads() -> int:
+    """One dump session per CPU this process may use, at most 8: each session formats rows in its own
+    ``mariadb-dump`` process, and beyond the cores (ours and the server's) more sessions only queue."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+def load_dump_threads(values: Mapping[str, str]) -> int:
+    """``BACKUP_DUMP_THREADS``: 1 is the seed's single mariadb-dump; more share one snapshot."""
+    return whole_number(values, "BACKUP_DUMP_THREADS", low=1, high=64) or default_dump_threads()
 
 
 def load_format(values: Mapping[str, str]) -> ArtifactFormat:

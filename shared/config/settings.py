@@ -8,7 +8,14 @@ from pathlib import Path
 
 from shared.config.destination import Destination, load_destination
 from shared.config.options import ConfigValues
-from shared.config.sections import Retention, load_format, load_retention, load_retry, load_tmp_dir
+from shared.config.sections import (
+    Retention,
+    load_dump_threads,
+    load_format,
+    load_retention,
+    load_retry,
+    load_tmp_dir,
+)
 from shared.config.source import SourceSettings, load_source
 from shared.formats import ArtifactFormat
 from shared.retry import RetryPolicy
@@ -22,11 +29,13 @@ class Settings:
     retry: RetryPolicy
     retention: Retention
     tmp_dir: Path | None
+    dump_threads: int = 1  # BACKUP_DUMP_THREADS: mariadb-dump sessions sharing one snapshot
 
 
 def load_backup_settings(values: Mapping[str, str]) -> Settings:
     return Settings(destination=load_destination(values), source=load_source(values), format=load_format(values),
-                    retry=load_retry(values), retention=load_retention(values), tmp_dir=load_tmp_dir(values))
+                    retry=load_retry(values), retention=load_retention(values), tmp_dir=load_tmp_dir(values),
+                    dump_threads=load_dump_threads(values))
 
 
 def load_settings(env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Settings:
