@@ -109,6 +109,7 @@ def test_a_backup_taken_while_money_moves_holds_whole_transactions(mariadb_facto
         while not stop.is_set():
             source.execute("CALL move_money(20)", database="bank")
 
+    (tmp_path / "bucket").mkdir()
     writer = threading.Thread(target=write, daemon=True)
     writer.start()
     try:
@@ -135,8 +136,9 @@ def test_a_backup_taken_while_money_moves_holds_whole_transactions(mariadb_facto
 
 def test_a_worker_that_dies_fails_the_backup_cleanly(mariadb_factory, tmp_path):
     source = mariadb_factory()
-    source.execute("CREATE DATABASE big; CREATE TABLE big.t (id INT PRIMARY KEY, pad VARCHAR(250)); "
-                   "INSERT INTO big.t SELECT seq, REPEAT('y', 250) FROM seq_1_to_600000;")
+    source.execute("CREATE DATABASE big; USE big; CREATE TABLE t (id INT PRIMARY KEY, pad VARCHAR(250)); "
+                   "INSERT INTO t SELECT seq, REPEAT('y', 250) FROM seq_1_to_600000;")
+    (tmp_path / "bucket").mkdir()
     env = env_for(source, tmp_path / "bucket", tmp_path, BACKUP_DUMP_THREADS="2", BACKUP_RETRY_ATTEMPTS="1")
     agent = start_cli(["backup", "--format", "sql.gz"], env)
 
