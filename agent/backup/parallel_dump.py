@@ -24,6 +24,7 @@ stitched.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import re
@@ -54,6 +55,12 @@ SKELETON_FLAGS = ("--no-data",)
 SNAPSHOT_WAIT_SECONDS = 10.0
 _POLL_SECONDS = 0.002  # a worker opens its snapshot within milliseconds: poll finely while commits wait
 _FOLLOW_SECONDS = 0.01  # the stitcher caught up with a part: wait for its worker to write more
+# Parts are given back to the filesystem every 64 MiB read: few system calls, little held twice.
+_FREE_EVERY = 64 << 20
+_PUNCH_HOLE, _KEEP_SIZE = 0x02, 0x01  # linux/falloc.h
+_LIBC = ctypes.CDLL(None, use_errno=True)
+# The parts may use this share of the temp dir's room; the rest is margin (the estimate is the server's).
+_ROOM_SHARE = 0.8
 _POSITION = re.compile(rb"^-- CHANGE MASTER TO [^\n]*$", re.MULTILINE)
 # Never assigned: their data is not dumped (information_schema, performance_schema), the accounts table
 # the seed leaves out, and sequences (the skeleton writes their state; a worker would write it again).
@@ -77,6 +84,13 @@ class _Table:
     name: str
     size: int
     sequence: bool
+
+
+def temp_room(directory: Path, *, limit: int | None) -> int:
+    """Bytes the parts may take in ``directory``: its free space (and at most ``limit``), with a margin."""
+    stat = os.statvfs(directory)
+    free = stat.f_bavail * stat.f_frsize
+    return int(min(free, limit if limit is not None else free) * _ROOM_SHARE)
 
 
 def list_tables(control: CommitBlock) -> list[_Table]:
@@ -131,11 +145,15 @@ class _Process:
         return classify_failure(text or f"exit code {code}", what=f"mariadb-dump ({self.name})")
 
     def follow(self) -> Iterator[bytes]:
-        """The output as it grows, to the end once the process exited; raises if it failed."""
+        """The output as it grows, to the end once the process exited; raises if it failed. What was read
+        is given back to the filesystem as it goes, so the part holds only what is still ahead."""
+        freed = 0
         with open(self.output, "rb") as f:
             while True:
                 if chunk := f.read(CHUNK_BYTES):
                     yield chunk
+                    if f.tell() - freed >= _FREE_EVERY:
+                        freed = _punch_hole(f.fileno(), f.tell())
                     continue
                 if self.process.poll() is None:
                     time.sleep(_FOLLOW_SECONDS)
@@ -256,6 +274,15 @@ class ParallelDump:
         for path in self._dir.iterdir():
             with contextlib.suppress(OSError):
                 path.unlink()
+
+
+def _punch_hole(fd: int, end: int) -> int:
+    """Free the blocks of ``[0, end)`` (Linux ``fallocate`` PUNCH_HOLE; the worker keeps appending at its end).
+    Best effort: where the filesystem cannot, the part just keeps its size until it is deleted."""
+    with contextlib.suppress(OSError, AttributeError):
+        if _LIBC.fallocate(fd, _PUNCH_HOLE | _KEEP_SIZE, ctypes.c_long(0), ctypes.c_long(end)) == 0:
+            return end
+    return end
 
 
 def _position(path: Path) -> bytes | None:

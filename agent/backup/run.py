@@ -22,7 +22,7 @@ from typing import TypeVar
 from agent.backup.fidelity import ServerExtras, produce_counted, read_server_extras, store_accounts, with_fidelity
 from agent.backup.id_claims import claimed_backup_id
 from agent.backup.manifest import build_manifest
-from agent.backup.parallel_dump import ParallelPlan
+from agent.backup.parallel_dump import ParallelPlan, temp_room
 from agent.backup.pipeline import ArtifactResult, ArtifactUpload
 from agent.common.accounts import accounts_keys
 from agent.common.credentials import resolve_password
@@ -103,7 +103,8 @@ def run_backup(
                                 key=keys.artifact, mtime=int(started.timestamp()),
                                 progress=progress or (lambda n: None), encoders=encryption.encoders(),
                                 sniffer=DumpSniffer() if info.log_bin else None,
-                                parallel=_parallel_plan(settings, dump, defaults, position_flags))
+                                parallel=_parallel_plan(settings, dump, info, defaults=defaults,
+                                                        position_flags=position_flags))
         retain = retainer(storage, lock, started=started)
         with _removed_unless_committed(storage, keys):
             artifact, rows = _with_retries(settings, "mariadb-dump", lambda: produce_counted(upload, settings.format))
@@ -125,9 +126,18 @@ def run_backup(
     return result
 
 
-def _parallel_plan(settings: Settings, dump: DumpCommand, defaults: Path,
+def _parallel_plan(settings: Settings, dump: DumpCommand, info: ServerInfo, *, defaults: Path,
                    position_flags: tuple[str, ...]) -> ParallelPlan | None:
+    """Several sessions when configured and when the temp dir can hold what they may dump ahead of the
+    stream (at worst all the data: agent.backup.parallel_dump); else the seed's single mariadb-dump."""
     if settings.dump_threads <= 1 or not dump.parallel:
+        return None
+    room = temp_room(defaults.parent, limit=settings.tmp_dir_bytes)
+    if info.data_bytes is not None and info.data_bytes > room:
+        log.warning("one dump session instead of %d: the data (%d bytes, the server's estimate) may not fit in "
+                    "the temp dir (%d bytes free); set BACKUP_TMPDIR_BYTES / a larger BACKUP_TMPDIR, or "
+                    "BACKUP_DUMP_THREADS=1 to silence this", settings.dump_threads, info.data_bytes, room,
+                    extra={"event": "parallel_dump_skipped"})
         return None
     return ParallelPlan(argv=dump.argv, defaults_file=defaults, threads=settings.dump_threads,
                         extra_flags=position_flags)

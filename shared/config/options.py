@@ -54,6 +54,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("BACKUP_MAX_AGE_DAYS", "--max-age-days", "retention: delete backups older than this", "retention", True),
     Option("BACKUP_TMPDIR", "--tmp-dir", "where the run's private spool directory is made (default: system temp)",
            "run"),
+    Option("BACKUP_TMPDIR_BYTES", "--tmp-dir-bytes",
+           "bytes the temp dir may hold (the Job sets its spool emptyDir's sizeLimit); a parallel dump that could "
+           "need more runs as one session", "run"),
     Option("BACKUP_RETRY_SECONDS", "--retry-seconds",
            "total time budget for retrying the database connection, the dump and every storage call (default 600)",
            "retry", True),

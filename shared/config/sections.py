@@ -58,6 +58,12 @@ def load_dump_threads(values: Mapping[str, str]) -> int:
     return whole_number(values, "BACKUP_DUMP_THREADS", low=1, high=64) or default_dump_threads()
 
 
+def load_tmp_dir_bytes(values: Mapping[str, str]) -> int | None:
+    """``BACKUP_TMPDIR_BYTES``: what the temp dir may hold when the filesystem cannot say (a Kubernetes
+    emptyDir's sizeLimit is enforced by eviction, not by the free space the agent sees)."""
+    return whole_number(values, "BACKUP_TMPDIR_BYTES", low=1, high=1 << 60)
+
+
 def load_format(values: Mapping[str, str]) -> ArtifactFormat:
     name = values.get("BACKUP_FORMAT", DEFAULT_DUMP_FORMAT)
     if name not in DUMP_FORMATS:

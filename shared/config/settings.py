@@ -15,6 +15,7 @@ from shared.config.sections import (
     load_retention,
     load_retry,
     load_tmp_dir,
+    load_tmp_dir_bytes,
 )
 from shared.config.source import SourceSettings, load_source
 from shared.formats import ArtifactFormat
@@ -30,12 +31,13 @@ class Settings:
     retention: Retention
     tmp_dir: Path | None
     dump_threads: int = 1  # BACKUP_DUMP_THREADS: mariadb-dump sessions sharing one snapshot
+    tmp_dir_bytes: int | None = None  # BACKUP_TMPDIR_BYTES: the temp dir's limit when statvfs cannot tell it
 
 
 def load_backup_settings(values: Mapping[str, str]) -> Settings:
     return Settings(destination=load_destination(values), source=load_source(values), format=load_format(values),
                     retry=load_retry(values), retention=load_retention(values), tmp_dir=load_tmp_dir(values),
-                    dump_threads=load_dump_threads(values))
+                    dump_threads=load_dump_threads(values), tmp_dir_bytes=load_tmp_dir_bytes(values))
 
 
 def load_settings(env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Settings:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.config import ConfigError
-from shared.k8s.job_settings import SPOOL_MOUNT_PATH, JobSettings
+from shared.k8s.job_settings import SPOOL_MOUNT_PATH, JobSettings, quantity_bytes
 from shared.k8s.targets import Target
 
 JOB_NAME_PREFIX = "mariadb-ha-backup-"
@@ -151,7 +151,10 @@ def _container(*, target: Target, settings: JobSettings) -> KubeObject:
         "MARIADB_HA_SERVICE_NAME": target.service,
         "MARIADB_HA_SECRET_NAME": target.secret,
         "BACKUP_TMPDIR": SPOOL_MOUNT_PATH,
+        # The agent cannot see an emptyDir's sizeLimit (the kubelet evicts past it): a parallel dump checks this.
+        "BACKUP_TMPDIR_BYTES": str(quantity_bytes(settings.spool_size_limit)),
         **settings.agent_env,
+        **({"BACKUP_DUMP_THREADS": str(target.dump_threads)} if target.dump_threads is not None else {}),
     }
     resources: KubeObject = {
         "requests": {"cpu": settings.cpu_request, "memory": settings.memory_request,

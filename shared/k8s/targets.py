@@ -27,6 +27,9 @@ class Target:
     namespace: str
     service: str
     secret: str
+    # Optional per cluster: BACKUP_DUMP_THREADS for this target's Job (1: never pause the cluster's commits
+    # for a parallel dump's snapshot, e.g. a Galera cluster whose writers must not wait even milliseconds).
+    dump_threads: int | None = None
 
     @property
     def label(self) -> str:
@@ -68,7 +71,7 @@ def parse_targets(value: Any, *, source: str) -> list[Target]:
 def _parse_one(item: Any, *, where: str) -> Target:
     if not isinstance(item, dict):
         raise TargetsError(f"{where} must be an object with namespace, service and secret")
-    unknown = sorted(set(item) - set(_FIELDS))
+    unknown = sorted(set(item) - set(_FIELDS) - {"dump_threads"})
     if unknown:
         raise TargetsError(f"{where} has unknown field(s) {', '.join(map(repr, unknown))}")
     missing = [field for field in _FIELDS if not isinstance(item.get(field), str) or not item[field]]
@@ -79,4 +82,7 @@ def _parse_one(item: Any, *, where: str) -> Target:
     for field, pattern, what in rules:
         if not pattern.match(item[field]):
             raise TargetsError(f"{where}.{field} {item[field][:80]!r} is not {what}")
-    return Target(namespace=item["namespace"], service=item["service"], secret=item["secret"])
+    threads = item.get("dump_threads")
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= 64):
+        raise TargetsError(f"{where}.dump_threads must be a whole number from 1 to 64")
+    return Target(namespace=item["namespace"], service=item["service"], secret=item["secret"], dump_threads=threads)

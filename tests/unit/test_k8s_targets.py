@@ -47,3 +47,25 @@ def test_missing_single_target_variables_are_named() -> None:
         targets_from_env({"CELL_DEFAULT_NAMESPACE": "db"})
     assert str(caught.value) == ("no backup target: set DISPATCH_TARGETS, or MARIADB_HA_SERVICE_NAME, "
                                  "MARIADB_HA_SECRET_NAME")
+
+
+def test_a_cluster_can_opt_out_of_the_parallel_dump_in_its_jobs_environment() -> None:
+    from shared.k8s.job_manifest import build_job_manifest
+    from shared.k8s.job_settings import job_settings_from_env
+
+    raw = [{"namespace": "a", "service": "galera", "secret": "s", "dump_threads": 1},
+           {"namespace": "b", "service": "db", "secret": "s"}]
+    galera, plain = targets_from_env({"DISPATCH_TARGETS": json.dumps(raw)})
+    assert galera.dump_threads == 1 and plain.dump_threads is None
+    settings = job_settings_from_env({"AGENT_IMAGE": "img:1", "BACKUP_URL": "s3://b", "BACKUP_DUMP_THREADS": "4"})
+
+    def threads(target: Target) -> str:
+        from datetime import UTC, datetime
+
+        job = build_job_manifest(target=target, settings=settings, scheduled_time=datetime(2026, 1, 1, tzinfo=UTC))
+        env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+        return next(e["value"] for e in env if e["name"] == "BACKUP_DUMP_THREADS")
+
+    assert (threads(galera), threads(plain)) == ("1", "4")
+    with pytest.raises(BadInputError, match=r"dump_threads must be a whole number from 1 to 64"):
+        targets_from_env({"DISPATCH_TARGETS": json.dumps([{**raw[1], "dump_threads": "2"}])})
