@@ -6,8 +6,12 @@ exactly what the backup holds. The dump's chunks go through a bounded queue to a
 dump parser (``agent.common.dumpfile``), so memory stays flat. Cost: the parse, ~0.25-0.5 CPU-s per 100 MB
 (bench.parse_speed measures 400 MB/s), on the second core while the main one compresses.
 
-Rows in an extended INSERT: mariadb-dump (10.11+) writes one row per line, rows separated by ``),\\n(``
-and the statement closed by ``);\\n``; values never hold a raw newline, so both marks are exact.
+Rows in an extended INSERT: mariadb-dump (10.11+) writes one row per line, each ending in ``,\\n`` or, the
+last, ``;\\n``; values never hold a raw newline. A statement's first line is either a header alone
+(``INSERT INTO `t` VALUES\\n``) or the header and the first row (``INSERT INTO `t` (`a`, row_start) VALUES
+(1,...),\\n`` with ``--dump-history``). So rows = newlines - header-only lines, and a header-only line is the
+only line that can end in ``VALUES\\n`` (row lines end in ``),`` / ``);``). Two counts of short needles; the
+one before (``),\\n(`` plus ``);\\n``) took 2.5x as long (bench figures in docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ _NOT_RESTORED = ("mysql", "sys", "performance_schema", "information_schema")
 
 
 def rows_in(statements: bytes) -> int:
-    return statements.count(b"),\n(") + statements.count(b");\n")
+    # Only through the last statement's end: a comment line the parser left after it is not a row.
+    end = statements.rfind(b";\n") + 2
+    return statements.count(b"\n", 0, end) - statements.count(b"VALUES\n", 0, end)
 
 
 def count_unit(rows: Counter[str], unit: Unit) -> None:
