@@ -28,7 +28,7 @@ from agent.common.accounts import accounts_keys
 from agent.common.credentials import resolve_password
 from agent.common.run_dir import private_run_dir
 from shared.binlogs.snapshot import POSITION_FLAGS, DumpSniffer
-from shared.config import Settings
+from shared.config import Settings, default_dump_threads
 from shared.dump import dump_argv
 from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.errors import BackupFailedError
@@ -128,19 +128,31 @@ def run_backup(
 
 def _parallel_plan(settings: Settings, dump: DumpCommand, info: ServerInfo, *, defaults: Path,
                    position_flags: tuple[str, ...]) -> ParallelPlan | None:
-    """Several sessions when configured and when the temp dir can hold what they may dump ahead of the
-    stream (at worst all the data: agent.backup.parallel_dump); else the seed's single mariadb-dump."""
-    if settings.dump_threads <= 1 or not dump.parallel:
+    """Several sessions when configured and safe; else the seed's single mariadb-dump.
+
+    Galera: only when BACKUP_DUMP_THREADS is set, and only with a binary log. Behind a Service the
+    sessions may reach different nodes, and a snapshot on one node says nothing of another; with a binary
+    log every session's position is compared (a mismatch fails the attempt, which is retried), without
+    one nothing could prove the sessions share a snapshot. Everywhere: only when the temp dir can hold
+    what the sessions may dump ahead of the stream (at worst all the data: agent.backup.parallel_dump).
+    """
+    threads = settings.dump_threads or (1 if info.galera else default_dump_threads())
+    if threads <= 1 or not dump.parallel:
+        return None
+    if info.galera and not info.log_bin:
+        _one_session("a Galera node without a binary log cannot prove its sessions share one snapshot", threads)
         return None
     room = temp_room(defaults.parent, limit=settings.tmp_dir_bytes)
     if info.data_bytes is not None and info.data_bytes > room:
-        log.warning("one dump session instead of %d: the data (%d bytes, the server's estimate) may not fit in "
-                    "the temp dir (%d bytes free); set BACKUP_TMPDIR_BYTES / a larger BACKUP_TMPDIR, or "
-                    "BACKUP_DUMP_THREADS=1 to silence this", settings.dump_threads, info.data_bytes, room,
-                    extra={"event": "parallel_dump_skipped"})
+        _one_session(f"the data ({info.data_bytes} bytes, the server's estimate) may not fit in the temp dir "
+                     f"({room} bytes usable; BACKUP_TMPDIR_BYTES, BACKUP_TMPDIR)", threads)
         return None
-    return ParallelPlan(argv=dump.argv, defaults_file=defaults, threads=settings.dump_threads,
-                        extra_flags=position_flags)
+    return ParallelPlan(argv=dump.argv, defaults_file=defaults, threads=threads, extra_flags=position_flags)
+
+
+def _one_session(reason: str, threads: int) -> None:
+    log.warning("one dump session instead of %d: %s (BACKUP_DUMP_THREADS=1 silences this)", threads, reason,
+                extra={"event": "parallel_dump_skipped"})
 
 
 def _with_retries(settings: Settings, what: str, fn: Callable[[], _T]) -> _T:

@@ -22,6 +22,7 @@ from shared.config.parsing import ConfigError
 from shared.config.sections import (
     FORMATS,
     Retention,
+    default_dump_threads,
     load_format,
     load_restore_confirmed,
     load_retention,
@@ -51,6 +52,7 @@ __all__ = [
     "RetryPolicy",
     "Settings",
     "SourceSettings",
+    "default_dump_threads",
     "load_archive_settings",
     "load_backup_settings",
     "load_destination",

@@ -53,9 +53,10 @@ def default_dump_threads() -> int:
     return max(1, min(cpus, 8))
 
 
-def load_dump_threads(values: Mapping[str, str]) -> int:
-    """``BACKUP_DUMP_THREADS``: 1 is the seed's single mariadb-dump; more share one snapshot."""
-    return whole_number(values, "BACKUP_DUMP_THREADS", low=1, high=64) or default_dump_threads()
+def load_dump_threads(values: Mapping[str, str]) -> int | None:
+    """``BACKUP_DUMP_THREADS``: 1 is the seed's single mariadb-dump; more share one snapshot. None: not set,
+    the backup decides (``default_dump_threads()``, but one session on Galera: see agent.backup.run)."""
+    return whole_number(values, "BACKUP_DUMP_THREADS", low=1, high=64)
 
 
 def load_tmp_dir_bytes(values: Mapping[str, str]) -> int | None:

@@ -30,7 +30,7 @@ class Settings:
     retry: RetryPolicy
     retention: Retention
     tmp_dir: Path | None
-    dump_threads: int = 1  # BACKUP_DUMP_THREADS: mariadb-dump sessions sharing one snapshot
+    dump_threads: int | None = None  # BACKUP_DUMP_THREADS: mariadb-dump sessions sharing one snapshot (None: unset)
     tmp_dir_bytes: int | None = None  # BACKUP_TMPDIR_BYTES: the temp dir's limit when statvfs cannot tell it
 
 
