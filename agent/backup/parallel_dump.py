@@ -41,6 +41,7 @@ from typing import BinaryIO
 from agent.backup.commit_block import CommitBlock
 from agent.backup.stitching import TableKey, stitch
 from shared.dump import enlarge_pipe
+from shared.errors import BackupFailedError
 from shared.mariadb_client import DumpConnectionError, child_env, classify_failure
 from shared.processes import stop_process
 from shared.readers import CHUNK_BYTES
@@ -60,12 +61,17 @@ _FOLLOW_SECONDS = 0.01  # the stitcher caught up with a part: wait for its worke
 _FREE_EVERY = 64 << 20
 _PUNCH_HOLE, _KEEP_SIZE = 0x02, 0x01  # linux/falloc.h
 _LIBC = ctypes.CDLL(None, use_errno=True)
+_EX_EOF = 5  # mariadb-dump's exit code when writing its output fails ("Got errno 28 on write": ENOSPC)
 # The parts may use this share of the temp dir's room; the rest is margin (the estimate is the server's).
 _ROOM_SHARE = 0.8
 _POSITION = re.compile(rb"^-- CHANGE MASTER TO [^\n]*$", re.MULTILINE)
 # Never assigned: their data is not dumped (information_schema, performance_schema), the accounts table
 # the seed leaves out, and sequences (the skeleton writes their state; a worker would write it again).
 _NOT_DUMPED = ("information_schema", "performance_schema")
+
+
+class PartsSpaceError(BackupFailedError):
+    """A session could not write its part (the temp dir filled up): the backup runs again as one session."""
 
 
 class SnapshotMismatchError(DumpConnectionError):
@@ -148,6 +154,9 @@ class _Process:
         if code in (None, 0):
             return None
         text = self.stderr.read_text(errors="replace")
+        if code == _EX_EOF or "errno 28" in text:
+            return PartsSpaceError(f"mariadb-dump ({self.name}) could not write its part: the temp dir is full "
+                                   f"({text.strip()[-200:] or f'exit code {code}'})")
         return classify_failure(text or f"exit code {code}", what=f"mariadb-dump ({self.name})")
 
     def follow(self) -> Iterator[bytes]:

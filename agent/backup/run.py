@@ -22,7 +22,7 @@ from typing import TypeVar
 from agent.backup.fidelity import ServerExtras, produce_counted, read_server_extras, store_accounts, with_fidelity
 from agent.backup.id_claims import claimed_backup_id
 from agent.backup.manifest import build_manifest
-from agent.backup.parallel_dump import ParallelPlan, temp_room
+from agent.backup.parallel_dump import ParallelPlan, PartsSpaceError, temp_room
 from agent.backup.pipeline import ArtifactResult, ArtifactUpload
 from agent.common.accounts import accounts_keys
 from agent.common.credentials import resolve_password
@@ -107,7 +107,7 @@ def run_backup(
                                                         position_flags=position_flags))
         retain = retainer(storage, lock, started=started)
         with _removed_unless_committed(storage, keys):
-            artifact, rows = _with_retries(settings, "mariadb-dump", lambda: produce_counted(upload, settings.format))
+            artifact, rows = _with_retries(settings, "mariadb-dump", lambda: _produce(upload, settings))
             retain(keys.artifact)
             extras = dump.extras(defaults, info)
             storage.put(keys.sha1, io.BytesIO(sha1_sidecar_text(artifact.sha1, keys.artifact_name)))
@@ -148,6 +148,18 @@ def _parallel_plan(settings: Settings, dump: DumpCommand, info: ServerInfo, *, d
                      f"({room} bytes usable; BACKUP_TMPDIR_BYTES, BACKUP_TMPDIR)", threads)
         return None
     return ParallelPlan(argv=dump.argv, defaults_file=defaults, threads=threads, extra_flags=position_flags)
+
+
+def _produce(upload: ArtifactUpload, settings: Settings) -> tuple[ArtifactResult, dict[str, int] | None]:
+    """One attempt; a parallel dump whose parts filled the temp dir (the server's size estimate was low)
+    is done again at once as the seed's single dump, which needs no temp disk."""
+    try:
+        return produce_counted(upload, settings.format)
+    except PartsSpaceError as exc:
+        if upload.parallel is None:
+            raise
+        _one_session(str(exc), upload.parallel.threads)
+        return produce_counted(replace(upload, parallel=None), settings.format)
 
 
 def _one_session(reason: str, threads: int) -> None:

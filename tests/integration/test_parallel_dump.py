@@ -131,6 +131,10 @@ def test_a_backup_taken_while_money_moves_holds_whole_transactions(mariadb_facto
     assert moves == ledger > 50  # every transaction whole: no ledger row without its accounts, or the reverse
     manifest = json.loads(next((tmp_path / "bucket").rglob("manifest.json")).read_text())
     assert manifest["evidence"]["rows"]["bank.ledger"] == ledger
+    # The snapshot's binlog position (for point-in-time restore) is recorded as before: file/offset and GTID agree.
+    binlog = manifest["binlog"]
+    at = source.execute(f"SELECT BINLOG_GTID_POS('{binlog['file']}', {binlog['position']})").strip()
+    assert binlog["gtid_state"] == at != ""
     assert table_checksums(target)  # the restored server answers CHECKSUM TABLE for every table
 
 
