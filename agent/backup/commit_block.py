@@ -11,7 +11,7 @@ off per cluster (``BACKUP_DUMP_THREADS=1``).
 Why ``BACKUP STAGE`` first: ``FLUSH TABLES WITH READ LOCK`` must close every table, so it waits for the
 longest running query (a report that reads for an hour) while holding up every writer; ``BLOCK_COMMIT``
 waits only for commits in flight. Both wait at most ``lock_wait_timeout`` (set low here), then fail the
-attempt, which is retried like a lost connection.
+attempt, and the backup runs as the seed's single dump.
 
 The session is the ``mariadb`` client reading statements from a pipe (no Python driver needed, the
 password stays in the defaults file); each request ends with a ``SELECT`` of a marker so the reply's
@@ -26,14 +26,16 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from shared.mariadb_client import DumpConnectionError, child_env, classify_failure, client_argv
+from shared.errors import BackupFailedError
+from shared.mariadb_client import child_env, classify_failure, client_argv
 from shared.processes import stop_process
 
 log = logging.getLogger("mariadb_ha_backup.backup")
 
-# Seconds the block may wait for commits (or, with FTWRL, queries) in flight before the attempt fails:
-# every writer queues behind a waiting block, so waiting long would stall the application instead.
-LOCK_WAIT_SECONDS = 5
+# Seconds the block may wait (for commits in flight; with FTWRL for running queries; measured: also for a
+# table an application holds with LOCK TABLES ... WRITE) before it gives up: writers queue behind a block
+# that waits, so waiting long would stall the application. The backup then runs as the single dump.
+LOCK_WAIT_SECONDS = 1
 _MARKER = "-- reply end --"
 _BLOCKS = {
     "backup_stage": ("BACKUP STAGE START", "BACKUP STAGE BLOCK_COMMIT"),
@@ -42,8 +44,8 @@ _BLOCKS = {
 _RELEASES = {"backup_stage": "BACKUP STAGE END", "ftwrl": "UNLOCK TABLES"}
 
 
-class CommitBlockError(DumpConnectionError):
-    """The block could not be taken in time (or the control session died): the attempt is retried."""
+class CommitBlockTimeoutError(BackupFailedError):
+    """The block could not be taken within ``LOCK_WAIT_SECONDS`` (error 1205)."""
 
 
 class CommitBlock:
@@ -108,9 +110,8 @@ class CommitBlock:
         process.wait(timeout=10)
         stderr = self._stderr_path.read_text(errors="replace")
         error = classify_failure(stderr or f"exit code {process.returncode}", what="the commit block")
-        # 1205: lock wait timeout -- the block waited too long for commits in flight; a later attempt may not.
-        if isinstance(error, DumpConnectionError) or "1205" in stderr:
-            return CommitBlockError(str(error))
+        if "1205" in stderr:  # lock wait timeout: something held the block off (a lost connection is retried)
+            return CommitBlockTimeoutError(str(error))
         return error
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

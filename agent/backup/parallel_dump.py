@@ -38,7 +38,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from agent.backup.commit_block import CommitBlock
+from agent.backup.commit_block import LOCK_WAIT_SECONDS, CommitBlock, CommitBlockTimeoutError
 from agent.backup.stitching import TableKey, stitch
 from shared.dump import enlarge_pipe
 from shared.errors import BackupFailedError
@@ -52,9 +52,12 @@ log = logging.getLogger("mariadb_ha_backup.backup")
 # Workers keep --events: without it mariadb-dump skips mysql.event's rows as well.
 WORKER_FLAGS = ("--no-create-info", "--no-create-db", "--skip-triggers", "--skip-routines")
 SKELETON_FLAGS = ("--no-data",)
-# Commits stay blocked until every process has opened its snapshot; a process that cannot connect in
-# this time (max_connections reached, a node going away) fails the attempt instead of stalling writers.
-SNAPSHOT_WAIT_SECONDS = 10.0
+# Commits stay blocked until every process has shown it opened its snapshot (its first output). A process
+# that shows nothing in this time -- it cannot connect (max_connections, a node going away), or it waits
+# on a table locked by an application before its first 4 KiB -- must not stall writers longer: the block
+# is released and the attempt is done as the seed's single dump (its first bytes take ~10-800 ms here,
+# on 2 cores shared with six other test suites: see docs/PERFORMANCE.md).
+SNAPSHOT_WAIT_SECONDS = 2.0
 _POLL_SECONDS = 0.002  # a worker opens its snapshot within milliseconds: poll finely while commits wait
 _FOLLOW_SECONDS = 0.01  # the stitcher caught up with a part: wait for its worker to write more
 # Parts are given back to the filesystem every 64 MiB read: few system calls, little held twice.
@@ -70,8 +73,20 @@ _POSITION = re.compile(rb"^-- CHANGE MASTER TO [^\n]*$", re.MULTILINE)
 _NOT_DUMPED = ("information_schema", "performance_schema")
 
 
-class PartsSpaceError(BackupFailedError):
-    """A session could not write its part (the temp dir filled up): the backup runs again as one session."""
+class ParallelUnavailableError(BackupFailedError):
+    """The parallel dump cannot be done here and now, but the seed's single dump can: the run falls back."""
+
+
+class PartsSpaceError(ParallelUnavailableError):
+    """A session could not write its part (the temp dir filled up)."""
+
+
+class BlockUnavailableError(ParallelUnavailableError):
+    """The commit block was held off (a table an application locked, a long commit)."""
+
+
+class SnapshotWaitError(ParallelUnavailableError):
+    """Not every session showed its snapshot open in time; commits were not held up any longer."""
 
 
 class SnapshotMismatchError(DumpConnectionError):
@@ -218,7 +233,11 @@ class ParallelDump:
         with CommitBlock(plan.defaults_file, run_dir=self._dir) as control:
             tables = list_tables(control)  # before the block: information_schema can be slow on many tables
             shares = assign(tables, plan.threads)
-            control.block()
+            try:
+                control.block()
+            except CommitBlockTimeoutError as exc:
+                raise BlockUnavailableError(f"commits could not be blocked within {LOCK_WAIT_SECONDS} s "
+                                            f"({exc})") from exc
             self._spawn("skeleton", plan.defaults_file, SKELETON_FLAGS)
             for worker in range(plan.threads):
                 ignored = [f"{t.database}.{t.name}" for t in tables
@@ -242,8 +261,8 @@ class ParallelDump:
         deadline = time.monotonic() + SNAPSHOT_WAIT_SECONDS
         while not all(p.started_snapshot() for p in self._processes):
             if time.monotonic() > deadline:
-                raise DumpConnectionError(f"the dump sessions did not open their snapshots within "
-                                          f"{SNAPSHOT_WAIT_SECONDS:.0f} s (connection limit? node going away?)")
+                raise SnapshotWaitError(f"the dump sessions did not all open their snapshots within "
+                                        f"{SNAPSHOT_WAIT_SECONDS:.0f} s (a table locked, a connection limit?)")
             time.sleep(_POLL_SECONDS)
         for process in self._processes:
             if (error := process.failure()) is not None:

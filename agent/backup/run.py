@@ -22,7 +22,7 @@ from typing import TypeVar
 from agent.backup.fidelity import ServerExtras, produce_counted, read_server_extras, store_accounts, with_fidelity
 from agent.backup.id_claims import claimed_backup_id
 from agent.backup.manifest import build_manifest
-from agent.backup.parallel_dump import ParallelPlan, PartsSpaceError, temp_room
+from agent.backup.parallel_dump import ParallelPlan, ParallelUnavailableError, temp_room
 from agent.backup.pipeline import ArtifactResult, ArtifactUpload
 from agent.common.accounts import accounts_keys
 from agent.common.credentials import resolve_password
@@ -151,11 +151,11 @@ def _parallel_plan(settings: Settings, dump: DumpCommand, info: ServerInfo, *, d
 
 
 def _produce(upload: ArtifactUpload, settings: Settings) -> tuple[ArtifactResult, dict[str, int] | None]:
-    """One attempt; a parallel dump whose parts filled the temp dir (the server's size estimate was low)
-    is done again at once as the seed's single dump, which needs no temp disk."""
+    """One attempt; a parallel dump that cannot be done (its parts filled the temp dir, or a session could
+    not open its snapshot while commits waited) is done again at once as the seed's single dump."""
     try:
         return produce_counted(upload, settings.format)
-    except PartsSpaceError as exc:
+    except ParallelUnavailableError as exc:
         if upload.parallel is None:
             raise
         _one_session(str(exc), upload.parallel.threads)
