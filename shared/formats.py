@@ -4,7 +4,7 @@ One row per ``BACKUP_FORMAT`` value (``ArtifactFormat``): the compression codec 
 the object name in the backup folder, the tar member the dump is stored as (None: the compressed
 stream is the bare dump), how the pipeline produces it (``HEAD_LAST``: the first bytes hold the dump's size,
 so the body is uploaded while the dump runs and the head put in front of it at the end, see
-shared/archive.py; ``SPOOLED``: the size must be known before the upload starts, so the compressed
+shared/tarball.py; ``SPOOLED``: the size must be known before the upload starts, so the compressed
 dump is spooled to disk first, used for ``HEAD_LAST`` formats under a layer; ``STREAMED``: compressed
 straight into the upload) and how it is read back (``TAR``: walk a one-member tar; ``PLAIN``: the decompressed
 stream is the dump). Configuration validates names against it, the layout names objects from it, the

@@ -10,7 +10,7 @@ from shared.config import Settings
 from shared.dump import dump_flags
 from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.layout import BackupKeys
-from shared.manifest import Artifact, BinlogPosition, Encryption, Manifest, Retention, Source
+from shared.manifest import Artifact, BinlogPosition, Encryption, Manifest, ObjectLockHold, Source
 from shared.server_info import ServerInfo
 from shared.storage.object_lock import NO_LOCK, LockSettings
 
@@ -39,6 +39,6 @@ def build_manifest(
         inventory=info.inventory,
         # Public keys only; an identity never reaches the backup.
         encryption=Encryption(scheme="age", recipients=list(encryption.recipients)) if encryption.enabled else None,
-        retention=Retention(until=lock.until(started).isoformat(), mode=lock.mode) if lock.enabled else None,
+        retention=ObjectLockHold(until=lock.until(started).isoformat(), mode=lock.mode) if lock.enabled else None,
         binlog=binlog,
     )

@@ -42,7 +42,7 @@ from agent.backup.commit_block import LOCK_WAIT_SECONDS, CommitBlock, CommitBloc
 from agent.backup.stitching import TableKey, stitch
 from shared.dump import enlarge_pipe
 from shared.errors import BackupFailedError
-from shared.mariadb_client import DumpConnectionError, child_env, classify_failure
+from shared.mariadb_client import ClientConnectionError, child_env, classify_failure
 from shared.processes import stop_process
 from shared.readers import CHUNK_BYTES
 
@@ -89,7 +89,7 @@ class SnapshotWaitError(ParallelUnavailableError):
     """Not every session showed its snapshot open in time; commits were not held up any longer."""
 
 
-class SnapshotMismatchError(DumpConnectionError):
+class SnapshotMismatchError(ClientConnectionError):
     """The sessions' binlog positions differ: they reached different nodes (a Galera Service spreads
     connections) or a commit slipped between their snapshots. Retried: the next attempt may line up."""
 

@@ -3,7 +3,7 @@
 Streamed formats (``sql.gz`` / ``sql.zst``): a thread compresses the dump into a pipe that the storage
 adapter uploads from, hashing the bytes as they go; no temp disk. Head-last formats (``tar.gz``, the
 seed's) stream the same way, their body while the dump runs and their size-bearing head last
-(``HeadLastStorage``, shared/archive.py); SHA1 is sequential and the head comes first, so their SHA1
+(``HeadLastStorage``, shared/tarball.py); SHA1 is sequential and the head comes first, so their SHA1
 is computed by reading the stored object back, which also checks what the storage really holds.
 Spooled production (the tar.gz under a layer such as age encryption, which must see the stored bytes
 front to back) compresses into a spool of compressed data and uploads it once the size is known.
@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import IO, BinaryIO, Protocol, cast
 
 from agent.backup.parallel_dump import ParallelDump, ParallelPlan
-from shared.archive import HEAD_SIZE, CompressedSpool, TarGzBody, open_targz, tar_end
 from shared.binlogs.snapshot import DumpSniffer
 from shared.compression import open_compressor
 from shared.dump import DumpProcess, enlarge_pipe
@@ -37,6 +36,7 @@ from shared.storage import Storage, StorageError
 from shared.storage.base import HeadLastStorage
 from shared.storage.replayable import ReopeningReader
 from shared.storage.retrying import read_replayable
+from shared.tarball import HEAD_SIZE, CompressedSpool, TarGzBody, open_targz, tar_end
 
 log = logging.getLogger("mariadb_ha_backup.pipeline")
 

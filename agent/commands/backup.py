@@ -7,9 +7,10 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from agent.commands.options import add_config_flags
+from agent.commands.options import add_command
 from shared.config import ConfigValues, Settings, load_backup_settings
 from shared.encryption import load_encryption_settings
+from shared.errors import EXIT_OK
 from shared.storage.object_lock import load_lock_settings
 
 if TYPE_CHECKING:
@@ -17,12 +18,9 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "backup", help="run one backup now", description="Dump the cluster, compress, hash and upload one backup."
-    )
-    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
-    add_config_flags(parser)
-    parser.set_defaults(func=run)
+    add_command(subparsers, "backup", run=run, summary="run one backup now",
+                description="Dump the cluster, compress, hash and upload one backup.",
+                json_help="print the summary as one JSON object on stdout")
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
@@ -38,13 +36,13 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
             result = outcome.result = run_backup(settings, progress=progress, lock=lock, encryption=encryption)
         retention = _apply_retention(settings)
     print(json.dumps({**asdict(result), "pruned": retention}) if args.json else _summary(result))
-    return 0
+    return EXIT_OK
 
 
 def _apply_retention(settings: Settings) -> list[str]:
     """Retention runs only after a successful backup, and only when configured; its storage calls are
     retried like the ``prune`` command's."""
-    if not settings.retention.configured:
+    if not settings.keep.configured:
         return []
     from agent.common import open_bucket
     from agent.retention import apply_retention
@@ -52,8 +50,8 @@ def _apply_retention(settings: Settings) -> list[str]:
     deleted: list[str] = apply_retention(
         open_bucket(settings.destination, settings.retry).storage,
         prefix=settings.destination.prefix,
-        keep_last=settings.retention.keep_last,
-        max_age_days=settings.retention.max_age_days,
+        keep_last=settings.keep.keep_last,
+        max_age_days=settings.keep.max_age_days,
     )
     return deleted
 

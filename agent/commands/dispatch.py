@@ -12,28 +12,27 @@ import json
 import sys
 from typing import Any
 
+from agent.commands.options import add_command
 from shared.config import ConfigValues
 from shared.errors import EXIT_OK
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "dispatch",
-        help="create the backup Job(s) in Kubernetes (what the cloud functions do)",
+    parser = add_command(
+        subparsers, "dispatch", run=run, summary="create the backup Job(s) in Kubernetes (what the cloud functions do)",
         description="Create one backup Job per target (DISPATCH_TARGETS, or CELL_DEFAULT_NAMESPACE/"
-                    "MARIADB_HA_SERVICE_NAME/MARIADB_HA_SECRET_NAME) using KUBECONFIG or in-cluster config.",
-    )
-    parser.add_argument("--dry-run", action="store_true", help="print the Job manifests; touch nothing")
+                    "MARIADB_HA_SERVICE_NAME/MARIADB_HA_SECRET_NAME) using KUBECONFIG or in-cluster config.")
+    parser.add_argument("--dry-run", action="store_true", help="print the Job bodies; touch nothing")
     parser.add_argument("--scheduled-time", metavar="RFC3339",
                         help="the schedule slot this run stands for (names the Job); default now, UTC")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:  # Job settings: shared.k8s
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from shared.k8s.invocation import DispatchRequest, parse_time, run_invocation
+    from shared.k8s.invocation import DispatchRequest, run_invocation
+    from shared.times import parse_time
 
-    scheduled = parse_time(args.scheduled_time, source="--scheduled-time") if args.scheduled_time else None
+    scheduled = parse_time(args.scheduled_time, what="--scheduled-time") if args.scheduled_time else None
     result = run_invocation(request=DispatchRequest(dry_run=args.dry_run, scheduled_time=scheduled),
                             platform="kubeconfig")
     sys.stdout.write(json.dumps(result.response(), indent=2) + "\n")

@@ -7,20 +7,19 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from agent.commands.options import add_config_flags
+from agent.commands.options import add_command
 from shared.config import ConfigValues, load_destination, load_retry
+from shared.errors import EXIT_OK
 
 if TYPE_CHECKING:
     from agent.common import BackupEntry
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("list", help="list backups, newest first",
-                                   description="List complete backups (those with a manifest), newest first.")
+    parser = add_command(subparsers, "list", run=run, summary="list backups, newest first",
+                         description="List complete backups (those with a manifest), newest first.",
+                         json_help="print one JSON array on stdout")
     parser.add_argument("--all", action="store_true", help="also show incomplete or damaged backup folders")
-    parser.add_argument("--json", action="store_true", help="print one JSON array on stdout")
-    add_config_flags(parser)
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
@@ -33,7 +32,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     archive = read_archive(bucket.storage, bucket.prefix)
     if args.json:
         print(json.dumps([{**as_json(e), **pitr_json(e, archive)} for e in entries], indent=2, ensure_ascii=False))
-        return 0
+        return EXIT_OK
     if not entries:
         print(f"no backups under {bucket.storage.url} {bucket.prefix}/")
     else:
@@ -41,7 +40,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         print("\n".join(_line(e) for e in entries))
     if archive.history:
         print("\n" + windows_text(archive, entries))
-    return 0
+    return EXIT_OK
 
 
 def as_json(entry: BackupEntry) -> dict[str, Any]:

@@ -9,30 +9,19 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from agent.commands.options import add_config_flags
-from shared.config import (
-    RESTORE_YES_ENV,
-    ConfigValues,
-    load_destination,
-    load_restore_confirmed,
-    load_retry,
-    load_source,
-    load_tmp_dir,
-)
-from shared.encryption import load_decryption_settings
-from shared.errors import BadInputError
-
-if TYPE_CHECKING:
-    from agent.restore import RestoreResult
+from agent.commands.options import add_command
+from shared.config import RESTORE_YES_ENV, ConfigValues, load_source
+from shared.errors import EXIT_OK, BadInputError
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "restore", help="restore a backup into the target server",
+    parser = add_command(
+        subparsers, "restore", run=run, summary="restore a backup into the target server",
         description="Stream a backup from the bucket, verify it, decompress it and load it with the mariadb "
-                    "client into the target server (--host/MARIADB_HOST).")
+                    "client into the target server (--host/MARIADB_HOST).",
+        json_help="print the result as one JSON object on stdout")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("backup_id", nargs="?", metavar="ID", help="backup id (YYYYMMDDTHHMMSSZ)")
     which.add_argument("--latest", action="store_true", help="the newest complete backup")
@@ -50,81 +39,34 @@ def register(subparsers: Any) -> None:
                         help="load over N client sessions at once: one table's rows on all of them, DDL in dump "
                              "order (default: the CPU count, at least 2, at most 8); 1 = one plain mariadb "
                              "client, as `mariadb < dump.sql`")
-    parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
-    add_config_flags(parser)
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.common import (
-        byte_progress,
-        identities_for,
-        load_accounts_settings,
-        open_bucket,
-        parse_time,
-        private_run_dir,
-        resolve_password,
-        scan_backups,
-        select_backup,
-        signals_raise_terminated,
-    )
-    from agent.restore import RestoreRequest, restore_backup
-    from shared.logs import register_secret
-    from shared.mariadb_client import write_defaults_file
+    from agent.restore import restore_configured, restore_summary
+    from shared.times import parse_time
 
     if args.until:
         return _run_until(args, config)
     if not (args.backup_id or args.latest or args.at):
         raise BadInputError("say which backup to restore: an ID, --latest, --at TIME or --until TIME")
-    at = parse_time(args.at) if args.at else None
-    accounts = load_accounts_settings(config)
-    source = load_source(config)
-    decryption = load_decryption_settings(config)
-    password = resolve_password(source)
-    register_secret(password)
-    bucket = open_bucket(load_destination(config), load_retry(config))
-    entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=args.backup_id,
-                          latest=args.latest, at=at)
-    assert entry.manifest is not None  # select_backup returns complete backups only
-    identities = identities_for(entry.manifest, decryption)  # exit 2 here, before any download, if missing
-    request = RestoreRequest(database=args.database, verify_first=args.verify_first,
-                             confirmed=args.yes or load_restore_confirmed(config),
-                             accounts=accounts.mode,
-                             **({"sessions": args.parallel} if args.parallel else {}))
-    tmp_dir = load_tmp_dir(config)
-    with signals_raise_terminated(), private_run_dir(tmp_dir) as run_dir, byte_progress("restore") as progress:
-        defaults = write_defaults_file(run_dir, host=source.host, port=source.port, user=source.user,
-                                       password=password)
-        result = restore_backup(bucket.storage, entry.manifest, defaults_file=defaults, request=request,
-                                run_dir=run_dir, progress=progress, identities=identities)
-    print(json.dumps(asdict(result)) if args.json else _summary(result, target=source.address))
-    return 0
-
-
-def _summary(r: RestoreResult, *, target: str) -> str:
-    what = f"database {r.database}" if r.database else "all databases"
-    verified = "verified first, " if r.verified_first else ""
-    lines = [
-        f"restored {what} from backup {r.backup_id} into {target}",
-        f"  {verified}SHA1 {r.sha1} checked on the {r.stored_bytes:,} bytes downloaded; "
-        f"{r.loaded_bytes:,} bytes of dump read",
-    ]
-    if r.accounts_created:
-        lines.append(f"  accounts created: {', '.join(r.accounts_created)}")
-    return "\n".join(lines + [f"  note: {note}" for note in r.notes])
+    result = restore_configured(config, backup_id=args.backup_id, latest=args.latest,
+                                at=parse_time(args.at, what="--at") if args.at else None, database=args.database,
+                                verify_first=args.verify_first, confirmed=args.yes, sessions=args.parallel)
+    print(json.dumps(asdict(result)) if args.json else restore_summary(result, target=load_source(config).address))
+    return EXIT_OK
 
 
 def _run_until(args: argparse.Namespace, config: ConfigValues) -> int:
-    from agent.common import parse_time
     from agent.pitr import point_summary, restore_until
+    from shared.times import parse_time
 
     if args.database:
         raise BadInputError("--until restores every database: it cannot be combined with --database")
-    until = parse_time(args.until, flag="--until")
+    until = parse_time(args.until, what="--until")
     result = restore_until(config, until=until, verify_first=args.verify_first, confirmed=args.yes)
     print(json.dumps(asdict(result)) if args.json else point_summary(result, target=load_source(config).address))
-    return 0
+    return EXIT_OK
 
 
 def _sessions(text: str) -> int:

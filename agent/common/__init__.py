@@ -4,7 +4,7 @@ may use them; they use none of the capability packages."""
 
 from agent.common.accounts import load_accounts_settings
 from agent.common.bucket import Bucket, open_bucket
-from agent.common.catalog import BackupEntry, parse_time, scan_backups, select_backup
+from agent.common.catalog import BackupEntry, scan_backups, select_backup
 from agent.common.credentials import resolve_password
 from agent.common.decryption import configured_identities, identities_for
 from agent.common.progress import byte_progress
@@ -12,5 +12,5 @@ from agent.common.run_dir import private_run_dir
 from agent.common.signals import signals_raise_terminated, signals_set
 
 __all__ = ["BackupEntry", "Bucket", "byte_progress", "configured_identities", "identities_for",
-           "load_accounts_settings", "open_bucket", "parse_time", "private_run_dir", "resolve_password",
+           "load_accounts_settings", "open_bucket", "private_run_dir", "resolve_password",
            "scan_backups", "select_backup", "signals_raise_terminated", "signals_set"]

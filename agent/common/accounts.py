@@ -37,7 +37,7 @@ from shared.encryption import AGE_SUFFIX
 from shared.encryption.streams import decrypt_bytes
 from shared.errors import VerifyFailedError
 from shared.manifest import Manifest
-from shared.mariadb_client import DumpError, run_client_query
+from shared.mariadb_client import ClientError, run_client_query
 from shared.storage import Storage
 
 ACCOUNTS_NAME = "accounts.sql"
@@ -95,14 +95,25 @@ def dump_accounts(defaults_file: Path) -> tuple[bytes, list[str], list[str]]:
     for account in list_accounts(defaults_file):
         try:
             created, granted = _account_statements(defaults_file, account)
-        except DumpError as exc:
-            skipped.append(f"{account.sql_name} ({exc})")
+        except ClientError as exc:
+            skipped.append(_why_skipped(account, exc))
             continue
         names.append(account.sql_name)
         creates.append(f"{_BLOCK}{account.sql_name}\n{created};\n")
         grants.append(f"{_BLOCK}{account.sql_name}\n" + "".join(f"{g};\n" for g in granted))
     text = "-- accounts of the backed-up server (mariadb-ha-backup)\n" + "".join(creates) + "".join(grants)
     return text.encode(), names, skipped
+
+
+def _why_skipped(account: Account, exc: Exception) -> str:
+    """What is lost with an account the server will not describe, and why, in one line."""
+    if "1133" in str(exc):
+        # mariadb-install-db creates root@<hostname>; under skip_name_resolve (the usual setting) the
+        # server cannot look such an account up, and no connection can ever match its host either.
+        return (f"{account.sql_name}: its host is a name and the server runs with skip_name_resolve, so it cannot "
+                "describe the account (SHOW CREATE USER: error 1133) and nobody can log in as it; its password "
+                "hash and grants are not in accounts.sql and a restore will not create it")
+    return f"{account.sql_name}: its password hash and grants are not in accounts.sql ({exc})"
 
 
 def _account_statements(defaults_file: Path, account: Account) -> tuple[str, list[str]]:
@@ -113,8 +124,13 @@ def _account_statements(defaults_file: Path, account: Account) -> tuple[str, lis
         created = _unescape(row[-1]).replace("CREATE USER ", "CREATE USER IF NOT EXISTS ", 1)
     granted = [_unescape(r[0]) for r in run_client_query(defaults_file, f"SHOW GRANTS FOR {account.sql_name}")]
     # The password is already in CREATE USER; GRANT ... IDENTIFIED BY PASSWORD would reset an existing one.
-    granted = [_IDENTIFIED.sub("", g) for g in granted]
+    granted = [without_password(g) for g in granted]
     return created, granted
+
+
+def without_password(grant: str) -> str:
+    """A SHOW GRANTS line without its ``IDENTIFIED BY PASSWORD`` / ``VIA`` part."""
+    return _IDENTIFIED.sub("", grant)
 
 
 def accounts_keys(folder: str) -> tuple[str, ...]:
@@ -162,13 +178,13 @@ def give_grants(defaults_file: Path, grants: list[str]) -> list[tuple[str, str]]
     try:
         run_client_query(defaults_file, "\n".join(grants))
         return []
-    except DumpError:
+    except ClientError:
         pass
     failed = []
     for grant in grants:
         try:
             run_client_query(defaults_file, grant)
-        except DumpError as exc:
+        except ClientError as exc:
             failed.append((grant, str(exc)))
     return failed
 

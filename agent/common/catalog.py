@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from shared.errors import BadInputError
 from shared.layout import ID_FORMAT, MANIFEST_NAME, BackupIdError, parse_backup_id
@@ -23,10 +23,6 @@ COMPLETE, INCOMPLETE, DAMAGED = "complete", "incomplete", "damaged"
 
 class NoSuchBackupError(BadInputError):
     """The requested backup does not exist (or is not complete) under the prefix."""
-
-
-class TimeFormatError(BadInputError):
-    """An ``--at`` value that is not a recognisable time."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +68,7 @@ def _entry(storage: Storage, base: str, backup_id: str, objects: list[ObjectInfo
         return entry(INCOMPLETE)
     try:
         with storage.open_read(manifest_key) as stream:
-            manifest = Manifest.from_json(stream.read())
+            manifest = Manifest.from_json(stream.read(), key=manifest_key)
     except ManifestError as exc:
         return entry(DAMAGED, problem=str(exc))
     if manifest.id != backup_id:
@@ -116,16 +112,3 @@ def select_backup(entries: list[BackupEntry], *, backup_id: str | None = None, l
 
 def _newest_hint(complete: list[BackupEntry]) -> str:
     return f" (newest complete: {complete[0].backup_id})" if complete else " (there are no complete backups)"
-
-
-def parse_time(text: str, *, flag: str = "--at") -> datetime:
-    """``--at``: a backup id (20240501T120000Z), ISO 8601 (2024-05-01T12:00:00Z, 2024-05-01 12:00+02:00)
-    or a date (2024-05-01, meaning its start). A time without an offset is taken as UTC, like the ids."""
-    value = text.strip()
-    try:
-        moment = parse_backup_id(value) if _is_backup_id(value) else datetime.fromisoformat(value)
-    except ValueError:
-        raise TimeFormatError(
-            f"{flag} {text[:40]!r} is not a time: use 2024-05-01T12:00:00Z, 2024-05-01 or a backup id"
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -8,8 +8,9 @@ from typing import Any
 
 from agent.common.bucket import Bucket
 from agent.common.catalog import BackupEntry
+from agent.pitr import ArchiveView, current_range
 from agent.status.freshness import OK, Freshness, human_duration, is_encrypted
-from agent.status.pitr_window import PitrWindow
+from shared.times import format_time
 
 
 def status_json(freshness: Freshness, bucket: Bucket) -> dict[str, Any]:
@@ -49,33 +50,21 @@ def status_text(freshness: Freshness, bucket: Bucket) -> str:
     return "\n".join(lines)
 
 
-def pitr_json(pitr: PitrWindow | None, freshness: Freshness) -> dict[str, Any] | None:
-    if pitr is None:
-        return None
-    def stamp(moment: datetime | None) -> str | None:
-        return moment.isoformat(timespec="seconds") if moment else None
-    lag = (freshness.checked_at - pitr.archived_to).total_seconds() if pitr.archived_to else None
-    return {"recoverable": pitr.recoverable, "recoverable_from": stamp(pitr.recoverable_from),
-            "recoverable_to": stamp(pitr.archived_to) if pitr.recoverable else None,
-            "archived_from": stamp(pitr.archived_from), "archived_to": stamp(pitr.archived_to),
-            "last_archived_age_seconds": int(lag) if lag is not None else None, "gaps": pitr.gaps}
-
-
-def pitr_text(pitr: PitrWindow | None, freshness: Freshness) -> str:
-    if pitr is None:
+def pitr_text(view: ArchiveView, backups: list[BackupEntry], *, now: datetime) -> str:
+    """The ``pitr`` line: the range ``restore --until`` can reach now (``agent.pitr.current_range``)."""
+    if not view.history:
         return "  pitr        no binlogs archived (point-in-time recovery is off)"
-    if pitr.archived_to is None:
-        return f"  pitr        no segment archived since the last gap ({pitr.gaps} gap(s) recorded)"
-    age = human_duration(freshness.checked_at - pitr.archived_to)
-    to = pitr.archived_to.strftime(_TIME)
-    if pitr.recoverable_from is None:
-        return (f"  pitr        NOT recoverable: binlogs archived to {to} (last event {age} ago), but no complete "
-                "backup since the archive's last gap: take a backup")
-    return (f"  pitr        recoverable {pitr.recoverable_from.strftime(_TIME)} .. {to} "
-            f"(last archived event {age} ago; {pitr.gaps} gap(s) recorded)")
-
-
-_TIME = "%Y-%m-%dT%H:%M:%SZ"
+    gaps = len(view.gaps)
+    if not view.windows:
+        return f"  pitr        no segment archived since the last gap ({gaps} gap(s) recorded)"
+    newest = view.windows[-1]
+    age, until = human_duration(now - newest.end_time), format_time(newest.end_time)
+    current = current_range(view, backups)
+    if current is None:
+        return (f"  pitr        NOT restorable: binlogs archived until {until} (last event {age} ago), but no complete "
+                "backup's binlog position lies inside the archive since its last gap: take a backup")
+    return (f"  pitr        restorable {format_time(current.start)} .. {until} from backup {current.base_backup} "
+            f"(last archived event {age} ago; {gaps} gap(s) recorded)")
 
 
 def newest_json(entry: BackupEntry) -> dict[str, Any]:

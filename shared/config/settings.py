@@ -9,10 +9,10 @@ from pathlib import Path
 from shared.config.destination import Destination, load_destination
 from shared.config.options import ConfigValues
 from shared.config.sections import (
-    Retention,
+    KeepPolicy,
     load_dump_threads,
     load_format,
-    load_retention,
+    load_keep_policy,
     load_retry,
     load_tmp_dir,
     load_tmp_dir_bytes,
@@ -28,7 +28,7 @@ class Settings:
     source: SourceSettings
     format: ArtifactFormat
     retry: RetryPolicy
-    retention: Retention
+    keep: KeepPolicy
     tmp_dir: Path | None
     dump_threads: int | None = None  # BACKUP_DUMP_THREADS: mariadb-dump sessions sharing one snapshot (None: unset)
     tmp_dir_bytes: int | None = None  # BACKUP_TMPDIR_BYTES: the temp dir's limit when statvfs cannot tell it
@@ -36,7 +36,7 @@ class Settings:
 
 def load_backup_settings(values: Mapping[str, str]) -> Settings:
     return Settings(destination=load_destination(values), source=load_source(values), format=load_format(values),
-                    retry=load_retry(values), retention=load_retention(values), tmp_dir=load_tmp_dir(values),
+                    retry=load_retry(values), keep=load_keep_policy(values), tmp_dir=load_tmp_dir(values),
                     dump_threads=load_dump_threads(values), tmp_dir_bytes=load_tmp_dir_bytes(values))
 
 

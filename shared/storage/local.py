@@ -18,9 +18,11 @@ from typing import BinaryIO
 
 from shared.readers import CHUNK_BYTES
 from shared.storage.base import (
+    ObjectChangedError,
     ObjectExistsError,
     ObjectInfo,
     ObjectNotFoundError,
+    OpenedRead,
     Retried,
     StorageConfigError,
     StorageError,
@@ -29,6 +31,10 @@ from shared.storage.base import (
 from shared.storage.parts import head_of_size
 
 _PARTIAL_MARK = ".partial-"
+# Every object is readable by its owner only: accounts.sql holds password hashes, and a dump holds the
+# data itself (cloud buckets are private by their own policy: S3 Block Public Access and bucket
+# policies, GCS uniform bucket-level access, Azure private containers; see docs/SECURITY.md).
+OBJECT_MODE = 0o600
 
 
 class LocalStorage:
@@ -57,7 +63,7 @@ class LocalStorage:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}{_PARTIAL_MARK}{uuid.uuid4().hex}")
         try:
-            with open(partial, "xb") as out:
+            with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OBJECT_MODE), "wb") as out:
                 written = write(out)
                 out.flush()
                 os.fsync(out.fileno())
@@ -78,10 +84,23 @@ class LocalStorage:
         return written
 
     def open_read(self, key: str) -> BinaryIO:
+        return self.open_read_from(key, offset=0, version=None).stream
+
+    def open_read_from(self, key: str, *, offset: int, version: str | None) -> OpenedRead:
         try:
-            return open(self._path(key), "rb")
+            stream = open(self._path(key), "rb")  # noqa: SIM115  # returned to the caller, who closes it
         except FileNotFoundError:
+            if version:
+                raise ObjectChangedError(f"{key} was deleted from {self.url} while it was being read") from None
             raise ObjectNotFoundError(f"{key} not found in {self.url}") from None
+        # Objects are replaced by rename, never rewritten: a new inode or mtime is another object.
+        status = os.fstat(stream.fileno())
+        found = f"{status.st_ino}-{status.st_mtime_ns}"
+        if version and found != version:
+            stream.close()
+            raise ObjectChangedError(f"{key} in {self.url} changed while it was being read")
+        stream.seek(offset)
+        return OpenedRead(stream=stream, version=found, size=status.st_size)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         if not self.root.is_dir():

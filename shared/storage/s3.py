@@ -27,17 +27,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from shared.readers import PullReader
-from shared.storage.base import (
-    ObjectExistsError,
-    ObjectInfo,
-    ObjectLockUnsupportedError,
-    ObjectNotFoundError,
-    Retried,
-    StorageConfigError,
-    StorageError,
-    TransientStorageError,
-    no_retries,
-)
+from shared.storage import base  # the errors every adapter raises: base.ObjectNotFoundError, …
+from shared.storage.base import ObjectInfo, OpenedRead, Retried, no_retries
 from shared.storage.parts import BodyPieces, head_of_size
 from shared.storage.streams import buffered_download
 
@@ -64,8 +55,11 @@ HEAD_PART_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_ATTEMPTS = 3
 # A TCP connect to S3 takes milliseconds; 10 s means the network is broken, not slow.
 CONNECT_TIMEOUT_S = 10
-# A part upload of 16 MiB on a slow 10 Mbit/s link takes ~15 s; 60 s without a byte means a stuck peer.
-READ_TIMEOUT_S = 60
+# The longest wait for a byte (botocore's socket read timeout; S3 answers a part upload as soon as the
+# part is stored, and keeps a long CompleteMultipartUpload alive with whitespace). 20 s without a byte
+# means a stalled peer: a download is then resumed at its offset (shared/storage/resuming.py) instead
+# of waiting a minute for nothing.
+READ_TIMEOUT_S = 20
 
 _CONFIG_CODES = {
     "NoSuchBucket", "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch",
@@ -82,15 +76,8 @@ _TRANSIENT_CODES = {
 class S3Storage:
     """One bucket. ``client`` may be injected (tests, Lambda reuse); otherwise built on first use."""
 
-    def __init__(
-        self,
-        bucket: str,
-        *,
-        client: S3Client | None = None,
-        region: str | None = None,
-        endpoint: str | None = None,
-        max_attempts: int | None = None,
-    ) -> None:
+    def __init__(self, bucket: str, *, client: S3Client | None = None, region: str | None = None,
+                 endpoint: str | None = None, max_attempts: int | None = None) -> None:
         self.bucket = bucket
         self.url = f"s3://{bucket}"
         self._client_instance = client
@@ -163,11 +150,23 @@ class S3Storage:
         return len(data)
 
     def open_read(self, key: str) -> BinaryIO:
+        return self.open_read_from(key, offset=0, version=None).stream
+
+    def open_read_from(self, key: str, *, offset: int, version: str | None) -> OpenedRead:
+        what = f"read {self.url}/{key}"
+        extra = {"Range": f"bytes={offset}-"} if offset else {}
         try:
-            body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            # If-Match on the first answer's ETag: a replaced object answers 412 instead of other bytes.
+            answer = self._client.get_object(Bucket=self.bucket, Key=key, **extra,
+                                             **({"IfMatch": version} if version else {}))
         except _sdk_errors() as exc:
-            raise _translate(exc, what=f"read {self.url}/{key}") from exc
-        return buffered_download(body, guard=lambda: _translated(f"read {self.url}/{key}"))
+            error = _translate(exc, what=what)
+            if version and isinstance(error, base.ObjectExistsError):  # 412 PreconditionFailed: If-Match failed
+                raise base.ObjectChangedError(f"{what}: the object changed while it was being read") from exc
+            raise error from exc
+        size = int(str(answer.get("ContentRange", "")).rpartition("/")[2] or answer["ContentLength"])
+        stream = buffered_download(answer["Body"], guard=lambda: _translated(what))
+        return OpenedRead(stream=stream, version=str(answer["ETag"]), size=size)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         try:
@@ -199,7 +198,7 @@ class S3Storage:
         except _sdk_errors() as exc:
             raise _translate(exc, what=f"read the object lock configuration of {self.url}") from exc
         if answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") != "Enabled":
-            raise ObjectLockUnsupportedError(
+            raise base.ObjectLockUnsupportedError(
                 f"{self.url} has no S3 Object Lock (it can only be enabled on a versioned bucket: Terraform "
                 "object_lock_enabled = true); unset BACKUP_LOCK_DAYS or use a bucket with Object Lock"
             )
@@ -231,7 +230,7 @@ class S3Storage:
                     region=self._region, endpoint=self._endpoint, max_attempts=self._max_attempts
                 )
             except ValueError as exc:  # botocore's "Invalid endpoint: ..." for a malformed endpoint URL
-                raise StorageConfigError(f"{self.url}: {exc}") from None
+                raise base.StorageConfigError(f"{self.url}: {exc}") from None
         return self._client_instance
 
 
@@ -294,31 +293,31 @@ def _translate(exc: Exception, *, what: str) -> Exception:
     config_types = (bx.NoCredentialsError, bx.PartialCredentialsError, bx.CredentialRetrievalError,
                     bx.NoRegionError, bx.InvalidEndpointConfigurationError)
     if isinstance(exc, config_types):
-        return StorageConfigError(f"{what}: {exc}")
+        return base.StorageConfigError(f"{what}: {exc}")
     transient_types = (bx.ConnectionError, bx.HTTPClientError, bx.ResponseStreamingError)
     if isinstance(exc, transient_types) or not isinstance(exc, bx.BotoCoreError):
-        return TransientStorageError(f"{what}: {type(exc).__name__}: {exc}")
-    return StorageError(f"{what}: {exc}")
+        return base.TransientStorageError(f"{what}: {type(exc).__name__}: {exc}")
+    return base.StorageError(f"{what}: {exc}")
 
 
 def _by_code(code: str, status: int, *, what: str, detail: str) -> Exception:
     message = f"{what}: {code or 'error'} (HTTP {status}){': ' + detail if detail else ''}"
     if code in ("PreconditionFailed", "ConditionalRequestConflict"):  # a create-only put lost the race
-        return ObjectExistsError(message)
+        return base.ObjectExistsError(message)
     if code in _CONFIG_CODES or status in (401, 403):
-        return StorageConfigError(message)
+        return base.StorageConfigError(message)
     if code in _MISSING_CODES or status == 404:
-        return ObjectNotFoundError(message)
+        return base.ObjectNotFoundError(message)
     if code in _TRANSIENT_CODES or status >= 500 or status in (408, 429):
-        return TransientStorageError(message)
-    return StorageError(message)
+        return base.TransientStorageError(message)
+    return base.StorageError(message)
 
 
 def from_url(location: str, params: dict[str, str]) -> S3Storage:
     """``s3://bucket?region=..&endpoint=..``; without ``region``, botocore's chain (shared.config adds
     ``region`` from AWS_REGION)."""
     if not location:
-        raise StorageConfigError("s3:// URL needs a bucket name")
+        raise base.StorageConfigError("s3:// URL needs a bucket name")
     region = params.get("region") or None
     return S3Storage(location, region=region, endpoint=params.get("endpoint") or None)
 

@@ -50,8 +50,8 @@ def test_missing_single_target_variables_are_named() -> None:
 
 
 def test_a_cluster_can_opt_out_of_the_parallel_dump_in_its_jobs_environment() -> None:
-    from shared.k8s.job_manifest import build_job_manifest
     from shared.k8s.job_settings import job_settings_from_env
+    from shared.k8s.job_spec import build_job
 
     raw = [{"namespace": "a", "service": "galera", "secret": "s", "dump_threads": 1},
            {"namespace": "b", "service": "db", "secret": "s"}]
@@ -62,7 +62,7 @@ def test_a_cluster_can_opt_out_of_the_parallel_dump_in_its_jobs_environment() ->
     def threads(target: Target) -> str:
         from datetime import UTC, datetime
 
-        job = build_job_manifest(target=target, settings=settings, scheduled_time=datetime(2026, 1, 1, tzinfo=UTC))
+        job = build_job(target=target, settings=settings, scheduled_time=datetime(2026, 1, 1, tzinfo=UTC))
         env = job["spec"]["template"]["spec"]["containers"][0]["env"]
         return next(e["value"] for e in env if e["name"] == "BACKUP_DUMP_THREADS")
 

@@ -13,7 +13,7 @@ from agent.pitr.archiver import segmenter as segmenter_module
 from agent.pitr.archiver.segmenter import ArchivePosition, Segmenter
 from shared.binlogs.events import Event, Transaction, TransactionScanner, read_file_events, transactions_of_file
 from shared.binlogs.gtid import format_state, parse_state
-from shared.binlogs.index import iter_history, recoverable_windows
+from shared.binlogs.index import gap_free_windows, iter_history
 from shared.binlogs.records import SegmentRecord, SourceNode
 from shared.storage.local import LocalStorage
 
@@ -70,9 +70,10 @@ def test_cut_when_due_at_a_new_file_and_at_the_size_cap(tmp_path: Path, monkeypa
     seg.add(found[0], source=NODE, source_file="bin.000007", format_description=fde)
     assert seg.due()
     seg.add(found[1], source=NODE, source_file="bin.000008", format_description=fde)  # cuts bin.000007's
-    assert seg.position.seq == 1
+    assert seg.position.seq == 0 and seg.due()  # cut, queued: uploads happen in flush, never inside add
     monkeypatch.setattr(segmenter_module, "MAX_SEGMENT_BYTES", 1)
     seg.add(found[2], source=NODE, source_file="bin.000008", format_description=fde)  # cut on its own
+    seg.flush()
     assert seg.position.seq == 2  # found[1] and found[2] together hit the cap
     records = [r for r in iter_history(LocalStorage(tmp_path), PREFIX) if isinstance(r, SegmentRecord)]
     assert [stored_gtids(tmp_path, r) for r in records] == [[str(found[0].gtid)],
@@ -91,7 +92,7 @@ def test_a_gap_moves_the_state_on_and_splits_the_window(tmp_path: Path) -> None:
         seg.add(t, source=NODE, source_file="bin.000007", format_description=fde)
     record = seg.flush()
     assert record is not None and record.gtid_state_before == str(found[9].gtid) and record.seq == 2
-    windows = recoverable_windows(list(iter_history(LocalStorage(tmp_path), PREFIX)))
+    windows = gap_free_windows(list(iter_history(LocalStorage(tmp_path), PREFIX)))
     assert [(w.first_seq, w.last_seq) for w in windows] == [(0, 0), (2, 2)]
 
 

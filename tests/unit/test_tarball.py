@@ -10,9 +10,9 @@ import zlib
 
 import pytest
 
-from shared.archive import HEAD_SIZE, ArchiveFormatError, TarGzBody, tar_end, targz_head
 from shared.compression import open_compressor
 from shared.formats import DUMP_TAR_MEMBER as TAR_MEMBER
+from shared.tarball import HEAD_SIZE, TarballFormatError, TarGzBody, tar_end, targz_head
 from tests.support.backups import targz_bytes
 
 MTIME = 1_700_000_000
@@ -83,13 +83,13 @@ def test_head_has_a_fixed_size_whatever_the_dump_size():
 
 def test_head_is_unknown_before_the_body_ends():
     body = TarGzBody(io.BytesIO(b""), member=TAR_MEMBER, mtime=MTIME, raw_size=lambda: 0)
-    with pytest.raises(ArchiveFormatError):
+    with pytest.raises(TarballFormatError):
         body.head()
-    with pytest.raises(ArchiveFormatError, match="ended early"):
+    with pytest.raises(TarballFormatError, match="ended early"):
         body.read(10)
 
 
 def test_a_member_that_is_not_plain_gzip_is_refused():
-    with pytest.raises(ArchiveFormatError, match="plain gzip header"):
+    with pytest.raises(TarballFormatError, match="plain gzip header"):
         TarGzBody(io.BytesIO(b"\x28\xb5\x2f\xfd" + b"\0" * 40), member=TAR_MEMBER, mtime=MTIME,
                   raw_size=lambda: 0).read(100)

@@ -51,7 +51,7 @@ _STORED_BLOCK = b"\x00" + struct.pack("<HH", _BLOCK, 0xFFFF ^ _BLOCK)
 HEAD_SIZE = _GZIP_HEADER_SIZE + len(_STORED_BLOCK) + _BLOCK
 
 
-class ArchiveFormatError(Exception):
+class TarballFormatError(Exception):
     """The compressor's output is not the single gzip member this module expects (a bug, not a user error)."""
 
 
@@ -208,7 +208,7 @@ def targz_head(member: str, *, size: int, mtime: int) -> bytes:
     """The archive's first HEAD_SIZE bytes for a member of ``size`` bytes."""
     header = tar_header(member, size=size, mtime=mtime)
     if len(header) != _BLOCK:  # a member name over 100 bytes would need a GNU long-name block
-        raise ArchiveFormatError(f"tar member name {member!r} needs more than one header block")
+        raise TarballFormatError(f"tar member name {member!r} needs more than one header block")
     return _GZIP_HEADER + _STORED_BLOCK + header
 
 
@@ -237,7 +237,7 @@ class TarGzBody(PullReader):
 
     def head(self) -> bytes:
         if self._head is None:
-            raise ArchiveFormatError("the archive head is known only once the body has been read to the end")
+            raise TarballFormatError("the archive head is known only once the body has been read to the end")
         return self._head
 
     def _next_body_bytes(self, size: int) -> bytes:
@@ -261,12 +261,12 @@ class TarGzBody(PullReader):
         taken = _GZIP_HEADER_SIZE - len(self._member_header)
         self._member_header += data[:taken]
         if len(self._member_header) == _GZIP_HEADER_SIZE and self._member_header[:4] != _GZIP_HEADER[:4]:
-            raise ArchiveFormatError("the compressor did not write a plain gzip header")
+            raise TarballFormatError("the compressor did not write a plain gzip header")
         return data[taken:]
 
     def _end_member(self) -> None:
         if len(self._member_header) != _GZIP_HEADER_SIZE or len(self._held) != _GZIP_TRAILER:
-            raise ArchiveFormatError("the compressor's gzip member ended early")
+            raise TarballFormatError("the compressor's gzip member ended early")
         body_crc, _isize = struct.unpack("<II", self._held)
         raw = self._raw_size()
         content = raw + len(tar_end(raw))

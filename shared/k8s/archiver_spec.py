@@ -15,8 +15,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from shared.k8s.job_manifest import CONTAINER_NAME, KubeObject, build_pod_template, target_labels
 from shared.k8s.job_settings import JobSettings
+from shared.k8s.job_spec import CONTAINER_NAME, KubeObject, build_pod_template, target_labels
 from shared.k8s.targets import Target
 
 ARCHIVER_NAME_PREFIX = "mariadb-ha-backup-binlogs-"  # the Helm chart names it the same

@@ -9,8 +9,8 @@ import kubernetes_validate
 import pytest
 
 from shared.errors import BadInputError
-from shared.k8s.job_manifest import build_cronjob_manifest, build_job_manifest, job_name
 from shared.k8s.job_settings import job_settings_from_env
+from shared.k8s.job_spec import build_cronjob, build_job, job_name
 from shared.k8s.targets import Target
 
 ENV = {"AGENT_IMAGE": "registry.example.com/mariadb-ha-backup:1.2.3", "CLOUD_PROVIDER": "aws",
@@ -89,22 +89,22 @@ EXPECTED_JOB = {
 
 
 def test_job_with_defaults() -> None:
-    job = build_job_manifest(target=TARGET, settings=job_settings_from_env(ENV), scheduled_time=AT)
+    job = build_job(target=TARGET, settings=job_settings_from_env(ENV), scheduled_time=AT)
     assert job == EXPECTED_JOB
 
 
 def test_job_and_cronjob_are_valid_kubernetes_objects() -> None:
     settings = job_settings_from_env({**ENV, "JOB_CPU_LIMIT": "2"})
-    job = build_job_manifest(target=TARGET, settings=settings, scheduled_time=AT)
-    cron = build_cronjob_manifest(target=TARGET, settings=settings, schedule="0 2 * * *")
+    job = build_job(target=TARGET, settings=settings, scheduled_time=AT)
+    cron = build_cronjob(target=TARGET, settings=settings, schedule="0 2 * * *")
     for manifest in (job, cron):
         kubernetes_validate.validate(manifest, "1.30.0", strict=True)
 
 
 def test_cronjob_runs_exactly_the_job_spec() -> None:
     settings = job_settings_from_env(ENV)
-    job = build_job_manifest(target=TARGET, settings=settings, scheduled_time=AT)
-    cron = build_cronjob_manifest(target=TARGET, settings=settings, schedule="0 2 * * *")
+    job = build_job(target=TARGET, settings=settings, scheduled_time=AT)
+    cron = build_cronjob(target=TARGET, settings=settings, schedule="0 2 * * *")
     assert cron["spec"]["jobTemplate"]["spec"] == job["spec"]
     assert cron["spec"]["jobTemplate"]["spec"]["template"] == job["spec"]["template"]
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
@@ -116,7 +116,7 @@ def test_tunables_reach_the_job() -> None:
            "JOB_ACTIVE_DEADLINE_SECONDS": "600", "JOB_TTL_SECONDS_AFTER_FINISHED": "60",
            "JOB_SPOOL_SIZE_LIMIT": "2Gi", "JOB_CPU_LIMIT": "2", "JOB_MEMORY_LIMIT": "2Gi",
            "JOB_EPHEMERAL_STORAGE_LIMIT": "3Gi", "JOB_RUN_AS_USER": "4242"}
-    spec = build_job_manifest(target=TARGET, settings=job_settings_from_env(env), scheduled_time=AT)["spec"]
+    spec = build_job(target=TARGET, settings=job_settings_from_env(env), scheduled_time=AT)["spec"]
     pod = spec["template"]["spec"]
     assert (spec["backoffLimit"], spec["activeDeadlineSeconds"], spec["ttlSecondsAfterFinished"]) == (0, 600, 60)
     assert pod["serviceAccountName"] == "backup-agent"
@@ -127,7 +127,7 @@ def test_tunables_reach_the_job() -> None:
 
 def test_no_password_or_foreign_variable_reaches_the_job() -> None:
     env = {**ENV, "MARIADB_PASSWORD": "hunter2", "AWS_SECRET_ACCESS_KEY": "wJalr", "MARIADB_PASSWORD_FILE": "/p"}
-    job = build_job_manifest(target=TARGET, settings=job_settings_from_env(env), scheduled_time=AT)
+    job = build_job(target=TARGET, settings=job_settings_from_env(env), scheduled_time=AT)
     assert "hunter2" not in repr(job) and "wJalr" not in repr(job)
     names = {e["name"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert not names & {"MARIADB_PASSWORD", "AWS_SECRET_ACCESS_KEY", "MARIADB_PASSWORD_FILE"}
@@ -170,14 +170,14 @@ def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> No
 
 def test_cron_schedule_must_have_five_fields() -> None:
     with pytest.raises(BadInputError, match="is not a 5-field cron expression"):
-        build_cronjob_manifest(target=TARGET, settings=job_settings_from_env(ENV), schedule="0 0 2 * * *")
+        build_cronjob(target=TARGET, settings=job_settings_from_env(ENV), schedule="0 0 2 * * *")
 
 
 def test_azure_pods_opt_in_to_workload_identity() -> None:
     azure = job_settings_from_env({"AGENT_IMAGE": "img:1", "CLOUD_PROVIDER": "azure",
                                    "AZURE_STORAGE_CONTAINER": "backups", "AZURE_STORAGE_ACCOUNT": "acct"})
     aws = job_settings_from_env(ENV)
-    azure_pod = build_job_manifest(target=TARGET, settings=azure, scheduled_time=AT)["spec"]["template"]
-    aws_pod = build_job_manifest(target=TARGET, settings=aws, scheduled_time=AT)["spec"]["template"]
+    azure_pod = build_job(target=TARGET, settings=azure, scheduled_time=AT)["spec"]["template"]
+    aws_pod = build_job(target=TARGET, settings=aws, scheduled_time=AT)["spec"]["template"]
     assert azure_pod["metadata"]["labels"] == {**EXPECTED_LABELS, "azure.workload.identity/use": "true"}
     assert aws_pod["metadata"]["labels"] == EXPECTED_LABELS
