@@ -220,6 +220,7 @@ class ParallelDump:
             shares = self._start_in_one_snapshot()
         except BaseException:
             self._stop()
+            self._remove_files()  # the workers' option files hold the password: never left behind
             raise
         read_fd, write_fd = os.pipe()
         enlarge_pipe(write_fd)
@@ -305,6 +306,9 @@ class ParallelDump:
             self._source.close()  # a stitcher still writing gets EPIPE and ends
         if self._thread is not None:
             self._thread.join(timeout=30)
+        self._remove_files()
+
+    def _remove_files(self) -> None:
         for path in self._dir.iterdir():
             with contextlib.suppress(OSError):
                 path.unlink()

@@ -19,7 +19,7 @@ from agent.backup.parallel_dump import ParallelDump, ParallelPlan
 from shared.binlogs.snapshot import POSITION_FLAGS
 from shared.dump import dump_argv
 from shared.mariadb_client import write_defaults_file
-from tests.support.agent_runs import env_for, wait_for
+from tests.support.agent_runs import env_for, hold_table_lock, wait_for
 from tests.support.cli import run_cli, start_cli
 from tests.support.hostile import load_hostile
 from tests.support.mariadb_server import BINLOG_SERVER_ARGS, TestServer, table_checksums
@@ -170,3 +170,21 @@ def _is_descendant(pid: int, ancestor: int) -> bool:
             return False
         pid = int(stat.rsplit(")", 1)[1].split()[1])
     return False
+
+
+def test_a_table_an_application_locked_makes_the_backup_one_session_not_a_stall(mariadb_factory, tmp_path):
+    source = mariadb_factory(sample=True)
+    (tmp_path / "bucket").mkdir()
+    holder = hold_table_lock(source, "shop.products")  # BACKUP STAGE BLOCK_COMMIT waits behind LOCK TABLES
+    try:
+        agent = start_cli(["backup", "--json", "--format", "sql.gz"],
+                          env_for(source, tmp_path / "bucket", tmp_path, BACKUP_DUMP_THREADS="2"))
+        wait_for(lambda: bool(list((tmp_path / "bucket").rglob("*.partial-*"))), timeout=60)  # one session runs
+    finally:
+        holder.kill()
+        holder.wait()
+    out, stderr = agent.communicate(timeout=120)
+    assert agent.returncode == 0, stderr
+    assert '"event": "parallel_dump_skipped"' in stderr and "commits could not be blocked within 1 s" in stderr
+    assert '"event": "commit_block"' not in stderr
+    assert json.loads(out)["raw_bytes"] > 0
