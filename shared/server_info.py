@@ -31,6 +31,8 @@ class NodeNotReadyError(ClientConnectionError):
 
 @dataclass(frozen=True)
 class ServerInfo:
+    """What the preflight learns about the serving node; the manifest records it as the backup's source."""
+
     version: str
     hostname: str
     gtid_binlog_pos: str | None

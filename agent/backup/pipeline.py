@@ -73,6 +73,8 @@ class UploadSizeMismatchError(BackupFailedError):
 
 @dataclass(frozen=True)
 class ArtifactResult:
+    """What the pipeline produced: the SHA1 of the stored bytes, the dump's size and the stored size."""
+
     sha1: str
     raw_bytes: int
     compressed_bytes: int
@@ -92,6 +94,7 @@ class ArtifactUpload:
     encoders: tuple[Encoder, ...] = ()
     sniffer: DumpSniffer | None = None  # sees every chunk of the dump (its binlog position comments)
     observe: Callable[[bytes], None] | None = None  # sees every chunk of the dump (e.g. to count rows)
+    program: str = "mariadb-dump"  # names the producing program in errors (mariadb-backup for a physical backup)
     # Several mariadb-dump sessions on one snapshot (agent.backup.parallel_dump) instead of dump_argv's one.
     parallel: ParallelPlan | None = None
 
@@ -181,7 +184,7 @@ def _sha1_of(stream: BinaryIO) -> tuple[str, int]:
 def produce_streamed(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResult:
     _keep_part_buffers_mmapped()
     with _started_dump(upload) as dump:
-        pumped = _CompressingPipe(dump, codec=fmt.codec, progress=upload.watch)
+        pumped = _CompressingPipe(dump, codec=fmt.codec, level=fmt.level, progress=upload.watch)
         reader = HashingReader(_layered(cast(BinaryIO, pumped), upload.encoders))
         try:
             stored = upload.storage.put(upload.key, reader)  # type: ignore[arg-type]  # one-shot: never retried half-read
@@ -226,7 +229,7 @@ def _started_dump(upload: ArtifactUpload) -> Iterator[DumpStream]:
             yield parallel
         return
     log.debug("running %s", " ".join(upload.dump_argv), extra={"event": "dump"})
-    with DumpProcess(upload.dump_argv, upload.run_dir / "dump.err") as dump:
+    with DumpProcess(upload.dump_argv, upload.run_dir / "dump.err", what=upload.program) as dump:
         yield dump
 
 
@@ -251,9 +254,10 @@ class _CompressingPipe:
     """
 
     def __init__(self, dump: DumpStream, *, codec: str, progress: Callable[[bytes], None],
-                 tail: Callable[[int], bytes] | None = None) -> None:
+                 tail: Callable[[int], bytes] | None = None, level: int | None = None) -> None:
         self._dump = dump
         self._codec = codec
+        self._level = level
         self._tail = tail  # bytes to compress after the dump, given its size (the tar end)
         self._progress = progress
         self.raw_bytes = 0
@@ -267,7 +271,7 @@ class _CompressingPipe:
     def _pump(self, write_fd: int) -> None:
         try:
             with open(write_fd, "wb", buffering=CHUNK) as sink:
-                compressor = open_compressor(self._codec, sink)
+                compressor = open_compressor(self._codec, sink, level=self._level)
                 while chunk := self._dump.stdout.read(CHUNK):
                     compressor.write(chunk)
                     self.raw_bytes += len(chunk)

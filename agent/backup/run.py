@@ -113,7 +113,7 @@ def run_backup(
                                                         argv=lambda cnf: plan.apply(dump.argv(cnf)),
                                                         position_flags=position_flags))
         retain = retainer(storage, lock, started=started)
-        with _removed_unless_committed(storage, keys):
+        with removed_unless_committed(storage, keys):
             artifact, rows = _with_retries(settings, "mariadb-dump", lambda: _produce(upload, settings))
             retain(keys.artifact)
             extras = dump.extras(defaults, info)
@@ -192,7 +192,7 @@ def _log_start(settings: Settings, keys: BackupKeys, info: ServerInfo) -> None:
 
 
 @contextmanager
-def _removed_unless_committed(storage: Storage, keys: BackupKeys) -> Iterator[None]:
+def removed_unless_committed(storage: Storage, keys: BackupKeys) -> Iterator[None]:
     """If anything fails before the backup is committed, delete what this run already stored (the
     manifest too: setting its retention may have failed after it was written). Objects already retained
     stay in the bucket's version history until their date, invisible to list, restore and prune."""
@@ -210,3 +210,20 @@ def _result(settings: Settings, keys: BackupKeys, artifact: ArtifactResult, *, s
                         format=settings.format.name, artifact_key=keys.artifact, sha1_key=keys.sha1,
                         manifest_key=keys.manifest, sha1=artifact.sha1, raw_bytes=artifact.raw_bytes,
                         compressed_bytes=artifact.compressed_bytes, duration_seconds=round(seconds, 3))
+
+
+def backup_summary(r: BackupResult) -> str:
+    rate = r.raw_bytes / r.duration_seconds / 1e6 if r.duration_seconds else 0.0
+    ratio = r.raw_bytes / r.compressed_bytes if r.compressed_bytes else 0.0
+    return "\n".join(
+        [
+            f"backup {r.backup_id} complete in {r.duration_seconds:.1f} s ({rate:.0f} MB/s of dump)",
+            f"  storage     {r.storage_url}",
+            f"  archive     {r.artifact_key}",
+            f"  sha1        {r.sha1}  ({r.sha1_key})",
+            f"  manifest    {r.manifest_key}",
+            f"  size        {r.raw_bytes:,} bytes dumped -> {r.compressed_bytes:,} bytes stored ({ratio:.1f}x)",
+            # What will not come back exactly as it was (agent/backup/checks.py), also in the manifest.
+            *(f"  warning     {w}" for w in r.warnings),
+        ]
+    )

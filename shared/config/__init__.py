@@ -4,7 +4,8 @@
 that read it. A command
 merges the environment and its flags once into ``ConfigValues`` and loads only the sections it needs,
 each a frozen dataclass with one loader: ``load_destination``, ``load_source``, ``load_retry``
-(a ``RetryPolicy``), ``load_keep_policy``, ``load_tmp_dir``, ``load_format``; ``load_backup_settings``
+(a ``RetryPolicy``), ``load_keep_policy``, ``load_tmp_dir``, ``load_format``, ``load_method`` (logical or
+physical, and the physical knobs); ``load_backup_settings``
 composes them into ``Settings`` for ``backup``. Nothing else reads ``os.environ`` for these settings
 (the SDKs still read their own standard variables, e.g. AWS_ENDPOINT_URL).
 
@@ -23,6 +24,7 @@ from shared.config.binlog import ArchiveSettings, Endpoint, load_archive_setting
 from shared.config.destination import PROVIDERS, Destination, load_destination, parse_backup_url, validate_prefix
 from shared.config.options import DEFAULT_LOCAL_DIR, OPTIONS, RESTORE_YES_ENV, ConfigValues, Option
 from shared.config.parsing import ConfigError
+from shared.config.physical import MethodSettings, load_method
 from shared.config.sections import (
     FORMATS,
     KeepPolicy,
@@ -52,6 +54,7 @@ __all__ = [
     "Destination",
     "Endpoint",
     "KeepPolicy",
+    "MethodSettings",
     "Option",
     "RetryPolicy",
     "Settings",
@@ -62,6 +65,7 @@ __all__ = [
     "load_destination",
     "load_format",
     "load_keep_policy",
+    "load_method",
     "load_restore_confirmed",
     "load_retry",
     "load_settings",

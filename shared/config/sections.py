@@ -9,7 +9,7 @@ from pathlib import Path
 
 from shared.config.options import RESTORE_YES_ENV
 from shared.config.parsing import ConfigError, positive_number, safe, whole_number
-from shared.formats import DEFAULT_DUMP_FORMAT, DUMP_FORMATS, ArtifactFormat, artifact_format
+from shared.formats import DEFAULT_DUMP_FORMAT, DUMP_FORMATS, PHYSICAL_FORMAT, ArtifactFormat, artifact_format
 from shared.retry import RetryPolicy
 
 FORMATS = DUMP_FORMATS  # the BACKUP_FORMAT values: the dump rows of shared/formats.py
@@ -26,7 +26,7 @@ class KeepPolicy:
 
     @property
     def configured(self) -> bool:
-        return self.keep_last is not None or self.max_age_days is not None
+        return (self.keep_last, self.max_age_days) != (None, None)
 
 
 def load_retry(values: Mapping[str, str]) -> RetryPolicy:
@@ -68,7 +68,13 @@ def load_tmp_dir_bytes(values: Mapping[str, str]) -> int | None:
     return whole_number(values, "BACKUP_TMPDIR_BYTES", low=1, high=1 << 60)
 
 
-def load_format(values: Mapping[str, str]) -> ArtifactFormat:
+def load_format(values: Mapping[str, str], *, physical: bool = False) -> ArtifactFormat:
+    """The artifact format: BACKUP_FORMAT for a logical backup; a physical one has its own (mbstream.zst)."""
+    if physical:
+        if "BACKUP_FORMAT" in values:
+            raise ConfigError("BACKUP_FORMAT (--format) applies to logical backups; BACKUP_METHOD=physical "
+                              f"always writes {PHYSICAL_FORMAT}")
+        return artifact_format(PHYSICAL_FORMAT)
     name = values.get("BACKUP_FORMAT", DEFAULT_DUMP_FORMAT)
     if name not in DUMP_FORMATS:
         raise ConfigError(f"BACKUP_FORMAT must be one of {', '.join(DUMP_FORMATS)}, not {safe(name)!r}")

@@ -23,6 +23,9 @@ DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 @dataclass(frozen=True)
 class SourceSettings:
+    """The server to dump (or to restore into) and where its password comes from: the Secret
+    (namespace, name), ``MARIADB_PASSWORD_FILE`` or ``MARIADB_PASSWORD``."""
+
     host: str
     port: int
     user: str

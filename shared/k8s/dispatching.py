@@ -13,7 +13,7 @@ controller has not picked up yet has no status at all and must still count as ru
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ from shared.errors import BackupFailedError, BadInputError, ToolError
 from shared.k8s.api_calls import REQUEST_TIMEOUT, call_api, refused, server_message
 from shared.k8s.clients import ClusterAccess
 from shared.k8s.job_settings import JobSettings
-from shared.k8s.job_spec import KubeObject, build_job, label_selector
+from shared.k8s.job_spec import KubeObject, build_job
 from shared.k8s.targets import Target
 
 log = logging.getLogger("mariadb_ha_backup.dispatch")
@@ -53,12 +53,13 @@ class JobOutcome:
 
 def dispatch_jobs(
     *, targets: Sequence[Target], settings: JobSettings, scheduled_time: datetime,
-    access: ClusterAccess | None, dry_run: bool = False,
+    access: ClusterAccess | None, dry_run: bool = False, build: Callable[..., KubeObject] = build_job,
 ) -> list[JobOutcome]:
-    """One outcome per target, in order. ``access`` may be None only for a dry run."""
+    """One outcome per target, in order. ``access`` may be None only for a dry run. ``build`` makes the
+    Job (called with ``target``, ``settings``, ``scheduled_time``): the backup Job unless told otherwise."""
     outcomes = []
     for target in targets:
-        job = build_job(target=target, settings=settings, scheduled_time=scheduled_time)
+        job = build(target=target, settings=settings, scheduled_time=scheduled_time)
         name = job["metadata"]["name"]
         if dry_run:
             outcomes.append(JobOutcome(name=name, namespace=target.namespace, status=DRY_RUN, job=job))
@@ -93,7 +94,9 @@ def _create_unless_active(*, target: Target, job: KubeObject, access: ClusterAcc
     batch = BatchV1Api(access.api_client)
     name, namespace = job["metadata"]["name"], target.namespace
     try:
-        jobs = call_api(lambda: batch.list_namespaced_job(namespace, label_selector=label_selector(target),
+        # The Job's own labels: a running drill blocks the next drill, never a backup (their components differ).
+        selector = ",".join(f"{key}={value}" for key, value in job["metadata"]["labels"].items())
+        jobs = call_api(lambda: batch.list_namespaced_job(namespace, label_selector=selector,
                                                           _request_timeout=REQUEST_TIMEOUT),
                         what=f"listing backup Jobs in namespace {namespace!r}")
         running = [other.metadata.name for other in jobs.items if other.metadata and not _finished(other)]

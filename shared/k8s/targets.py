@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from shared.config import DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, ConfigError
-
-_FIELDS = ("namespace", "service", "secret")
 
 
 class TargetsError(ConfigError):
@@ -24,6 +22,8 @@ class TargetsError(ConfigError):
 
 @dataclass(frozen=True)
 class Target:
+    """One MariaDB Service to back up: its namespace, its name, and the Secret holding its root password."""
+
     namespace: str
     service: str
     secret: str
@@ -35,6 +35,9 @@ class Target:
     def label(self) -> str:
         """Human-readable ``namespace/service``, used in responses and errors."""
         return f"{self.namespace}/{self.service}"
+
+
+_FIELDS = tuple(f.name for f in fields(Target))  # a target entry's keys: exactly the dataclass's
 
 
 def targets_from_env(env: Mapping[str, str]) -> list[Target]:

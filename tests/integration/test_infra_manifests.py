@@ -54,7 +54,8 @@ def test_committed_manifests_equal_a_fresh_render(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(RENDER), "--out", str(tmp_path)], check=True)
     rendered = {p.name: p.read_text() for p in tmp_path.glob("*.yaml")}
     committed = {p.name: p.read_text() for p in MANIFESTS.glob("*.yaml")}
-    assert rendered.keys() == committed.keys() == {"rbac.yaml", "cronjob.yaml", "binlog-archiver.yaml"}
+    assert rendered.keys() == committed.keys() == {"rbac.yaml", "cronjob.yaml", "binlog-archiver.yaml",
+                                                          "drill-cronjob.yaml"}
     for name, text in committed.items():
         assert text == rendered[name], f"infra/kubernetes/{name} is stale: run make manifests"
 
