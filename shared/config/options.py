@@ -63,6 +63,13 @@ OPTIONS: tuple[Option, ...] = (
            details="Default: the `BACKUP_URL` path if any, else `mariadb-ha-backup/<namespace>/<service>`."),
     Option("BACKUP_FORMAT", "--format", "tar.gz (default) | sql.gz | sql.zst (logical backups)", "format", (BACKUP,),
            True, details="`tar.gz` is the seed's; `sql.gz` and `sql.zst` stream with no temp disk."),
+    Option("BACKUP_DUMP_THREADS", "--dump-threads",
+           "mariadb-dump sessions sharing one snapshot (default: the CPU count, at most 8; 1: the seed's single dump)",
+           "run", (BACKUP,), True,
+           details=("With more than one, commits on the server pause for milliseconds while the sessions open "
+                    "their snapshots (logged as `commit_block`); the file is the same single "
+                    "`all-databases-dump.sql`. On Galera one session unless set (and only with a binary log); "
+                    "per cluster as `\"dump_threads\"` in `DISPATCH_TARGETS`. See docs/PERFORMANCE.md.")),
     Option("BACKUP_METHOD", "--method",
            "logical (default): mariadb-dump SQL | physical: mariadb-backup copy of the data directory", "method",
            (BACKUP,), True),
@@ -102,7 +109,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("BACKUP_TMPDIR", "--tmp-dir", "where the run's private spool directory is made (default: system temp)",
            "run", (BACKUP, VERIFY, RESTORE, ARCHIVE, DRILL),
            details=("The run's private 0700 directory (the client option file) is made here (the Job's "
-                    "`emptyDir`); only an age-encrypted `tar.gz` spools its compressed dump there.")),
+                    "`emptyDir`); an age-encrypted `tar.gz` spools its compressed dump there, a parallel dump "
+                    "the parts its sessions write ahead of the stream (raw SQL, given back as they are stitched).")),
+    Option("BACKUP_TMPDIR_BYTES", "--tmp-dir-bytes",
+           "bytes the temp dir may hold (default: its free space); a parallel dump that could need more runs as one "
+           "session", "run", (BACKUP,),
+           details=("The Job sets it to its spool `emptyDir`'s `sizeLimit` (enforced by eviction, invisible to "
+                    "the agent). The server's size estimate of the data is compared with 80% of it.")),
     Option("BACKUP_RETRY_SECONDS", "--retry-seconds",
            "total time budget for retrying the database connection, the dump and every storage call (default 600)",
            "retry", _BUCKET, True,
