@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from agent.commands.options import add_command
@@ -29,7 +30,8 @@ def register(subparsers: Any) -> None:
                                                     "offset is given): 2024-05-01T12:00:00Z, 2024-05-01, or an id")
     which.add_argument("--until", metavar="TIME",
                        help="point in time: the state at TIME (to the second, UTC unless an offset is given) from "
-                            "the newest usable backup plus the archived binlog (docs/PITR.md)")
+                            "the newest usable backup plus the archived binlog; 'latest': as far as the archive "
+                            "reaches (docs/PITR.md)")
     parser.add_argument("--database", metavar="NAME", help="restore only this database out of the dump")
     parser.add_argument("--no-verify-first", dest="verify_first", action="store_false",
                         help="skip the verification pass (the SHA1 is still checked while loading)")
@@ -39,6 +41,11 @@ def register(subparsers: Any) -> None:
                         help="load over N client sessions at once: one table's rows on all of them, DDL in dump "
                              "order (default: the CPU count, at least 2, at most 8); 1 = one plain mariadb "
                              "client, as `mariadb < dump.sql`")
+    parser.add_argument("--datadir", metavar="DIR", type=Path,
+                        help="physical backups: make DIR (absent or empty) a prepared data directory that mariadbd "
+                             "starts on, instead of loading into a server")
+    parser.add_argument("--owner", metavar="USER[:GROUP]",
+                        help="with --datadir: give the files to the server's user (e.g. mysql:mysql)")
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
@@ -50,8 +57,12 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         return _run_until(args, config)
     if not (args.backup_id or args.latest or args.at):
         raise BadInputError("say which backup to restore: an ID, --latest, --at TIME or --until TIME")
-    result = restore_configured(config, backup_id=args.backup_id, latest=args.latest,
-                                at=parse_time(args.at, what="--at") if args.at else None, database=args.database,
+    at = parse_time(args.at, what="--at") if args.at else None
+    if args.datadir is not None:
+        from agent.commands.restore_datadir import run_datadir
+
+        return run_datadir(args, config, at=at)
+    result = restore_configured(config, backup_id=args.backup_id, latest=args.latest, at=at, database=args.database,
                                 verify_first=args.verify_first, confirmed=args.yes, sessions=args.parallel)
     print(json.dumps(asdict(result)) if args.json else restore_summary(result, target=load_source(config).address))
     return EXIT_OK
@@ -61,9 +72,13 @@ def _run_until(args: argparse.Namespace, config: ConfigValues) -> int:
     from agent.pitr import point_summary, restore_until
     from shared.times import parse_time
 
+    if args.datadir is not None:
+        from agent.commands.restore_datadir import run_until_datadir
+
+        return run_until_datadir(args, config)
     if args.database:
         raise BadInputError("--until restores every database: it cannot be combined with --database")
-    until = parse_time(args.until, what="--until")
+    until = None if args.until.strip().lower() == "latest" else parse_time(args.until, what="--until")
     result = restore_until(config, until=until, verify_first=args.verify_first, confirmed=args.yes)
     print(json.dumps(asdict(result)) if args.json else point_summary(result, target=load_source(config).address))
     return EXIT_OK

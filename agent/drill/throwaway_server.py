@@ -35,9 +35,11 @@ class ServerStartError(BackupFailedError):
 
 
 class ThrowawayServer:
-    def __init__(self, *, base_dir: Path | None = None, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, *, base_dir: Path | None = None, extra_args: tuple[str, ...] = (),
+                 datadir: Path | None = None) -> None:
         self.base_dir = base_dir
         self.extra_args = extra_args
+        self.datadir = datadir  # an existing data directory to start on (a restored copy); None: a fresh one
         self.dir: Path | None = None
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -51,26 +53,27 @@ class ThrowawayServer:
     def start(self) -> ThrowawayServer:
         install_db, mariadbd = _find_binaries()
         self.dir = Path(tempfile.mkdtemp(prefix="mariadb-throwaway-", dir=self.base_dir))
-        data = self.dir / "data"
+        data = self.datadir or self.dir / "data"
         # A private tmpdir: install-db's bootstrap names its temporary tables after pid and thread, and
         # several bootstraps sharing /tmp at once were seen deleting each other's files (exit 1).
         tmpdir = self.dir / "tmp"
         tmpdir.mkdir()
         user_args = ["--user=root"] if os.geteuid() == 0 else []
-        subprocess.run(
-            [
-                install_db,
-                "--no-defaults",
-                *user_args,
-                f"--datadir={data}",
-                f"--tmpdir={tmpdir}",
-                "--auth-root-authentication-method=normal",
-                "--skip-test-db",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        if self.datadir is None:  # a fresh, empty server
+            subprocess.run(
+                [
+                    install_db,
+                    "--no-defaults",
+                    *user_args,
+                    f"--datadir={data}",
+                    f"--tmpdir={tmpdir}",
+                    "--auth-root-authentication-method=normal",
+                    "--skip-test-db",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
         self.port = free_port()
         self.process = subprocess.Popen(
             [

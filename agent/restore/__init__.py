@@ -3,6 +3,8 @@ parallel client sessions, check the target before and after. ``restore_configure
 ``restore`` command's flow; ``restore_backup`` the load itself (``restore --until`` and the drills use it)."""
 
 from agent.restore.configured import restore_configured, restore_summary
+from agent.restore.physical import DatadirRestoreResult, check_datadir_target, check_owner, restore_datadir
 from agent.restore.restoring import RestoreRequest, RestoreResult, restore_backup
 
-__all__ = ["RestoreRequest", "RestoreResult", "restore_backup", "restore_configured", "restore_summary"]
+__all__ = ["DatadirRestoreResult", "RestoreRequest", "RestoreResult", "check_datadir_target", "check_owner",
+           "restore_backup", "restore_configured", "restore_datadir", "restore_summary"]

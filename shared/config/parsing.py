@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import TypeVar
 
 from shared.errors import BadInputError
 
 _Number = TypeVar("_Number", int, float)
+_DURATION = re.compile(r"^\s*(\d{1,9})\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class ConfigError(BadInputError):
@@ -51,3 +54,11 @@ def safe(value: str, limit: int = 80) -> str:
     """Echo user input safely: one line, bounded length (a stray secret in a URL must not flood logs)."""
     flat = value.replace("\n", "\\n").replace("\r", "\\r")
     return flat if len(flat) <= limit else flat[:limit] + "..."
+
+
+def parse_duration(text: str, *, name: str) -> timedelta:
+    """``90s``, ``30m``, ``26h``, ``7d`` → a timedelta; anything else is bad input naming ``name``."""
+    match = _DURATION.match(text)
+    if not match or int(match.group(1)) == 0:
+        raise ConfigError(f"{name} must be a positive duration like 90s, 30m, 26h or 7d, not {text[:40]!r}")
+    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])

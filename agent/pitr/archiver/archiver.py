@@ -38,6 +38,7 @@ from agent.pitr.archiver.rolling import Rollups
 from agent.pitr.archiver.segmenter import MAX_BUFFERED_BYTES, ArchivePosition, Segmenter
 from agent.pitr.archiver.stream import BinlogStream, FileEvent, StartAt, StreamError, dump_argv, file_order
 from agent.pitr.archiver.watchdog import Watchdog
+from shared.binlogs.checkpoint import write_checkpoint
 from shared.binlogs.events import GTID_LIST_EVENT, TransactionScanner, gtid_list_of
 from shared.binlogs.gtid import Gtid, advance, format_state, parse_state
 from shared.binlogs.history import ArchiveHistory, read_history
@@ -46,6 +47,7 @@ from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode
 from shared.config.binlog import ArchiveSettings, Endpoint
 from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.errors import BackupFailedError
+from shared.mariadb_client import ClientError, run_client_query
 from shared.storage.base import Storage, TransientStorageError
 from shared.times import parse_time
 
@@ -131,6 +133,8 @@ class Archiver:
         self._awaiting_file_state = False
         self._upload_retry_at = 0.0  # storage down: monotonic time of the next upload attempt
         self._upload_backoff = 0.0
+        self._storage, self._prefix = storage, prefix
+        self._checked_at = 0.0  # monotonic time of the last checkpoint check
 
     def run(self, *, follow: bool) -> ArchiveResult:
         """Archive until caught up (one-shot) or until ``stop`` is set (``--follow``)."""
@@ -185,12 +189,12 @@ class Archiver:
         argv = dump_argv(node.binlog_defaults_file, out_dir=out_dir, server_id=self.settings.server_id, start=start)
         with BinlogStream(argv, out_dir=out_dir) as stream:
             try:
-                return self._pump(stream, Watchdog(node), source=source, target=target)
+                return self._pump(stream, Watchdog(node), source=source, target=target, node=node)
             finally:
                 _clear(out_dir)
 
     def _pump(self, stream: BinlogStream, watchdog: Watchdog, *, source: SourceNode,
-              target: tuple[str, int] | None) -> bool:
+              target: tuple[str, int] | None, node: Node | None = None) -> bool:
         """Read, cut and upload until caught up or stopped (True); a dead or stalled stream raises."""
         scanner = TransactionScanner()
         while True:
@@ -201,12 +205,31 @@ class Archiver:
                 return True
             if self.segmenter.due():
                 self._flush(ride_out=target is None)
+            if target is None and node is not None and not scanner.in_transaction:
+                self._checkpoint(node)
             self._report_lag()
             failure = stream.failure() or watchdog.check()
             if failure is not None:
                 self._consume(stream.read(), scanner, source=source, target=target)
                 raise failure
             self.stop.wait(POLL_SECONDS)
+
+    def _checkpoint(self, node: Node) -> None:
+        """Once per upload interval, while nothing waits to be uploaded: if the server's GTID position is the
+        archived state, record that the archive is complete up to the server's current time
+        (shared/binlogs/checkpoint.py): an idle database stays restorable up to about now."""
+        if time.monotonic() - self._checked_at < self.settings.upload_seconds or self.segmenter.buffered_bytes:
+            return
+        self._checked_at = time.monotonic()
+        try:
+            ((position, now),) = run_client_query(node.defaults_file, "SELECT @@gtid_binlog_pos, UTC_TIMESTAMP()")
+            if parse_state(position) != self.segmenter.position.state:
+                return  # a transaction is on its way (or read but not yet cut): the next check
+            write_checkpoint(self._storage, self._prefix, gtid_state=format_state(self.segmenter.position.state),
+                             complete_at=parse_time(now.replace(" ", "T") + "Z", what="server UTC_TIMESTAMP()"),
+                             node=node.hostname)
+        except (ClientError, TransientStorageError) as exc:  # a later check will do; the window only lags
+            log.warning("archive checkpoint skipped: %s", exc, extra={"event": "checkpoint-skipped"})
 
     def _flush(self, *, ride_out: bool) -> None:
         """Upload what is due; a follower keeps what storage refused and tries again later."""
