@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agent.common.drill_record import DrillRecord, newest_passed
-from agent.status.freshness import NONE, OK, STALE, human_duration
+from agent.status.freshness import OK, human_duration, verdict_on
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,7 @@ class DrillFreshness:
 
     @property
     def verdict(self) -> str:
-        if self.age is None:
-            return NONE
-        return OK if self.max_age is None or self.age < self.max_age else STALE
+        return verdict_on(self.age, max_age=self.max_age)
 
     @property
     def ok(self) -> bool:

@@ -18,6 +18,14 @@ DEFAULT_MAX_AGE = "26h"  # a daily schedule plus two hours of slack for a slow o
 OK, STALE, NONE = "ok", "stale", "none"
 
 
+def verdict_on(age: timedelta | None, *, max_age: timedelta | None) -> str:
+    """The one rule for backups and drills alike: none without one, OK under ``max_age`` (always OK
+    when nothing is judged), stale at or over it."""
+    if age is None:
+        return NONE
+    return OK if max_age is None or age < max_age else STALE
+
+
 @dataclass(frozen=True)
 class Freshness:
     checked_at: datetime
@@ -31,9 +39,7 @@ class Freshness:
 
     @property
     def verdict(self) -> str:
-        if self.age is None:
-            return NONE
-        return OK if self.age < self.max_age else STALE
+        return verdict_on(self.age, max_age=self.max_age)
 
 
 def assess(entries: list[BackupEntry], *, now: datetime, max_age: timedelta) -> Freshness:
