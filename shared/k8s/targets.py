@@ -37,7 +37,9 @@ class Target:
         return f"{self.namespace}/{self.service}"
 
 
-_FIELDS = tuple(f.name for f in fields(Target))  # a target entry's keys: exactly the dataclass's
+_OPTIONAL = ("dump_threads",)
+# A target entry's keys: exactly the dataclass's; all but the optional ones are required strings.
+_FIELDS = tuple(f.name for f in fields(Target) if f.name not in _OPTIONAL)
 
 
 def targets_from_env(env: Mapping[str, str]) -> list[Target]:
@@ -74,7 +76,7 @@ def parse_targets(value: Any, *, source: str) -> list[Target]:
 def _parse_one(item: Any, *, where: str) -> Target:
     if not isinstance(item, dict):
         raise TargetsError(f"{where} must be an object with namespace, service and secret")
-    unknown = sorted(set(item) - set(_FIELDS) - {"dump_threads"})
+    unknown = sorted(set(item) - set(_FIELDS) - set(_OPTIONAL))
     if unknown:
         raise TargetsError(f"{where} has unknown field(s) {', '.join(map(repr, unknown))}")
     missing = [field for field in _FIELDS if not isinstance(item.get(field), str) or not item[field]]
