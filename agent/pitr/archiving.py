@@ -11,6 +11,7 @@ from agent.common.signals import signals_set
 from agent.pitr.archiver.archiver import Archiver, ArchiveResult, Credentials
 from agent.pitr.archiver.metrics import JOB as METRICS_JOB
 from agent.pitr.archiver.metrics import MetricsPublisher
+from agent.pitr.sources import with_service_sources
 from shared.config import ConfigValues, load_destination, load_retry, load_source, load_tmp_dir
 from shared.config.binlog import load_archive_settings
 from shared.encryption import load_encryption_settings
@@ -21,6 +22,7 @@ from shared.reporting.metrics import metrics_settings_from
 def archive_binlogs(config: ConfigValues, *, follow: bool) -> ArchiveResult:
     destination, source, retry = load_destination(config), load_source(config), load_retry(config)
     archive = load_archive_settings(config, host=source.host, port=source.port, prefix=destination.prefix)
+    archive = with_service_sources(archive, source)
     metrics_settings = metrics_settings_from(config, job=METRICS_JOB)
     encryption = load_encryption_settings(config)  # segments are encrypted like the backups' artifacts
     bucket = open_bucket(destination, retry)

@@ -36,11 +36,20 @@ from shared.config.sections import (
     load_tmp_dir,
 )
 from shared.config.settings import Settings, load_backup_settings, load_settings
-from shared.config.source import DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, SourceSettings, load_source
+from shared.config.source import (
+    DEFAULT_SECRET_KEY,
+    DNS1035_LABEL,
+    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
+    SECRET_KEY,
+    SourceSettings,
+    load_source,
+)
 from shared.retry import RetryPolicy
 
 __all__ = [
     "DEFAULT_LOCAL_DIR",
+    "DEFAULT_SECRET_KEY",
     "DNS1035_LABEL",
     "DNS1123_LABEL",
     "DNS1123_SUBDOMAIN",
@@ -48,6 +57,7 @@ __all__ = [
     "OPTIONS",
     "PROVIDERS",
     "RESTORE_YES_ENV",
+    "SECRET_KEY",
     "ArchiveSettings",
     "ConfigError",
     "ConfigValues",

@@ -87,7 +87,11 @@ OPTIONS: tuple[Option, ...] = (
            details="Every command reads it: it names the default prefix."),
     Option("MARIADB_HA_SERVICE_NAME", "--service", "MariaDB Service name (the host to dump)", "source", _BUCKET,
            details="Every command reads it: it names the default prefix. The backup connects to it on port 3306."),
-    Option("MARIADB_HA_SECRET_NAME", "--secret", "Secret holding key root-password", "source", _SERVER),
+    Option("MARIADB_HA_SECRET_NAME", "--secret", "Secret holding the root password", "source", _SERVER),
+    Option("MARIADB_HA_SECRET_KEY", "--secret-key",
+           "key of the password in that Secret (default root-password; Bitnami: mariadb-root-password)", "source",
+           _SERVER, details="`DISPATCH_TARGETS` entries may carry their own `secret_key`; the dispatcher passes it "
+                            "to the Job when it is not the default."),
     Option("MARIADB_HOST", "--host", "host override (default: the service name)", "source", _SERVER),
     Option("MARIADB_PORT", "--port", "port (default 3306)", "source", _SERVER),
     Option("MARIADB_USER", "--user", "user (default root)", "source", _SERVER),
@@ -167,6 +171,11 @@ OPTIONS: tuple[Option, ...] = (
            "archive-binlogs: nodes to follow, host[:port],... (default: the host; Galera: list every node)", "binlog",
            (ARCHIVE,),
            details="In order of preference."),
+    Option("BINLOG_SOURCES_SERVICE", "--binlog-sources-service",
+           "archive-binlogs: follow the pods behind this Service (in CELL_DEFAULT_NAMESPACE), read through the "
+           "Kubernetes API, instead of a BINLOG_SOURCES list", "binlog", (ARCHIVE,),
+           details="Every pod it selects, by ordinal, as `<pod>.<subdomain>.<namespace>.svc`; read when the archiver "
+                   "starts. Its Role then needs `get` on that Service and `list` on pods (docs/PITR.md)."),
     # Loaded by shared.encryption (load_encryption_settings / load_decryption_settings) and
     # shared.storage.object_lock (load_lock_settings). Recipients are public keys; an identity is never
     # passed to a backup Job (the backup needs none).

@@ -21,7 +21,8 @@ from shared.errors import BackupFailedError
 from shared.k8s.dispatching import FAILED, JobOutcome, dispatch_jobs
 from shared.k8s.job_settings import job_settings_from_env
 from shared.k8s.job_spec import build_job
-from shared.k8s.targets import Target, parse_targets, targets_from_env
+from shared.k8s.physical_job import physical_settings_from_env
+from shared.k8s.targets import Target, parse_targets, targets_from_env, with_default_secret_key
 from shared.times import parse_time
 
 PAYLOAD_KEYS = ("dry_run", "scheduled_time", "targets")
@@ -105,15 +106,17 @@ def run_invocation(
     env = os.environ if env is None else env
     settings = job_settings_from_env(env)
     build = _builder(request.kind, env)  # a bad DISPATCH_KIND or drill setting fails before any request
-    targets = request.targets if request.targets is not None else targets_from_env(env)
+    targets = with_default_secret_key(request.targets if request.targets is not None else targets_from_env(env), env)
+    # A drill restores into its own throwaway server: only the backup Job is pinned to a node's volume.
+    physical = physical_settings_from_env(env) if build is build_job else None
     scheduled = request.scheduled_time or platform_time or datetime.now(UTC)
     access = None
-    if not request.dry_run:
+    if not request.dry_run or physical is not None:
         from shared.k8s.clients import cluster_access_for
 
         access = cluster_access_for(platform, env)
     outcomes = dispatch_jobs(targets=targets, settings=settings, scheduled_time=scheduled,
-                             access=access, dry_run=request.dry_run, build=build)
+                             access=access, dry_run=request.dry_run, build=build, physical=physical)
     return DispatchResult(outcomes=outcomes)
 
 

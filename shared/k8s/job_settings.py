@@ -28,7 +28,7 @@ _QUANTITY = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _UNIT_BYTES = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
                "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 _CPU = re.compile(r"^(\d+m|\d+(\.\d+)?)$")
-_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]*$", re.IGNORECASE)
+IMAGE_REFERENCE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]*$", re.IGNORECASE)
 # Room on top of the two emptyDirs for container logs and image layers written by the runtime.
 _EPHEMERAL_HEADROOM = 1 * 2**30
 
@@ -89,7 +89,7 @@ def job_settings_from_env(env: Mapping[str, str]) -> JobSettings:
     image = env.get("AGENT_IMAGE", "").strip()
     if not image:
         raise ConfigError("AGENT_IMAGE is not set: the backup Job needs the agent's container image")
-    if not _IMAGE.match(image):
+    if not IMAGE_REFERENCE.match(image):
         raise ConfigError(f"AGENT_IMAGE {image[:120]!r} is not a container image reference")
     values: dict[str, object] = {name: _parse(env[name], name=name, kind=kind)
                                  for name, kind in _TUNABLES.items() if env.get(name, "").strip()}

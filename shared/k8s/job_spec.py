@@ -15,7 +15,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.config import ConfigError
+from shared.config import DEFAULT_SECRET_KEY, ConfigError
 from shared.errors import NO_RETRY_EXIT_CODES
 from shared.k8s.job_settings import SPOOL_MOUNT_PATH, JobSettings, quantity_bytes
 from shared.k8s.targets import Target
@@ -76,12 +76,19 @@ def build_job(*, target: Target, settings: JobSettings, scheduled_time: datetime
 
 def build_cronjob(*, target: Target, settings: JobSettings, schedule: str) -> KubeObject:
     """A CronJob running the same Job spec on ``schedule`` (cron syntax, UTC)."""
+    return cronjob_around(name=cronjob_name(target), namespace=target.namespace, labels=target_labels(target),
+                          schedule=schedule, job_spec=_job_spec(target=target, settings=settings))
+
+
+def cronjob_around(*, name: str, namespace: str, labels: dict[str, str], schedule: str,
+                   job_spec: KubeObject) -> KubeObject:
+    """A CronJob that runs ``job_spec`` on ``schedule`` (UTC), one run at a time."""
     if len(schedule.split()) != 5:
         raise ConfigError(f"schedule {schedule[:60]!r} is not a 5-field cron expression")
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
-        "metadata": {"name": cronjob_name(target), "namespace": target.namespace, "labels": target_labels(target)},
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
         "spec": {
             "schedule": schedule,
             "timeZone": "Etc/UTC",
@@ -91,8 +98,7 @@ def build_cronjob(*, target: Target, settings: JobSettings, schedule: str) -> Ku
             "startingDeadlineSeconds": 3600,
             "successfulJobsHistoryLimit": 3,
             "failedJobsHistoryLimit": 3,
-            "jobTemplate": {"metadata": {"labels": target_labels(target)},
-                            "spec": _job_spec(target=target, settings=settings)},
+            "jobTemplate": {"metadata": {"labels": dict(labels)}, "spec": job_spec},
         },
     }
 
@@ -144,6 +150,8 @@ def _container(*, target: Target, settings: JobSettings) -> KubeObject:
         "CELL_DEFAULT_NAMESPACE": target.namespace,
         "MARIADB_HA_SERVICE_NAME": target.service,
         "MARIADB_HA_SECRET_NAME": target.secret,
+        # Only when it is not the agent's default, so Jobs of the default shape stay as they were.
+        **({"MARIADB_HA_SECRET_KEY": target.password_key} if target.password_key != DEFAULT_SECRET_KEY else {}),
         "BACKUP_TMPDIR": SPOOL_MOUNT_PATH,
         # The agent cannot see an emptyDir's sizeLimit (the kubelet evicts past it): a parallel dump checks this.
         "BACKUP_TMPDIR_BYTES": str(quantity_bytes(settings.spool_size_limit)),

@@ -2,18 +2,23 @@
 
 One target comes from the agent's own variables (``CELL_DEFAULT_NAMESPACE``,
 ``MARIADB_HA_SERVICE_NAME``, ``MARIADB_HA_SECRET_NAME``); a fleet comes from ``DISPATCH_TARGETS``, a
-JSON list of ``{"namespace", "service", "secret"}``. Names are validated here, before anything is
-sent to a cluster, because they end up in Job names, labels and URLs.
+JSON list of ``{"namespace", "service", "secret"}`` plus an optional ``"secret_key"`` (the key of the
+password in the Secret; default ``MARIADB_HA_SECRET_KEY``, else ``root-password``), so one fleet can
+mix mariadb-operator clusters and Bitnami charts. Names are validated here, before anything is sent to
+a cluster, because they end up in Job names, labels and URLs.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, replace
 from typing import Any
 
-from shared.config import DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, ConfigError
+from shared.config import DEFAULT_SECRET_KEY, DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, SECRET_KEY, ConfigError
+
+_FIELDS = ("namespace", "service", "secret")
+_OPTIONAL_FIELDS = ("secret_key", "dump_threads")
 
 
 class TargetsError(ConfigError):
@@ -27,6 +32,11 @@ class Target:
     namespace: str
     service: str
     secret: str
+    secret_key: str | None = None  # None: the dispatcher's default (with_default_secret_key)
+
+    @property
+    def password_key(self) -> str:
+        return self.secret_key or DEFAULT_SECRET_KEY
     # Optional per cluster: BACKUP_DUMP_THREADS for this target's Job (1: never pause the cluster's commits
     # for a parallel dump's snapshot, e.g. a Galera cluster whose writers must not wait even milliseconds).
     dump_threads: int | None = None
@@ -35,11 +45,6 @@ class Target:
     def label(self) -> str:
         """Human-readable ``namespace/service``, used in responses and errors."""
         return f"{self.namespace}/{self.service}"
-
-
-_OPTIONAL = ("dump_threads",)
-# A target entry's keys: exactly the dataclass's; all but the optional ones are required strings.
-_FIELDS = tuple(f.name for f in fields(Target) if f.name not in _OPTIONAL)
 
 
 def targets_from_env(env: Mapping[str, str]) -> list[Target]:
@@ -59,6 +64,14 @@ def targets_from_env(env: Mapping[str, str]) -> list[Target]:
     return parse_targets([{field: env[variable] for field, variable in names.items()}], source="environment")
 
 
+def with_default_secret_key(targets: list[Target], env: Mapping[str, str]) -> list[Target]:
+    """Targets that name no ``secret_key`` get ``MARIADB_HA_SECRET_KEY`` (else ``root-password``)."""
+    key = env.get("MARIADB_HA_SECRET_KEY", "").strip() or DEFAULT_SECRET_KEY
+    if not SECRET_KEY.match(key):
+        raise TargetsError(f"MARIADB_HA_SECRET_KEY {key[:80]!r} is not a Secret key")
+    return [target if target.secret_key else replace(target, secret_key=key) for target in targets]
+
+
 def parse_targets(value: Any, *, source: str) -> list[Target]:
     """Validate a decoded target list (from ``DISPATCH_TARGETS`` or a test payload's ``targets``)."""
     if not isinstance(value, list) or not value:
@@ -76,7 +89,7 @@ def parse_targets(value: Any, *, source: str) -> list[Target]:
 def _parse_one(item: Any, *, where: str) -> Target:
     if not isinstance(item, dict):
         raise TargetsError(f"{where} must be an object with namespace, service and secret")
-    unknown = sorted(set(item) - set(_FIELDS) - set(_OPTIONAL))
+    unknown = sorted(set(item) - set(_FIELDS) - set(_OPTIONAL_FIELDS))
     if unknown:
         raise TargetsError(f"{where} has unknown field(s) {', '.join(map(repr, unknown))}")
     missing = [field for field in _FIELDS if not isinstance(item.get(field), str) or not item[field]]
@@ -87,7 +100,11 @@ def _parse_one(item: Any, *, where: str) -> Target:
     for field, pattern, what in rules:
         if not pattern.match(item[field]):
             raise TargetsError(f"{where}.{field} {item[field][:80]!r} is not {what}")
+    key = item.get("secret_key")
+    if key is not None and (not isinstance(key, str) or not SECRET_KEY.match(key)):
+        raise TargetsError(f"{where}.secret_key {str(key)[:80]!r} is not a Secret key")
     threads = item.get("dump_threads")
     if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= 64):
         raise TargetsError(f"{where}.dump_threads must be a whole number from 1 to 64")
-    return Target(namespace=item["namespace"], service=item["service"], secret=item["secret"], dump_threads=threads)
+    return Target(namespace=item["namespace"], service=item["service"], secret=item["secret"], secret_key=key,
+                  dump_threads=threads)

@@ -44,6 +44,22 @@ resource "kubernetes_role_v1" "secret_reader" {
     resource_names = [var.secret_name]
     verbs          = ["get"]
   }
+
+  # The binlog archiver following the pods behind a Service (BINLOG_SOURCES_SERVICE in
+  # binlog_archiver_env) reads that one Service and lists pods: shared/k8s/dispatcher_spec.py
+  # pod_reader_rules.
+  dynamic "rule" {
+    for_each = var.binlog_archiver_enabled && lookup(var.binlog_archiver_env, "BINLOG_SOURCES_SERVICE", "") != "" ? [
+      { resources = ["services"], resource_names = [var.binlog_archiver_env["BINLOG_SOURCES_SERVICE"]], verbs = ["get"] },
+      { resources = ["pods"], resource_names = [], verbs = ["list"] },
+    ] : []
+    content {
+      api_groups     = [""]
+      resources      = rule.value.resources
+      resource_names = length(rule.value.resource_names) > 0 ? rule.value.resource_names : null
+      verbs          = rule.value.verbs
+    }
+  }
 }
 
 resource "kubernetes_role_binding_v1" "secret_reader" {
@@ -66,8 +82,22 @@ resource "kubernetes_role_binding_v1" "secret_reader" {
   }
 }
 
+# Physical backups (opt-in, BACKUP_METHOD=physical on the function): the dispatcher chooses a Ready
+# Galera node and pins the Job beside it, so it also reads the one Service's selector, lists pods,
+# reads PVCs and (mariadb-operator) the MariaDB's status.currentPrimary. Exactly the calls it makes:
+# the list in shared/k8s/dispatcher_spec.py node_reader_rules (a test compares them).
+locals {
+  node_reader_rules = [
+    { api_groups = [""], resources = ["services"], resource_names = [var.mariadb_service_name], verbs = ["get"] },
+    { api_groups = [""], resources = ["pods"], resource_names = [], verbs = ["list"] },
+    { api_groups = [""], resources = ["persistentvolumeclaims"], resource_names = [], verbs = ["get"] },
+    { api_groups = ["k8s.mariadb.com"], resources = ["mariadbs"], resource_names = [], verbs = ["get"] },
+  ]
+}
+
 # The function's only permission: create a backup Job, read it back (409 handling), and list Jobs
-# by label to skip while one is active. No update/delete/patch, no pods, no secrets.
+# by label to skip while one is active. No update/delete/patch, no secrets; pods, PVCs and the one
+# Service only for physical backups.
 resource "kubernetes_role_v1" "dispatcher" {
   metadata {
     name      = "${var.name}-dispatcher"
@@ -79,6 +109,23 @@ resource "kubernetes_role_v1" "dispatcher" {
     api_groups = ["batch"]
     resources  = ["jobs"]
     verbs      = ["create", "get", "list"]
+  }
+
+  dynamic "rule" {
+    for_each = var.physical_backups_enabled ? local.node_reader_rules : []
+    content {
+      api_groups     = rule.value.api_groups
+      resources      = rule.value.resources
+      resource_names = length(rule.value.resource_names) > 0 ? rule.value.resource_names : null
+      verbs          = rule.value.verbs
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = !var.physical_backups_enabled || var.mariadb_service_name != ""
+      error_message = "physical_backups_enabled needs mariadb_service_name (the Service whose pods are the Galera nodes)."
+    }
   }
 }
 

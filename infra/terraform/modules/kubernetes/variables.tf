@@ -10,7 +10,7 @@ variable "create_namespace" {
 }
 
 variable "secret_name" {
-  description = "The one Secret (key root-password) the agent may read."
+  description = "The one Secret (holding the root password under MARIADB_HA_SECRET_KEY, default root-password) the agent may read."
   type        = string
 }
 
@@ -64,13 +64,13 @@ variable "agent_image" {
 }
 
 variable "mariadb_service_name" {
-  description = "The MariaDB Service the archiver follows (and whose name forms the default key prefix). Required when binlog_archiver_enabled."
+  description = "The MariaDB Service the archiver follows (and whose name forms the default key prefix), and whose pods physical backups read. Required when binlog_archiver_enabled or physical_backups_enabled."
   type        = string
   default     = ""
 }
 
 variable "binlog_archiver_env" {
-  description = "Agent environment for the archiver: the backups' destination (CLOUD_PROVIDER and bucket, or BACKUP_URL; BACKUP_PREFIX) and BINLOG_* settings (BINLOG_UPLOAD_SECONDS, BINLOG_SOURCES). Never a password: it comes from the Secret."
+  description = "Agent environment for the archiver: the backups' destination (CLOUD_PROVIDER and bucket, or BACKUP_URL; BACKUP_PREFIX) and BINLOG_* settings (BINLOG_UPLOAD_SECONDS, BINLOG_SOURCES, or BINLOG_SOURCES_SERVICE: then the agent's Role may also get that Service and list pods). Never a password: it comes from the Secret."
   type        = map(string)
   default     = {}
 
@@ -124,4 +124,10 @@ variable "drill_env" {
     condition     = alltrue([for k in keys(var.drill_env) : !can(regex("PASSWORD|SECRET", k))])
     error_message = "drill_env must not carry a password or a Secret name: the drill never reads production credentials."
   }
+}
+
+variable "physical_backups_enabled" {
+  description = "Let the dispatcher create physical backup Jobs (BACKUP_METHOD=physical in its environment, docs/PHYSICAL-K8S.md): adds to the dispatcher's Role: get mariadb_service_name, list pods, get PVCs and get mariadb-operator MariaDB objects."
+  type        = bool
+  default     = false
 }
