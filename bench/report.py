@@ -12,7 +12,7 @@ MB = 1_000_000
 def load(paths: list[Path]) -> list[dict[str, Any]]:
     """The backup/restore runs among the results files (other benchmarks keep theirs there too)."""
     results = [json.loads(p.read_text()) for p in paths]
-    runs = [r for r in results if isinstance(r, dict) and "meta" in r and "summary" in r]
+    runs = [r for r in results if isinstance(r, dict) and "summary" in r and "dump_bytes" in r.get("meta", {})]
     return sorted(runs, key=lambda r: r["meta"]["dump_bytes"])
 
 
