@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agent.pitr.archiver.rolling import Rollups
+from agent.pitr.windows import read_archive, windows_text
 from shared.binlogs import layout
 from shared.binlogs.history import read_history
 from shared.binlogs.index import gap_free_windows, iter_history
@@ -43,3 +44,13 @@ def test_commits_during_the_catch_up_are_rolled_up_after_it_in_order(tmp_path: P
     assert names[-1] == "000000000360-000000000479.json" and len(names) == 4  # 480.. is the open hour
     through_rollups = read_history(storage.inner, PREFIX)
     assert through_rollups.windows == gap_free_windows(list(iter_history(storage.inner, PREFIX)))
+
+
+def test_list_notes_a_damaged_rollup_it_read_around(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    ARCHIVE.write(storage, 300)
+    Rollups(read_history(storage, PREFIX), max_records=1000).close()
+    (tmp_path / layout.rollup_key(PREFIX, 120, 239)).write_bytes(b"{}")  # the newest: list reads it
+    text = windows_text(read_archive(storage, PREFIX), [])
+    assert "binlog archive: 300 segment(s), 0 gap(s)" in text
+    assert "  note: binlog archive rollup 120-239 is unreadable" in text
