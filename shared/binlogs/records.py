@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import datetime
+from functools import cache
 from typing import Any, ClassVar, Self, cast
 
 from shared.errors import BackupFailedError
@@ -34,9 +35,18 @@ class _JsonRecord:
 
     @classmethod
     def from_json(cls, data: bytes) -> Self:
-        raw = _load(data, cls, cls._KIND)
-        raw["source"] = SourceNode(**raw["source"])
-        return cls(**raw)
+        try:
+            raw = json.loads(data)
+        except ValueError as exc:
+            raise RecordError(f"binlog archive {cls._KIND} record is not JSON: {exc}") from None
+        return cls.from_dict(raw)
+
+    @classmethod
+    def from_dict(cls, raw: object) -> Self:
+        """The record from parsed JSON (an object's, or a rollup's copy of it)."""
+        checked = _checked(raw, cls, cls._KIND)
+        checked["source"] = SourceNode(**checked["source"])
+        return cls(**checked)
 
 
 @dataclass(frozen=True)
@@ -108,13 +118,15 @@ class GapRecord(_JsonRecord):
     version: int = RECORD_VERSION
 
 
-def _load(data: bytes, cls: type, kind: str) -> dict[str, Any]:
-    try:
-        raw = json.loads(data)
-    except ValueError as exc:
-        raise RecordError(f"binlog archive {kind} record is not JSON: {exc}") from None
-    names = {f.name for f in fields(cls)}
-    required = {f.name for f in fields(cls) if f.default is MISSING}
+@cache
+def _field_names(cls: type) -> tuple[frozenset[str], frozenset[str]]:
+    """All field names and the required ones (a rollup parses ~700 records: asked once per class)."""
+    return (frozenset(f.name for f in fields(cls)),
+            frozenset(f.name for f in fields(cls) if f.default is MISSING))
+
+
+def _checked(raw: object, cls: type, kind: str) -> dict[str, Any]:
+    names, required = _field_names(cls)
     if not isinstance(raw, dict) or raw.get("kind", kind) != kind:
         raise RecordError(f"binlog archive {kind} record is not a {kind} record")
     if not required <= raw.keys():

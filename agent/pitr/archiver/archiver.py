@@ -148,6 +148,7 @@ class Archiver:
             except StreamError as exc:
                 self._stream_ended(node, exc)
         self.segmenter.flush()
+        self.rollups.close()
         self.result.state = format_state(self.segmenter.position.state)
         return self.result
 
