@@ -10,12 +10,14 @@ mariadb-backup copy, prepared into a data directory; ``physical`` holds its LSNs
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from shared.errors import BackupFailedError
 
-SCHEMA_VERSION = 1
+# 2: the artifact, .sha1 and accounts keys are names relative to the manifest's folder (1 stored them
+# with the bucket prefix, so a copied backup read its original's objects). Both are read.
+SCHEMA_VERSION = 2
 _NESTED = ("artifact", "source", "inventory", "encryption", "retention", "binlog", "accounts", "evidence", "physical")
 LOGICAL, PHYSICAL = "logical", "physical"  # a manifest's "method": mariadb-dump SQL or mariadb-backup's copy
 FULL, INCREMENTAL = "full", "incremental"  # a physical backup's "kind"
@@ -150,10 +152,30 @@ class Manifest:
     physical: PhysicalCopy | None = None  # set for method PHYSICAL
 
     def to_json(self) -> bytes:
-        return (json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n").encode()
+        """The stored form: every key is a name in the backup's own folder (SCHEMA_VERSION 2)."""
+        relative = self.in_folder("")
+        return (json.dumps(asdict(relative), indent=2, ensure_ascii=False) + "\n").encode()
+
+    def in_folder(self, folder: str) -> Manifest:
+        """The manifest with its keys in ``folder`` (``<prefix>/<id>/``): a backup's objects all live beside
+        its manifest, so a folder copied to another prefix or bucket reads its own objects, never the
+        original's. Works on absolute (SCHEMA_VERSION 1) and relative keys alike."""
+
+        def placed(key: str) -> str:
+            return folder + key.rsplit("/", 1)[-1]
+
+        accounts = replace(self.accounts, key=placed(self.accounts.key)) if self.accounts else None
+        return replace(self, artifact=replace(self.artifact, key=placed(self.artifact.key)),
+                       sha1_key=placed(self.sha1_key), accounts=accounts)
 
     @classmethod
-    def from_json(cls, data: bytes) -> Manifest:
+    def from_json(cls, data: bytes, *, key: str | None = None) -> Manifest:
+        """Parse a stored manifest; with ``key`` (where it was read), its keys are placed in that folder."""
+        manifest = cls._parsed(data)
+        return manifest.in_folder(key.rsplit("/", 1)[0] + "/" if "/" in key else "") if key is not None else manifest
+
+    @classmethod
+    def _parsed(cls, data: bytes) -> Manifest:
         try:
             raw: dict[str, Any] = json.loads(data)
             return cls(

@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from shared.dump import dump_supports_history
-from shared.mariadb_client import DumpError, run_client_query
+from shared.mariadb_client import ClientError, run_client_query
 
 _USER_SCHEMAS = "NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema')"
 _CLIENT_PACKET_DEFAULT = 16 << 20
@@ -64,7 +64,7 @@ def check_violations(defaults_file: Path) -> list[str]:
                 f"SET STATEMENT lock_wait_timeout = {_LOCK_WAIT_S} FOR "  # noqa: S608
                 f"SELECT COUNT(*) FROM {qualified} WHERE NOT ({clause})",
             )
-        except DumpError as exc:
+        except ClientError as exc:
             warnings.append(f"{schema}.{table}: CHECK {name} could not be checked for violating rows ({exc})")
             continue
         if int(count):

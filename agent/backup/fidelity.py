@@ -19,12 +19,11 @@ from agent.backup.checks import backup_warnings
 from agent.backup.evidence import RowCounter
 from agent.backup.pipeline import ArtifactResult, ArtifactUpload, produce
 from agent.common.accounts import ACCOUNTS_NAME, dump_accounts
-from shared.dump import dump_supports_history
 from shared.encryption import AGE_SUFFIX
 from shared.encryption.streams import encrypt_bytes
 from shared.formats import ArtifactFormat
 from shared.manifest import AccountsFile, Evidence, Manifest
-from shared.mariadb_client import DumpError
+from shared.mariadb_client import ClientError
 from shared.server_info import ServerInfo
 from shared.storage import Storage
 
@@ -55,7 +54,7 @@ def read_server_extras(defaults_file: Path, info: ServerInfo) -> ServerExtras:
     warnings = backup_warnings(defaults_file, max_allowed_packet=info.max_allowed_packet)
     try:
         sql, names, skipped = dump_accounts(defaults_file)
-    except DumpError as exc:
+    except ClientError as exc:
         warnings.append(f"accounts were not backed up (a restore will not recreate users or roles): {exc}")
         return ServerExtras(warnings=warnings)
     warnings += [f"account not backed up, the server cannot describe it: {s}" for s in skipped]
@@ -77,9 +76,10 @@ def store_accounts(
 
 
 def with_fidelity(
-    manifest: Manifest, *, accounts: AccountsFile | None, rows: dict[str, int] | None, warnings: list[str]
+    manifest: Manifest, *, accounts: AccountsFile | None, rows: dict[str, int] | None, warnings: list[str],
+    history_dumped: bool,
 ) -> Manifest:
     for warning in warnings:
         log.warning("%s", warning, extra={"event": "warning", "backup_id": manifest.id})
-    evidence = Evidence(rows=rows, history_dumped=dump_supports_history()) if rows is not None else None
+    evidence = Evidence(rows=rows, history_dumped=history_dumped) if rows is not None else None
     return dataclasses.replace(manifest, accounts=accounts, evidence=evidence, warnings=list(warnings))

@@ -37,7 +37,7 @@ from shared.layout import BackupKeys, parse_backup_id, sha1_sidecar_text
 from shared.logs import register_secret
 from shared.manifest import FULL, INCREMENTAL, PHYSICAL, BinlogPosition, Manifest, PhysicalCopy
 from shared.mariadb_backup import backup_argv, backup_flags, lsn_dir, read_checkpoints, require_series, tool_version
-from shared.mariadb_client import DumpConnectionError, run_client_query, write_defaults_file
+from shared.mariadb_client import ClientConnectionError, run_client_query, write_defaults_file
 from shared.mbstream import BINLOG_INFO, GALERA_INFO, MbstreamSniffer
 from shared.readers import Progress
 from shared.retry import call_with_retries
@@ -175,5 +175,5 @@ def _same_series(parent: Manifest, info: ServerInfo) -> bool:
 def _with_retries(settings: Settings, what: str, fn: Callable[[], _T],
                   also: tuple[type[BaseException], ...] = ()) -> _T:
     """Retry when the server is unreachable or the connection drops (and ``also``); the call starts over."""
-    return call_with_retries(fn, policy=settings.retry, retry_on=(DumpConnectionError, *also), what=what,
+    return call_with_retries(fn, policy=settings.retry, retry_on=(ClientConnectionError, *also), what=what,
                              logger=log)

@@ -21,7 +21,7 @@ from typing import Any
 
 from agent.backup.run import BackupResult
 from shared import __version__
-from shared.errors import EXIT_FAILED, AlreadyRunningError, TerminatedError, ToolError
+from shared.errors import EXIT_FAILED, AlreadyRunningError, TerminatedError, ToolError, signal_exit_code
 from shared.logs import redact
 from shared.reporting.metrics import Gauge, MetricsSettings, metrics_settings_from, publish
 from shared.reporting.notify import NotifySettings, notify, notify_settings_from
@@ -123,7 +123,7 @@ def error_message(error: BaseException) -> str:
 
 def exit_code(error: BaseException) -> int:
     if isinstance(error, TerminatedError):
-        return 128 + error.signum
+        return signal_exit_code(error.signum)
     if isinstance(error, ToolError):
         return error.exit_code
     return EXIT_FAILED

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+from agent.backup.dumpable import DumpPlan, plan_dump
 from agent.backup.fidelity import ServerExtras, produce_counted, read_server_extras, store_accounts, with_fidelity
 from agent.backup.id_claims import claimed_backup_id
 from agent.backup.manifest import build_manifest
@@ -34,7 +35,7 @@ from shared.errors import BackupFailedError
 from shared.layout import BackupKeys, parse_backup_id, sha1_sidecar_text
 from shared.logs import register_secret
 from shared.manifest import BinlogPosition
-from shared.mariadb_client import DumpConnectionError, write_defaults_file
+from shared.mariadb_client import ClientConnectionError, write_defaults_file
 from shared.readers import Progress
 from shared.retry import call_with_retries
 from shared.server_info import ServerInfo, inspect_server
@@ -56,6 +57,8 @@ class DumpCommand:
     inspect: Callable[[Path], ServerInfo] = inspect_server
     # After the dump: warnings about what will not come back as it was, and the accounts (agent.common.accounts).
     extras: Callable[[Path, ServerInfo], ServerExtras] = read_server_extras
+    # Before the dump: what mariadb-dump would refuse, and how the dump avoids it (agent.backup.dumpable).
+    plan: Callable[[Path], DumpPlan] = plan_dump
 
 
 @dataclass(frozen=True)
@@ -92,10 +95,13 @@ def run_backup(
         defaults = write_defaults_file(run_dir, host=source.host, port=source.port, user=source.user,
                                        password=password)
         info = _with_retries(settings, "connecting to MariaDB", lambda: dump.inspect(defaults))
+        plan = _with_retries(settings, "inspecting the schema", lambda: dump.plan(defaults))
+        info = replace(info, inventory=plan.inventory(info.inventory))
         _log_start(settings, keys, info)
         # With a binlog, the dump also records its snapshot's position: point-in-time restore starts there.
         position_flags = POSITION_FLAGS if info.log_bin else ()
-        upload = ArtifactUpload(dump_argv=[*dump.argv(defaults), *position_flags], run_dir=run_dir, storage=storage,
+        dump_argv = plan.apply(dump.argv(defaults))
+        upload = ArtifactUpload(dump_argv=[*dump_argv, *position_flags], run_dir=run_dir, storage=storage,
                                 key=keys.artifact, mtime=int(started.timestamp()),
                                 progress=progress or (lambda n: None), encoders=encryption.encoders(),
                                 sniffer=DumpSniffer() if info.log_bin else None)
@@ -104,6 +110,7 @@ def run_backup(
             artifact, rows = _with_retries(settings, "mariadb-dump", lambda: produce_counted(upload, settings.format))
             retain(keys.artifact)
             extras = dump.extras(defaults, info)
+            extras = replace(extras, warnings=[*plan.warnings, *extras.warnings])
             storage.put(keys.sha1, io.BytesIO(sha1_sidecar_text(artifact.sha1, keys.artifact_name)))
             retain(keys.sha1)
             accounts = store_accounts(storage, folder=keys.folder, extras=extras, recipients=encryption.recipients)
@@ -112,7 +119,8 @@ def run_backup(
             manifest = with_fidelity(build_manifest(settings, keys, info, artifact, started=started, lock=lock,
                                                     encryption=encryption, extra_flags=position_flags,
                                                     binlog=_snapshot_position(upload, info)),
-                                     accounts=accounts, rows=rows, warnings=extras.warnings)
+                                     accounts=accounts, rows=rows, warnings=extras.warnings,
+                                     history_dumped=plan.dumps_history(dump_argv))
             storage.put(keys.manifest, io.BytesIO(manifest.to_json()))
             retain(keys.manifest)
     result = replace(_result(settings, keys, artifact, seconds=time.monotonic() - clock), warnings=extras.warnings)
@@ -122,7 +130,7 @@ def run_backup(
 
 def _with_retries(settings: Settings, what: str, fn: Callable[[], _T]) -> _T:
     """Retry ``fn`` when the server is unreachable or the connection drops (a failover)."""
-    return call_with_retries(fn, policy=settings.retry, retry_on=(DumpConnectionError,), what=what, logger=log)
+    return call_with_retries(fn, policy=settings.retry, retry_on=(ClientConnectionError,), what=what, logger=log)
 
 
 def _snapshot_position(upload: ArtifactUpload, info: ServerInfo) -> BinlogPosition | None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.commands.options import add_config_flags
 from shared.config import ConfigValues
-from shared.errors import EXIT_GAP
+from shared.errors import EXIT_GAP, EXIT_OK
 
 if TYPE_CHECKING:
     from agent.pitr import ArchiveResult
@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--follow", action="store_true",
                         help="keep streaming; every commit is in the bucket within BINLOG_UPLOAD_SECONDS")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
-    add_config_flags(parser)
+    add_config_flags(parser, "archive-binlogs")
     parser.set_defaults(func=run)
 
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
 
     result = archive_binlogs(config, follow=args.follow)
     print(json.dumps(asdict(result), default=str) if args.json else _summary(result))
-    return EXIT_GAP if result.gaps and not args.follow else 0
+    return EXIT_GAP if result.gaps and not args.follow else EXIT_OK
 
 
 def _summary(result: ArchiveResult) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from agent.commands.options import add_config_flags
 from shared.config import ConfigValues, Settings, load_backup_settings
 from shared.encryption import load_encryption_settings
-from shared.errors import BadInputError
+from shared.errors import EXIT_OK, BadInputError
 from shared.storage.object_lock import load_lock_settings
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     parser.add_argument("--incremental", action="store_true",
                         help="physical: an incremental on the newest physical backup, whatever BACKUP_FULL_EVERY says")
-    add_config_flags(parser)
+    add_config_flags(parser, "backup")
     parser.set_defaults(func=run)
 
 
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
                 result = outcome.result = run_backup(settings, progress=progress, lock=lock, encryption=encryption)
         retention = _apply_retention(settings)
     print(json.dumps({**asdict(result), "pruned": retention}) if args.json else _summary(result))
-    return 0
+    return EXIT_OK
 
 
 def _apply_retention(settings: Settings) -> list[str]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.commands.options import add_config_flags
 from shared.config import ConfigValues, load_destination, load_retry
+from shared.errors import EXIT_OK
 from shared.manifest import FULL, Manifest
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ def register(subparsers: Any) -> None:
                                    description="List complete backups (those with a manifest), newest first.")
     parser.add_argument("--all", action="store_true", help="also show incomplete or damaged backup folders")
     parser.add_argument("--json", action="store_true", help="print one JSON array on stdout")
-    add_config_flags(parser)
+    add_config_flags(parser, "list")
     parser.set_defaults(func=run)
 
 
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
     archive = read_archive(bucket.storage, bucket.prefix)
     if args.json:
         print(json.dumps([{**as_json(e), **pitr_json(e, archive)} for e in entries], indent=2, ensure_ascii=False))
-        return 0
+        return EXIT_OK
     if not entries:
         print(f"no backups under {bucket.storage.url} {bucket.prefix}/")
     else:
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         print("\n".join(_line(e) for e in entries))
     if archive.history:
         print("\n" + windows_text(archive, entries))
-    return 0
+    return EXIT_OK
 
 
 def as_json(entry: BackupEntry) -> dict[str, Any]:

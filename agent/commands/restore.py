@@ -13,18 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.commands.options import add_config_flags
-from shared.config import (
-    RESTORE_YES_ENV,
-    ConfigValues,
-    load_destination,
-    load_restore_confirmed,
-    load_retry,
-    load_source,
-    load_tmp_dir,
-)
-from shared.encryption import load_decryption_settings
-from shared.errors import BadInputError
-from shared.manifest import PHYSICAL
+from shared.config import RESTORE_YES_ENV, ConfigValues, load_source
+from shared.errors import EXIT_OK, BadInputError
 
 if TYPE_CHECKING:
     from agent.restore import RestoreResult
@@ -58,26 +48,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--owner", metavar="USER[:GROUP]",
                         help="with --datadir: give the files to the server's user (e.g. mysql:mysql)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
-    add_config_flags(parser)
+    add_config_flags(parser, "restore")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.common import (
-        byte_progress,
-        identities_for,
-        load_accounts_settings,
-        open_bucket,
-        private_run_dir,
-        resolve_password,
-        scan_backups,
-        select_backup,
-        signals_raise_terminated,
-    )
-    from agent.restore import RestoreRequest, restore_backup
-    from shared.logs import register_secret
-    from shared.mariadb_client import write_defaults_file
+    from agent.restore import restore_configured
     from shared.times import parse_time
 
     if args.until:
@@ -89,31 +66,10 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         from agent.commands.restore_datadir import run_datadir
 
         return run_datadir(args, config, at=at)
-    accounts = load_accounts_settings(config)
-    source = load_source(config)
-    decryption = load_decryption_settings(config)
-    password = resolve_password(source)
-    register_secret(password)
-    bucket = open_bucket(load_destination(config), load_retry(config))
-    entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=args.backup_id,
-                          latest=args.latest, at=at)
-    assert entry.manifest is not None  # select_backup returns complete backups only
-    if entry.manifest.method == PHYSICAL:
-        raise BadInputError(f"backup {entry.backup_id} is a physical backup: restore it with --datadir DIR "
-                            "(then start mariadbd on DIR), not into a running server")
-    identities = identities_for(entry.manifest, decryption)  # exit 2 here, before any download, if missing
-    request = RestoreRequest(database=args.database, verify_first=args.verify_first,
-                             confirmed=args.yes or load_restore_confirmed(config),
-                             accounts=accounts.mode,
-                             **({"sessions": args.parallel} if args.parallel else {}))
-    tmp_dir = load_tmp_dir(config)
-    with signals_raise_terminated(), private_run_dir(tmp_dir) as run_dir, byte_progress("restore") as progress:
-        defaults = write_defaults_file(run_dir, host=source.host, port=source.port, user=source.user,
-                                       password=password)
-        result = restore_backup(bucket.storage, entry.manifest, defaults_file=defaults, request=request,
-                                run_dir=run_dir, progress=progress, identities=identities)
-    print(json.dumps(asdict(result)) if args.json else _summary(result, target=source.address))
-    return 0
+    result = restore_configured(config, backup_id=args.backup_id, latest=args.latest, at=at, database=args.database,
+                                verify_first=args.verify_first, confirmed=args.yes, sessions=args.parallel)
+    print(json.dumps(asdict(result)) if args.json else _summary(result, target=load_source(config).address))
+    return EXIT_OK
 
 
 def _summary(r: RestoreResult, *, target: str) -> str:
@@ -142,7 +98,7 @@ def _run_until(args: argparse.Namespace, config: ConfigValues) -> int:
     until = parse_time(args.until, what="--until")
     result = restore_until(config, until=until, verify_first=args.verify_first, confirmed=args.yes)
     print(json.dumps(asdict(result)) if args.json else point_summary(result, target=load_source(config).address))
-    return 0
+    return EXIT_OK
 
 
 def _sessions(text: str) -> int:

@@ -8,10 +8,8 @@ from dataclasses import asdict
 from typing import Any
 
 from agent.commands.options import add_config_flags
-from shared.config import ConfigValues, load_destination, load_retry, load_tmp_dir
-from shared.encryption import load_decryption_settings
-from shared.errors import BadInputError
-from shared.manifest import PHYSICAL
+from shared.config import ConfigValues
+from shared.errors import EXIT_OK, BadInputError
 
 
 def register(subparsers: Any) -> None:
@@ -26,48 +24,28 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--until", metavar="TIME",
                         help="with --restore-test: drill a point in time (backup + binlog replay up to TIME)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
-    add_config_flags(parser)
+    add_config_flags(parser, "verify")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.common import (
-        identities_for,
-        open_bucket,
-        private_run_dir,
-        scan_backups,
-        select_backup,
-        signals_raise_terminated,
-    )
-    from agent.drill import run_drill
-    from agent.verify import raise_if_failed, verify_backup
+    from agent.drill import verify_configured
+    from agent.verify import raise_if_failed
 
     if args.backup_id and args.latest:
         raise BadInputError("give either an ID or --latest, not both")
     if args.until:
         return _drill_until(args, config)
-    decryption = load_decryption_settings(config)
-    bucket = open_bucket(load_destination(config), load_retry(config))
-    entries = scan_backups(bucket.storage, prefix=bucket.prefix)
-    entry = select_backup(entries, backup_id=args.backup_id, latest=True)
-    assert entry.manifest is not None  # select_backup returns complete backups only
-    if entry.manifest.method == PHYSICAL:
-        from agent.commands.verify_physical import verify_physical
-
-        return verify_physical(args, config, entry.manifest, entries=entries, storage=bucket.storage)
-    # Without an identity, plain verify checks what needs no key; the drill needs the content.
-    identities = identities_for(entry.manifest, decryption, required=args.restore_test)
-    with signals_raise_terminated():
-        report = verify_backup(bucket.storage, entry.manifest, identities=identities)
-        result: dict[str, Any] = {**asdict(report), "ok": report.ok}
-        if report.ok and args.restore_test:
-            with private_run_dir(load_tmp_dir(config)) as run_dir:
-                drill = run_drill(bucket.storage, entry.manifest, run_dir=run_dir, identities=identities)
-                result["restore_test"] = asdict(drill)
-    print(json.dumps(result) if args.json else summary(result))
-    raise_if_failed(report)
-    return 0
+    outcome = verify_configured(config, backup_id=args.backup_id, restore_test=args.restore_test)
+    result: dict[str, Any] = {**asdict(outcome.report), "ok": outcome.report.ok}
+    if outcome.drill is not None:
+        result["restore_test"] = asdict(outcome.drill)
+    if outcome.chain:
+        result["chain"] = list(outcome.chain)
+    print(json.dumps(result) if args.json else _chain_line(outcome.chain) + _summary(result))
+    raise_if_failed(outcome.report)
+    return EXIT_OK
 
 
 def _drill_until(args: argparse.Namespace, config: ConfigValues) -> int:
@@ -84,10 +62,15 @@ def _drill_until(args: argparse.Namespace, config: ConfigValues) -> int:
         restored = point_summary(drill.result, target="a throwaway server")
         print(f"point-in-time restore test passed in {drill.seconds} s: {restored}\n"
               f"  the drilled server holds {drill.tables} user table(s)")
-    return 0
+    return EXIT_OK
 
 
-def summary(result: dict[str, Any]) -> str:
+def _chain_line(chain: tuple[str, ...]) -> str:
+    """A physical incremental's chain, checked link by link before the usual lines."""
+    return f"chain {' -> '.join(chain)}: unbroken, every backup checked\n" if len(chain) > 1 else ""
+
+
+def _summary(result: dict[str, Any]) -> str:
     if not result["ok"]:
         problems = "\n".join(f"  - {p}" for p in result["problems"])
         return f"backup {result['backup_id']} FAILED verification:\n{problems}"

@@ -37,7 +37,7 @@ from shared.encryption import AGE_SUFFIX
 from shared.encryption.streams import decrypt_bytes
 from shared.errors import VerifyFailedError
 from shared.manifest import Manifest
-from shared.mariadb_client import DumpError, run_client_query
+from shared.mariadb_client import ClientError, run_client_query
 from shared.storage import Storage
 
 ACCOUNTS_NAME = "accounts.sql"
@@ -95,7 +95,7 @@ def dump_accounts(defaults_file: Path) -> tuple[bytes, list[str], list[str]]:
     for account in list_accounts(defaults_file):
         try:
             created, granted = _account_statements(defaults_file, account)
-        except DumpError as exc:
+        except ClientError as exc:
             skipped.append(f"{account.sql_name} ({exc})")
             continue
         names.append(account.sql_name)
@@ -113,8 +113,13 @@ def _account_statements(defaults_file: Path, account: Account) -> tuple[str, lis
         created = _unescape(row[-1]).replace("CREATE USER ", "CREATE USER IF NOT EXISTS ", 1)
     granted = [_unescape(r[0]) for r in run_client_query(defaults_file, f"SHOW GRANTS FOR {account.sql_name}")]
     # The password is already in CREATE USER; GRANT ... IDENTIFIED BY PASSWORD would reset an existing one.
-    granted = [_IDENTIFIED.sub("", g) for g in granted]
+    granted = [without_password(g) for g in granted]
     return created, granted
+
+
+def without_password(grant: str) -> str:
+    """A SHOW GRANTS line without its ``IDENTIFIED BY PASSWORD`` / ``VIA`` part."""
+    return _IDENTIFIED.sub("", grant)
 
 
 def accounts_keys(folder: str) -> tuple[str, ...]:
@@ -162,13 +167,13 @@ def give_grants(defaults_file: Path, grants: list[str]) -> list[tuple[str, str]]
     try:
         run_client_query(defaults_file, "\n".join(grants))
         return []
-    except DumpError:
+    except ClientError:
         pass
     failed = []
     for grant in grants:
         try:
             run_client_query(defaults_file, grant)
-        except DumpError as exc:
+        except ClientError as exc:
             failed.append((grant, str(exc)))
     return failed
 

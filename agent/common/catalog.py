@@ -68,7 +68,7 @@ def _entry(storage: Storage, base: str, backup_id: str, objects: list[ObjectInfo
         return entry(INCOMPLETE)
     try:
         with storage.open_read(manifest_key) as stream:
-            manifest = Manifest.from_json(stream.read())
+            manifest = Manifest.from_json(stream.read(), key=manifest_key)
     except ManifestError as exc:
         return entry(DAMAGED, problem=str(exc))
     if manifest.id != backup_id:

@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.common.accounts import account_grants, accounts_file, create_accounts, give_grants, missing_definers
+from agent.common.kept_grants import missing_object_grants, settle_role_admins
 from agent.drill.throwaway_server import ThrowawayServer
 from agent.restore.restoring import load_dump
 from shared.errors import BackupFailedError
 from shared.manifest import Inventory, Manifest
-from shared.mariadb_client import DumpError, run_client_query, write_defaults_file
+from shared.mariadb_client import ClientError, run_client_query, write_defaults_file
 from shared.server_info import read_inventory
 from shared.storage import Storage
 
@@ -72,14 +73,20 @@ def run_drill(storage: Storage, manifest: Manifest, *, run_dir: Path, identities
         accounts_sql, account_notes = accounts_file(storage, manifest, mode="restore", identities=identities)
         created = create_accounts(defaults, accounts_sql) if accounts_sql else []
         early = give_grants(defaults, account_grants(accounts_sql, created)) if accounts_sql else []
+        early += settle_role_admins(defaults, accounts_sql, created=created) if accounts_sql else []
         read = load_dump(storage, manifest, defaults_file=defaults, database=None, run_dir=run_dir,
                          identities=identities)
-        account_notes += [f"grant not given: {g} ({e})" for g, e in give_grants(defaults, [g for g, _ in early])]
+        late = give_grants(defaults, [g for g, _ in early])
+        account_notes += [f"grant not given: {g} ({e})" for g, e in late]
         restored = read_inventory(defaults)
         differences = compare_inventories(expected=manifest.inventory, found=restored)
         differences += compare_rows(defaults, manifest, restored_tables=restored.tables)
         differences += [f"cannot run: {problem}" for problem in broken_views(defaults, restored.views)]
         differences += [f"definer missing: {m}" for m in missing_definers(defaults, list(restored.databases))]
+        if accounts_sql:  # a restore that loses grants (routines' grants go with the dropped routine) fails
+            differences += [f"grant missing after restore: {g}"
+                            for g in missing_object_grants(defaults, accounts_sql, databases=None,
+                                                           not_given=[g for g, _ in late])]
     if differences:
         raise DrillFailedError(f"restore drill of {manifest.id} failed: " + "; ".join(differences))
     checked = {k: len(getattr(manifest.inventory, k)) for k in KINDS}
@@ -158,6 +165,6 @@ def broken_views(defaults_file: Path, views: list[str]) -> list[str]:
     for view in views:
         try:
             run_client_query(defaults_file, f"SELECT * FROM {_quoted(view)} LIMIT 0")  # noqa: S608
-        except DumpError as exc:
+        except ClientError as exc:
             problems.append(f"view {view} ({exc})")
     return problems

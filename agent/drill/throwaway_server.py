@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 
 from shared.errors import BackupFailedError, BadInputError
+from shared.mariadb_client import run_sql
 from shared.processes import stop_process
 
 # InnoDB defaults size the buffer pool and redo log for production; a throwaway server needs little.
@@ -108,11 +109,9 @@ class ThrowawayServer:
         ]
 
     def execute(self, sql: str, *, database: str | None = None) -> str:
-        argv = self.client_argv("--batch", "--skip-column-names", *([database] if database else []))
-        done = subprocess.run(argv, input=sql.encode(), capture_output=True, check=False)
-        if done.returncode != 0:
-            raise BackupFailedError(f"SQL failed on throwaway server: {done.stderr.decode(errors='replace').strip()}")
-        return done.stdout.decode()
+        """The client's batch output (tab-separated lines), as the test servers' ``execute`` gives it."""
+        rows = run_sql(self.client_argv(), sql, database=database, timeout=3600, what="SQL on the throwaway server")
+        return "".join("\t".join(row) + "\n" for row in rows)
 
     def set_root_password(self, password: str) -> None:
         """Require ``password`` for root over TCP; root over the private socket stays password-less."""

@@ -34,7 +34,8 @@ from agent.common.catalog import BackupEntry
 from agent.pitr.windows import ArchiveView, read_archive
 from shared.binlogs.events import BinlogFormatError, Event, Transaction, TransactionScanner, read_file_events
 from shared.binlogs.gtid import Gtid, contains, format_state, parse_state
-from shared.binlogs.index import GapFreeWindow, HistoryRecord
+from shared.binlogs.history import ArchiveDamageError, check_continuity
+from shared.binlogs.index import GapFreeWindow, read_segment_record
 from shared.binlogs.layout import binlogs_root
 from shared.binlogs.records import GapRecord, SegmentRecord
 from shared.binlogs.segments import build_segment, segment_plaintext
@@ -109,15 +110,21 @@ def _plan_from(storage: Storage, manifest: Manifest, *, view: ArchiveView, until
         raise _UnusableBackupError(f"its snapshot GTID state {manifest.binlog.gtid_state or '(empty)'} is not inside "
                                    "any gap-free window of the binlog archive")
     if until > window.end_time:
-        raise _UnusableBackupError(_gap_after(view.history, window))
-    segments = view.segments_of(window)
-    before = [r for r in segments if r.seq < start_seq]
-    if before and before[-1].last_time > until:
+        raise _UnusableBackupError(_gap_after(view, window))
+    # Read only now, and only from the first segment the snapshot lacks: a month of archive costs the
+    # rollups of the stretch replayed, not one request per segment.
+    before = view.history.record_at(start_seq - 1) if start_seq > window.first_seq else None
+    if isinstance(before, SegmentRecord) and before.last_time > until:
         raise _UnusableBackupError("its snapshot holds transactions committed after that second")
     selector = _Selector(parse_state(manifest.binlog.gtid_state), until=until)
-    files, seqs = [], []
-    for record in (r for r in segments if r.seq >= start_seq):
-        picked, fde = selector.select(_read_segment(storage, record, identities=identities))
+    files, seqs, previous = [], [], before
+    for record in view.segments_of(window, from_seq=start_seq):
+        try:
+            check_continuity(previous, record)  # read_history assumed it for the newest records
+        except ArchiveDamageError as exc:
+            raise _UnusableBackupError(f"a gap in the binlog archive lies in the range ({exc})") from None
+        previous = record
+        picked, fde = selector.select(_read_checked(storage, view, record, identities=identities))
         seqs.append(record.seq)
         if picked:
             files.append(work_dir / f"replay-{record.seq:012d}.binlog")
@@ -127,8 +134,8 @@ def _plan_from(storage: Storage, manifest: Manifest, *, view: ArchiveView, until
     return selector.plan(manifest, files=tuple(files), seqs=tuple(seqs))
 
 
-def _gap_after(history: list[HistoryRecord], window: GapFreeWindow) -> str:
-    following = next((r for r in history if r.seq > window.last_seq), None)
+def _gap_after(view: ArchiveView, window: GapFreeWindow) -> str:
+    following = view.history.record_at(window.last_seq + 1)
     if isinstance(following, GapRecord):
         return (f"a gap in the binlog archive lies in the range (gaps/{following.seq:012d}: GTID state "
                 f"{following.from_gtid_state or '(empty)'}{_at(following.from_time)} to "
@@ -141,6 +148,21 @@ def _gap_after(history: list[HistoryRecord], window: GapFreeWindow) -> str:
 
 def _at(moment: str | None) -> str:
     return f" at {moment}" if moment else ""
+
+
+def _read_checked(storage: Storage, view: ArchiveView, record: SegmentRecord, *,
+                  identities: Sequence[Any]) -> tuple[list[Transaction], TransactionScanner]:
+    """The segment, checked against its record. When the copy a rollup holds does not match the segment,
+    the index record itself decides: a rollup that disagrees with it is noted and passed over."""
+    try:
+        return _read_segment(storage, record, identities=identities)
+    except SegmentDamagedError:
+        own = read_segment_record(storage, view.history.prefix, record.seq)
+        if own == record:
+            raise
+        view.history.note(f"binlog archive rollup copy of index record {record.seq} does not match the record: "
+                          "the record is used")
+        return _read_segment(storage, own, identities=identities)
 
 
 def _read_segment(storage: Storage, record: SegmentRecord, *,

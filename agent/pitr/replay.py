@@ -32,7 +32,7 @@ from typing import Any
 
 from agent.pitr.planning import ReplayPlan
 from agent.restore.physical import DatadirRestoreResult
-from agent.restore.restoring import MariadbClient, Progress, RestoreRequest, RestoreResult, restore_backup
+from agent.restore.restoring import Progress, RestoreRequest, RestoreResult, restore_backup, restore_client
 from shared.errors import BackupFailedError
 from shared.mariadb_client import child_env, run_client_query
 from shared.storage import Storage
@@ -96,7 +96,7 @@ def replay(files: tuple[Path, ...], *, defaults_file: Path, run_dir: Path, progr
     if not files:
         return 0
     stripper = GtidSettingStripper()
-    with MariadbClient(defaults_file, run_dir=run_dir) as client:
+    with restore_client(defaults_file, run_dir=run_dir) as client:
         client.feed(stripper.filter(decoded_chunks(files, run_dir=run_dir)), progress=progress)
         client.finish()
     return stripper.bytes_out

@@ -7,6 +7,10 @@ window runs from the oldest such backup's snapshot to the window's end. ``list``
 it, ``prune`` keeps what the oldest kept backup needs, ``restore --until`` plans inside it: one
 definition, so ``status`` never promises a second that ``restore --until`` then refuses.
 
+The archive is read through its rollups (``shared.binlogs.history``): the windows cost a constant number
+of requests however long the archive, and the records of a window are read only by those who need them
+(``restore --until`` the stretch it replays, ``prune`` what it deletes).
+
 JSON field names (``status --json``'s ``pitr`` object and ``list --json``'s per-backup fields), all times
 ISO 8601 UTC with ``Z``: ``restorable``, ``restorable_from``, ``restorable_until``, ``base_backup``,
 ``archived_from``, ``archived_until``, ``last_archived_age_seconds``, ``gaps``.
@@ -14,12 +18,14 @@ ISO 8601 UTC with ``Z``: ``restorable``, ``restorable_from``, ``restorable_until
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from agent.common.catalog import BackupEntry
 from shared.binlogs.gtid import GtidState, covered_by, parse_state
-from shared.binlogs.index import GapFreeWindow, HistoryRecord, gap_free_windows, iter_history
+from shared.binlogs.history import ArchiveHistory, read_history
+from shared.binlogs.index import GapFreeWindow
 from shared.binlogs.records import GapRecord, SegmentRecord
 from shared.manifest import Manifest
 from shared.storage import Storage
@@ -28,16 +34,21 @@ from shared.times import format_time
 
 @dataclass(frozen=True)
 class ArchiveView:
-    history: list[HistoryRecord]
-    windows: list[GapFreeWindow]
+    """The archive as ``read_history`` found it (rollups plus the records after them, a constant number
+    of requests): the windows and gaps at once, the records of a window read when asked for."""
+
+    history: ArchiveHistory  # truthy when anything is archived
+
+    @property
+    def windows(self) -> list[GapFreeWindow]:
+        return self.history.windows
 
     @property
     def gaps(self) -> list[GapRecord]:
-        return [r for r in self.history if isinstance(r, GapRecord)]
+        return self.history.gaps
 
-    def segments_of(self, window: GapFreeWindow) -> list[SegmentRecord]:
-        return [r for r in self.history
-                if isinstance(r, SegmentRecord) and window.first_seq <= r.seq <= window.last_seq]
+    def segments_of(self, window: GapFreeWindow, *, from_seq: int | None = None) -> Iterator[SegmentRecord]:
+        return self.history.segments_of(window, from_seq=from_seq)
 
     def window_of(self, manifest: Manifest) -> GapFreeWindow | None:
         if manifest.binlog is None:
@@ -49,14 +60,11 @@ class ArchiveView:
         window = self.window_of(manifest)
         if window is None or manifest.binlog is None:
             return None
-        snapshot = parse_state(manifest.binlog.gtid_state)
-        needed = (r.seq for r in self.segments_of(window) if not covered_by(parse_state(r.gtid_state_after), snapshot))
-        return next(needed, window.last_seq + 1)
+        return self.history.first_needed_seq(window, parse_state(manifest.binlog.gtid_state))
 
 
 def read_archive(storage: Storage, prefix: str) -> ArchiveView:
-    history = list(iter_history(storage, prefix))
-    return ArchiveView(history=history, windows=gap_free_windows(history))
+    return ArchiveView(history=read_history(storage, prefix))
 
 
 def window_holding(windows: list[GapFreeWindow], snapshot: GtidState) -> GapFreeWindow | None:
@@ -123,8 +131,8 @@ def pitr_status_json(view: ArchiveView, backups: list[BackupEntry], *, now: date
 def windows_text(view: ArchiveView, backups: list[BackupEntry]) -> str:
     """``list``'s section on the binlog archive: what can be restored to the second, and every gap."""
     ranges = restorable_ranges(view, backups)
-    segments = sum(isinstance(r, SegmentRecord) for r in view.history)
-    lines = [f"point-in-time restore (binlog archive: {segments} segment(s), {len(view.gaps)} gap(s)):"]
+    lines = [f"point-in-time restore (binlog archive: {view.history.segment_count} segment(s), "
+             f"{len(view.gaps)} gap(s)):"]
     lines += [f"  restorable {format_time(r.start)} .. {format_time(r.end)}  from backup {r.base_backup} "
               f"({r.backups} usable backup(s), segments {r.first_seq}-{r.last_seq})" for r in ranges]
     if not ranges:
@@ -132,6 +140,7 @@ def windows_text(view: ArchiveView, backups: list[BackupEntry]) -> str:
                      "the archive")
     lines += [f"  gap gaps/{g.seq:012d}: GTID state {g.from_gtid_state or '(empty)'} to {g.to_gtid_state} "
               f"({g.reason})" for g in view.gaps]
+    lines += [f"  note: {text}" for text in view.history.notes]  # a rollup read around: never silent
     return "\n".join(lines)
 
 

@@ -8,6 +8,9 @@ time of one (issue 12). The dump is read once, as the units ``agent.common.dumpf
   session first, so each one loads exactly as a serial client would;
 - row batches go to whichever session has the least unconfirmed SQL, at most ``MAX_UNCONFIRMED``
   bytes each (memory stays bounded: nothing waits anywhere but in these small queues);
+- the session statements a dump places around one table's rows (``system_versioning_insert_history``
+  for history, autocommit; agent/restore/table_settings.py) run in every session that loads a batch of
+  those rows: before its first batch, and the restoring ones once the table's rows are all sent;
 - every other unit before the data (``CREATE DATABASE``, a table's DDL, sequences, view
   placeholders, ``DISABLE KEYS``) is a barrier: it runs on one session, in dump order, and nothing
   after it is dispatched until the session has confirmed it (a table exists before its rows arrive);
@@ -24,14 +27,14 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from agent.common.dumpfile import Kind, Unit
 from agent.common.dumpfile.parsing import BATCH_BYTES
 from agent.restore.sessions import ClientSession
-from shared.errors import BackupFailedError
-from shared.mariadb_client import classify_failure
+from agent.restore.table_settings import split_session_statements, turns_autocommit_off
+from shared.mariadb_client import ClientError
 
 # A session gets another row batch only while it has less than this unconfirmed: one batch running
 # and one waiting, so it never idles between batches, and memory is ~2 batches per session.
@@ -48,7 +51,7 @@ class _Barrier:
     table: tuple[str | None, str | None] | None = None
 
 
-class SessionFailedError(BackupFailedError):
+class SessionFailedError(ClientError):
     """A client session stopped with an error; the message names what it was loading."""
 
 
@@ -63,6 +66,9 @@ class ParallelLoader:
         self._barrier: _Barrier | None = None  # the last DDL-like unit, which later units wait for
         self._first_rows: _Barrier | None = None  # the current table's first batch, which its others wait for
         self._after_data: list[Unit] = []
+        self._prologue = b""  # the current table's session statements before its rows
+        self._commit_each_batch = False
+        self._prepared: list[ClientSession] = []  # sessions that ran the current table's prologue
         self._last: list[Unit] = []  # events, then the footer
 
     def load(self, units: Iterable[Unit]) -> None:
@@ -85,11 +91,15 @@ class ParallelLoader:
                 self._send(session, unit)
         elif unit.kind in (Kind.EVENTS, Kind.FOOTER):
             self._last.append(unit)
+        elif unit.kind is Kind.DATA_END:
+            self._end_table_settings(unit)
         elif unit.kind in _AFTER_DATA:
             self._after_data.append(unit)
         elif unit.kind is Kind.ROWS:
             self._dispatch_rows(unit)
         else:  # consecutive barriers share a session, which runs them in order
+            if unit.kind is Kind.DATA_BEGIN:
+                unit = self._begin_table_settings(unit)
             session = self._barrier.session if self._barrier is not None else self._least_busy(need_room=False)
             self._barrier = _Barrier(session, self._send(session, unit))
 
@@ -102,7 +112,7 @@ class ParallelLoader:
             self._wait_for(self._first_rows)
             self._first_rows = None
         session = self._least_busy(need_room=True)
-        ticket = self._send(session, unit)
+        ticket = self._send(session, unit, around=self._table_settings_around(session))
         if first:
             # InnoDB loads the first INSERT into an empty table in bulk under a table lock (unique and
             # foreign key checks are off, as the dump's header sets them): two sessions starting on
@@ -110,12 +120,39 @@ class ParallelLoader:
             # alone (other tables' DDL and rows go on meanwhile); then its rows spread.
             self._first_rows = _Barrier(session, ticket, table)
 
+    def _begin_table_settings(self, unit: Unit) -> Unit:
+        """Keep the data prologue's session statements for the sessions that will load rows."""
+        split = split_session_statements(unit.data)
+        self._prologue, self._prepared = split.session, []
+        self._commit_each_batch = turns_autocommit_off(split.session)
+        self._progress(len(split.session))
+        return replace(unit, data=split.table)
+
+    def _table_settings_around(self, session: ClientSession) -> tuple[bytes, bytes]:
+        """What to send before and after a batch of the current table's rows on ``session``."""
+        before = b""
+        if self._prologue and session not in self._prepared:
+            before = self._prologue
+            self._prepared.append(session)
+        return before, (b"COMMIT;\n" if self._commit_each_batch else b"")
+
+    def _end_table_settings(self, unit: Unit) -> None:
+        """The epilogue's session statements go to each session that loaded the table's rows, right
+        after them; the rest (ENABLE KEYS) waits for all the data, as before."""
+        split = split_session_statements(unit.data)
+        for session in self._prepared:
+            self._send(session, replace(unit, data=b""), around=(split.session, b""))
+        self._progress(len(split.session))
+        self._prologue, self._prepared, self._commit_each_batch = b"", [], False
+        self._after_data.append(replace(unit, data=split.table))
+
     def _wait_for(self, barrier: _Barrier | None) -> None:
         if barrier is not None:
             self._wait(lambda: barrier.session.confirmed >= barrier.ticket)
 
-    def _send(self, session: ClientSession, unit: Unit) -> int:
-        sql = unit.data
+    def _send(self, session: ClientSession, unit: Unit, *, around: tuple[bytes, bytes] = (b"", b"")) -> int:
+        """Queue ``unit`` (``around`` it: statements that are not the dump's bytes for this unit)."""
+        sql = around[0] + unit.data + around[1]
         if unit.kind in _SETS_DATABASE:
             session.current_database = unit.database
         elif unit.database is not None and unit.database != session.current_database:
@@ -159,8 +196,7 @@ class ParallelLoader:
 
     @staticmethod
     def _failure(session: ClientSession) -> SessionFailedError:
-        stderr = session.stderr_path.read_text(errors="replace").strip()
-        cause = classify_failure(stderr or "the client exited early", what="mariadb client")
+        cause = session.failure()
         loading = session.first_unconfirmed() or "the dump"
         return SessionFailedError(f"{cause} while loading {loading} — the target may be partially restored")
 

@@ -15,14 +15,11 @@ directory (``shared.mariadb_client.write_defaults_file``): never argv, never the
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import subprocess
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, NoReturn
 
 from agent.common.accounts import (
@@ -34,7 +31,8 @@ from agent.common.accounts import (
     missing_definers,
 )
 from agent.common.dumpfile import DumpSyntaxError, read_units
-from agent.restore.parallel_loading import ParallelLoader, SessionFailedError
+from agent.common.kept_grants import give_back_lost, grants_of_existing, missing_object_grants, settle_role_admins
+from agent.restore.parallel_loading import ParallelLoader
 from agent.restore.selection import Selection
 from agent.restore.target import packet_limit, reference_notes, undo_failed_database
 from agent.verify.integrity import raise_if_failed, sha1_problems, verify_backup
@@ -42,8 +40,7 @@ from agent.verify.unpacking import DumpReader, ReadReport, open_dump
 from shared.config import RESTORE_YES_ENV
 from shared.errors import BackupFailedError, BadInputError, VerifyFailedError
 from shared.manifest import Manifest
-from shared.mariadb_client import child_env, classify_failure, client_argv, run_client_query
-from shared.processes import stop_process
+from shared.mariadb_client import PipedClient, client_argv, run_client_query
 from shared.readers import CHUNK_BYTES as CHUNK
 from shared.readers import Progress
 from shared.server_info import SYSTEM_SCHEMAS
@@ -76,7 +73,8 @@ class RestoreRefusedError(BadInputError):
 
 
 class RestoreFailedError(BackupFailedError):
-    """The ``mariadb`` client stopped with an error part-way; the target may be partially restored."""
+    """The dump cannot be loaded as asked (no section for the database, not cut into statements); a
+    failing client is a ``ClientError`` (``shared.mariadb_client``)."""
 
 
 @dataclass(frozen=True)
@@ -112,8 +110,10 @@ def restore_backup(storage: Storage, manifest: Manifest, *, defaults_file: Path,
                                                         "database": request.database})
     selection = Selection(request.database, known_databases=frozenset(manifest.inventory.databases))
     accounts_sql, notes = accounts_file(storage, manifest, mode=request.accounts, identities=identities)
+    kept = grants_of_existing(defaults_file)  # before any account is created: only the target's own
     created = create_accounts(defaults_file, accounts_sql) if accounts_sql else []
     early = give_grants(defaults_file, account_grants(accounts_sql, created)) if accounts_sql else []
+    early += settle_role_admins(defaults_file, accounts_sql, created=created) if accounts_sql else []
     with packet_limit(defaults_file, needed=manifest.source.max_allowed_packet):
         try:
             read = load_selection(storage, manifest, selection, defaults_file=defaults_file, run_dir=run_dir,
@@ -124,7 +124,13 @@ def restore_backup(storage: Storage, manifest: Manifest, *, defaults_file: Path,
             made = [f"accounts created before the failure: {', '.join(created)}"] if created else []
             hint = ["restore with --accounts restore, or create the account first"] if "1449" in str(exc) else []
             raise type(exc)("; ".join([str(exc), left, *made, *hint, *reference_notes(selection)])) from None
-    notes += [f"grant not given: {g} ({e})" for g, e in give_grants(defaults_file, [g for g, _ in early])]
+    late = give_grants(defaults_file, [g for g, _ in early])
+    notes += [f"grant not given: {g} ({e})" for g, e in late]
+    notes += [f"grant lost by the load, not given back: {g} ({e})" for g, e in give_back_lost(defaults_file, kept)]
+    if accounts_sql:
+        notes += [f"grant in the backup, not held after the restore: {g}" for g in
+                  missing_object_grants(defaults_file, accounts_sql, databases=_restored(manifest, request),
+                                        not_given=[g for g, _ in late])]
     notes += reference_notes(selection)
     notes += [f"definer missing: {m}" for m in missing_definers(defaults_file, _restored(manifest, request))]
     return RestoreResult(backup_id=manifest.id, database=request.database, verified_first=request.verify_first,
@@ -213,7 +219,7 @@ def load_selection(storage: Storage, manifest: Manifest, selection: Selection, *
 def _load_serially(reader: DumpReader, selection: Selection, *, defaults_file: Path, run_dir: Path,
                    progress: Progress | None) -> None:
     """One plain client, as ``mariadb < dump.sql`` (``--parallel 1``)."""
-    with MariadbClient(defaults_file, run_dir=run_dir) as client:
+    with restore_client(defaults_file, run_dir=run_dir) as client:
         client.feed(selection.chunks(_chunks(reader)), progress=progress)
         client.finish()
 
@@ -223,10 +229,12 @@ def _load_in_parallel(reader: DumpReader, selection: Selection, *, defaults_file
     """``sessions`` clients fed unit by unit (agent/restore/parallel_loading.py); the selection keeps the units."""
     loader = ParallelLoader(client_argv(defaults_file, *CLIENT_FLAGS), sessions=sessions, run_dir=run_dir,
                             progress=progress)
-    try:
-        loader.load(unit for unit in read_units(_chunks(reader)) if selection.keeps(unit))
-    except SessionFailedError as exc:
-        raise RestoreFailedError(str(exc)) from None
+    loader.load(unit for unit in read_units(_chunks(reader)) if selection.keeps(unit))
+
+
+def restore_client(defaults_file: Path, *, run_dir: Path) -> PipedClient:
+    """The ``mariadb`` client a restore (and a binlog replay) streams SQL into, with ``CLIENT_FLAGS``."""
+    return PipedClient(client_argv(defaults_file, *CLIENT_FLAGS), stderr_path=run_dir / "restore-client.err")
 
 
 def _unparsable(reader: DumpReader, manifest: Manifest, exc: DumpSyntaxError) -> NoReturn:
@@ -243,46 +251,3 @@ def _chunks(reader: DumpReader) -> Iterator[bytes]:
     # Every byte read counts for the SHA1, even those of units that are not loaded.
     while data := reader.read(CHUNK):
         yield data
-
-
-class MariadbClient:
-    """``mariadb`` reading SQL from our pipe. stderr goes to a file (a chatty client cannot deadlock us);
-    leaving the ``with`` block on an error terminates the client before it reads more."""
-
-    def __init__(self, defaults_file: Path, *, run_dir: Path) -> None:
-        self._argv = client_argv(defaults_file, *CLIENT_FLAGS)
-        self._stderr_path = run_dir / "restore-client.err"
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> MariadbClient:
-        with open(self._stderr_path, "wb") as err:
-            self._process = subprocess.Popen(self._argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                             stderr=err, env=child_env())
-        return self
-
-    def feed(self, chunks: Iterable[bytes], *, progress: Progress | None = None) -> None:
-        assert self._process is not None and self._process.stdin is not None
-        try:
-            for chunk in chunks:
-                self._process.stdin.write(chunk)
-                if progress is not None:
-                    progress(len(chunk))
-        except BrokenPipeError:
-            self.finish()  # the client exited early: report its own error
-            raise RestoreFailedError("the mariadb client stopped reading the dump") from None
-
-    def finish(self) -> None:
-        assert self._process is not None
-        if self._process.stdin is not None and not self._process.stdin.closed:
-            with contextlib.suppress(BrokenPipeError):  # the exit code and stderr below tell why
-                self._process.stdin.close()
-        code = self._process.wait()
-        if code != 0:
-            stderr = self._stderr_path.read_text(errors="replace")
-            cause = classify_failure(stderr or f"exit code {code}", what="mariadb client")
-            raise RestoreFailedError(str(cause)) from None
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self._process is not None:
-            stop_process(self._process, grace_seconds=10)

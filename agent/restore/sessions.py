@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.mariadb_client import child_env
+from shared.mariadb_client import AccessDeniedError, ClientError, PipedClient
 
 # Output flags the ticket protocol relies on: plain lines, no headers, flushed after each statement.
 TICKET_FLAGS = ("--batch", "--skip-column-names", "--unbuffered")
@@ -45,9 +45,8 @@ class ClientSession:
         self.outstanding = 0
         self.confirmed = 0  # the last ticket the client answered
         self.ended = False
-        with open(stderr_path, "wb") as err:
-            self._process = subprocess.Popen([*argv, *TICKET_FLAGS], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                             stderr=err, env=child_env())
+        self._client = PipedClient([*argv, *TICKET_FLAGS], stderr_path=stderr_path, stdout=subprocess.PIPE)
+        self._process = self._client.process
         self._writer = threading.Thread(target=self._write_loop, name="session-writer", daemon=True)
         self._reader = threading.Thread(target=self._read_loop, name="session-reader", daemon=True)
         self._writer.start()
@@ -80,13 +79,11 @@ class ClientSession:
     def stop(self) -> None:
         """Terminate the client now (another session failed); idempotent."""
         self.close_input()
-        with contextlib.suppress(ProcessLookupError):
-            self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        self._client.stop()
+
+    def failure(self) -> ClientError | AccessDeniedError:
+        """The client's own error, from its stderr."""
+        return self._client.failure()
 
     def _write_loop(self) -> None:
         stdin = self._process.stdin

@@ -20,12 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from agent.restore.selection import Selection
-from shared.mariadb_client import DumpError, run_client_query
+from shared.mariadb_client import ClientError, run_client_query
 
 log = logging.getLogger("mariadb_ha_backup.restore")
 
 
-class PacketLimitError(DumpError):
+class PacketLimitError(ClientError):
     """The target's max_allowed_packet is below the source's and the restore may not raise it."""
 
 
@@ -42,7 +42,7 @@ def packet_limit(defaults_file: Path, *, needed: int | None) -> Iterator[None]:
         return
     try:
         run_client_query(defaults_file, f"SET GLOBAL max_allowed_packet = {int(needed)}")
-    except DumpError as exc:
+    except ClientError as exc:
         raise PacketLimitError(
             f"the target's max_allowed_packet is {current} bytes, the source's was {needed}: rows that large "
             f"would fail with error 1153; set it (SET GLOBAL max_allowed_packet = {needed}) and retry ({exc})"
@@ -51,7 +51,7 @@ def packet_limit(defaults_file: Path, *, needed: int | None) -> Iterator[None]:
     try:
         yield
     finally:
-        with contextlib.suppress(DumpError):
+        with contextlib.suppress(ClientError):
             run_client_query(defaults_file, f"SET GLOBAL max_allowed_packet = {int(current)}")
 
 
@@ -63,7 +63,7 @@ def undo_failed_database(defaults_file: Path, *, database: str | None, existed: 
         return f"database {database} existed before and is now partially restored"
     try:
         run_client_query(defaults_file, f"DROP DATABASE IF EXISTS {_quote_name(database)}")
-    except DumpError as exc:
+    except ClientError as exc:
         return f"database {database} is partially restored and could not be dropped again ({exc})"
     return f"database {database} was not on the target before: it was dropped again, nothing is left"
 

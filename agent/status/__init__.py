@@ -1,8 +1,6 @@
 """``status``: how fresh the newest complete backup is, and how far the archive can restore (the window
-is ``agent.pitr``'s, the one ``restore --until`` plans in)."""
+is ``agent.pitr``'s, the one ``restore --until`` plans in). ``check_status`` is the command's flow."""
 
-from agent.status.freshness import DEFAULT_MAX_AGE, OK, assess
-from agent.status.report import pitr_text, status_json, status_text
-from shared.config.parsing import parse_duration  # status's --max-age, one parser for durations
+from agent.status.checking import StatusCheck, check_status
 
-__all__ = ["DEFAULT_MAX_AGE", "OK", "assess", "parse_duration", "pitr_text", "status_json", "status_text"]
+__all__ = ["StatusCheck", "check_status"]

@@ -12,8 +12,8 @@ range, is there a gap), and by ``list``/``status`` (the gap-free windows, the la
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from shared.binlogs import layout
@@ -90,27 +90,34 @@ def next_seq(record: HistoryRecord | None) -> int:
 
 
 def gap_free_windows(history: list[HistoryRecord]) -> list[GapFreeWindow]:
-    """Split the history at gaps (recorded ones, and any segment whose start state is not the previous
-    segment's end state, which only a damaged archive has), oldest window first."""
-    windows: list[GapFreeWindow] = []
-    run: list[SegmentRecord] = []
-    for record in history:
-        contiguous = isinstance(record, SegmentRecord) and (
-            not run or record.gtid_state_before == run[-1].gtid_state_after)
-        if not contiguous and run:
-            windows.append(_window(run))
-            run = []
-        if isinstance(record, SegmentRecord):
-            run.append(record)
-    if run:
-        windows.append(_window(run))
-    return windows
+    """Split the history at gaps (recorded ones, a missing ``seq``, and any segment whose start state is
+    not the previous segment's end state, which only a damaged archive has), oldest window first."""
+    return extend_windows([], [segment_window(r) for r in history if isinstance(r, SegmentRecord)])
 
 
-def _window(run: list[SegmentRecord]) -> GapFreeWindow:
-    return GapFreeWindow(first_seq=run[0].seq, last_seq=run[-1].seq,
-                             start_state=run[0].gtid_state_before, end_state=run[-1].gtid_state_after,
-                             start_time=run[0].first_time, end_time=run[-1].last_time)
+def segment_window(record: SegmentRecord) -> GapFreeWindow:
+    """One segment as a window of its own: the unit ``extend_windows`` joins."""
+    return GapFreeWindow(first_seq=record.seq, last_seq=record.seq, start_state=record.gtid_state_before,
+                             end_state=record.gtid_state_after, start_time=record.first_time,
+                             end_time=record.last_time)
+
+
+def extend_windows(windows: list[GapFreeWindow], pieces: Iterable[GapFreeWindow]) -> list[GapFreeWindow]:
+    """``windows`` followed by ``pieces`` (gap-free runs of segments, in ``seq`` order): a piece joins the
+    window before it when it takes the very next ``seq`` and starts at the state where that window ends.
+
+    This is THE definition of a recoverable window. A gap record takes a ``seq`` of its own, so the
+    segment after it never takes the next one and starts a new window. Because joining is associative,
+    a window can be built from whole records, from a rollup's stored windows, or from the first and last
+    records of a gap-free run, and comes out the same."""
+    joined = list(windows)
+    for piece in pieces:
+        last = joined[-1] if joined else None
+        if last is not None and last.last_seq + 1 == piece.first_seq and last.end_state == piece.start_state:
+            joined[-1] = replace(last, last_seq=piece.last_seq, end_state=piece.end_state, end_time=piece.end_time)
+        else:
+            joined.append(piece)
+    return joined
 
 
 def write_record(storage: Storage, prefix: str, record: HistoryRecord) -> None:

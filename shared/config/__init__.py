@@ -1,6 +1,7 @@
 """Run configuration, loaded in sections from one option table; bad input raises ``ConfigError`` (exit 2).
 
-``OPTIONS`` (options.py) lists every setting once: environment name, CLI flag, help, section. A command
+``OPTIONS`` (options.py) lists every setting once: environment name, CLI flag, help, section, the commands
+that read it. A command
 merges the environment and its flags once into ``ConfigValues`` and loads only the sections it needs,
 each a frozen dataclass with one loader: ``load_destination``, ``load_source``, ``load_retry``
 (a ``RetryPolicy``), ``load_keep_policy``, ``load_tmp_dir``, ``load_format``, ``load_method`` (logical or
@@ -9,11 +10,14 @@ composes them into ``Settings`` for ``backup``. Nothing else reads ``os.environ`
 (the SDKs still read their own standard variables, e.g. AWS_ENDPOINT_URL).
 
 How to add a setting:
-  1. add an ``Option(env, flag, help, section, to_job)`` row to ``OPTIONS`` (flag None: environment only);
+  1. add an ``Option(env, flag, help, section, commands, to_job)`` row to ``OPTIONS`` (flag None:
+     environment only; ``commands``: the commands whose loaders read it);
   2. read it in that section's loader with the helpers in parsing.py (or write a new small
      ``load_<section>(values: Mapping[str, str])`` returning a frozen dataclass, exported here);
   3. call the loader from the commands that need it: ``load_<section>(config)`` where ``config`` is the
-     command's ``ConfigValues``. The flag, the Job pass-through (``to_job``) and ``--help`` follow by themselves.
+     command's ``ConfigValues``. The flag (shown by those commands only), the Job pass-through (``to_job``)
+     and ``--help`` follow by themselves;
+  4. run ``scripts/config-reference`` to regenerate docs/CONFIGURATION.md (a unit test fails until you do).
 """
 
 from shared.config.binlog import ArchiveSettings, Endpoint, load_archive_settings

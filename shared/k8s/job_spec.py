@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.config import ConfigError
+from shared.errors import NO_RETRY_EXIT_CODES
 from shared.k8s.job_settings import SPOOL_MOUNT_PATH, JobSettings
 from shared.k8s.targets import Target
 
@@ -26,9 +27,6 @@ SCHEDULED_TIME_ANNOTATION = "mariadb-ha-backup/scheduled-time"
 _JOB_NAME_MAX = 63
 _CRONJOB_NAME_MAX = 52
 _STAMP_FORMAT = "%Y%m%d%H%M"
-# Exit codes after which another pod cannot help: 2 = bad configuration/input, 3 = another backup
-# of this target is running. Both end the Job at once instead of burning backoffLimit.
-_NO_RETRY_EXIT_CODES = [2, 3]
 # The agent aborts multipart uploads and removes its spool on SIGTERM; slow object stores need a moment.
 _TERMINATION_GRACE_SECONDS = 60
 
@@ -139,7 +137,7 @@ def _job_spec(*, target: Target, settings: JobSettings) -> KubeObject:
             # First: an evicted or preempted pod says nothing about the backup, whatever its exit code.
             {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
             {"action": "FailJob", "onExitCodes": {"containerName": CONTAINER_NAME, "operator": "In",
-                                                  "values": list(_NO_RETRY_EXIT_CODES)}},
+                                                  "values": list(NO_RETRY_EXIT_CODES)}},
         ]},
         "template": build_pod_template(target=target, settings=settings),
     }

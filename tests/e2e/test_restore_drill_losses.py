@@ -58,7 +58,7 @@ def tampered(pristine):
 
     def tamper(transform: Callable[[Unit], bytes | None] = lambda u: u.data, *, drop_accounts: bool = False) -> None:
         with storage.open_read(summary["manifest_key"]) as stream:
-            manifest = Manifest.from_json(stream.read())
+            manifest = Manifest.from_json(stream.read(), key=summary["manifest_key"])
         with open_dump(storage, manifest) as dump:
             sql = b"".join(d for u in read_units(dump) if (d := transform(u)) is not None)
         archive = targz_bytes(sql)

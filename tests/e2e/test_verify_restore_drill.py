@@ -73,7 +73,7 @@ def test_drill_on_a_consistently_repacked_archive_names_the_missing_objects(back
     env, summary = backed_up
     storage = open_storage(env["BACKUP_URL"])
     with storage.open_read(summary["manifest_key"]) as stream:
-        manifest = Manifest.from_json(stream.read())
+        manifest = Manifest.from_json(stream.read(), key=summary["manifest_key"])
     with open_dump(storage, manifest) as dump:
         shop_only = b"".join(Selection("shop").chunks(dump))
     archive = build_targz(shop_only, tmp_path)

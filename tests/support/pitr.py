@@ -67,9 +67,10 @@ def backup(env: dict[str, str]) -> Manifest:
     return Manifest.from_json(manifest_path.read_bytes())
 
 
-def archive(source: TestServer, bucket: Path, *, prefix: str = PREFIX) -> None:
+def archive(source: TestServer, bucket: Path, *, prefix: str = PREFIX, rollup_records: int | None = None) -> None:
     assert source.dir is not None
-    archive_binlog_files(open_storage(f"file://{bucket}"), prefix=prefix, files=server_binlog_files(source.dir / "data"))
+    archive_binlog_files(open_storage(f"file://{bucket}"), prefix=prefix, files=server_binlog_files(source.dir / "data"),
+                         rollup_records=rollup_records)
 
 
 def last_archived_second(bucket: Path, *, prefix: str = PREFIX) -> str:

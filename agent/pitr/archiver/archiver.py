@@ -27,12 +27,14 @@ from agent.pitr.archiver.nodes import (
     inspect_node,
     node_defaults,
 )
+from agent.pitr.archiver.rolling import Rollups
 from agent.pitr.archiver.segmenter import ArchivePosition, Segmenter
 from agent.pitr.archiver.stream import BinlogStream, FileEvent, StartAt, StreamError, dump_argv, file_order
 from agent.pitr.archiver.watchdog import Watchdog
 from shared.binlogs.events import GTID_LIST_EVENT, TransactionScanner, gtid_list_of
 from shared.binlogs.gtid import Gtid, advance, format_state, parse_state
-from shared.binlogs.index import archived_state, last_record, next_seq
+from shared.binlogs.history import ArchiveHistory, read_history
+from shared.binlogs.index import archived_state, next_seq
 from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode
 from shared.config.binlog import ArchiveSettings, Endpoint
 from shared.encryption import NO_ENCRYPTION, EncryptionSettings
@@ -67,8 +69,8 @@ class Credentials:
     password: str
 
 
-def resume_position(storage: Storage, prefix: str) -> ArchivePosition:
-    record = last_record(storage, prefix)
+def resume_position(history: ArchiveHistory) -> ArchivePosition:
+    record = history.last
     last_time = None
     if isinstance(record, SegmentRecord):
         last_time = record.last_time
@@ -94,7 +96,9 @@ class Archiver:
         self.on_segment, self.on_gap, self.on_lag = on_segment, on_gap, on_lag
         self._lag_reported = 0.0
         self.result = ArchiveResult()
-        self.segmenter = Segmenter(storage, prefix=prefix, position=resume_position(storage, prefix),
+        history = read_history(storage, prefix)  # the rollups and the records after them, not every record
+        self.rollups = Rollups(history, max_records=settings.rollup_records)
+        self.segmenter = Segmenter(storage, prefix=prefix, position=resume_position(history),
                                    cut_after_seconds=settings.upload_seconds / 2, on_commit=self._committed,
                                    encryption=encryption)
         self._order = list(settings.sources)
@@ -216,6 +220,7 @@ class Archiver:
     def _record_gap(self, to_state: dict[int, Gtid], *, to_time: datetime, source: SourceNode) -> None:
         reason, self._gap_reason = self._gap_reason or "", None
         gap = self.segmenter.record_gap(to_state=to_state, to_time=to_time, reason=reason, source=source)
+        self.rollups.committed(gap)
         self.result.gaps.append(gap)
         self.on_gap(gap)
         log.error("GAP in the binlog archive (seq %d): transactions after %r up to %r are lost; %s",
@@ -242,6 +247,7 @@ class Archiver:
         self._order.append(node.endpoint)  # try the others first: this one just failed us
 
     def _committed(self, record: SegmentRecord) -> None:
+        self.rollups.committed(record)
         self.result.segments += 1
         self._purged_on.clear()
         self.on_segment(record)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from shared.config.binlog import Endpoint
 from shared.errors import BadInputError
-from shared.mariadb_client import DumpConnectionError, run_client_query, write_defaults_file
+from shared.mariadb_client import ClientConnectionError, run_client_query, write_defaults_file
 
 log = logging.getLogger("mariadb_ha_backup.archive")
 
@@ -28,7 +28,7 @@ class NotArchivableError(BadInputError):
     """The server's settings make a correct point-in-time archive impossible (exit 2)."""
 
 
-class NodeUnavailableError(DumpConnectionError):
+class NodeUnavailableError(ClientConnectionError):
     """Cannot follow this node right now (unreachable, or a Galera node that is not Synced)."""
 
 
@@ -61,7 +61,7 @@ def inspect_node(endpoint: Endpoint, defaults_files: tuple[Path, Path]) -> Node:
     try:
         rows = run_client_query(defaults_file, f"SHOW GLOBAL VARIABLES WHERE Variable_name IN ({names}); "
                                                f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names});", timeout=20)
-    except DumpConnectionError as exc:
+    except ClientConnectionError as exc:
         raise NodeUnavailableError(f"{endpoint}: {exc}") from None
     values = {row[0].lower(): row[1] for row in rows if len(row) == 2}
     galera = values.get("wsrep_on") == "ON"

@@ -16,7 +16,7 @@ import time
 
 from agent.pitr.archiver.nodes import Node, NodeUnavailableError, current_position, inspect_node
 from agent.pitr.archiver.stream import FileEvent, StreamError, file_order
-from shared.mariadb_client import DumpConnectionError
+from shared.mariadb_client import ClientConnectionError
 
 # Two checks apart (20 s) is the longest a stall can last unnoticed; each check is two short queries.
 CHECK_SECONDS = 10.0
@@ -43,7 +43,7 @@ class Watchdog:
         try:
             inspect_node(self.node.endpoint, (self.node.defaults_file, self.node.binlog_defaults_file))
             file, position = current_position(self.node)
-        except (NodeUnavailableError, DumpConnectionError) as exc:
+        except (NodeUnavailableError, ClientConnectionError) as exc:
             return StreamError("connection", f"health check of {self.node.endpoint} failed: {exc}")
         then, self._server_then = self._server_then, (file, position)
         if then is not None and (self._seen is None or self._seen < (file_order(then[0]), then[1])):
