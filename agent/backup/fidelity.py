@@ -57,7 +57,7 @@ def read_server_extras(defaults_file: Path, info: ServerInfo) -> ServerExtras:
     except ClientError as exc:
         warnings.append(f"accounts were not backed up (a restore will not recreate users or roles): {exc}")
         return ServerExtras(warnings=warnings)
-    warnings += [f"account not backed up, the server cannot describe it: {s}" for s in skipped]
+    warnings += [f"account not backed up: {s}" for s in skipped]
     return ServerExtras(warnings=warnings, accounts_sql=sql, account_names=names)
 
 

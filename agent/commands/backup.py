@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from agent.commands.options import add_config_flags
+from agent.commands.options import add_command
 from shared.config import ConfigValues, Settings, load_backup_settings
 from shared.encryption import load_encryption_settings
 from shared.errors import EXIT_OK, BadInputError
@@ -18,14 +18,11 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "backup", help="run one backup now", description="Dump the cluster, compress, hash and upload one backup."
-    )
-    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
+    parser = add_command(subparsers, "backup", run=run, summary="run one backup now",
+                         description="Dump the cluster, compress, hash and upload one backup.",
+                         json_help="print the summary as one JSON object on stdout")
     parser.add_argument("--incremental", action="store_true",
                         help="physical: an incremental on the newest physical backup, whatever BACKUP_FULL_EVERY says")
-    add_config_flags(parser, "backup")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:

@@ -12,21 +12,19 @@ import json
 import sys
 from typing import Any
 
+from agent.commands.options import add_command
 from shared.config import ConfigValues
 from shared.errors import EXIT_OK
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "dispatch",
-        help="create the backup Job(s) in Kubernetes (what the cloud functions do)",
+    parser = add_command(
+        subparsers, "dispatch", run=run, summary="create the backup Job(s) in Kubernetes (what the cloud functions do)",
         description="Create one backup Job per target (DISPATCH_TARGETS, or CELL_DEFAULT_NAMESPACE/"
-                    "MARIADB_HA_SERVICE_NAME/MARIADB_HA_SECRET_NAME) using KUBECONFIG or in-cluster config.",
-    )
-    parser.add_argument("--dry-run", action="store_true", help="print the Job manifests; touch nothing")
+                    "MARIADB_HA_SERVICE_NAME/MARIADB_HA_SECRET_NAME) using KUBECONFIG or in-cluster config.")
+    parser.add_argument("--dry-run", action="store_true", help="print the Job bodies; touch nothing")
     parser.add_argument("--scheduled-time", metavar="RFC3339",
                         help="the schedule slot this run stands for (names the Job); default now, UTC")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:  # Job settings: shared.k8s

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from agent.commands.options import add_config_flags
+from agent.commands.options import add_command
 from shared.config import ConfigValues, load_destination, load_retry
 from shared.errors import EXIT_OK
 from shared.manifest import FULL, Manifest
@@ -17,12 +17,10 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("list", help="list backups, newest first",
-                                   description="List complete backups (those with a manifest), newest first.")
+    parser = add_command(subparsers, "list", run=run, summary="list backups, newest first",
+                         description="List complete backups (those with a manifest), newest first.",
+                         json_help="print one JSON array on stdout")
     parser.add_argument("--all", action="store_true", help="also show incomplete or damaged backup folders")
-    parser.add_argument("--json", action="store_true", help="print one JSON array on stdout")
-    add_config_flags(parser, "list")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:

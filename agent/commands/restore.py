@@ -10,21 +10,19 @@ import argparse
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from agent.commands.options import add_config_flags
+from agent.commands.options import add_command
 from shared.config import RESTORE_YES_ENV, ConfigValues, load_source
 from shared.errors import EXIT_OK, BadInputError
 
-if TYPE_CHECKING:
-    from agent.restore import RestoreResult
-
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "restore", help="restore a backup into the target server",
+    parser = add_command(
+        subparsers, "restore", run=run, summary="restore a backup into the target server",
         description="Stream a backup from the bucket, verify it, decompress it and load it with the mariadb "
-                    "client into the target server (--host/MARIADB_HOST).")
+                    "client into the target server (--host/MARIADB_HOST).",
+        json_help="print the result as one JSON object on stdout")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("backup_id", nargs="?", metavar="ID", help="backup id (YYYYMMDDTHHMMSSZ)")
     which.add_argument("--latest", action="store_true", help="the newest complete backup")
@@ -47,14 +45,11 @@ def register(subparsers: Any) -> None:
                              "starts on, instead of loading into a server")
     parser.add_argument("--owner", metavar="USER[:GROUP]",
                         help="with --datadir: give the files to the server's user (e.g. mysql:mysql)")
-    parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
-    add_config_flags(parser, "restore")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.restore import restore_configured
+    from agent.restore import restore_configured, restore_summary
     from shared.times import parse_time
 
     if args.until:
@@ -68,21 +63,8 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         return run_datadir(args, config, at=at)
     result = restore_configured(config, backup_id=args.backup_id, latest=args.latest, at=at, database=args.database,
                                 verify_first=args.verify_first, confirmed=args.yes, sessions=args.parallel)
-    print(json.dumps(asdict(result)) if args.json else _summary(result, target=load_source(config).address))
+    print(json.dumps(asdict(result)) if args.json else restore_summary(result, target=load_source(config).address))
     return EXIT_OK
-
-
-def _summary(r: RestoreResult, *, target: str) -> str:
-    what = f"database {r.database}" if r.database else "all databases"
-    verified = "verified first, " if r.verified_first else ""
-    lines = [
-        f"restored {what} from backup {r.backup_id} into {target}",
-        f"  {verified}SHA1 {r.sha1} checked on the {r.stored_bytes:,} bytes downloaded; "
-        f"{r.loaded_bytes:,} bytes of dump read",
-    ]
-    if r.accounts_created:
-        lines.append(f"  accounts created: {', '.join(r.accounts_created)}")
-    return "\n".join(lines + [f"  note: {note}" for note in r.notes])
 
 
 def _run_until(args: argparse.Namespace, config: ConfigValues) -> int:

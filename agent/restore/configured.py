@@ -52,3 +52,16 @@ def restore_configured(config: ConfigValues, *, backup_id: str | None, latest: b
                                        password=password)
         return restore_backup(bucket.storage, entry.manifest, defaults_file=defaults, request=request,
                               run_dir=run_dir, progress=progress, identities=identities)
+
+
+def restore_summary(r: RestoreResult, *, target: str) -> str:
+    what = f"database {r.database}" if r.database else "all databases"
+    verified = "verified first, " if r.verified_first else ""
+    lines = [
+        f"restored {what} from backup {r.backup_id} into {target}",
+        f"  {verified}SHA1 {r.sha1} checked on the {r.stored_bytes:,} bytes downloaded; "
+        f"{r.loaded_bytes:,} bytes of dump read",
+    ]
+    if r.accounts_created:
+        lines.append(f"  accounts created: {', '.join(r.accounts_created)}")
+    return "\n".join(lines + [f"  note: {note}" for note in r.notes])

@@ -8,7 +8,7 @@ check of the last link alone would pass on a chain whose middle link is gone. Th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from agent.common.chains import BrokenChainError, chain_of
@@ -28,13 +28,11 @@ class ChainReport:
     def ok(self) -> bool:
         return not self.problems
 
-    def as_report(self) -> VerifyReport:
-        """The last link's report (what ``verify`` prints for any backup) carrying the problems of every link,
-        or, when the chain is broken, a report that says only that."""
-        if not self.reports:
-            return VerifyReport(backup_id=self.backup_id, artifact_key="", sha1="", stored_bytes=0, raw_bytes=0,
-                                problems=self.problems)
-        return replace(self.reports[-1], problems=self.problems)
+    def as_json(self) -> dict[str, Any]:
+        """The last link's report (what ``verify`` prints for any backup), the problems of every link, and
+        each link's report under ``chain``."""
+        last = asdict(self.reports[-1]) if self.reports else {"backup_id": self.backup_id}
+        return {**last, "problems": list(self.problems), "ok": self.ok, "chain": [asdict(r) for r in self.reports]}
 
 
 def verify_chain(storage: Storage, manifest: Manifest, *, backups: Mapping[str, Manifest],

@@ -61,24 +61,18 @@ OPTIONS: tuple[Option, ...] = (
            "destination", _BUCKET, True,
            details="Default: the `BACKUP_URL` path if any, else `mariadb-ha-backup/<namespace>/<service>`."),
     Option("BACKUP_FORMAT", "--format", "tar.gz (default) | sql.gz | sql.zst (logical backups)", "format", (BACKUP,),
-           True, details="`tar.gz` is the seed's; `sql.gz` and `sql.zst` stream with no temp disk. A physical backup "
-                         "always writes `mbstream.zst`; giving `BACKUP_FORMAT` with it is exit 2."),
+           True, details="`tar.gz` is the seed's; `sql.gz` and `sql.zst` stream with no temp disk."),
     Option("BACKUP_METHOD", "--method",
            "logical (default): mariadb-dump SQL | physical: mariadb-backup copy of the data directory", "method",
-           (BACKUP,), True,
-           details=("Physical backups need the server's data directory readable where the agent runs and a "
-                    "mariadb-backup of the server's major version; restored with `restore --datadir DIR`: "
-                    "docs/PHYSICAL.md.")),
+           (BACKUP,), True),
     Option("BACKUP_FULL_EVERY", "--full-every",
            "physical: a full backup when the newest full is older than this (26h, 7d), an incremental otherwise "
-           "(default: always full)", "method", (BACKUP,), True,
-           details="`backup --incremental` takes an incremental whatever this says."),
+           "(default: always full)", "method", (BACKUP,), True),
     Option("BACKUP_COPY_THREADS", "--copy-threads",
            "physical: files mariadb-backup copies at once (its --parallel; default 2)", "method", (BACKUP,), True),
     Option("MARIADB_DATADIR", "--source-datadir",
            "physical: the server's data directory as mounted where the agent runs (default: its @@datadir)",
-           "method", (BACKUP,),
-           details="Set by the Job spec that mounts the node's data volume; not passed on by the dispatcher."),
+           "method", (BACKUP,)),
     # Namespace and service also name the default prefix, so every command reads them.
     Option("CELL_DEFAULT_NAMESPACE", "--namespace", "namespace of the MariaDB Service and its Secret", "source",
            _BUCKET,

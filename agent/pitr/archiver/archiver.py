@@ -6,6 +6,13 @@ the transactions not yet committed to the bucket, and those are read again). A n
 the server's oldest binlog file. When the server no longer has the archived state (purged), the
 other nodes are asked; if none has it, a gap record says what was lost, an error is logged, and the
 archive resumes at the oldest file that remains: a gap is never papered over.
+
+A follower rides out a storage outage (``_flush``): uploads that fail after the storage retries are
+kept in the segmenter's bounded in-memory queue while the stream goes on being read; they are tried
+again with a backoff that doubles up to the upload interval, and the lag metric keeps growing
+meanwhile. When storage answers, the queue goes up in order, with no gap. It exits only when the
+buffer is full (``MAX_BUFFERED_BYTES``) or for what does not heal (credentials, configuration: not
+``TransientStorageError``). A one-shot run fails as before: it is not meant to wait.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from agent.pitr.archiver.nodes import (
     node_defaults,
 )
 from agent.pitr.archiver.rolling import Rollups
-from agent.pitr.archiver.segmenter import ArchivePosition, Segmenter
+from agent.pitr.archiver.segmenter import MAX_BUFFERED_BYTES, ArchivePosition, Segmenter
 from agent.pitr.archiver.stream import BinlogStream, FileEvent, StartAt, StreamError, dump_argv, file_order
 from agent.pitr.archiver.watchdog import Watchdog
 from shared.binlogs.events import GTID_LIST_EVENT, TransactionScanner, gtid_list_of
@@ -39,7 +46,7 @@ from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode
 from shared.config.binlog import ArchiveSettings, Endpoint
 from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.errors import BackupFailedError
-from shared.storage.base import Storage
+from shared.storage.base import Storage, TransientStorageError
 from shared.times import parse_time
 
 log = logging.getLogger("mariadb_ha_backup.archive")
@@ -105,6 +112,8 @@ class Archiver:
         self._purged_on: set[Endpoint] = set()
         self._gap_reason: str | None = None
         self._awaiting_file_state = False
+        self._upload_retry_at = 0.0  # storage down: monotonic time of the next upload attempt
+        self._upload_backoff = 0.0
 
     def run(self, *, follow: bool) -> ArchiveResult:
         """Archive until caught up (one-shot) or until ``stop`` is set (``--follow``)."""
@@ -174,13 +183,34 @@ class Archiver:
             if (reached and not scanner.in_transaction) or self.stop.is_set():
                 return True
             if self.segmenter.due():
-                self.segmenter.flush()
+                self._flush(ride_out=target is None)
             self._report_lag()
             failure = stream.failure() or watchdog.check()
             if failure is not None:
                 self._consume(stream.read(), scanner, source=source, target=target)
                 raise failure
             self.stop.wait(POLL_SECONDS)
+
+    def _flush(self, *, ride_out: bool) -> None:
+        """Upload what is due; a follower keeps what storage refused and tries again later."""
+        if time.monotonic() < self._upload_retry_at:
+            return
+        try:
+            self.segmenter.flush()
+        except TransientStorageError as exc:
+            if not ride_out:
+                raise
+            if self.segmenter.buffer_full():
+                raise BackupFailedError(f"storage unreachable and {MAX_BUFFERED_BYTES >> 20} MiB of binlog buffered "
+                                        f"in memory: stopping (a restart resumes from the bucket): {exc}") from exc
+            cap = max(1.0, self.settings.upload_seconds)
+            self._upload_backoff = min(cap, max(1.0, self._upload_backoff * 2))
+            self._upload_retry_at = time.monotonic() + self._upload_backoff
+            log.warning("storage unavailable, %d bytes of binlog kept in memory, next upload in %.0f s: %s",
+                        self.segmenter.buffered_bytes, self._upload_backoff, exc,
+                        extra={"event": "storage-unavailable", "buffered_bytes": self.segmenter.buffered_bytes})
+            return
+        self._upload_backoff = 0.0
 
     def _report_lag(self) -> None:
         """Every REFRESH_SECONDS: how old the oldest received-but-unstored transaction is (0: none)."""
@@ -229,7 +259,11 @@ class Archiver:
 
     def _stream_ended(self, node: Node, exc: StreamError) -> None:
         """Commit what arrived complete, then choose how to go on."""
-        self.segmenter.flush()
+        try:
+            self.segmenter.flush()
+        except TransientStorageError as flush_error:  # storage down too: the next stream reads it again
+            log.warning("could not store what %s sent before its stream ended: %s", node.endpoint, flush_error,
+                        extra={"event": "storage-unavailable"})
         self.segmenter.discard_pending()
         if exc.kind == "purged" and self._gap_reason is None:
             self._purged_on.add(node.endpoint)
