@@ -28,6 +28,7 @@ from shared.config.physical import MethodSettings, load_method
 from shared.config.sections import (
     FORMATS,
     KeepPolicy,
+    default_dump_threads,
     load_format,
     load_keep_policy,
     load_restore_confirmed,
@@ -35,11 +36,20 @@ from shared.config.sections import (
     load_tmp_dir,
 )
 from shared.config.settings import Settings, load_backup_settings, load_settings
-from shared.config.source import DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, SourceSettings, load_source
+from shared.config.source import (
+    DEFAULT_SECRET_KEY,
+    DNS1035_LABEL,
+    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
+    SECRET_KEY,
+    SourceSettings,
+    load_source,
+)
 from shared.retry import RetryPolicy
 
 __all__ = [
     "DEFAULT_LOCAL_DIR",
+    "DEFAULT_SECRET_KEY",
     "DNS1035_LABEL",
     "DNS1123_LABEL",
     "DNS1123_SUBDOMAIN",
@@ -47,6 +57,7 @@ __all__ = [
     "OPTIONS",
     "PROVIDERS",
     "RESTORE_YES_ENV",
+    "SECRET_KEY",
     "ArchiveSettings",
     "ConfigError",
     "ConfigValues",
@@ -58,6 +69,7 @@ __all__ = [
     "RetryPolicy",
     "Settings",
     "SourceSettings",
+    "default_dump_threads",
     "load_archive_settings",
     "load_backup_settings",
     "load_destination",
