@@ -51,13 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=parse_size, default=parse_size("500M"), help="raw dump size (default 500M)")
     parser.add_argument("--reps", type=int, default=2, help="repetitions (default 2)")
     parser.add_argument("--work", type=Path, default=HERE / "work", help="scratch directory (default bench/work)")
+    parser.add_argument("--skip-levels", action="store_true",
+                        help="skip the zstd level comparison (it writes one whole mbstream to disk first)")
     args = parser.parse_args(argv)
     name = f"{args.size / 10**9:g}G" if args.size >= 10**9 else f"{args.size / 10**6:g}M"
     work = args.work / f"physical-{name}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
-        result = run(size=args.size, reps=args.reps, work=work)
+        result = run(size=args.size, reps=args.reps, work=work, levels=not args.skip_levels)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     out = HERE / "results" / f"physical-{name}.json"
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run(*, size: int, reps: int, work: Path) -> dict[str, Any]:
+def run(*, size: int, reps: int, work: Path, levels: bool = True) -> dict[str, Any]:
     meta: dict[str, Any] = {"started": datetime.now(UTC).isoformat(timespec="seconds"), "requested_bytes": size,
                             "reps": reps, "cpus": os.cpu_count(), "load_before": os.getloadavg()}
     with BenchServer(base_dir=work) as source, BenchServer(base_dir=work) as target, \
@@ -79,7 +81,7 @@ def run(*, size: int, reps: int, work: Path) -> dict[str, Any]:
         meta["innodb_bytes"] = int(_sql(source, "SELECT SUM(data_length + index_length) FROM information_schema.tables"
                                                 " WHERE table_schema NOT IN ('mysql', 'sys')").strip())
         meta["checkpoint_seconds"] = checkpoint(source)
-        meta["zstd_levels"] = zstd_levels(source, work)
+        meta["zstd_levels"] = zstd_levels(source, work) if levels else {}
         s3.client().create_bucket(Bucket=BUCKET)
         env = {**os.environ, **s3.env, **source.agent_env(), "PYTHONPATH": str(PROJECT)}
         runs = [one_rep(rep, env=env, s3=s3, source=source, target=target, work=work) for rep in range(reps)]
@@ -256,7 +258,8 @@ def table(result: dict[str, Any]) -> str:
                      f"{value['peak_temp_bytes'] / 1e6:.1f} | {stored} |")
     lines.append("")
     lines += [f"- {k}: {v}" for k, v in s["ratios"].items()]
-    lines.append(f"- zstd levels on the mbstream: {json.dumps(result['meta']['zstd_levels'])}")
+    if result["meta"]["zstd_levels"]:
+        lines.append(f"- zstd levels on the mbstream: {json.dumps(result['meta']['zstd_levels'])}")
     return "\n".join(lines)
 
 

@@ -9,10 +9,8 @@ import json
 from dataclasses import asdict
 from datetime import datetime
 
-from shared.config import ConfigValues, load_destination, load_retry
-from shared.encryption import load_decryption_settings
-from shared.errors import BadInputError
-from shared.manifest import PHYSICAL
+from shared.config import ConfigValues
+from shared.errors import EXIT_OK, BadInputError
 
 # Logical-only options of `restore`, as the user typed them: (attribute, flag, its default).
 _LOGICAL_ONLY = (("database", "--database", None), ("parallel", "--parallel", None))
@@ -32,32 +30,11 @@ def _refuse_logical_options(args: argparse.Namespace) -> None:
 
 
 def run_datadir(args: argparse.Namespace, config: ConfigValues, *, at: datetime | None) -> int:
-    from agent.common import (
-        byte_progress,
-        chain_of,
-        complete_by_id,
-        identities_for,
-        open_bucket,
-        scan_backups,
-        select_backup,
-        signals_raise_terminated,
-    )
-    from agent.restore import restore_datadir
+    from agent.restore import restore_datadir_configured
 
     _refuse_logical_options(args)
-    decryption = load_decryption_settings(config)
-    bucket = open_bucket(load_destination(config), load_retry(config))
-    entries = scan_backups(bucket.storage, prefix=bucket.prefix)
-    entry = select_backup(entries, backup_id=args.backup_id, latest=args.latest, at=at)
-    assert entry.manifest is not None  # select_backup returns complete backups only
-    if entry.manifest.method != PHYSICAL:
-        raise BadInputError(f"backup {entry.backup_id} is a logical backup (SQL): restore it into a server "
-                            "(--host), not with --datadir")
-    chain = chain_of(entry.manifest, complete_by_id(e.manifest for e in entries if e.manifest is not None))
-    identities = [k for m in chain for k in identities_for(m, decryption)]  # exit 2 before any download
-    with signals_raise_terminated(), byte_progress("restore") as progress:
-        result = restore_datadir(bucket.storage, chain, datadir=args.datadir, identities=identities,
-                                 progress=progress, owner=args.owner)
+    result = restore_datadir_configured(config, backup_id=args.backup_id, latest=args.latest, at=at,
+                                        datadir=args.datadir, owner=args.owner)
     if args.json:
         print(json.dumps(asdict(result)))
     else:
@@ -65,7 +42,7 @@ def run_datadir(args: argparse.Namespace, config: ConfigValues, *, at: datetime 
               f"  chain {' -> '.join(result.chain)}: {result.stored_bytes:,} bytes downloaded, every SHA1 checked; "
               "prepared\n  start it: mariadbd --datadir=" + result.datadir
               + "".join(f"\n  note: {n}" for n in result.notes))
-    return 0
+    return EXIT_OK
 
 
 def run_until_datadir(args: argparse.Namespace, config: ConfigValues) -> int:
@@ -78,4 +55,4 @@ def run_until_datadir(args: argparse.Namespace, config: ConfigValues) -> int:
     result = restore_datadir_until(config, until=parse_time(args.until, what="--until"), datadir=args.datadir,
                                    owner=args.owner, start_server=lambda datadir: ThrowawayServer(datadir=datadir))
     print(json.dumps(asdict(result)) if args.json else point_summary(result, target=f"data directory {args.datadir}"))
-    return 0
+    return EXIT_OK
