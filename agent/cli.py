@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "agent.commands.dispatch",
     "agent.commands.list",
     "agent.commands.verify",
+    "agent.commands.drill",
     "agent.commands.restore",
     "agent.commands.prune",
     "agent.commands.status",

@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.support.galera",
     "tests.support.faults",
     "tests.support.monitoring",
+    "tests.support.drill",
 ]

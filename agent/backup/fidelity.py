@@ -40,7 +40,13 @@ class ServerExtras:
 
 
 def produce_counted(upload: ArtifactUpload, fmt: ArtifactFormat) -> tuple[ArtifactResult, dict[str, int] | None]:
-    """One dump attempt with a fresh row counter watching its chunks."""
+    """One dump attempt with a fresh row counter watching its chunks (a parallel dump counts its rows while
+    stitching: no second parse of the stream)."""
+    if upload.parallel is not None:
+        counted: list[dict[str, int]] = []
+        artifact = produce(dataclasses.replace(upload, parallel=dataclasses.replace(upload.parallel,
+                                                                                    counted=counted.append)), fmt)
+        return artifact, (counted[-1] if counted else None)
     counter = RowCounter()
     try:
         artifact = produce(dataclasses.replace(upload, observe=counter.feed), fmt)

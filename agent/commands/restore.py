@@ -30,7 +30,8 @@ def register(subparsers: Any) -> None:
                                                     "offset is given): 2024-05-01T12:00:00Z, 2024-05-01, or an id")
     which.add_argument("--until", metavar="TIME",
                        help="point in time: the state at TIME (to the second, UTC unless an offset is given) from "
-                            "the newest usable backup plus the archived binlog (docs/PITR.md)")
+                            "the newest usable backup plus the archived binlog; 'latest': as far as the archive "
+                            "reaches (docs/PITR.md)")
     parser.add_argument("--database", metavar="NAME", help="restore only this database out of the dump")
     parser.add_argument("--no-verify-first", dest="verify_first", action="store_false",
                         help="skip the verification pass (the SHA1 is still checked while loading)")
@@ -77,7 +78,7 @@ def _run_until(args: argparse.Namespace, config: ConfigValues) -> int:
         return run_until_datadir(args, config)
     if args.database:
         raise BadInputError("--until restores every database: it cannot be combined with --database")
-    until = parse_time(args.until, what="--until")
+    until = None if args.until.strip().lower() == "latest" else parse_time(args.until, what="--until")
     result = restore_until(config, until=until, verify_first=args.verify_first, confirmed=args.yes)
     print(json.dumps(asdict(result)) if args.json else point_summary(result, target=load_source(config).address))
     return EXIT_OK

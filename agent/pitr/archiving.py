@@ -35,9 +35,7 @@ def archive_binlogs(config: ConfigValues, *, follow: bool) -> ArchiveResult:
         with signals_set(stop), private_run_dir(load_tmp_dir(config)) as run_dir:
             archiver = Archiver(bucket.storage, prefix=bucket.prefix, settings=archive,
                                 credentials=Credentials(user=source.user, password=password), run_dir=run_dir,
-                                retry_seconds=retry.max_seconds, stop=stop, on_segment=metrics.segment,
-                                on_gap=metrics.gap, on_lag=metrics.lag,
-                                encryption=encryption)
+                                retry_seconds=retry.max_seconds, stop=stop, observer=metrics, encryption=encryption)
             return archiver.run(follow=follow)
     finally:
         metrics.close()

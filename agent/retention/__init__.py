@@ -2,6 +2,6 @@
 ``prune_configured`` is the ``prune`` command's flow; ``apply_retention`` runs after a backup."""
 
 from agent.retention.backups import Removal, apply_retention, prune
-from agent.retention.configured import prune_configured, prune_summary
+from agent.retention.configured import prune_configured, prune_summary, retain_after_backup
 
-__all__ = ["Removal", "apply_retention", "prune", "prune_configured", "prune_summary"]
+__all__ = ["Removal", "apply_retention", "prune", "prune_configured", "prune_summary", "retain_after_backup"]

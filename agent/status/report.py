@@ -60,7 +60,8 @@ def pitr_text(view: ArchiveView, backups: list[BackupEntry], *, now: datetime) -
     if not view.windows:
         return f"  pitr        no segment archived since the last gap ({gaps} gap(s) recorded)"
     newest = view.windows[-1]
-    age, until = human_duration(now - newest.end_time), format_time(newest.end_time)
+    end = view.end_of(newest)  # the last transaction, or the checkpoint of an idle, caught-up archive
+    age, until = human_duration(now - end), format_time(end)
     current = current_range(view, backups)
     if current is None:
         return (f"  pitr        NOT restorable: binlogs archived until {until} (last event {age} ago), but no complete "

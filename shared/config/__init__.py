@@ -28,6 +28,7 @@ from shared.config.physical import MethodSettings, load_method
 from shared.config.sections import (
     FORMATS,
     KeepPolicy,
+    default_dump_threads,
     load_format,
     load_keep_policy,
     load_restore_confirmed,
@@ -68,6 +69,7 @@ __all__ = [
     "RetryPolicy",
     "Settings",
     "SourceSettings",
+    "default_dump_threads",
     "load_archive_settings",
     "load_backup_settings",
     "load_destination",

@@ -27,6 +27,9 @@ DEFAULT_SECRET_KEY = "root-password"  # noqa: S105  # the name of a key, not a p
 
 @dataclass(frozen=True)
 class SourceSettings:
+    """The server to dump (or to restore into) and where its password comes from: the Secret
+    (namespace, name), ``MARIADB_PASSWORD_FILE`` or ``MARIADB_PASSWORD``."""
+
     host: str
     port: int
     user: str

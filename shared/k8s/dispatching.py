@@ -17,7 +17,7 @@ controller has not picked up yet has no status at all and must still count as ru
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +26,7 @@ from shared.errors import BackupFailedError, BadInputError, ToolError
 from shared.k8s.api_calls import REQUEST_TIMEOUT, call_api, refused, server_message
 from shared.k8s.clients import ClusterAccess
 from shared.k8s.job_settings import JobSettings
-from shared.k8s.job_spec import KubeObject, build_job, label_selector
+from shared.k8s.job_spec import KubeObject, build_job
 from shared.k8s.physical_job import PhysicalSettings, build_physical_job
 from shared.k8s.targets import Target
 
@@ -58,12 +58,15 @@ class JobOutcome:
 
 def dispatch_jobs(
     *, targets: Sequence[Target], settings: JobSettings, scheduled_time: datetime,
-    access: ClusterAccess | None, dry_run: bool = False, physical: PhysicalSettings | None = None,
+    access: ClusterAccess | None, dry_run: bool = False, build: Callable[..., KubeObject] = build_job,
+    physical: PhysicalSettings | None = None,
 ) -> list[JobOutcome]:
-    """One outcome per target, in order. ``access`` may be None only for a logical dry run."""
+    """One outcome per target, in order. ``access`` may be None only for a logical dry run. ``build`` makes
+    the Job (called with ``target``, ``settings``, ``scheduled_time``): the backup Job unless told otherwise;
+    ``physical`` pins a backup Job to the chosen Galera node's Kubernetes node and data volume."""
     outcomes = []
     for target in targets:
-        job = build_job(target=target, settings=settings, scheduled_time=scheduled_time)
+        job = build(target=target, settings=settings, scheduled_time=scheduled_time)
         name = job["metadata"]["name"]
         if physical is not None:
             if access is None:
@@ -117,7 +120,9 @@ def _create_unless_active(*, target: Target, job: KubeObject, access: ClusterAcc
     batch = BatchV1Api(access.api_client)
     name, namespace = job["metadata"]["name"], target.namespace
     try:
-        jobs = call_api(lambda: batch.list_namespaced_job(namespace, label_selector=label_selector(target),
+        # The Job's own labels: a running drill blocks the next drill, never a backup (their components differ).
+        selector = ",".join(f"{key}={value}" for key, value in job["metadata"]["labels"].items())
+        jobs = call_api(lambda: batch.list_namespaced_job(namespace, label_selector=selector,
                                                           _request_timeout=REQUEST_TIMEOUT),
                         what=f"listing backup Jobs in namespace {namespace!r}")
         running = [other.metadata.name for other in jobs.items if other.metadata and not _finished(other)]

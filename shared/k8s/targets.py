@@ -18,7 +18,7 @@ from typing import Any
 from shared.config import DEFAULT_SECRET_KEY, DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, SECRET_KEY, ConfigError
 
 _FIELDS = ("namespace", "service", "secret")
-_OPTIONAL_FIELDS = ("secret_key",)
+_OPTIONAL_FIELDS = ("secret_key", "dump_threads")
 
 
 class TargetsError(ConfigError):
@@ -27,6 +27,8 @@ class TargetsError(ConfigError):
 
 @dataclass(frozen=True)
 class Target:
+    """One MariaDB Service to back up: its namespace, its name, and the Secret holding its root password."""
+
     namespace: str
     service: str
     secret: str
@@ -35,6 +37,9 @@ class Target:
     @property
     def password_key(self) -> str:
         return self.secret_key or DEFAULT_SECRET_KEY
+    # Optional per cluster: BACKUP_DUMP_THREADS for this target's Job (1: never pause the cluster's commits
+    # for a parallel dump's snapshot, e.g. a Galera cluster whose writers must not wait even milliseconds).
+    dump_threads: int | None = None
 
     @property
     def label(self) -> str:
@@ -98,4 +103,8 @@ def _parse_one(item: Any, *, where: str) -> Target:
     key = item.get("secret_key")
     if key is not None and (not isinstance(key, str) or not SECRET_KEY.match(key)):
         raise TargetsError(f"{where}.secret_key {str(key)[:80]!r} is not a Secret key")
-    return Target(namespace=item["namespace"], service=item["service"], secret=item["secret"], secret_key=key)
+    threads = item.get("dump_threads")
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= 64):
+        raise TargetsError(f"{where}.dump_threads must be a whole number from 1 to 64")
+    return Target(namespace=item["namespace"], service=item["service"], secret=item["secret"], secret_key=key,
+                  dump_threads=threads)

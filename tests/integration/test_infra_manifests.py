@@ -59,7 +59,7 @@ def test_committed_manifests_equal_a_fresh_render(tmp_path: Path) -> None:
     rendered = {p.name: p.read_text() for p in tmp_path.glob("*.yaml")}
     committed = {p.name: p.read_text() for p in MANIFESTS.glob("*.yaml")}
     assert rendered.keys() == committed.keys() == {"rbac.yaml", "cronjob.yaml", "binlog-archiver.yaml",
-                                                   "physical-dispatch.yaml"}
+                                                   "drill-cronjob.yaml", "physical-dispatch.yaml"}
     for name, text in committed.items():
         assert text == rendered[name], f"infra/kubernetes/{name} is stale: run make manifests"
 

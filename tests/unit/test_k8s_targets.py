@@ -62,3 +62,25 @@ def test_secret_key_per_target_else_the_dispatchers_default() -> None:
         "pw", "mariadb-root-password"]
     with pytest.raises(BadInputError, match="MARIADB_HA_SECRET_KEY 'a b' is not a Secret key"):
         with_default_secret_key(targets, {"MARIADB_HA_SECRET_KEY": "a b"})
+
+
+def test_a_cluster_can_opt_out_of_the_parallel_dump_in_its_jobs_environment() -> None:
+    from shared.k8s.job_settings import job_settings_from_env
+    from shared.k8s.job_spec import build_job
+
+    raw = [{"namespace": "a", "service": "galera", "secret": "s", "dump_threads": 1},
+           {"namespace": "b", "service": "db", "secret": "s"}]
+    galera, plain = targets_from_env({"DISPATCH_TARGETS": json.dumps(raw)})
+    assert galera.dump_threads == 1 and plain.dump_threads is None
+    settings = job_settings_from_env({"AGENT_IMAGE": "img:1", "BACKUP_URL": "s3://b", "BACKUP_DUMP_THREADS": "4"})
+
+    def threads(target: Target) -> str:
+        from datetime import UTC, datetime
+
+        job = build_job(target=target, settings=settings, scheduled_time=datetime(2026, 1, 1, tzinfo=UTC))
+        env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+        return next(e["value"] for e in env if e["name"] == "BACKUP_DUMP_THREADS")
+
+    assert (threads(galera), threads(plain)) == ("1", "4")
+    with pytest.raises(BadInputError, match=r"dump_threads must be a whole number from 1 to 64"):
+        targets_from_env({"DISPATCH_TARGETS": json.dumps([{**raw[1], "dump_threads": "2"}])})

@@ -20,10 +20,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from agent.pitr.archiver.metrics import REFRESH_SECONDS
 from agent.pitr.archiver.nodes import (
@@ -38,6 +38,7 @@ from agent.pitr.archiver.rolling import Rollups
 from agent.pitr.archiver.segmenter import MAX_BUFFERED_BYTES, ArchivePosition, Segmenter
 from agent.pitr.archiver.stream import BinlogStream, FileEvent, StartAt, StreamError, dump_argv, file_order
 from agent.pitr.archiver.watchdog import Watchdog
+from shared.binlogs.checkpoint import write_checkpoint
 from shared.binlogs.events import GTID_LIST_EVENT, TransactionScanner, gtid_list_of
 from shared.binlogs.gtid import Gtid, advance, format_state, parse_state
 from shared.binlogs.history import ArchiveHistory, read_history
@@ -46,6 +47,7 @@ from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode
 from shared.config.binlog import ArchiveSettings, Endpoint
 from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.errors import BackupFailedError
+from shared.mariadb_client import ClientError, run_client_query
 from shared.storage.base import Storage, TransientStorageError
 from shared.times import parse_time
 
@@ -86,21 +88,38 @@ def resume_position(history: ArchiveHistory) -> ArchivePosition:
     return ArchivePosition(seq=next_seq(record), state=parse_state(archived_state(record)), last_time=last_time)
 
 
+class ArchiveObserver(Protocol):
+    """What the archiver reports as it goes (``agent.pitr.archiver.metrics.MetricsPublisher`` turns it into
+    gauges): each committed segment, each recorded gap, and the lag behind the newest binlog event."""
+
+    def segment(self, record: SegmentRecord) -> None: ...
+
+    def gap(self, record: GapRecord) -> None: ...
+
+    def lag(self, seconds: float) -> None: ...
+
+
+class _Unobserved:
+    def segment(self, record: SegmentRecord) -> None:
+        pass
+
+    def gap(self, record: GapRecord) -> None:
+        pass
+
+    def lag(self, seconds: float) -> None:
+        pass
+
+
 class Archiver:
     """One archiving run over the configured nodes; ``result`` says what it did."""
 
     def __init__(self, storage: Storage, *, prefix: str, settings: ArchiveSettings, credentials: Credentials,
                  run_dir: Path, retry_seconds: float, stop: threading.Event,
-                 on_segment: Callable[[SegmentRecord], None] = lambda record: None,
-                 on_gap: Callable[[GapRecord], None] = lambda record: None,
-                 on_lag: Callable[[float], None] = lambda seconds: None,
-                 encryption: EncryptionSettings = NO_ENCRYPTION) -> None:
-        self.settings = settings
-        self.credentials = credentials
-        self.run_dir = run_dir
+                 observer: ArchiveObserver | None = None, encryption: EncryptionSettings = NO_ENCRYPTION) -> None:
+        self.settings, self.credentials, self.run_dir = settings, credentials, run_dir
         self.retry_seconds = retry_seconds
         self.stop = stop
-        self.on_segment, self.on_gap, self.on_lag = on_segment, on_gap, on_lag
+        self.observer = observer or _Unobserved()
         self._lag_reported = 0.0
         self.result = ArchiveResult()
         history = read_history(storage, prefix)  # the rollups and the records after them, not every record
@@ -114,6 +133,8 @@ class Archiver:
         self._awaiting_file_state = False
         self._upload_retry_at = 0.0  # storage down: monotonic time of the next upload attempt
         self._upload_backoff = 0.0
+        self._storage, self._prefix = storage, prefix
+        self._checked_at = 0.0  # monotonic time of the last checkpoint check
 
     def run(self, *, follow: bool) -> ArchiveResult:
         """Archive until caught up (one-shot) or until ``stop`` is set (``--follow``)."""
@@ -168,12 +189,12 @@ class Archiver:
         argv = dump_argv(node.binlog_defaults_file, out_dir=out_dir, server_id=self.settings.server_id, start=start)
         with BinlogStream(argv, out_dir=out_dir) as stream:
             try:
-                return self._pump(stream, Watchdog(node), source=source, target=target)
+                return self._pump(stream, Watchdog(node), source=source, target=target, node=node)
             finally:
                 _clear(out_dir)
 
     def _pump(self, stream: BinlogStream, watchdog: Watchdog, *, source: SourceNode,
-              target: tuple[str, int] | None) -> bool:
+              target: tuple[str, int] | None, node: Node | None = None) -> bool:
         """Read, cut and upload until caught up or stopped (True); a dead or stalled stream raises."""
         scanner = TransactionScanner()
         while True:
@@ -184,12 +205,31 @@ class Archiver:
                 return True
             if self.segmenter.due():
                 self._flush(ride_out=target is None)
+            if target is None and node is not None and not scanner.in_transaction:
+                self._checkpoint(node)
             self._report_lag()
             failure = stream.failure() or watchdog.check()
             if failure is not None:
                 self._consume(stream.read(), scanner, source=source, target=target)
                 raise failure
             self.stop.wait(POLL_SECONDS)
+
+    def _checkpoint(self, node: Node) -> None:
+        """Once per upload interval, while nothing waits to be uploaded: if the server's GTID position is the
+        archived state, record that the archive is complete up to the server's current time
+        (shared/binlogs/checkpoint.py): an idle database stays restorable up to about now."""
+        if time.monotonic() - self._checked_at < self.settings.upload_seconds or self.segmenter.buffered_bytes:
+            return
+        self._checked_at = time.monotonic()
+        try:
+            ((position, now),) = run_client_query(node.defaults_file, "SELECT @@gtid_binlog_pos, UTC_TIMESTAMP()")
+            if parse_state(position) != self.segmenter.position.state:
+                return  # a transaction is on its way (or read but not yet cut): the next check
+            write_checkpoint(self._storage, self._prefix, gtid_state=format_state(self.segmenter.position.state),
+                             complete_at=parse_time(now.replace(" ", "T") + "Z", what="server UTC_TIMESTAMP()"),
+                             node=node.hostname)
+        except (ClientError, TransientStorageError) as exc:  # a later check will do; the window only lags
+            log.warning("archive checkpoint skipped: %s", exc, extra={"event": "checkpoint-skipped"})
 
     def _flush(self, *, ride_out: bool) -> None:
         """Upload what is due; a follower keeps what storage refused and tries again later."""
@@ -218,7 +258,7 @@ class Archiver:
             return
         self._lag_reported = time.monotonic()
         oldest = self.segmenter.oldest_pending_time
-        self.on_lag(time.time() - oldest.timestamp() if oldest else 0.0)
+        self.observer.lag(time.time() - oldest.timestamp() if oldest else 0.0)
 
     def _consume(self, events: list[FileEvent], scanner: TransactionScanner, *, source: SourceNode,
                  target: tuple[str, int] | None) -> bool:
@@ -252,7 +292,7 @@ class Archiver:
         gap = self.segmenter.record_gap(to_state=to_state, to_time=to_time, reason=reason, source=source)
         self.rollups.committed(gap)
         self.result.gaps.append(gap)
-        self.on_gap(gap)
+        self.observer.gap(gap)
         log.error("GAP in the binlog archive (seq %d): transactions after %r up to %r are lost; %s",
                   gap.seq, gap.from_gtid_state, gap.to_gtid_state, reason,
                   extra={"event": "gap", "seq": gap.seq, "from_time": gap.from_time, "to_time": gap.to_time})
@@ -284,7 +324,7 @@ class Archiver:
         self.rollups.committed(record)
         self.result.segments += 1
         self._purged_on.clear()
-        self.on_segment(record)
+        self.observer.segment(record)
 
 
 def _newer(state: dict[int, Gtid], listed: list[Gtid]) -> list[Gtid]:

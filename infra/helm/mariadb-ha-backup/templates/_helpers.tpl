@@ -76,6 +76,25 @@ dispatcher's passthrough variables (AGENT_ENV_PASSTHROUGH) that are set.
 */}}
 {{- define "mhb.env" -}}
 {{- $v := .Values -}}
+- name: CELL_DEFAULT_NAMESPACE
+  value: {{ .Release.Namespace | quote }}
+- name: MARIADB_HA_SERVICE_NAME
+  value: {{ $v.mariadb.service | quote }}
+- name: MARIADB_HA_SECRET_NAME
+  value: {{ $v.mariadb.existingSecret | quote }}
+{{- if ne ($v.mariadb.secretKey | default "root-password") "root-password" }}
+- name: MARIADB_HA_SECRET_KEY
+  value: {{ $v.mariadb.secretKey | quote }}
+{{- end }}
+- name: BACKUP_TMPDIR
+  value: /var/spool/mariadb-ha-backup
+{{- include "mhb.passthroughEnv" . }}
+{{- end -}}
+
+{{/* The dispatcher's passthrough variables (AGENT_ENV_PASSTHROUGH) that are set, as env entries: the
+backup pod's (mhb.env) and the drill pod's (templates/drill-cronjob.yaml) tail. */}}
+{{- define "mhb.passthroughEnv" -}}
+{{- $v := .Values -}}
 {{- $pairs := list
   (list "CLOUD_PROVIDER" $v.storage.provider)
   (list "S3_BUCKET" (ternary $v.storage.s3.bucket "" (eq $v.storage.provider "aws")))
@@ -99,18 +118,6 @@ dispatcher's passthrough variables (AGENT_ENV_PASSTHROUGH) that are set.
   (list "BACKUP_LOCK_DAYS" $v.objectLock.days)
   (list "BACKUP_LOCK_MODE" $v.objectLock.mode)
 -}}
-- name: CELL_DEFAULT_NAMESPACE
-  value: {{ .Release.Namespace | quote }}
-- name: MARIADB_HA_SERVICE_NAME
-  value: {{ $v.mariadb.service | quote }}
-- name: MARIADB_HA_SECRET_NAME
-  value: {{ $v.mariadb.existingSecret | quote }}
-{{- if ne ($v.mariadb.secretKey | default "root-password") "root-password" }}
-- name: MARIADB_HA_SECRET_KEY
-  value: {{ $v.mariadb.secretKey | quote }}
-{{- end }}
-- name: BACKUP_TMPDIR
-  value: /var/spool/mariadb-ha-backup
 {{- range $pairs }}
 {{- $value := index . 1 }}
 {{- if not (kindIs "invalid" $value) }}{{ if ne (toString $value) "" }}
