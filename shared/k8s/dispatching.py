@@ -51,6 +51,9 @@ class JobOutcome:
         entry: dict[str, Any] = {"name": self.name, "namespace": self.namespace, "status": self.status}
         if self.job is not None:
             entry["job"] = self.job
+            # The test-invocation response is a contract whose first version called the Job body
+            # "manifest"; scripts that read it keep working. Deprecated: read "job".
+            entry["manifest"] = self.job
         if self.error is not None:
             entry["error"] = self.error
         return entry
