@@ -32,7 +32,7 @@ VALUE_TO_ENV = {
     ("storage", "provider"): "CLOUD_PROVIDER", ("storage", "url"): "BACKUP_URL",
     ("storage", "prefix"): "BACKUP_PREFIX", ("backup", "format"): "BACKUP_FORMAT",
     ("backup", "method"): "BACKUP_METHOD", ("backup", "fullEvery"): "BACKUP_FULL_EVERY",
-    ("backup", "copyThreads"): "BACKUP_COPY_THREADS",
+    ("backup", "copyThreads"): "BACKUP_COPY_THREADS", ("backup", "dumpThreads"): "BACKUP_DUMP_THREADS",
     ("retention", "keepLast"): "BACKUP_KEEP_LAST", ("retention", "maxAgeDays"): "BACKUP_MAX_AGE_DAYS",
     ("backup", "retrySeconds"): "BACKUP_RETRY_SECONDS", ("backup", "retryAttempts"): "BACKUP_RETRY_ATTEMPTS",
     ("metrics", "pushgateway"): "BACKUP_METRICS_PUSHGATEWAY", ("notifications", "url"): "BACKUP_NOTIFY_URL",

@@ -88,6 +88,9 @@ dispatcher's passthrough variables (AGENT_ENV_PASSTHROUGH) that are set.
 {{- end }}
 - name: BACKUP_TMPDIR
   value: /var/spool/mariadb-ha-backup
+# The spool's sizeLimit in bytes (the agent cannot see it; a parallel dump checks against it).
+- name: BACKUP_TMPDIR_BYTES
+  value: {{ mul (include "mhb.mebibytes" $v.job.spoolSizeLimit | atoi) 1048576 | toString | quote }}
 {{- include "mhb.passthroughEnv" . }}
 {{- end -}}
 
@@ -105,6 +108,7 @@ backup pod's (mhb.env) and the drill pod's (templates/drill-cronjob.yaml) tail. 
   (list "BACKUP_URL" $v.storage.url)
   (list "BACKUP_PREFIX" $v.storage.prefix)
   (list "BACKUP_FORMAT" $v.backup.format)
+  (list "BACKUP_DUMP_THREADS" $v.backup.dumpThreads)
   (list "BACKUP_METHOD" $v.backup.method)
   (list "BACKUP_FULL_EVERY" $v.backup.fullEvery)
   (list "BACKUP_COPY_THREADS" $v.backup.copyThreads)
