@@ -15,7 +15,14 @@ import sys
 from collections.abc import Sequence
 
 from agent.commands.options import merged_config
-from shared.errors import EXIT_BAD_INPUT, EXIT_FAILED, TerminatedError, ToolError
+from shared.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    TerminatedError,
+    ToolError,
+    signal_exit_code,
+)
 from shared.logs import redact, setup_logging
 
 log = logging.getLogger("mariadb_ha_backup")
@@ -61,9 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except TerminatedError as exc:
         log.error("stopped by signal %s; cleaned up", exc.signum, extra={"event": "terminated"})
-        return 128 + exc.signum
+        return signal_exit_code(exc.signum)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # the last line of defence: no traceback on stderr, never a secret
         log.debug("unexpected failure", exc_info=True)
         _report(f"unexpected failure: {type(exc).__name__}: {redact(str(exc))}", exit_code=EXIT_FAILED)

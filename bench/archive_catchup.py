@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.throwaway_server import ThrowawayServer
+from agent.drill.throwaway_server import ThrowawayServer
 
 HERE = Path(__file__).resolve().parent
 SERVER_ARGS = ("--log-bin=bin", "--server-id=1", "--binlog-format=ROW", "--max-binlog-size=64M",

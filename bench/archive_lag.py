@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent.throwaway_server import ThrowawayServer
+from agent.drill.throwaway_server import ThrowawayServer
 from bench.servers import MotoS3
 from shared.binlogs import layout
 from shared.binlogs.gtid import Gtid
@@ -86,13 +86,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="transactions per second")
     parser.add_argument("--upload-seconds", default="10", help="BINLOG_UPLOAD_SECONDS")
     parser.add_argument("--s3", action="store_true", help="a moto S3 server instead of a local directory")
+    parser.add_argument("--rollup-records", default=None,
+                        help="BINLOG_ROLLUP_RECORDS (small, so rollups are written within the run)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-archive-lag-"))
     with contextlib.ExitStack() as stack:
         destination = stack.enter_context(_destination(work, s3=args.s3))
         result = _measure(args, work, destination)
     (HERE / "results").mkdir(exist_ok=True)
-    out = HERE / "results" / f"archive_lag_{args.upload_seconds}s{'_s3' if args.s3 else ''}.json"
+    rollups = f"_rollups{args.rollup_records}" if args.rollup_records else ""
+    out = HERE / "results" / f"archive_lag_{args.upload_seconds}s{'_s3' if args.s3 else ''}{rollups}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0 if result["not_archived"] == 0 and result["archiver_exit_code"] == 0 else 1
@@ -119,7 +122,8 @@ def _measure(args: argparse.Namespace, work: Path, destination: dict[str, str]) 
         server.set_root_password("bench-archive")
         env = {"PATH": os.environ["PATH"], **destination, "BACKUP_PREFIX": PREFIX, "BACKUP_TMPDIR": str(work),
                "MARIADB_HOST": "127.0.0.1", "MARIADB_PORT": str(server.port), "MARIADB_PASSWORD": "bench-archive",
-               "BINLOG_UPLOAD_SECONDS": args.upload_seconds}
+               "BINLOG_UPLOAD_SECONDS": args.upload_seconds,
+               **({"BINLOG_ROLLUP_RECORDS": args.rollup_records} if args.rollup_records else {})}
         archiver = subprocess.Popen([sys.executable, "-m", "agent", "archive-binlogs", "--follow"], env=env,
                                     cwd=ROOT, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         seen: dict[int, float] = {}
@@ -133,17 +137,26 @@ def _measure(args: argparse.Namespace, work: Path, destination: dict[str, str]) 
                 time.sleep(0.1)
         finally:
             stop.set()
+            cpu = _cpu_seconds(archiver.pid)
             archiver.send_signal(signal.SIGTERM)
             archiver.wait(timeout=60)
         files = len(list((server.dir or work).glob("data/bin.[0-9]*")))
     lags = [seen[seq] - committed for seq, committed in commits if seq in seen]
     missing = sum(seq not in seen for seq, _ in commits)
     segments = len(list(storage.list(layout.folder_prefix(PREFIX, layout.INDEX))))
+    rollups = len(list(storage.list(layout.folder_prefix(PREFIX, layout.ROLLUPS))))
     return {"seconds": args.seconds, "rate_per_second": args.rate, "upload_seconds": float(args.upload_seconds),
             "storage": destination["CLOUD_PROVIDER"], "transactions": len(commits), "not_archived": missing,
             "segments": segments, "binlog_files": files, "lag_p50": round(percentile(lags, 50), 3),
             "lag_p99": round(percentile(lags, 99), 3), "lag_max": round(max(lags), 3),
-            "archiver_exit_code": archiver.returncode}
+            "archiver_exit_code": archiver.returncode, "rollup_records": args.rollup_records, "rollups": rollups,
+            "archiver_cpu_seconds": cpu}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of the archiver process itself (not its mariadb-binlog child) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""``python -m bench.parse_speed DUMP.sql [--reps 3]``: how fast ``agent.dumpfile`` cuts a real dump.
+"""``python -m bench.parse_speed DUMP.sql [--reps 3]``: how fast ``agent.common.dumpfile`` cuts a real dump.
 
 Reads the file once into the page cache, then times ``read_units`` over it (best of ``--reps``) and
 checks that the units put back together are the file. The parser must stay far above the speed a
@@ -12,7 +12,7 @@ import hashlib
 import time
 from pathlib import Path
 
-from agent.dumpfile import read_units
+from agent.common.dumpfile import read_units
 
 
 def parse_once(path: Path) -> tuple[float, int, str]:

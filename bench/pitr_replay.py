@@ -7,7 +7,7 @@
    archive's layout and index records), and ``restore --until`` is planned to the last archived second
    (timed: download, SHA1 check, scan, cut, write the replay files).
 3. Per repetition, on a target whose table is reset to the snapshot's (empty) state:
-   - ours: ``agent.pitr_replay.replay`` (mariadb-binlog → GTID-setting filter → one mariadb session);
+   - ours: ``agent.pitr.replay.replay`` (mariadb-binlog → GTID-setting filter → one mariadb session);
    - plain: ``mariadb-binlog FILES | mariadb`` in a shell, same files, same client flags;
    - plain with the per-transaction GTID session settings dropped by ``grep -v`` (as ours does).
    Both must leave the table with the source's ``CHECKSUM TABLE``.
@@ -28,11 +28,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.catalog import scan_backups
-from agent.pitr_planning import plan_point_in_time
-from agent.pitr_replay import replay
-from agent.restoring import CLIENT_FLAGS
-from agent.throwaway_server import ThrowawayServer
+from agent.common.catalog import scan_backups
+from agent.drill.throwaway_server import ThrowawayServer
+from agent.pitr.planning import plan_point_in_time
+from agent.pitr.replay import replay
+from agent.restore.restoring import CLIENT_FLAGS
 from bench.servers import BenchServer
 from shared.binlogs.index import iter_history
 from shared.binlogs.records import SegmentRecord

@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-from agent.throwaway_server import ThrowawayServer, free_port
+from agent.drill.throwaway_server import ThrowawayServer, free_port
 from shared.processes import stop_process
 
 SERVER_ARGS = (

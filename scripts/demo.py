@@ -18,7 +18,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from agent.throwaway_server import ThrowawayServer  # noqa: E402  # after the path setup above
+from agent.drill.throwaway_server import ThrowawayServer  # noqa: E402  # after the path setup above
 
 BUCKET = PROJECT / "demo-backups"
 # The demo server writes a ROW binary log, as PITR needs (docs/PITR.md), so the backup records its

@@ -4,7 +4,7 @@ One row per ``BACKUP_FORMAT`` value (``ArtifactFormat``): the compression codec 
 the object name in the backup folder, the tar member the dump is stored as (None: the compressed
 stream is the bare dump), how the pipeline produces it (``HEAD_LAST``: the first bytes hold the dump's size,
 so the body is uploaded while the dump runs and the head put in front of it at the end, see
-shared/archive.py; ``SPOOLED``: the size must be known before the upload starts, so the compressed
+shared/tarball.py; ``SPOOLED``: the size must be known before the upload starts, so the compressed
 dump is spooled to disk first, used for ``HEAD_LAST`` formats under a layer; ``STREAMED``: compressed
 straight into the upload) and how it is read back (``TAR``: walk a one-member tar; ``PLAIN``: the decompressed
 stream is the dump). Configuration validates names against it, the layout names objects from it, the
@@ -13,14 +13,14 @@ its reader from it, and the tests build fixtures from it. The ``kind`` says whic
 it is; ``dump`` rows are the ones a user may choose with ``BACKUP_FORMAT``.
 
 How to add an artifact kind (e.g. binlog segments, an accounts sidecar): add a row with its own
-``kind`` and artifact name; register its producer in agent/pipeline.py ``PRODUCERS`` under a new
+``kind`` and artifact name; register its producer in agent/backup/pipeline.py ``PRODUCERS`` under a new
 ``production`` value if none fits; readers that only decompress need nothing new.
 
 How to add a layer over the stored bytes (e.g. age encryption): add a ``Layer`` to ``LAYERS`` with its
 name and file suffix (``.age``). The stored name is the format's name plus each active layer's suffix
 in order (``mariadb-ha-backup.tar.gz.age``), and the ``.sha1`` sidecar always hashes the stored
 (outermost) bytes; the layer's encoder wraps the upload stream in the pipeline and its decoder wraps
-the download before decompression in agent/unpacking.py, looked up by name, never by an if-branch.
+the download before decompression in agent/verify/unpacking.py, looked up by name, never by an if-branch.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ ARTIFACT_FORMATS: dict[str, ArtifactFormat] = {
 }
 DEFAULT_DUMP_FORMAT = "tar.gz"
 DUMP_FORMATS = tuple(name for name, f in ARTIFACT_FORMATS.items() if f.kind == "dump")
-# age encryption (shared.encryption): encoder in agent/pipeline.py, decoder in agent/unpacking.py.
+# age encryption (shared.encryption): encoder in agent/backup/pipeline.py, decoder in agent/verify/unpacking.py.
 LAYERS: dict[str, Layer] = {layer.name: layer for layer in (Layer("age", ".age"),)}
 
 

@@ -8,12 +8,14 @@ password), and a schema inventory (databases, tables, views, routines, triggers,
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from shared.errors import BackupFailedError
 
-SCHEMA_VERSION = 1
+# 2: the artifact, .sha1 and accounts keys are names relative to the manifest's folder (1 stored them
+# with the bucket prefix, so a copied backup read its original's objects). Both are read.
+SCHEMA_VERSION = 2
 _NESTED = ("artifact", "source", "inventory", "encryption", "retention", "binlog", "accounts", "evidence")
 
 
@@ -70,7 +72,7 @@ class Inventory:
 
 @dataclass(frozen=True)
 class AccountsFile:
-    """``accounts.sql`` beside the artifact: users, roles and grants as SQL (see agent.accounts)."""
+    """``accounts.sql`` beside the artifact: users, roles and grants as SQL (see agent.common.accounts)."""
 
     key: str
     sha1: str  # of the stored bytes (age-encrypted when ``encrypted``)
@@ -96,8 +98,9 @@ class Encryption:
 
 
 @dataclass(frozen=True)
-class Retention:
-    """Object lock on every object of the backup (BACKUP_LOCK_DAYS)."""
+class ObjectLockHold:
+    """Object lock on every object of the backup (BACKUP_LOCK_DAYS); the manifest field keeps the name
+    ``retention``. Not keep-last/max-age: that is ``shared.config.KeepPolicy``."""
 
     until: str  # ISO 8601, UTC
     mode: str  # GOVERNANCE | COMPLIANCE
@@ -117,17 +120,37 @@ class Manifest:
     inventory: Inventory
     schema_version: int = SCHEMA_VERSION
     encryption: Encryption | None = None  # None: the artifact is stored unencrypted
-    retention: Retention | None = None  # None: no object lock
+    retention: ObjectLockHold | None = None  # None: no object lock
     binlog: BinlogPosition | None = None  # None when the server wrote no binlog (no point-in-time restore)
     accounts: AccountsFile | None = None
     evidence: Evidence | None = None
     warnings: list[str] = field(default_factory=list)  # what the backup knows will not come back as it was
 
     def to_json(self) -> bytes:
-        return (json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n").encode()
+        """The stored form: every key is a name in the backup's own folder (SCHEMA_VERSION 2)."""
+        relative = self.in_folder("")
+        return (json.dumps(asdict(relative), indent=2, ensure_ascii=False) + "\n").encode()
+
+    def in_folder(self, folder: str) -> Manifest:
+        """The manifest with its keys in ``folder`` (``<prefix>/<id>/``): a backup's objects all live beside
+        its manifest, so a folder copied to another prefix or bucket reads its own objects, never the
+        original's. Works on absolute (SCHEMA_VERSION 1) and relative keys alike."""
+
+        def placed(key: str) -> str:
+            return folder + key.rsplit("/", 1)[-1]
+
+        accounts = replace(self.accounts, key=placed(self.accounts.key)) if self.accounts else None
+        return replace(self, artifact=replace(self.artifact, key=placed(self.artifact.key)),
+                       sha1_key=placed(self.sha1_key), accounts=accounts)
 
     @classmethod
-    def from_json(cls, data: bytes) -> Manifest:
+    def from_json(cls, data: bytes, *, key: str | None = None) -> Manifest:
+        """Parse a stored manifest; with ``key`` (where it was read), its keys are placed in that folder."""
+        manifest = cls._parsed(data)
+        return manifest.in_folder(key.rsplit("/", 1)[0] + "/" if "/" in key else "") if key is not None else manifest
+
+    @classmethod
+    def _parsed(cls, data: bytes) -> Manifest:
         try:
             raw: dict[str, Any] = json.loads(data)
             return cls(
@@ -137,7 +160,7 @@ class Manifest:
                 source=Source(**raw["source"]),
                 inventory=Inventory(**raw["inventory"]),
                 encryption=Encryption(**raw["encryption"]) if raw.get("encryption") else None,
-                retention=Retention(**raw["retention"]) if raw.get("retention") else None,
+                retention=ObjectLockHold(**raw["retention"]) if raw.get("retention") else None,
                 accounts=AccountsFile(**raw["accounts"]) if raw.get("accounts") else None,
                 evidence=Evidence(**raw["evidence"]) if raw.get("evidence") else None,
             )

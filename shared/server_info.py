@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.manifest import Inventory
-from shared.mariadb_client import DumpConnectionError, run_client_query
+from shared.mariadb_client import ClientConnectionError, run_client_query
 
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 _GALERA_STATUS = (
@@ -25,7 +25,7 @@ _GALERA_STATUS = (
 _GALERA_VARIABLES = ("wsrep_on", "wsrep_node_name", "wsrep_cluster_name")
 
 
-class NodeNotReadyError(DumpConnectionError):
+class NodeNotReadyError(ClientConnectionError):
     """A Galera node that is not Synced/ready: dumping it could block or read stale data; retry."""
 
 

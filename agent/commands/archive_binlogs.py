@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from agent.commands.options import add_config_flags
 from shared.config import ConfigValues
+from shared.errors import EXIT_GAP, EXIT_OK
 
 if TYPE_CHECKING:
-    from agent.archiving.archiver import ArchiveResult
-
-EXIT_GAP = 4
-
+    from agent.pitr import ArchiveResult
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -32,47 +29,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--follow", action="store_true",
                         help="keep streaming; every commit is in the bucket within BINLOG_UPLOAD_SECONDS")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
-    add_config_flags(parser)
+    add_config_flags(parser, "archive-binlogs")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
-    # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.archiving.archiver import Archiver, Credentials
-    from agent.archiving.metrics import JOB as METRICS_JOB
-    from agent.archiving.metrics import MetricsPublisher
-    from agent.bucket import open_bucket
-    from agent.credentials import resolve_password
-    from agent.run_dir import private_run_dir
-    from agent.signals import signals_set
-    from shared.config import load_destination, load_retry, load_source, load_tmp_dir
-    from shared.config.binlog import load_archive_settings
-    from shared.encryption import load_encryption_settings
-    from shared.logs import register_secret
-    from shared.reporting.metrics import metrics_settings_from
+    from agent.pitr import archive_binlogs
 
-    destination, source, retry = load_destination(config), load_source(config), load_retry(config)
-    archive = load_archive_settings(config, host=source.host, port=source.port, prefix=destination.prefix)
-    metrics_settings = metrics_settings_from(config, job=METRICS_JOB)
-    encryption = load_encryption_settings(config)  # segments are encrypted like the backups' artifacts
-    bucket = open_bucket(destination, retry)
-    next(iter(bucket.storage.list(bucket.prefix + "/")), None)  # a missing bucket: exit 2 before anything
-    password = resolve_password(source)
-    register_secret(password)
-    metrics = MetricsPublisher(metrics_settings)
-    stop = threading.Event()
-    try:
-        with signals_set(stop), private_run_dir(load_tmp_dir(config)) as run_dir:
-            archiver = Archiver(bucket.storage, prefix=bucket.prefix, settings=archive,
-                                credentials=Credentials(user=source.user, password=password), run_dir=run_dir,
-                                retry_seconds=retry.max_seconds, stop=stop, on_segment=metrics.segment,
-                                on_gap=metrics.gap, on_lag=metrics.lag,
-                                encryption=encryption)
-            result = archiver.run(follow=args.follow)
-    finally:
-        metrics.close()
+    result = archive_binlogs(config, follow=args.follow)
     print(json.dumps(asdict(result), default=str) if args.json else _summary(result))
-    return EXIT_GAP if result.gaps and not args.follow else 0
+    return EXIT_GAP if result.gaps and not args.follow else EXIT_OK
 
 
 def _summary(result: ArchiveResult) -> str:

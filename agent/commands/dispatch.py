@@ -31,9 +31,10 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:  # Job settings: shared.k8s
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from shared.k8s.invocation import DispatchRequest, parse_time, run_invocation
+    from shared.k8s.invocation import DispatchRequest, run_invocation
+    from shared.times import parse_time
 
-    scheduled = parse_time(args.scheduled_time, source="--scheduled-time") if args.scheduled_time else None
+    scheduled = parse_time(args.scheduled_time, what="--scheduled-time") if args.scheduled_time else None
     result = run_invocation(request=DispatchRequest(dry_run=args.dry_run, scheduled_time=scheduled),
                             platform="kubeconfig")
     sys.stdout.write(json.dumps(result.response(), indent=2) + "\n")

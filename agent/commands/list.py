@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from agent.commands.options import add_config_flags
 from shared.config import ConfigValues, load_destination, load_retry
+from shared.errors import EXIT_OK
 
 if TYPE_CHECKING:
-    from agent.catalog import BackupEntry
+    from agent.common import BackupEntry
 
 
 def register(subparsers: Any) -> None:
@@ -19,22 +20,21 @@ def register(subparsers: Any) -> None:
                                    description="List complete backups (those with a manifest), newest first.")
     parser.add_argument("--all", action="store_true", help="also show incomplete or damaged backup folders")
     parser.add_argument("--json", action="store_true", help="print one JSON array on stdout")
-    add_config_flags(parser)
+    add_config_flags(parser, "list")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.bucket import open_bucket
-    from agent.catalog import scan_backups
-    from agent.pitr_windows import pitr_json, read_archive, windows_text
+    from agent.common import open_bucket, scan_backups
+    from agent.pitr import pitr_json, read_archive, windows_text
 
     bucket = open_bucket(load_destination(config), load_retry(config))
     entries = [e for e in scan_backups(bucket.storage, prefix=bucket.prefix) if args.all or e.complete]
     archive = read_archive(bucket.storage, bucket.prefix)
     if args.json:
         print(json.dumps([{**as_json(e), **pitr_json(e, archive)} for e in entries], indent=2, ensure_ascii=False))
-        return 0
+        return EXIT_OK
     if not entries:
         print(f"no backups under {bucket.storage.url} {bucket.prefix}/")
     else:
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         print("\n".join(_line(e) for e in entries))
     if archive.history:
         print("\n" + windows_text(archive, entries))
-    return 0
+    return EXIT_OK
 
 
 def as_json(entry: BackupEntry) -> dict[str, Any]:

@@ -13,10 +13,11 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from agent.commands.options import add_config_flags
-from shared.config import ConfigValues, load_destination, load_retention, load_retry
+from shared.config import ConfigValues, load_destination, load_keep_policy, load_retry
+from shared.errors import EXIT_OK
 
 if TYPE_CHECKING:
-    from agent.pruning import Removal
+    from agent.retention import Removal
 
 
 def register(subparsers: Any) -> None:
@@ -28,16 +29,16 @@ def register(subparsers: Any) -> None:
                         help="delete backups older than DAYS days [BACKUP_MAX_AGE_DAYS]")
     parser.add_argument("--dry-run", action="store_true", help="only print what would be deleted")
     parser.add_argument("--json", action="store_true", help="print the removals as one JSON array on stdout")
-    add_config_flags(parser)  # includes --keep-last N [BACKUP_KEEP_LAST] and --max-age-days
+    add_config_flags(parser, "prune")  # includes --keep-last N [BACKUP_KEEP_LAST] and --max-age-days
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.bucket import open_bucket
-    from agent.pruning import prune
+    from agent.common import open_bucket
+    from agent.retention import prune
 
-    retention = load_retention(config)
+    retention = load_keep_policy(config)
     bucket = open_bucket(load_destination(config), load_retry(config))
     removals = prune(bucket.storage, prefix=bucket.prefix, keep_last=retention.keep_last,
                      max_age_days=retention.max_age_days, dry_run=args.dry_run)
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         print(json.dumps([{**asdict(r), "dry_run": args.dry_run} for r in removals]))
     else:
         print(_summary(removals, dry_run=args.dry_run))
-    return 0
+    return EXIT_OK
 
 
 def _summary(removals: list[Removal], *, dry_run: bool) -> str:

@@ -12,20 +12,11 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from agent.commands.options import add_config_flags
-from shared.config import (
-    RESTORE_YES_ENV,
-    ConfigValues,
-    load_destination,
-    load_restore_confirmed,
-    load_retry,
-    load_source,
-    load_tmp_dir,
-)
-from shared.encryption import load_decryption_settings
-from shared.errors import BadInputError
+from shared.config import RESTORE_YES_ENV, ConfigValues, load_source
+from shared.errors import EXIT_OK, BadInputError
 
 if TYPE_CHECKING:
-    from agent.restoring import RestoreResult
+    from agent.restore import RestoreResult
 
 
 def register(subparsers: Any) -> None:
@@ -51,53 +42,24 @@ def register(subparsers: Any) -> None:
                              "order (default: the CPU count, at least 2, at most 8); 1 = one plain mariadb "
                              "client, as `mariadb < dump.sql`")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
-    add_config_flags(parser)
+    add_config_flags(parser, "restore")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.accounts import load_accounts_settings
-    from agent.bucket import open_bucket
-    from agent.catalog import parse_time, scan_backups, select_backup
-    from agent.credentials import resolve_password
-    from agent.decryption import identities_for
-    from agent.progress import byte_progress
-    from agent.restoring import RestoreRequest, restore_backup
-    from agent.run_dir import private_run_dir
-    from agent.signals import signals_raise_terminated
-    from shared.logs import register_secret
-    from shared.mariadb_client import write_defaults_file
+    from agent.restore import restore_configured
+    from shared.times import parse_time
 
     if args.until:
-        from agent.commands.restore_until import run_until
-
-        return run_until(args, config)
+        return _run_until(args, config)
     if not (args.backup_id or args.latest or args.at):
         raise BadInputError("say which backup to restore: an ID, --latest, --at TIME or --until TIME")
-    at = parse_time(args.at) if args.at else None
-    accounts = load_accounts_settings(config)
-    source = load_source(config)
-    decryption = load_decryption_settings(config)
-    password = resolve_password(source)
-    register_secret(password)
-    bucket = open_bucket(load_destination(config), load_retry(config))
-    entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=args.backup_id,
-                          latest=args.latest, at=at)
-    assert entry.manifest is not None  # select_backup returns complete backups only
-    identities = identities_for(entry.manifest, decryption)  # exit 2 here, before any download, if missing
-    request = RestoreRequest(database=args.database, verify_first=args.verify_first,
-                             confirmed=args.yes or load_restore_confirmed(config),
-                             accounts=accounts.mode,
-                             **({"sessions": args.parallel} if args.parallel else {}))
-    tmp_dir = load_tmp_dir(config)
-    with signals_raise_terminated(), private_run_dir(tmp_dir) as run_dir, byte_progress("restore") as progress:
-        defaults = write_defaults_file(run_dir, host=source.host, port=source.port, user=source.user,
-                                       password=password)
-        result = restore_backup(bucket.storage, entry.manifest, defaults_file=defaults, request=request,
-                                run_dir=run_dir, progress=progress, identities=identities)
-    print(json.dumps(asdict(result)) if args.json else _summary(result, target=source.address))
-    return 0
+    result = restore_configured(config, backup_id=args.backup_id, latest=args.latest,
+                                at=parse_time(args.at, what="--at") if args.at else None, database=args.database,
+                                verify_first=args.verify_first, confirmed=args.yes, sessions=args.parallel)
+    print(json.dumps(asdict(result)) if args.json else _summary(result, target=load_source(config).address))
+    return EXIT_OK
 
 
 def _summary(r: RestoreResult, *, target: str) -> str:
@@ -111,6 +73,18 @@ def _summary(r: RestoreResult, *, target: str) -> str:
     if r.accounts_created:
         lines.append(f"  accounts created: {', '.join(r.accounts_created)}")
     return "\n".join(lines + [f"  note: {note}" for note in r.notes])
+
+
+def _run_until(args: argparse.Namespace, config: ConfigValues) -> int:
+    from agent.pitr import point_summary, restore_until
+    from shared.times import parse_time
+
+    if args.database:
+        raise BadInputError("--until restores every database: it cannot be combined with --database")
+    until = parse_time(args.until, what="--until")
+    result = restore_until(config, until=until, verify_first=args.verify_first, confirmed=args.yes)
+    print(json.dumps(asdict(result)) if args.json else point_summary(result, target=load_source(config).address))
+    return EXIT_OK
 
 
 def _sessions(text: str) -> int:

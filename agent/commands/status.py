@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from agent.commands.options import add_config_flags
-from shared.config import ConfigValues, load_destination, load_retry
+from shared.config import ConfigValues
 from shared.errors import EXIT_FAILED, EXIT_OK
 
 
@@ -23,25 +22,14 @@ def register(subparsers: Any) -> None:
         description="Show the newest complete backup and the point-in-time recovery window; exit 0 when "
                     "the newest complete backup is younger than --max-age, 1 when older or none, 2 on bad input.")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    add_config_flags(parser)  # includes --max-age DURATION [BACKUP_MAX_AGE]
+    add_config_flags(parser, "status")  # includes --max-age DURATION [BACKUP_MAX_AGE]
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.bucket import open_bucket
-    from agent.catalog import scan_backups
-    from agent.freshness import DEFAULT_MAX_AGE, OK, assess, parse_duration
-    from agent.pitr_window import read_pitr_window
-    from agent.status_report import pitr_json, pitr_text, status_json, status_text
+    from agent.status import check_status
 
-    max_age = parse_duration(config.get("BACKUP_MAX_AGE", DEFAULT_MAX_AGE), name="--max-age")
-    bucket = open_bucket(load_destination(config), load_retry(config))
-    entries = scan_backups(bucket.storage, prefix=bucket.prefix)
-    freshness = assess(entries, now=datetime.now(UTC), max_age=max_age)
-    pitr = read_pitr_window(bucket.storage, prefix=bucket.prefix, backups=entries)
-    if args.json:
-        print(json.dumps({**status_json(freshness, bucket), "pitr": pitr_json(pitr, freshness)}, indent=2))
-    else:
-        print(status_text(freshness, bucket) + "\n" + pitr_text(pitr, freshness))
-    return EXIT_OK if freshness.verdict == OK else EXIT_FAILED
+    checked = check_status(config)
+    print(json.dumps(checked.as_json(), indent=2) if args.json else checked.as_text())
+    return EXIT_OK if checked.ok else EXIT_FAILED

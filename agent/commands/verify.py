@@ -8,9 +8,8 @@ from dataclasses import asdict
 from typing import Any
 
 from agent.commands.options import add_config_flags
-from shared.config import ConfigValues, load_destination, load_retry, load_tmp_dir
-from shared.encryption import load_decryption_settings
-from shared.errors import BadInputError
+from shared.config import ConfigValues
+from shared.errors import EXIT_OK, BadInputError
 
 
 def register(subparsers: Any) -> None:
@@ -25,42 +24,43 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--until", metavar="TIME",
                         help="with --restore-test: drill a point in time (backup + binlog replay up to TIME)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
-    add_config_flags(parser)
+    add_config_flags(parser, "verify")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.bucket import open_bucket
-    from agent.catalog import scan_backups, select_backup
-    from agent.decryption import identities_for
-    from agent.restore_drill import run_drill
-    from agent.run_dir import private_run_dir
-    from agent.signals import signals_raise_terminated
-    from agent.verifying import raise_if_failed, verify_backup
+    from agent.drill import verify_configured
+    from agent.verify import raise_if_failed
 
     if args.backup_id and args.latest:
         raise BadInputError("give either an ID or --latest, not both")
     if args.until:
-        from agent.commands.restore_until import drill_until
-
-        return drill_until(args, config)
-    decryption = load_decryption_settings(config)
-    bucket = open_bucket(load_destination(config), load_retry(config))
-    entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=args.backup_id, latest=True)
-    assert entry.manifest is not None  # select_backup returns complete backups only
-    # Without an identity, plain verify checks what needs no key; the drill needs the content.
-    identities = identities_for(entry.manifest, decryption, required=args.restore_test)
-    with signals_raise_terminated():
-        report = verify_backup(bucket.storage, entry.manifest, identities=identities)
-        result: dict[str, Any] = {**asdict(report), "ok": report.ok}
-        if report.ok and args.restore_test:
-            with private_run_dir(load_tmp_dir(config)) as run_dir:
-                drill = run_drill(bucket.storage, entry.manifest, run_dir=run_dir, identities=identities)
-                result["restore_test"] = asdict(drill)
+        return _drill_until(args, config)
+    outcome = verify_configured(config, backup_id=args.backup_id, restore_test=args.restore_test)
+    result: dict[str, Any] = {**asdict(outcome.report), "ok": outcome.report.ok}
+    if outcome.drill is not None:
+        result["restore_test"] = asdict(outcome.drill)
     print(json.dumps(result) if args.json else _summary(result))
-    raise_if_failed(report)
-    return 0
+    raise_if_failed(outcome.report)
+    return EXIT_OK
+
+
+def _drill_until(args: argparse.Namespace, config: ConfigValues) -> int:
+    from agent.drill import drill_point_in_time
+    from agent.pitr import point_summary
+    from shared.times import parse_time
+
+    if not args.restore_test or args.backup_id or args.latest:
+        raise BadInputError("--until drills a point in time: use it with --restore-test and without ID/--latest")
+    drill = drill_point_in_time(config, until=parse_time(args.until, what="--until"))
+    if args.json:
+        print(json.dumps({**asdict(drill), "ok": True}))
+    else:
+        restored = point_summary(drill.result, target="a throwaway server")
+        print(f"point-in-time restore test passed in {drill.seconds} s: {restored}\n"
+              f"  the drilled server holds {drill.tables} user table(s)")
+    return EXIT_OK
 
 
 def _summary(result: dict[str, Any]) -> str:

@@ -17,7 +17,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.errors import ToolError
-from shared.k8s.invocation import parse_request, parse_time, run_invocation
+from shared.k8s.invocation import parse_request, run_invocation
+from shared.times import parse_time
 
 SERVICE = "mariadb-ha-backup-dispatch"
 logger = Logger(service=SERVICE)
@@ -41,7 +42,7 @@ def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, A
     for status, metric in _METRICS.items():
         metrics.add_metric(name=metric, unit=MetricUnit.Count, value=counts[status])
     logger.info("dispatch finished", extra={"jobs": [
-        {k: v for k, v in job.items() if k != "manifest"} for job in result.response()["jobs"]]})
+        {k: v for k, v in job.items() if k != "job"} for job in result.response()["jobs"]]})
     result.raise_if_failed()
     return result.response()
 
@@ -49,5 +50,5 @@ def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, A
 def _split_event(event: dict[str, Any] | None) -> tuple[Any, datetime | None]:
     """(test payload, scheduled time from the event itself)."""
     if isinstance(event, dict) and event.get("source") == "aws.events" and "detail-type" in event:
-        return None, parse_time(str(event.get("time", "")), source="EventBridge event time")
+        return None, parse_time(str(event.get("time", "")), what="EventBridge event time")
     return event, None

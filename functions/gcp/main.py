@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import functions_framework
 
 from shared.errors import BadInputError, ToolError
-from shared.k8s.invocation import parse_request, parse_time, run_invocation
+from shared.k8s.invocation import parse_request, run_invocation
+from shared.times import parse_time
 
 if TYPE_CHECKING:
     import flask
@@ -28,7 +29,7 @@ def dispatch(request: flask.Request) -> tuple[dict[str, Any], int]:
         body = request.get_data(as_text=True)
         payload = json.loads(body) if body.strip() else None
         header = request.headers.get(SCHEDULE_TIME_HEADER)
-        platform_time = parse_time(header, source=SCHEDULE_TIME_HEADER) if header else None
+        platform_time = parse_time(header, what=SCHEDULE_TIME_HEADER) if header else None
         result = run_invocation(request=parse_request(payload), platform="gke", platform_time=platform_time)
     except json.JSONDecodeError as exc:
         return {"error": f"the request body is not JSON ({exc.msg})"}, 400

@@ -1,4 +1,4 @@
-"""Reading and writing the binlog archive's history: index records, gap records, recoverable windows.
+"""Reading and writing the binlog archive's history: index records, gap records, gap-free windows.
 
 The history is the index and gap records merged and sorted by ``seq``. A segment counts only once its
 index record exists (the record is the commit marker, as a backup's manifest is), and the record is
@@ -6,18 +6,18 @@ written create-only, so two archivers that somehow run at once cannot both claim
 second gets ``SeqTakenError`` and must stop (the one-replica Deployment is meant to prevent that).
 
 Used by the archiver (where to resume, which ``seq`` is next), by restore (which segments cover a
-range, is there a gap), and by ``list``/``status`` (the recoverable windows, the last archived time).
+range, is there a gap), and by ``list``/``status`` (the gap-free windows, the last archived time).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from shared.binlogs import layout
-from shared.binlogs.records import GapRecord, SegmentRecord, parse_time
+from shared.binlogs.records import GapRecord, SegmentRecord
 from shared.storage.base import ObjectExistsError, Storage, StorageError
 
 HistoryRecord = SegmentRecord | GapRecord
@@ -28,7 +28,7 @@ class SeqTakenError(StorageError):
 
 
 @dataclass(frozen=True)
-class RecoverableWindow:
+class GapFreeWindow:
     """A stretch of the archive without a gap: any second in [start_time, end_time] can be restored
     from a backup whose GTID position is at or after ``start_state`` (and ≤ the target)."""
 
@@ -89,29 +89,35 @@ def next_seq(record: HistoryRecord | None) -> int:
     return 0 if record is None else record.seq + 1
 
 
-def recoverable_windows(history: list[HistoryRecord]) -> list[RecoverableWindow]:
-    """Split the history at gaps (recorded ones, and any segment whose start state is not the previous
-    segment's end state, which only a damaged archive has), oldest window first."""
-    windows: list[RecoverableWindow] = []
-    run: list[SegmentRecord] = []
-    for record in history:
-        contiguous = isinstance(record, SegmentRecord) and (
-            not run or record.gtid_state_before == run[-1].gtid_state_after)
-        if not contiguous and run:
-            windows.append(_window(run))
-            run = []
-        if isinstance(record, SegmentRecord):
-            run.append(record)
-    if run:
-        windows.append(_window(run))
-    return windows
+def gap_free_windows(history: list[HistoryRecord]) -> list[GapFreeWindow]:
+    """Split the history at gaps (recorded ones, a missing ``seq``, and any segment whose start state is
+    not the previous segment's end state, which only a damaged archive has), oldest window first."""
+    return extend_windows([], [segment_window(r) for r in history if isinstance(r, SegmentRecord)])
 
 
-def _window(run: list[SegmentRecord]) -> RecoverableWindow:
-    return RecoverableWindow(first_seq=run[0].seq, last_seq=run[-1].seq,
-                             start_state=run[0].gtid_state_before, end_state=run[-1].gtid_state_after,
-                             start_time=parse_time(run[0].first_event_time),
-                             end_time=parse_time(run[-1].last_event_time))
+def segment_window(record: SegmentRecord) -> GapFreeWindow:
+    """One segment as a window of its own: the unit ``extend_windows`` joins."""
+    return GapFreeWindow(first_seq=record.seq, last_seq=record.seq, start_state=record.gtid_state_before,
+                             end_state=record.gtid_state_after, start_time=record.first_time,
+                             end_time=record.last_time)
+
+
+def extend_windows(windows: list[GapFreeWindow], pieces: Iterable[GapFreeWindow]) -> list[GapFreeWindow]:
+    """``windows`` followed by ``pieces`` (gap-free runs of segments, in ``seq`` order): a piece joins the
+    window before it when it takes the very next ``seq`` and starts at the state where that window ends.
+
+    This is THE definition of a recoverable window. A gap record takes a ``seq`` of its own, so the
+    segment after it never takes the next one and starts a new window. Because joining is associative,
+    a window can be built from whole records, from a rollup's stored windows, or from the first and last
+    records of a gap-free run, and comes out the same."""
+    joined = list(windows)
+    for piece in pieces:
+        last = joined[-1] if joined else None
+        if last is not None and last.last_seq + 1 == piece.first_seq and last.end_state == piece.start_state:
+            joined[-1] = replace(last, last_seq=piece.last_seq, end_state=piece.end_state, end_time=piece.end_time)
+        else:
+            joined.append(piece)
+    return joined
 
 
 def write_record(storage: Storage, prefix: str, record: HistoryRecord) -> None:

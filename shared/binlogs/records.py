@@ -10,24 +10,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from shared.errors import BackupFailedError
+from shared.times import parse_time
 
 RECORD_VERSION = 1
 
 
 class RecordError(BackupFailedError):
     """An index or gap record is unreadable or lacks required fields."""
-
-
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -67,11 +60,11 @@ class SegmentRecord:
 
     @property
     def first_time(self) -> datetime:
-        return parse_time(self.first_event_time)
+        return parse_time(self.first_event_time, what="index record first_event_time")
 
     @property
     def last_time(self) -> datetime:
-        return parse_time(self.last_event_time)
+        return parse_time(self.last_event_time, what="index record last_event_time")
 
     def to_json(self) -> bytes:
         return (json.dumps(asdict(self), indent=2, sort_keys=True) + "\n").encode()

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from shared.config.parsing import ConfigError
 
 DEFAULT_UPLOAD_SECONDS = 10.0
+# A rollup (shared.binlogs.rollups) closes at the end of each UTC hour of archiving, or earlier at this many
+# records: a busy server cuts a segment every ~5 s, ~720 an hour, so an hour is one object of ~400 kB; the
+# cap keeps a catch-up run (a backlog archived within one hour) from making one huge object.
+DEFAULT_ROLLUP_RECORDS = 1000
 # A replication server id is an unsigned 32-bit number; 0 means "not a replica" to the server.
 _SERVER_ID_MAX = 2**32 - 1
 # Derived ids have the top bit set: far above the small ids operators give real nodes (1, 2, 3...).
@@ -35,6 +39,7 @@ class ArchiveSettings:
     upload_seconds: float  # everything committed is in the bucket within this many seconds (--follow)
     server_id: int  # our replication server id; two clients with one id kill each other's dump thread
     sources: tuple[Endpoint, ...]  # the nodes we may follow, in order of preference
+    rollup_records: int = DEFAULT_ROLLUP_RECORDS  # at most this many records per rollup (shared.binlogs.rollups)
 
 
 def load_archive_settings(raw: Mapping[str, str], *, host: str, port: int, prefix: str) -> ArchiveSettings:
@@ -43,7 +48,16 @@ def load_archive_settings(raw: Mapping[str, str], *, host: str, port: int, prefi
         upload_seconds=_upload_seconds(raw.get("BINLOG_UPLOAD_SECONDS")),
         server_id=_server_id(raw.get("BINLOG_SERVER_ID"), prefix=prefix),
         sources=_sources(raw.get("BINLOG_SOURCES"), default=Endpoint(host, port)),
+        rollup_records=_rollup_records(raw.get("BINLOG_ROLLUP_RECORDS")),
     )
+
+
+def _rollup_records(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_ROLLUP_RECORDS
+    if not value.strip().isdigit() or not 1 <= int(value) <= 100_000:
+        raise ConfigError(f"BINLOG_ROLLUP_RECORDS must be a whole number from 1 to 100000, not {value[:40]!r}")
+    return int(value)
 
 
 def _upload_seconds(value: str | None) -> float:

@@ -1,8 +1,11 @@
-"""The option table: every setting's environment name, CLI flag, help text and section, in one place.
+"""The option table: every setting's environment name, CLI flag, help text, section and the commands
+that read it, in one place.
 
-The CLI flags (``agent.commands.options``), the merge of environment and flags (``ConfigValues``) and
-the variables a dispatched Job receives (``shared.k8s.job_settings``) are all derived from ``OPTIONS``,
-so the three can never drift.
+The CLI flags (``agent.commands.options``: each command shows only the flags it reads), the merge of
+environment and flags (``ConfigValues``), the variables a dispatched Job receives
+(``shared.k8s.job_settings``) and docs/CONFIGURATION.md (``scripts/config-reference``) are all derived
+from ``OPTIONS``, so they can never drift. Environment variables stay global: one env file serves
+every command, and a command ignores the variables it does not read.
 """
 
 from __future__ import annotations
@@ -15,80 +18,138 @@ DEFAULT_LOCAL_DIR = "./backups"
 RESTORE_YES_ENV = "MARIADB_HA_RESTORE_YES"
 
 
+# The commands that take configuration (``dispatch`` reads only its own environment: shared.k8s).
+BACKUP, LIST, VERIFY, RESTORE, PRUNE, STATUS, ARCHIVE = (
+    "backup", "list", "verify", "restore", "prune", "status", "archive-binlogs")
+COMMANDS = (BACKUP, LIST, VERIFY, RESTORE, PRUNE, STATUS, ARCHIVE)
+_BUCKET = COMMANDS  # every one opens the bucket (destination, retries)
+_SERVER = (BACKUP, RESTORE, ARCHIVE)  # the ones that connect to MariaDB
+_WRITERS = (BACKUP, ARCHIVE)  # the ones that write artifacts: encryption, metrics
+_READERS = (VERIFY, RESTORE)  # the ones that read artifacts' content: decryption
+
+
 @dataclass(frozen=True)
 class Option:
     env: str
     flag: str | None  # None: environment only (a secret on argv is visible in /proc/*/cmdline)
     help: str
     section: str  # the loader that reads it: destination, source, format, retry, retention, run, restore,
-    #               reporting (shared/reporting), status, binlog
+    #               reporting (shared/reporting), status, binlog, encryption, decryption, lock
+    commands: tuple[str, ...]  # the commands that read it; only they show (and accept) its flag
     to_job: bool = False  # the dispatcher passes it on to the backup Job's environment
+    details: str = ""  # more than --help has room for; docs/CONFIGURATION.md shows it after ``help``
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("CLOUD_PROVIDER", "--provider", "where backups go: aws | gcp | azure | local", "destination", True),
-    Option("S3_BUCKET", "--s3-bucket", "S3 bucket (provider aws)", "destination", True),
-    Option("AWS_REGION", "--aws-region", "S3 region (provider aws)", "destination", True),
-    Option("GCS_BUCKET", "--gcs-bucket", "GCS bucket (provider gcp)", "destination", True),
-    Option("AZURE_STORAGE_CONTAINER", "--azure-container", "Blob container (provider azure)", "destination", True),
-    Option("AZURE_STORAGE_ACCOUNT", "--azure-account", "storage account name (provider azure)", "destination", True),
+    Option("CLOUD_PROVIDER", "--provider", "where backups go: aws | gcp | azure | local", "destination", _BUCKET, True),
+    Option("S3_BUCKET", "--s3-bucket", "S3 bucket (provider aws)", "destination", _BUCKET, True),
+    Option("AWS_REGION", "--aws-region", "S3 region (provider aws)", "destination", _BUCKET, True),
+    Option("GCS_BUCKET", "--gcs-bucket", "GCS bucket (provider gcp)", "destination", _BUCKET, True),
+    Option("AZURE_STORAGE_CONTAINER", "--azure-container", "Blob container (provider azure)", "destination", _BUCKET,
+           True),
+    Option("AZURE_STORAGE_ACCOUNT", "--azure-account", "storage account name (provider azure)", "destination",
+           _BUCKET, True,
+           details="Or `AZURE_STORAGE_CONNECTION_STRING` (the SDK's own variable)."),
     Option("LOCAL_BACKUP_DIR", "--local-dir",
-           f"directory used as the bucket (provider local, default {DEFAULT_LOCAL_DIR})", "destination"),
+           f"directory used as the bucket (provider local, default {DEFAULT_LOCAL_DIR})", "destination", _BUCKET,
+           details="The directory must exist."),
     Option("BACKUP_URL", "--url", "full destination, overrides the provider settings: s3:// gs:// azblob:// file://",
-           "destination", True),
+           "destination", _BUCKET, True,
+           details=("`s3://bucket/prefix?region=..&endpoint=..`, `gs://bucket/prefix`, "
+                    "`azblob://container/prefix`, `file:///path`.")),
     Option("BACKUP_PREFIX", "--prefix", "key prefix (default mariadb-ha-backup/<namespace>/<service>)",
-           "destination", True),
-    Option("BACKUP_FORMAT", "--format", "tar.gz (default) | sql.gz | sql.zst", "format", True),
-    Option("CELL_DEFAULT_NAMESPACE", "--namespace", "namespace of the MariaDB Service and its Secret", "source"),
-    Option("MARIADB_HA_SERVICE_NAME", "--service", "MariaDB Service name (the host to dump)", "source"),
-    Option("MARIADB_HA_SECRET_NAME", "--secret", "Secret holding key root-password", "source"),
-    Option("MARIADB_HOST", "--host", "host override (default: the service name)", "source"),
-    Option("MARIADB_PORT", "--port", "port (default 3306)", "source"),
-    Option("MARIADB_USER", "--user", "user (default root)", "source"),
-    Option("MARIADB_PASSWORD", None, "the password (environment only: never a flag)", "source"),
-    Option("MARIADB_PASSWORD_FILE", "--password-file", "file holding the password (instead of the Secret)", "source"),
-    Option("BACKUP_KEEP_LAST", "--keep-last", "retention: keep this many newest backups", "retention", True),
-    Option("BACKUP_MAX_AGE_DAYS", "--max-age-days", "retention: delete backups older than this", "retention", True),
+           "destination", _BUCKET, True,
+           details="Default: the `BACKUP_URL` path if any, else `mariadb-ha-backup/<namespace>/<service>`."),
+    Option("BACKUP_FORMAT", "--format", "tar.gz (default) | sql.gz | sql.zst", "format", (BACKUP,), True,
+           details="`tar.gz` is the seed's; `sql.gz` and `sql.zst` stream with no temp disk."),
+    # Namespace and service also name the default prefix, so every command reads them.
+    Option("CELL_DEFAULT_NAMESPACE", "--namespace", "namespace of the MariaDB Service and its Secret", "source",
+           _BUCKET,
+           details="Every command reads it: it names the default prefix."),
+    Option("MARIADB_HA_SERVICE_NAME", "--service", "MariaDB Service name (the host to dump)", "source", _BUCKET,
+           details="Every command reads it: it names the default prefix. The backup connects to it on port 3306."),
+    Option("MARIADB_HA_SECRET_NAME", "--secret", "Secret holding key root-password", "source", _SERVER),
+    Option("MARIADB_HOST", "--host", "host override (default: the service name)", "source", _SERVER),
+    Option("MARIADB_PORT", "--port", "port (default 3306)", "source", _SERVER),
+    Option("MARIADB_USER", "--user", "user (default root)", "source", _SERVER),
+    Option("MARIADB_PASSWORD", None, "the password (environment only: never a flag)", "source", _SERVER,
+           details=("Deliberately no flag: argv is visible to every user in `/proc`. Setting it together with "
+                    "`MARIADB_PASSWORD_FILE` is refused (exit 2, one line naming both).")),
+    Option("MARIADB_PASSWORD_FILE", "--password-file", "file holding the password (instead of the Secret)", "source",
+           _SERVER),
+    Option("BACKUP_KEEP_LAST", "--keep-last", "retention: keep this many newest backups", "retention",
+           (BACKUP, PRUNE), True,
+           details="Applied after a successful backup, and by `prune`."),
+    Option("BACKUP_MAX_AGE_DAYS", "--max-age-days", "retention: delete backups older than this", "retention",
+           (BACKUP, PRUNE), True,
+           details="Applied after a successful backup, and by `prune` (whose own `--max-age DAYS` sets it too)."),
     Option("BACKUP_TMPDIR", "--tmp-dir", "where the run's private spool directory is made (default: system temp)",
-           "run"),
+           "run", (BACKUP, VERIFY, RESTORE, ARCHIVE),
+           details=("The run's private 0700 directory (the client option file) is made here (the Job's "
+                    "`emptyDir`); only an age-encrypted `tar.gz` spools its compressed dump there.")),
     Option("BACKUP_RETRY_SECONDS", "--retry-seconds",
            "total time budget for retrying the database connection, the dump and every storage call (default 600)",
-           "retry", True),
+           "retry", _BUCKET, True,
+           details=("Exponential backoff with jitter, on connection-level and transient storage failures only;"
+                    " never on bad configuration, bad credentials or not-found.")),
     Option("BACKUP_RETRY_ATTEMPTS", "--retry-attempts",
-           "attempts for the database connection, the dump and every storage call (default 5)", "retry", True),
-    Option(RESTORE_YES_ENV, None, "1: restore even into a server that has user databases", "restore"),
+           "attempts for the database connection, the dump and every storage call (default 5)", "retry", _BUCKET,
+           True),
+    Option(RESTORE_YES_ENV, None, "1: restore even into a server that has user databases", "restore", (RESTORE,),
+           details="The same as `restore --yes`."),
     Option("MARIADB_HA_RESTORE_ACCOUNTS", "--accounts",
            "restore (default): create the backup's users and roles the target lacks, with their grants; "
-           "keep: leave the target's accounts alone", "restore"),
-    # Reporting after every backup run (shared/reporting: its own loaders; never fails a backup).
+           "keep: leave the target's accounts alone", "restore", (RESTORE,)),
+    # Reporting after every backup run (shared/reporting: its own loaders; never fails a backup). The
+    # archiver reports its own metrics (agent/pitr/archiver/metrics.py) to the same places.
     Option("BACKUP_METRICS_PUSHGATEWAY", "--metrics-pushgateway", "push run metrics to this Pushgateway URL",
-           "reporting", True),
+           "reporting", _WRITERS, True,
+           details=("Gauges: last success, last status, duration, sizes (the archiver: lag, gaps); see "
+                    "docs/OPERATIONS.md.")),
     # Not passed to Jobs: a textfile only helps where node_exporter reads it (a laptop, a VM, a hostPath).
     Option("BACKUP_METRICS_TEXTFILE", "--metrics-textfile", "write run metrics to this textfile (.prom)",
-           "reporting"),
+           "reporting", _WRITERS,
+           details="For node_exporter's textfile collector (`*.prom`)."),
     Option("BACKUP_NOTIFY_URL", "--notify-url", "POST a JSON summary here on success, to URL/fail on failure",
-           "reporting", True),
-    Option("BACKUP_MAX_AGE", "--max-age", "status: stale past this (90s, 30m, 26h, 7d; default 26h)", "status"),
+           "reporting", (BACKUP,), True,
+           details="healthchecks.io style; never fails a backup."),
+    Option("BACKUP_MAX_AGE", "--max-age", "status: stale past this (90s, 30m, 26h, 7d; default 26h)", "status",
+           (STATUS,)),
     Option("BINLOG_UPLOAD_SECONDS", "--binlog-upload-seconds",
-           "archive-binlogs --follow: a commit is in the bucket within this many seconds (default 10)", "binlog"),
+           "archive-binlogs --follow: a commit is in the bucket within this many seconds (default 10)", "binlog",
+           (ARCHIVE,),
+           details="1-3600."),
+    Option("BINLOG_ROLLUP_RECORDS", "--binlog-rollup-records",
+           "archive-binlogs: at most this many index records per rollup; one also closes every hour (default 1000)",
+           "binlog", (ARCHIVE,)),
     Option("BINLOG_SERVER_ID", "--binlog-server-id",
-           "archive-binlogs: replication server id (default: derived from the prefix plus a random part)", "binlog"),
+           "archive-binlogs: replication server id (default: derived from the prefix plus a random part)", "binlog",
+           (ARCHIVE,),
+           details="Default: 2^31 + a part derived from the prefix + a random part per process."),
     Option("BINLOG_SOURCES", "--binlog-sources",
-           "archive-binlogs: nodes to follow, host[:port],... (default: the host; Galera: list every node)", "binlog"),
+           "archive-binlogs: nodes to follow, host[:port],... (default: the host; Galera: list every node)", "binlog",
+           (ARCHIVE,),
+           details="In order of preference."),
     # Loaded by shared.encryption (load_encryption_settings / load_decryption_settings) and
     # shared.storage.object_lock (load_lock_settings). Recipients are public keys; an identity is never
     # passed to a backup Job (the backup needs none).
     Option("BACKUP_ENCRYPT_RECIPIENTS", "--encrypt-recipients",
-           "encrypt artifacts to these age public keys (age1..., comma-separated)", "encryption", True),
+           "encrypt artifacts to these age public keys (age1..., comma-separated)", "encryption", _WRITERS, True,
+           details="Artifacts are stored as `<artifact>.age`; see docs/SECURITY.md."),
     Option("BACKUP_ENCRYPT_RECIPIENTS_FILE", "--encrypt-recipients-file",
-           "file of age public keys, one a line (as age -R)", "encryption"),
+           "file of age public keys, one a line (as age -R)", "encryption", _WRITERS),
     Option("BACKUP_DECRYPT_IDENTITY_FILE", "--identity-file",
-           "age identity file to read encrypted backups (verify, restore, drill)", "decryption"),
+           "age identity file to read encrypted backups (verify, restore, drill)", "decryption", _READERS,
+           details=("Without one, `verify` checks what needs no key; `restore` and the drills refuse an "
+                    "encrypted backup (exit 2).")),
     Option("BACKUP_DECRYPT_IDENTITY_SECRET", "--identity-secret",
-           "Secret (in CELL_DEFAULT_NAMESPACE) whose key age-identity holds the age identity", "decryption"),
+           "Secret (in CELL_DEFAULT_NAMESPACE) whose key age-identity holds the age identity", "decryption",
+           _READERS),
     Option("BACKUP_LOCK_DAYS", "--lock-days",
-           "object lock: retain every object of a backup until its start + DAYS", "lock", True),
-    Option("BACKUP_LOCK_MODE", "--lock-mode", "object lock mode: GOVERNANCE (default) | COMPLIANCE", "lock", True),
+           "object lock: retain every object of a backup until its start + DAYS", "lock", (BACKUP,), True,
+           details="Exit 2 if the bucket cannot lock objects; see docs/SECURITY.md."),
+    Option("BACKUP_LOCK_MODE", "--lock-mode", "object lock mode: GOVERNANCE (default) | COMPLIANCE", "lock",
+           (BACKUP,), True),
 )
 
 

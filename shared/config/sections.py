@@ -16,7 +16,10 @@ DEFAULT_RETRY = RetryPolicy(attempts=5, max_seconds=600.0)
 
 
 @dataclass(frozen=True)
-class Retention:
+class KeepPolicy:
+    """Which backups ``prune`` (and a backup's own retention pass) keeps: the newest N, those younger than
+    D days. Not object lock: that is ``shared.manifest.ObjectLockHold`` / ``shared.storage.object_lock``."""
+
     keep_last: int | None = None
     max_age_days: float | None = None
 
@@ -32,8 +35,8 @@ def load_retry(values: Mapping[str, str]) -> RetryPolicy:
     return RetryPolicy(attempts=attempts or DEFAULT_RETRY.attempts, max_seconds=seconds or DEFAULT_RETRY.max_seconds)
 
 
-def load_retention(values: Mapping[str, str]) -> Retention:
-    return Retention(keep_last=whole_number(values, "BACKUP_KEEP_LAST", low=1, high=100_000),
+def load_keep_policy(values: Mapping[str, str]) -> KeepPolicy:
+    return KeepPolicy(keep_last=whole_number(values, "BACKUP_KEEP_LAST", low=1, high=100_000),
                      max_age_days=positive_number(values, "BACKUP_MAX_AGE_DAYS"))
 
 

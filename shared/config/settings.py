@@ -8,7 +8,7 @@ from pathlib import Path
 
 from shared.config.destination import Destination, load_destination
 from shared.config.options import ConfigValues
-from shared.config.sections import Retention, load_format, load_retention, load_retry, load_tmp_dir
+from shared.config.sections import KeepPolicy, load_format, load_keep_policy, load_retry, load_tmp_dir
 from shared.config.source import SourceSettings, load_source
 from shared.formats import ArtifactFormat
 from shared.retry import RetryPolicy
@@ -20,13 +20,13 @@ class Settings:
     source: SourceSettings
     format: ArtifactFormat
     retry: RetryPolicy
-    retention: Retention
+    keep: KeepPolicy
     tmp_dir: Path | None
 
 
 def load_backup_settings(values: Mapping[str, str]) -> Settings:
     return Settings(destination=load_destination(values), source=load_source(values), format=load_format(values),
-                    retry=load_retry(values), retention=load_retention(values), tmp_dir=load_tmp_dir(values))
+                    retry=load_retry(values), keep=load_keep_policy(values), tmp_dir=load_tmp_dir(values))
 
 
 def load_settings(env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Settings:

@@ -179,7 +179,7 @@ def parse_identities(text: str, *, source: str) -> list[Any]:
 
 
 def _secret_text(settings: DecryptionSettings, read_secret: SecretReader | None) -> str:
-    # The Kubernetes client is injected (agent/decryption.py passes shared.k8s.secret's reader), so this
+    # The Kubernetes client is injected (agent/common/decryption.py passes shared.k8s.secret's reader), so this
     # module, and the binlog code that uses it, stays below shared.k8s in the layering.
     if read_secret is None:
         raise EncryptionConfigError(f"{IDENTITY_SECRET_ENV} is set but this command cannot read Secrets")

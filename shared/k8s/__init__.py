@@ -2,7 +2,7 @@
 
 Two users: the agent reads the MariaDB root password from a Secret (``secret``), and the dispatch
 path (the three cloud functions and ``mariadb-ha-backup dispatch``) creates one backup Job per target
-(``invocation`` → ``dispatching``). The manifest builders (``job_manifest``, ``job_settings``,
+(``invocation`` → ``dispatching``). The object builders (``job_spec``, ``job_settings``,
 ``targets``) are pure functions over dicts so infra can render the CronJob without a cluster.
 
 The ``kubernetes`` client takes ~0.3 s to import, which would be most of a function's cold start;

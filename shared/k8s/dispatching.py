@@ -21,8 +21,8 @@ from typing import Any
 from shared.errors import BackupFailedError, BadInputError, ToolError
 from shared.k8s.api_calls import REQUEST_TIMEOUT, call_api, refused, server_message
 from shared.k8s.clients import ClusterAccess
-from shared.k8s.job_manifest import KubeObject, build_job_manifest, label_selector
 from shared.k8s.job_settings import JobSettings
+from shared.k8s.job_spec import KubeObject, build_job, label_selector
 from shared.k8s.targets import Target
 
 log = logging.getLogger("mariadb_ha_backup.dispatch")
@@ -39,13 +39,13 @@ class JobOutcome:
     name: str
     namespace: str
     status: str
-    manifest: KubeObject | None = None
+    job: KubeObject | None = None  # the Job body, on a dry run only
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"name": self.name, "namespace": self.namespace, "status": self.status}
-        if self.manifest is not None:
-            entry["manifest"] = self.manifest
+        if self.job is not None:
+            entry["job"] = self.job
         if self.error is not None:
             entry["error"] = self.error
         return entry
@@ -58,21 +58,21 @@ def dispatch_jobs(
     """One outcome per target, in order. ``access`` may be None only for a dry run."""
     outcomes = []
     for target in targets:
-        manifest = build_job_manifest(target=target, settings=settings, scheduled_time=scheduled_time)
-        name = manifest["metadata"]["name"]
+        job = build_job(target=target, settings=settings, scheduled_time=scheduled_time)
+        name = job["metadata"]["name"]
         if dry_run:
-            outcomes.append(JobOutcome(name=name, namespace=target.namespace, status=DRY_RUN, manifest=manifest))
+            outcomes.append(JobOutcome(name=name, namespace=target.namespace, status=DRY_RUN, job=job))
             continue
         if access is None:
             raise ValueError("cluster access is required unless dry_run")
-        outcomes.append(_dispatch_one(target=target, manifest=manifest, access=access))
+        outcomes.append(_dispatch_one(target=target, job=job, access=access))
     return outcomes
 
 
-def _dispatch_one(*, target: Target, manifest: KubeObject, access: ClusterAccess) -> JobOutcome:
-    name = manifest["metadata"]["name"]
+def _dispatch_one(*, target: Target, job: KubeObject, access: ClusterAccess) -> JobOutcome:
+    name = job["metadata"]["name"]
     try:
-        status = _create_unless_active(target=target, manifest=manifest, access=access)
+        status = _create_unless_active(target=target, job=job, access=access)
     except ToolError as exc:
         log.warning("backup Job for %s failed: %s", target.label, exc,
                     extra={"event": "dispatch_failed", "target": target.label})
@@ -86,22 +86,22 @@ def _dispatch_one(*, target: Target, manifest: KubeObject, access: ClusterAccess
     return JobOutcome(name=name, namespace=target.namespace, status=status)
 
 
-def _create_unless_active(*, target: Target, manifest: KubeObject, access: ClusterAccess) -> str:
+def _create_unless_active(*, target: Target, job: KubeObject, access: ClusterAccess) -> str:
     from kubernetes.client import BatchV1Api
     from kubernetes.client.exceptions import ApiException
 
     batch = BatchV1Api(access.api_client)
-    name, namespace = manifest["metadata"]["name"], target.namespace
+    name, namespace = job["metadata"]["name"], target.namespace
     try:
         jobs = call_api(lambda: batch.list_namespaced_job(namespace, label_selector=label_selector(target),
                                                           _request_timeout=REQUEST_TIMEOUT),
                         what=f"listing backup Jobs in namespace {namespace!r}")
-        running = [job.metadata.name for job in jobs.items if job.metadata and not _finished(job)]
+        running = [other.metadata.name for other in jobs.items if other.metadata and not _finished(other)]
         if running:
             return EXISTS if name in running else SKIPPED_ACTIVE
         call_api(lambda: batch.create_namespaced_job(
                      namespace,
-                     manifest,  # type: ignore[arg-type]  # the client sends a plain dict exactly as built
+                     job,  # type: ignore[arg-type]  # the client sends a plain dict exactly as built
                      _request_timeout=REQUEST_TIMEOUT),
                  what=f"creating Job {name!r} in namespace {namespace!r}")
     except ApiException as exc:

@@ -20,6 +20,7 @@ from shared.errors import BackupFailedError
 from shared.k8s.dispatching import FAILED, JobOutcome, dispatch_jobs
 from shared.k8s.job_settings import job_settings_from_env
 from shared.k8s.targets import Target, parse_targets, targets_from_env
+from shared.times import parse_time
 
 PAYLOAD_KEYS = ("dry_run", "scheduled_time", "targets")
 
@@ -79,20 +80,9 @@ def parse_request(payload: Any) -> DispatchRequest:
     targets = payload.get("targets")
     return DispatchRequest(
         dry_run=dry_run,
-        scheduled_time=parse_time(scheduled, source="payload scheduled_time") if scheduled else None,
+        scheduled_time=parse_time(scheduled, what="payload scheduled_time") if scheduled else None,
         targets=parse_targets(targets, source="payload targets") if targets is not None else None,
     )
-
-
-def parse_time(value: str, *, source: str) -> datetime:
-    """An RFC 3339 timestamp with a timezone (``Z`` or an offset), as UTC."""
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise PayloadError(f"{source} {value[:60]!r} is not an RFC 3339 time such as 2025-01-31T02:00:00Z") from None
-    if moment.tzinfo is None:
-        raise PayloadError(f"{source} {value[:60]!r} has no timezone; add Z for UTC")
-    return moment.astimezone(UTC)
 
 
 def run_invocation(

@@ -21,10 +21,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from shared.storage.base import (
+    ObjectChangedError,
     ObjectExistsError,
     ObjectInfo,
     ObjectLockUnsupportedError,
     ObjectNotFoundError,
+    OpenedRead,
     Retried,
     StorageConfigError,
     StorageError,
@@ -57,8 +59,9 @@ RETRY_BACKOFF_S = 1
 RETRY_JITTER_S = 1
 # Connecting takes milliseconds; 10 s means the network is broken, not slow.
 CONNECT_TIMEOUT_S = 10
-# An 8 MiB block on a slow 10 Mbit/s link takes ~7 s; 60 s without a byte means a stuck peer.
-READ_TIMEOUT_S = 60
+# The longest wait for a byte of an answer (an 8 MiB block is answered once stored). 20 s without a
+# byte means a stalled peer: a download is then resumed at its offset (shared/storage/resuming.py).
+READ_TIMEOUT_S = 20
 # Our retention modes (shared.storage.base.LOCK_MODES) in Azure's words.
 _AZURE_MODES = {"GOVERNANCE": "Unlocked", "COMPLIANCE": "Locked"}
 
@@ -124,12 +127,21 @@ class AzureStorage:
         return head_size + pieces.body_bytes
 
     def open_read(self, key: str) -> BinaryIO:
+        return self.open_read_from(key, offset=0, version=None).stream
+
+    def open_read_from(self, key: str, *, offset: int, version: str | None) -> OpenedRead:
+        from azure.core import MatchConditions
+
         what = f"read {self.url}/{key}"
+        pinned: dict[str, Any] = {"etag": version, "match_condition": MatchConditions.IfNotModified} if version else {}
         with _translated(what, missing=ObjectNotFoundError):
             # Fetches the first range now, so a missing blob fails here; later ranges are pinned to the
-            # first response's ETag, so an overwrite meanwhile fails instead of mixing two objects.
-            downloader = self._container.download_blob(key, max_concurrency=1)
-        return buffered_download(downloader, guard=lambda: _translated(what, missing=ObjectNotFoundError))
+            # first response's ETag, so an overwrite meanwhile fails (ObjectChangedError) instead of mixing
+            # two objects.
+            downloader = self._container.download_blob(key, offset=offset or None, max_concurrency=1, **pinned)
+        stream = buffered_download(downloader, guard=lambda: _translated(what, missing=ObjectNotFoundError))
+        # downloader.size is what this (ranged) download returns: the object's size minus the offset.
+        return OpenedRead(stream=stream, version=str(downloader.properties.etag), size=offset + int(downloader.size))
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         with _translated(f"list {self.url}/{prefix}", missing=StorageConfigError):
@@ -247,8 +259,14 @@ def _translate(exc: Exception, *, what: str, missing: type[Exception]) -> Except
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
         return TransientStorageError(f"{what}: {type(exc).__name__}")
     status = int(getattr(exc, "status_code", None) or 0) if isinstance(exc, HttpResponseError) else 0
-    code = str(getattr(exc, "error_code", None) or "")
+    if isinstance(exc, HttpResponseError) and not status:
+        # No HTTP status: the answer broke off while streaming (IncompleteRead after the SDK's own retries).
+        return TransientStorageError(f"{what}: {type(exc).__name__}: the download broke off")
+    error_code = getattr(exc, "error_code", None)
+    code = str(getattr(error_code, "value", error_code) or "")  # the SDK gives an enum or a string
     message = f"{what}: {code or type(exc).__name__} (HTTP {status})"
+    if code == "ConditionNotMet" and what.startswith("read "):  # reads are pinned to the first ETag
+        return ObjectChangedError(f"{message}: the object changed while it was being read")
     if code in _CONFIG_CODES or status in (401, 403):
         return StorageConfigError(message)
     if code in ("BlobAlreadyExists", "ConditionNotMet"):  # a create-only put (overwrite=False) lost

@@ -40,6 +40,11 @@ class ObjectExistsError(StorageError):
     """A create-only ``put(..., if_absent=True)`` found the key already there (never retried)."""
 
 
+class ObjectChangedError(StorageError):
+    """A resumed read found another version of the object than the one it started on (never retried:
+    splicing two versions would give bytes that belong to neither)."""
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     key: str
@@ -122,6 +127,26 @@ class HeadLastStorage(Protocol):
         ``retried(what, call)``: ``RetryingStorage`` passes its policy there, so a part that fails is
         sent again without sending the body again.
         """
+
+
+@dataclass(frozen=True)
+class OpenedRead:
+    stream: BinaryIO
+    version: str  # what pins the object: S3/Azure ETag, GCS generation, a local file's inode and mtime
+    size: int  # the whole object's size, whatever the offset
+
+
+@runtime_checkable
+class ResumableReads(Protocol):
+    """A backend whose reads can start at an offset of one given version of an object, so a long read
+    broken at byte N goes on from byte N (``shared.storage.resuming``) instead of failing or starting over.
+    All four backends implement it (S3 and Azure: a ranged GET with If-Match on the ETag; GCS: a ranged
+    read of a pinned generation; local: a seek, with the file's identity checked)."""
+
+    def open_read_from(self, key: str, *, offset: int, version: str | None) -> OpenedRead:
+        """The object's bytes from ``offset`` (0 <= offset < size). ``ObjectNotFoundError`` if missing; with
+        ``version``, ``ObjectChangedError`` if the object is no longer that version. Safe to retry."""
+        ...
 
 
 # Retention modes, spelled as S3 spells them. GOVERNANCE: a principal with a bypass permission can

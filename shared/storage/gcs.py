@@ -22,10 +22,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from shared.storage.base import (
+    ObjectChangedError,
     ObjectExistsError,
     ObjectInfo,
     ObjectLockUnsupportedError,
     ObjectNotFoundError,
+    OpenedRead,
     Retried,
     StorageConfigError,
     StorageError,
@@ -49,6 +51,10 @@ CHUNK_SIZE = 16 * 1024 * 1024
 READ_SIZE = 1024 * 1024
 # Ranged GET size for open_read: one request per 8 MiB keeps memory flat and requests few.
 DOWNLOAD_CHUNK_SIZE = 8 * 1024 * 1024
+# A download's connect and per-byte read timeouts: 20 s without a byte is a stalled peer, and the read
+# is resumed at its offset (shared/storage/resuming.py).
+CONNECT_TIMEOUT_S = 10
+READ_TIMEOUT_S = 20
 # The library retries transient errors itself (exponential backoff with jitter) for at most this long
 # per request. Modest on purpose, like botocore's 3 attempts for S3: whole-call retries come from
 # ``shared.storage.retrying`` around the adapter, and a dead endpoint must fail within seconds.
@@ -129,14 +135,25 @@ class GcsStorage:
             self._bucket.blob(key).compose(blobs, retry=_retry(CALL_RETRY_SECONDS))
 
     def open_read(self, key: str) -> BinaryIO:
+        return self.open_read_from(key, offset=0, version=None).stream
+
+    def open_read_from(self, key: str, *, offset: int, version: str | None) -> OpenedRead:
         what = f"read {self.url}/{key}"
-        blob = self._bucket.blob(key)
-        with _translated(what, missing=ObjectNotFoundError):
+        # With a generation, a replaced (or deleted) object answers 404: it is no longer the one being read.
+        blob = self._bucket.blob(key, generation=int(version) if version else None)
+        with _translated(what, missing=ObjectChangedError if version else ObjectNotFoundError):
             # Fails now (not at the first read) when the object is missing, and pins the generation
             # so every ranged read sees the same object even if it is overwritten meanwhile.
             blob.reload(retry=_retry(CALL_RETRY_SECONDS))
-            reader = blob.open("rb", chunk_size=DOWNLOAD_CHUNK_SIZE, retry=_retry(CALL_RETRY_SECONDS))
-        return buffered_download(reader, guard=lambda: _translated(what, missing=ObjectNotFoundError))
+            if blob.generation is not None:
+                blob = self._bucket.blob(key, generation=blob.generation)
+                blob.reload(retry=_retry(CALL_RETRY_SECONDS))
+            reader = blob.open("rb", chunk_size=DOWNLOAD_CHUNK_SIZE, retry=_retry(CALL_RETRY_SECONDS),
+                               timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S))
+            if offset:
+                reader.seek(offset)
+        stream = buffered_download(reader, guard=lambda: _translated(what, missing=ObjectNotFoundError))
+        return OpenedRead(stream=stream, version=str(blob.generation), size=int(blob.size or 0))
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         with _translated(f"list {self.url}/{prefix}", missing=StorageConfigError):

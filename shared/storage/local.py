@@ -18,9 +18,11 @@ from typing import BinaryIO
 
 from shared.readers import CHUNK_BYTES
 from shared.storage.base import (
+    ObjectChangedError,
     ObjectExistsError,
     ObjectInfo,
     ObjectNotFoundError,
+    OpenedRead,
     Retried,
     StorageConfigError,
     StorageError,
@@ -78,10 +80,23 @@ class LocalStorage:
         return written
 
     def open_read(self, key: str) -> BinaryIO:
+        return self.open_read_from(key, offset=0, version=None).stream
+
+    def open_read_from(self, key: str, *, offset: int, version: str | None) -> OpenedRead:
         try:
-            return open(self._path(key), "rb")
+            stream = open(self._path(key), "rb")  # noqa: SIM115  # returned to the caller, who closes it
         except FileNotFoundError:
+            if version:
+                raise ObjectChangedError(f"{key} was deleted from {self.url} while it was being read") from None
             raise ObjectNotFoundError(f"{key} not found in {self.url}") from None
+        # Objects are replaced by rename, never rewritten: a new inode or mtime is another object.
+        status = os.fstat(stream.fileno())
+        found = f"{status.st_ino}-{status.st_mtime_ns}"
+        if version and found != version:
+            stream.close()
+            raise ObjectChangedError(f"{key} in {self.url} changed while it was being read")
+        stream.seek(offset)
+        return OpenedRead(stream=stream, version=found, size=status.st_size)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         if not self.root.is_dir():

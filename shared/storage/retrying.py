@@ -21,6 +21,7 @@ from shared.storage.base import (
     LockingStorage,
     ObjectInfo,
     ObjectLockUnsupportedError,
+    ResumableReads,
     Retried,
     Storage,
     StorageError,
@@ -28,6 +29,7 @@ from shared.storage.base import (
     no_retries,
 )
 from shared.storage.replayable import Rewindable, replayable_bytes
+from shared.storage.resuming import resuming_read
 
 log = logging.getLogger("mariadb_ha_backup.storage")
 _T = TypeVar("_T")
@@ -66,7 +68,13 @@ class RetryingStorage:
         return self.inner.put_head_last(key, body, head_size=head_size, head=head, retried=self._call)
 
     def open_read(self, key: str) -> BinaryIO:
-        return self._call(f"reading {key}", lambda: self.inner.open_read(key))
+        """Opening is retried; reading resumes at the byte where it broke, on the same object version
+        (shared/storage/resuming.py), on every backend that can (all four)."""
+        if not isinstance(self.inner, ResumableReads):
+            return self._call(f"reading {key}", lambda: self.inner.open_read(key))
+        resumable = self.inner
+        first = self._call(f"reading {key}", lambda: resumable.open_read_from(key, offset=0, version=None))
+        return resuming_read(resumable, key, first, policy=self.policy)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         # Materialised inside the retry so a fault half-way through a paginated listing is retried too.

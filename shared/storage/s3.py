@@ -28,10 +28,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from shared.readers import PullReader
 from shared.storage.base import (
+    ObjectChangedError,
     ObjectExistsError,
     ObjectInfo,
     ObjectLockUnsupportedError,
     ObjectNotFoundError,
+    OpenedRead,
     Retried,
     StorageConfigError,
     StorageError,
@@ -64,8 +66,11 @@ HEAD_PART_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_ATTEMPTS = 3
 # A TCP connect to S3 takes milliseconds; 10 s means the network is broken, not slow.
 CONNECT_TIMEOUT_S = 10
-# A part upload of 16 MiB on a slow 10 Mbit/s link takes ~15 s; 60 s without a byte means a stuck peer.
-READ_TIMEOUT_S = 60
+# The longest wait for a byte (botocore's socket read timeout; S3 answers a part upload as soon as the
+# part is stored, and keeps a long CompleteMultipartUpload alive with whitespace). 20 s without a byte
+# means a stalled peer: a download is then resumed at its offset (shared/storage/resuming.py) instead
+# of waiting a minute for nothing.
+READ_TIMEOUT_S = 20
 
 _CONFIG_CODES = {
     "NoSuchBucket", "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch",
@@ -163,11 +168,23 @@ class S3Storage:
         return len(data)
 
     def open_read(self, key: str) -> BinaryIO:
+        return self.open_read_from(key, offset=0, version=None).stream
+
+    def open_read_from(self, key: str, *, offset: int, version: str | None) -> OpenedRead:
+        what = f"read {self.url}/{key}"
+        extra = {"Range": f"bytes={offset}-"} if offset else {}
         try:
-            body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            # If-Match on the first answer's ETag: a replaced object answers 412 instead of other bytes.
+            answer = self._client.get_object(Bucket=self.bucket, Key=key, **extra,
+                                             **({"IfMatch": version} if version else {}))
         except _sdk_errors() as exc:
-            raise _translate(exc, what=f"read {self.url}/{key}") from exc
-        return buffered_download(body, guard=lambda: _translated(f"read {self.url}/{key}"))
+            error = _translate(exc, what=what)
+            if version and isinstance(error, ObjectExistsError):  # 412 PreconditionFailed: If-Match failed
+                raise ObjectChangedError(f"{what}: the object changed while it was being read") from exc
+            raise error from exc
+        size = int(str(answer.get("ContentRange", "")).rpartition("/")[2] or answer["ContentLength"])
+        stream = buffered_download(answer["Body"], guard=lambda: _translated(what))
+        return OpenedRead(stream=stream, version=str(answer["ETag"]), size=size)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         try:

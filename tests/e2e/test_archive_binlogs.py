@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.binlogs.index import recoverable_windows
+from shared.binlogs.history import read_history
+from shared.binlogs.index import gap_free_windows
 from shared.binlogs.records import GapRecord, SegmentRecord
+from shared.storage.local import LocalStorage
 from tests.support.agent_runs import env_for, wait_for
 from tests.support.binlog_archive import archived_gtids, history, segment_objects, server_gtids
 from tests.support.cli import run_cli, start_cli
@@ -69,7 +71,7 @@ def test_one_shot_archives_every_transaction_once_across_rotations(binlog_server
     assert archived_gtids(bucket, PREFIX) == expected
     summary = json.loads(done.stdout)
     assert summary["state"] == binlog_server.execute("SELECT @@gtid_binlog_pos").strip() and summary["gaps"] == []
-    windows = recoverable_windows(history(bucket, PREFIX))
+    windows = gap_free_windows(history(bucket, PREFIX))
     assert len(windows) == 1 and windows[0].end_state == summary["state"]
     assert list(tmp_path.glob("mariadb-ha-backup-*")) == []  # the private run dir (local binlog copies) is gone
     # Nothing new: a second run adds nothing.
@@ -115,8 +117,9 @@ def test_follow_uploads_within_the_budget_and_sigterm_uploads_the_rest(
 
 def test_kill_9_then_a_one_shot_run_leaves_no_duplicate_and_no_gap(binlog_server: TestServer,
                                                                    tmp_path: Path) -> None:
+    # Rollups of 2 records: the kill likely lands between records and the rollup that would hold them.
     bucket, env = tmp_path / "bucket", archive_env(binlog_server, tmp_path / "bucket", tmp_path,
-                                                   BINLOG_UPLOAD_SECONDS="2")
+                                                   BINLOG_UPLOAD_SECONDS="2", BINLOG_ROLLUP_RECORDS="2")
     bucket.mkdir()
     binlog_server.execute(SCHEMA)
     follower = start_cli(["archive-binlogs", "--follow"], env)
@@ -139,7 +142,12 @@ def test_kill_9_then_a_one_shot_run_leaves_no_duplicate_and_no_gap(binlog_server
     archived = archived_gtids(bucket, PREFIX)
     assert len(archived) == len(set(archived))
     assert archived == server_gtids(data_dir(binlog_server))
-    assert len(recoverable_windows(history(bucket, PREFIX))) == 1
+    assert len(gap_free_windows(history(bucket, PREFIX))) == 1
+    # The run after the kill rolled up what had closed; read through the rollups, the archive is the same.
+    through_rollups = read_history(LocalStorage(bucket), PREFIX)
+    assert through_rollups.chain and through_rollups.notes == []
+    assert through_rollups.windows == gap_free_windows(history(bucket, PREFIX))
+    assert list(through_rollups.records(0)) == history(bucket, PREFIX)
 
 
 def test_binlogs_purged_before_archiving_make_a_recorded_gap(binlog_server: TestServer, tmp_path: Path) -> None:
@@ -162,7 +170,7 @@ def test_binlogs_purged_before_archiving_make_a_recorded_gap(binlog_server: Test
     assert gaps[0].from_gtid_state == archived_before[-1] and gaps[0].to_gtid_state == lost_until
     after = archived_gtids(bucket, PREFIX)[len(archived_before):]
     assert after == server_gtids(data_dir(binlog_server))  # what the server still has, all of it
-    windows = recoverable_windows(history(bucket, PREFIX))
+    windows = gap_free_windows(history(bucket, PREFIX))
     assert [(w.start_state, w.end_state) for w in windows] == [
         ("", archived_before[-1]), (lost_until, binlog_server.execute("SELECT @@gtid_binlog_pos").strip())]
 
@@ -190,8 +198,9 @@ def test_statement_format_is_refused(mariadb_factory, tmp_path: Path) -> None:  
 def test_a_stalled_stream_is_noticed_and_replaced(binlog_server: TestServer, tmp_path: Path) -> None:
     """The mariadb-binlog child is frozen (SIGSTOP): connected, silent, like a reader behind a dead
     network path. The watchdog sees the server move on without it and restarts the stream."""
+    # Rollups of 2 records: the kill likely lands between records and the rollup that would hold them.
     bucket, env = tmp_path / "bucket", archive_env(binlog_server, tmp_path / "bucket", tmp_path,
-                                                   BINLOG_UPLOAD_SECONDS="2")
+                                                   BINLOG_UPLOAD_SECONDS="2", BINLOG_ROLLUP_RECORDS="2")
     bucket.mkdir()
     binlog_server.execute(SCHEMA)
     follower = start_cli(["archive-binlogs", "--follow"], env)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.throwaway_server import free_port
+from agent.drill.throwaway_server import free_port
 from tests.support.agent_runs import dump_children, env_for, hold_table_lock, wait_for
 from tests.support.cli import run_cli, start_cli
 

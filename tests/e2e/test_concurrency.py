@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from agent.id_claims import claim_backup_id
+from agent.backup.id_claims import claim_backup_id
 from shared.config import load_settings
 from shared.storage import ObjectExistsError, open_storage
 from tests.integration.test_dispatch_kmock import JOB_NAME, invoke

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.support.kube import KubeApi
-from tests.unit.test_k8s_job_manifest import ENV, EXPECTED_JOB
+from tests.unit.test_k8s_job_spec import ENV, EXPECTED_JOB
 
 CLI = str(Path(sys.executable).parent / "mariadb-ha-backup")
 TARGET = {"CELL_DEFAULT_NAMESPACE": "cell-a", "MARIADB_HA_SERVICE_NAME": "mariadb-ha",
@@ -33,10 +33,10 @@ def test_dispatch_creates_the_job_then_reports_it_exists(kube_api: KubeApi) -> N
     assert again.returncode == 0 and json.loads(again.stdout)["jobs"][0]["status"] == "exists"
 
 
-def test_dry_run_prints_manifests_only(kube_api: KubeApi) -> None:
+def test_dry_run_prints_jobs_only(kube_api: KubeApi) -> None:
     result = run_cli(kube_api, "--dry-run", "--scheduled-time", "2025-01-31T02:00:37Z")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["jobs"][0]["manifest"] == EXPECTED_JOB
+    assert json.loads(result.stdout)["jobs"][0]["job"] == EXPECTED_JOB
     assert list(kube_api.emulator) == []
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from shared.errors import BackupFailedError, BadInputError
 from tests.support.kube import JOBS, KubeApi
-from tests.unit.test_k8s_job_manifest import ENV, EXPECTED_JOB
+from tests.unit.test_k8s_job_spec import ENV, EXPECTED_JOB
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "tests" / "events"
@@ -92,12 +92,12 @@ def test_eventbridge_rule_event_uses_its_time_and_retries_are_idempotent(lambda_
     assert [job["metadata"]["name"] for job in lambda_env.stored_jobs()] == ["mariadb-ha-backup-mariadb-ha-202501310200"]
 
 
-def test_console_dry_run_returns_the_manifest(lambda_env: KubeApi) -> None:
+def test_console_dry_run_returns_the_job(lambda_env: KubeApi) -> None:
     response = load_handler().handler(event("console_test_dry_run.json"), LambdaContext())
     expected: dict[str, Any] = copy.deepcopy(EXPECTED_JOB)
     expected["metadata"]["annotations"] = {"mariadb-ha-backup/scheduled-time": "2025-01-31T02:00:00Z"}
     assert response == {"jobs": [{"name": "mariadb-ha-backup-mariadb-ha-202501310200", "namespace": "cell-a",
-                                  "status": "dry-run", "manifest": expected}]}
+                                  "status": "dry-run", "job": expected}]}
     assert list(lambda_env.emulator) == []
 
 

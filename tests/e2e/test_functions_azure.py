@@ -16,7 +16,7 @@ from azure.functions.timer import TimerRequest
 
 from shared.errors import BackupFailedError
 from tests.support.kube import AKS_TOKEN, JOBS, IdentityEndpoints, KubeApi
-from tests.unit.test_k8s_job_manifest import ENV, EXPECTED_JOB
+from tests.unit.test_k8s_job_spec import ENV, EXPECTED_JOB
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,7 +78,7 @@ def test_http_test_payload(azure_env: KubeApi) -> None:
     assert response.status_code == 200 and response.mimetype == "application/json"
     [job] = json.loads(response.get_body())["jobs"]
     assert (job["name"], job["status"]) == ("mariadb-ha-backup-mariadb-ha-202501310200", "dry-run")
-    assert job["manifest"]["spec"] == EXPECTED_JOB["spec"]
+    assert job["job"]["spec"] == EXPECTED_JOB["spec"]
     assert list(azure_env.emulator) == []
 
 

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.support.kube import GKE_TOKEN, JOBS, IdentityEndpoints, KubeApi
-from tests.unit.test_k8s_job_manifest import ENV, EXPECTED_JOB
+from tests.unit.test_k8s_job_spec import ENV, EXPECTED_JOB
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEDULER_HEADERS = {
@@ -87,7 +87,7 @@ def test_console_test_payload_dry_run(gcp_function: str, kube_api: KubeApi) -> N
     assert response.status_code == 200, response.text
     [job] = response.json()["jobs"]
     assert (job["name"], job["status"]) == (JOB, "dry-run")
-    assert job["manifest"]["spec"] == EXPECTED_JOB["spec"]
+    assert job["job"]["spec"] == EXPECTED_JOB["spec"]
     assert list(kube_api.emulator) == []
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.cli import run_cli
 from tests.support.mariadb_server import TestServer, start_test_server
-from tests.unit.test_k8s_job_manifest import ENV as DISPATCH_ENV
+from tests.unit.test_k8s_job_spec import ENV as DISPATCH_ENV
 
 SECRET = "hostile-Secret-#$'\"-9f2c"
 

@@ -121,7 +121,9 @@ def test_until_later_than_the_archive_is_exit_2_and_writes_nothing(binlog_server
     assert "shop" not in target.execute("SHOW DATABASES").split()
 
 
-def test_gap_in_the_range_is_exit_2_and_writes_nothing(binlog_server, mariadb_factory, bucket, tmp_path):
+@pytest.mark.parametrize("rollup_records", [None, 2], ids=["records", "rollups"])
+def test_gap_in_the_range_is_exit_2_and_writes_nothing(rollup_records, binlog_server, mariadb_factory, bucket,
+                                                       tmp_path):
     env = env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX)
     binlog_server.execute(SETUP)
     backup(env)
@@ -133,7 +135,7 @@ def test_gap_in_the_range_is_exit_2_and_writes_nothing(binlog_server, mariadb_fa
     binlog_server.execute(f"PURGE BINARY LOGS TO '{newest}'")
     time.sleep(1.1)  # the transaction after the gap is in a later second than the purged one
     binlog_server.execute("INSERT INTO shop.markers VALUES ('beyond');")
-    archive(binlog_server, bucket)
+    archive(binlog_server, bucket, rollup_records=rollup_records)  # the gap inside a rollup, or not
     assert any(isinstance(r, GapRecord) for r in iter_history(open_storage(f"file://{bucket}"), PREFIX))
     target = mariadb_factory()
 

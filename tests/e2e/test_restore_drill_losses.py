@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.dumpfile import Kind, Unit, read_units
-from agent.unpacking import open_dump
+from agent.common.dumpfile import Kind, Unit, read_units
+from agent.verify.unpacking import open_dump
 from shared.layout import sha1_sidecar_text
 from shared.manifest import Manifest
 from shared.storage import open_storage
@@ -58,7 +58,7 @@ def tampered(pristine):
 
     def tamper(transform: Callable[[Unit], bytes | None] = lambda u: u.data, *, drop_accounts: bool = False) -> None:
         with storage.open_read(summary["manifest_key"]) as stream:
-            manifest = Manifest.from_json(stream.read())
+            manifest = Manifest.from_json(stream.read(), key=summary["manifest_key"])
         with open_dump(storage, manifest) as dump:
             sql = b"".join(d for u in read_units(dump) if (d := transform(u)) is not None)
         archive = targz_bytes(sql)

@@ -32,10 +32,11 @@ def env(bucket: Path, **extra: str) -> dict[str, str]:
             "MARIADB_HA_SERVICE_NAME": "mariadb-ha", **extra}
 
 
-def seed(bucket: Path, tmp_path: Path, *, hours_ago: float, manifest: bool = True, fmt: str = "tar.gz") -> str:
+def seed(bucket: Path, tmp_path: Path, *, hours_ago: float, manifest: bool = True, fmt: str = "tar.gz",
+         gtid_state: str | None = None) -> str:
     started = (datetime.now(UTC) - timedelta(hours=hours_ago)).replace(microsecond=0)
     keys = store_backup(open_storage(f"file://{bucket}"), prefix=PREFIX, started=started, fmt=fmt, tmp=tmp_path,
-                        manifest=manifest)
+                        manifest=manifest, gtid_state=gtid_state)
     return keys.backup_id
 
 
@@ -120,31 +121,43 @@ def seed_binlogs(bucket: Path, *, now: datetime) -> None:
         write_record(storage, PREFIX, record)
 
 
-def test_status_shows_the_recoverable_window_after_the_last_gap(bucket, tmp_path):
+def test_status_shows_the_restorable_range_after_the_last_gap(bucket, tmp_path):
+    """The window is matched by GTID, as restore --until matches it: the backup at 0-1-27 (inside the
+    newest window) starts the range; the one at 0-1-7 lies before the gap; the one at 0-1-22 is timed
+    inside the newest window but has no binlog position, so it cannot start a point-in-time restore."""
     now = datetime.now(UTC).replace(microsecond=0)
-    seed(bucket, tmp_path, hours_ago=30)  # inside the older stretch: cut off by the gap
-    newest = seed(bucket, tmp_path, hours_ago=2)
+    seed(bucket, tmp_path, hours_ago=30, gtid_state="0-1-7")  # inside the older window: cut off by the gap
+    seed(bucket, tmp_path, hours_ago=4)  # no binlog position
+    usable = seed(bucket, tmp_path, hours_ago=2, gtid_state="0-1-27")
     seed_binlogs(bucket, now=now)
     done = run_cli(["status"], env(bucket))
     assert done.returncode == 0, done.stderr
     pitr_line = done.stdout.splitlines()[-1]
     end = _z(now - timedelta(minutes=1))
-    assert pitr_line.startswith(f"  pitr        recoverable {_z(parse_backup_id(newest))} .. {end} ")
+    assert pitr_line.startswith(f"  pitr        restorable {_z(parse_backup_id(usable))} .. {end} from backup {usable} ")
     assert pitr_line.endswith("; 1 gap(s) recorded)")
     pitr = json.loads(run_cli(["status", "--json"], env(bucket)).stdout)["pitr"]
-    assert (pitr["recoverable"], pitr["gaps"]) == (True, 1)
-    assert pitr["recoverable_from"] == parse_backup_id(newest).isoformat()
-    assert pitr["archived_from"] == (now - timedelta(hours=5)).isoformat()
+    assert (pitr["restorable"], pitr["gaps"], pitr["base_backup"]) == (True, 1, usable)
+    assert (pitr["restorable_from"], pitr["restorable_until"]) == (_z(parse_backup_id(usable)), end)
+    assert (pitr["archived_from"], pitr["archived_until"]) == (_z(now - timedelta(hours=5)), end)
     assert 60 <= pitr["last_archived_age_seconds"] < 120
+    # the names status used before (kept as aliases)
+    assert (pitr["recoverable"], pitr["recoverable_from"], pitr["recoverable_to"], pitr["archived_to"]) == (
+        True, pitr["restorable_from"], end, end)
+    # list --json names the same end for the same backup
+    listed = {b["id"]: b for b in json.loads(run_cli(["list", "--json"], env(bucket)).stdout)}
+    assert listed[usable]["restorable_until"] == pitr["restorable_until"]
 
 
 def test_status_says_when_no_backup_covers_the_archive(bucket, tmp_path):
-    seed(bucket, tmp_path, hours_ago=10)  # older than the newest stretch (5 h ago onwards)
+    seed(bucket, tmp_path, hours_ago=10, gtid_state="0-1-9")  # before the gap
+    seed(bucket, tmp_path, hours_ago=2)  # timed inside the newest window, but no binlog position
     seed_binlogs(bucket, now=datetime.now(UTC))
     done = run_cli(["status"], env(bucket))
     assert done.returncode == 0
-    assert "pitr        NOT recoverable: binlogs archived to" in done.stdout
-    assert json.loads(run_cli(["status", "--json"], env(bucket)).stdout)["pitr"]["recoverable"] is False
+    assert "pitr        NOT restorable: binlogs archived until" in done.stdout
+    pitr = json.loads(run_cli(["status", "--json"], env(bucket)).stdout)["pitr"]
+    assert (pitr["restorable"], pitr["restorable_from"], pitr["recoverable"]) == (False, None, False)
 
 
 def test_status_without_binlogs_says_pitr_is_off(bucket, tmp_path):

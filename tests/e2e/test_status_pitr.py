@@ -1,5 +1,5 @@
 """``status`` on a real archive: a real server writing binlogs, a real backup, ``archive-binlogs``, then
-the recoverable window ``status`` reports runs from that backup to the last archived commit."""
+the restorable range ``status`` reports runs from that backup to the last archived commit."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import json
 import time
 from pathlib import Path
 
-from shared.binlogs.index import recoverable_windows
+from shared.binlogs.index import gap_free_windows
 from shared.layout import parse_backup_id
+from shared.times import format_time
 from tests.support.agent_runs import env_for
 from tests.support.binlog_archive import history
 from tests.support.cli import run_cli
@@ -34,10 +35,10 @@ def test_status_reports_the_window_of_a_real_archive(binlog_server: TestServer, 
     done = run_cli(["status", "--json"], env)
     assert done.returncode == 0, done.stderr
     pitr = json.loads(done.stdout)["pitr"]
-    [window] = recoverable_windows(history(bucket, PREFIX))
-    assert pitr["recoverable"] is True and pitr["gaps"] == 0
-    assert pitr["recoverable_from"] == parse_backup_id(backup_id).isoformat()
-    assert pitr["recoverable_to"] == pitr["archived_to"] == window.end_time.isoformat()
+    [window] = gap_free_windows(history(bucket, PREFIX))
+    assert pitr["restorable"] is True and pitr["gaps"] == 0 and pitr["base_backup"] == backup_id
+    assert pitr["restorable_from"] == format_time(parse_backup_id(backup_id))
+    assert pitr["restorable_until"] == pitr["archived_until"] == format_time(window.end_time)
     assert window.end_time > parse_backup_id(backup_id)
     text = run_cli(["status"], env).stdout.splitlines()[-1]
-    assert text.startswith(f"  pitr        recoverable {parse_backup_id(backup_id):%Y-%m-%dT%H:%M:%SZ} .. ")
+    assert text.startswith(f"  pitr        restorable {format_time(parse_backup_id(backup_id))} .. ")

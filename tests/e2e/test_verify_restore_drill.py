@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from agent.cli import main
-from agent.dump_selection import Selection
-from agent.unpacking import open_dump
+from agent.restore.selection import Selection
+from agent.verify.unpacking import open_dump
 from shared.layout import sha1_sidecar_text
 from shared.manifest import Manifest
 from shared.storage import open_storage
@@ -73,7 +73,7 @@ def test_drill_on_a_consistently_repacked_archive_names_the_missing_objects(back
     env, summary = backed_up
     storage = open_storage(env["BACKUP_URL"])
     with storage.open_read(summary["manifest_key"]) as stream:
-        manifest = Manifest.from_json(stream.read())
+        manifest = Manifest.from_json(stream.read(), key=summary["manifest_key"])
     with open_dump(storage, manifest) as dump:
         shop_only = b"".join(Selection("shop").chunks(dump))
     archive = build_targz(shop_only, tmp_path)
@@ -102,7 +102,7 @@ def test_drill_without_server_binaries_is_exit_2_with_a_clear_line(tmp_path, mon
                  sql=b"CREATE DATABASE shop;\n")
     monkeypatch.setenv("BACKUP_URL", f"file://{tmp_path / 'bucket'}")
     monkeypatch.setenv("BACKUP_PREFIX", PREFIX)
-    monkeypatch.setattr("agent.throwaway_server.shutil.which", lambda *args, **kwargs: None)
+    monkeypatch.setattr("agent.drill.throwaway_server.shutil.which", lambda *args, **kwargs: None)
 
     code = main(["verify", "--restore-test"])
 

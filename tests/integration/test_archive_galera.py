@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from shared.binlogs.gtid import Gtid
-from shared.binlogs.index import recoverable_windows
+from shared.binlogs.index import gap_free_windows
 from shared.binlogs.records import SegmentRecord
 from tests.support.agent_runs import wait_for
 from tests.support.binlog_archive import archived_gtids, history
@@ -74,7 +74,7 @@ def test_archive_continues_on_another_node_without_gap_or_duplicate(galera_binlo
     assert all(g.domain_id == CLUSTER_GTID_DOMAIN for g in gtids)
     sources = [r.source.host for r in history(bucket, PREFIX) if isinstance(r, SegmentRecord)]
     assert sources[0] == f"127.0.0.1:{victim.port}" and sources[-1] != sources[0]  # it did fail over
-    assert len(recoverable_windows(history(bucket, PREFIX))) == 1
+    assert len(gap_free_windows(history(bucket, PREFIX))) == 1
     # Every row written, on any node, is there: the archive's N transactions are 4 statements of setup
     # (the fixture's 2 ALTER USER, CREATE DATABASE, CREATE TABLE) plus one per row.
     assert survivor.execute("SELECT COUNT(*) FROM shop.items").strip() == str(last_id) == str(final - 4)

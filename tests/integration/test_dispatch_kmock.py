@@ -15,7 +15,7 @@ from shared.k8s.invocation import DispatchRequest, run_invocation
 from shared.k8s.job_settings import job_settings_from_env
 from shared.k8s.targets import Target
 from tests.support.kube import KubeApi
-from tests.unit.test_k8s_job_manifest import AT, ENV, EXPECTED_JOB
+from tests.unit.test_k8s_job_spec import AT, ENV, EXPECTED_JOB
 
 TARGET_ENV = {"CELL_DEFAULT_NAMESPACE": "cell-a", "MARIADB_HA_SERVICE_NAME": "mariadb-ha",
               "MARIADB_HA_SECRET_NAME": "mariadb-root"}
@@ -96,10 +96,10 @@ def test_fan_out_with_one_forbidden_namespace(kube_api: KubeApi) -> None:
     assert sorted(job["metadata"]["namespace"] for job in kube_api.stored_jobs()) == ["cell-a", "cell-c"]
 
 
-def test_dry_run_returns_manifests_and_touches_nothing(kube_api: KubeApi) -> None:
+def test_dry_run_returns_jobs_and_touches_nothing(kube_api: KubeApi) -> None:
     response = invoke(kube_api, dry_run=True)
     assert response == {"jobs": [{"name": JOB_NAME, "namespace": "cell-a", "status": "dry-run",
-                                  "manifest": EXPECTED_JOB}]}
+                                  "job": EXPECTED_JOB}]}
     assert json.loads(json.dumps(response)) == response
     assert list(kube_api.emulator) == []  # not a single request reached the API
 

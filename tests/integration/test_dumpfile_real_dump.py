@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from agent.dumpfile import Kind, read_units
+from agent.common.dumpfile import Kind, read_units
 from tests.support.hostile import HOSTILE_DATABASES, dump_all, load_hostile
 
 

@@ -1,6 +1,6 @@
 """infra/helm/mariadb-ha-backup with a real helm: lint, render over several values files, the render
 valid for Kubernetes 1.30 (kubernetes-validate --strict) and clean for checkov, and the CronJob's Job
-equal to the dispatcher's Job (shared/k8s/job_manifest.py) built from the same settings."""
+equal to the dispatcher's Job (shared/k8s/job_spec.py) built from the same settings."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.k8s.archiver_manifest import build_archiver_deployment
-from shared.k8s.job_manifest import build_job_manifest, cronjob_name
+from shared.k8s.archiver_spec import build_archiver_deployment
 from shared.k8s.job_settings import AGENT_ENV_PASSTHROUGH, job_settings_from_env
+from shared.k8s.job_spec import build_job, cronjob_name
 from shared.k8s.targets import Target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,7 +133,7 @@ def test_cronjob_runs_the_dispatchers_job(values_file) -> None:
     spec = cronjob["spec"]
     target = Target(namespace=NAMESPACE, service=values["mariadb"]["service"],
                     secret=values["mariadb"]["existingSecret"])
-    job = build_job_manifest(target=target, settings=job_settings_from_env(dispatcher_env(values)),
+    job = build_job(target=target, settings=job_settings_from_env(dispatcher_env(values)),
                              scheduled_time=datetime(2026, 1, 1, 4, tzinfo=UTC))
     rendered = spec["jobTemplate"]["spec"]
     pod = rendered["template"]["spec"]
@@ -151,7 +151,7 @@ def test_a_changed_value_shows_up_as_a_difference() -> None:
     """The comparison is not vacuous: a chart value the dispatcher does not know about breaks equality."""
     values = merged_values(None)
     pod = by_kind(render(None, "--set", "job.spoolSizeLimit=30Gi"))["CronJob"]["spec"]["jobTemplate"]["spec"]
-    job = build_job_manifest(target=Target(namespace=NAMESPACE, service="mariadb-ha", secret="mariadb-ha"),
+    job = build_job(target=Target(namespace=NAMESPACE, service="mariadb-ha", secret="mariadb-ha"),
                              settings=job_settings_from_env(dispatcher_env(values)),
                              scheduled_time=datetime(2026, 1, 1, 4, tzinfo=UTC))
     assert pod != job["spec"]
@@ -184,7 +184,7 @@ def test_rbac_reads_one_secret_and_the_service_account_carries_workload_identity
 
 @pytest.mark.parametrize("values_file", ["gcp-pitr-values.yaml", "azure-values.yaml"])
 def test_pitr_renders_the_archiver_deployment_the_code_builds(values_file) -> None:
-    """``pitr.enabled`` → exactly shared/k8s/archiver_manifest.py's Deployment for the same settings."""
+    """``pitr.enabled`` → exactly shared/k8s/archiver_spec.py's Deployment for the same settings."""
     values = merged_values(values_file)
     docs = by_kind(render(values_file, "--set", "pitr.enabled=true"))
     rendered = docs["Deployment"]

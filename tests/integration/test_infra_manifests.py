@@ -13,8 +13,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from shared.k8s.job_manifest import build_job_manifest
 from shared.k8s.job_settings import job_settings_from_env
+from shared.k8s.job_spec import build_job
 from shared.k8s.targets import Target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +70,7 @@ def test_cronjob_runs_the_dispatcher_jobs_pod_spec_daily_at_four_without_overlap
                     secret=env["MARIADB_HA_SECRET_NAME"])
     destination = {k: env[k] for k in ("CLOUD_PROVIDER", "S3_BUCKET", "AWS_REGION")}
     settings = job_settings_from_env({"AGENT_IMAGE": container["image"], **destination})
-    job = build_job_manifest(target=target, settings=settings, scheduled_time=datetime(2026, 1, 1, 4, tzinfo=UTC))
+    job = build_job(target=target, settings=settings, scheduled_time=datetime(2026, 1, 1, 4, tzinfo=UTC))
     assert spec["jobTemplate"]["spec"]["template"]["spec"] == job["spec"]["template"]["spec"]
     assert spec["jobTemplate"]["spec"] == job["spec"]
 

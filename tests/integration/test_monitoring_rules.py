@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent import reporting
+from agent.backup import reporting
 
 MONITORING = Path(__file__).resolve().parents[2] / "infra" / "monitoring"
 ALERTS = MONITORING / "alerts.yml"
@@ -56,5 +56,5 @@ def test_rules_use_the_metric_names_the_agent_publishes() -> None:
     assert {rule["alert"] for rule in rules} >= REQUIRED
     used = set(re.findall(r"mariadb_ha_backup_[a-z_]+", " ".join(rule["expr"] for rule in rules)))
     published = {reporting.LAST_SUCCESS, reporting.LAST_STATUS, reporting.LAST_COMPLETION}
-    # The archiver's lag gauge (agent/archiving/metrics.py on the pitr branch) is named in the alert.
+    # The archiver's lag gauge (agent/pitr/archiver/metrics.py on the pitr branch) is named in the alert.
     assert used == published | {"mariadb_ha_backup_binlog_lag_seconds"}

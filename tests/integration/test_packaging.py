@@ -100,7 +100,7 @@ def test_zip_layout_is_what_the_platform_loads(builds, cloud: str) -> None:
     constraints = (ROOT / "constraints.txt").read_text().splitlines()
     assert next(p for p in pins if p.startswith("kubernetes==")) in constraints
     assert names == sorted(names)
-    assert f"{module}.py" in names and "requirements.txt" in names and "shared/k8s/job_manifest.py" in names
+    assert f"{module}.py" in names and "requirements.txt" in names and "shared/k8s/job_spec.py" in names
     kubernetes_init = f"{deps}/kubernetes/__init__.py" if deps else "kubernetes/__init__.py"
     assert kubernetes_init in names
     if cloud == "azure":

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.dumpfile import Kind, read_units
-from agent.parallel_loading import ParallelLoader, SessionFailedError
-from agent.restoring import CLIENT_FLAGS
-from agent.throwaway_server import ThrowawayServer
+from agent.common.dumpfile import Kind, read_units
+from agent.drill.throwaway_server import ThrowawayServer
+from agent.restore.parallel_loading import ParallelLoader, SessionFailedError
+from agent.restore.restoring import CLIENT_FLAGS
 from shared.mariadb_client import client_argv, write_defaults_file
 from tests.support.fingerprint import fingerprint
 from tests.support.hostile import dump_all, load_hostile
@@ -31,7 +31,7 @@ BATCH = 16 * 1024  # small batches: the big table's rows are cut into ~100 units
 
 
 @pytest.fixture(scope="module")
-def source_dump() -> Iterator[bytes]:
+def source_server() -> Iterator[TestServer]:
     server = start_test_server()
     try:
         server.execute(SAMPLE_SQL.read_text())
@@ -46,9 +46,14 @@ def source_dump() -> Iterator[bytes]:
             "CREATE TABLE big.heap (a INT, b TEXT) ENGINE=MyISAM; INSERT INTO big.heap SELECT seq % 13, "
             "REPEAT('x', seq % 50) FROM seq_1_to_5000;"  # no primary key, keys disabled while loading
         )
-        yield dump_all(server, "--net-buffer-length=16384")  # many INSERT statements per table
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def source_dump(source_server) -> bytes:
+    return dump_all(source_server, "--net-buffer-length=16384")  # many INSERT statements per table
 
 
 def targets(mariadb_factory, count: int = 2) -> list[TestServer]:
@@ -88,6 +93,24 @@ def test_parallel_load_equals_the_plain_client(source_dump, mariadb_factory, tmp
     assert len(expected) > 60  # the comparison covers the fixture's objects, not an empty server
     assert {k for k in expected if k.startswith("SEQUENCE") or "state" in k}  # sequences are compared
     assert got == expected
+
+
+@pytest.mark.parametrize("sessions", [2, 4])
+def test_session_settings_around_a_tables_rows_reach_every_session(source_server, mariadb_factory, tmp_path,
+                                                                   sessions):
+    """History (system_versioning_insert_history) and --no-autocommit's SET/COMMIT are switched around each
+    table's rows; whichever session loads a batch must run under them."""
+    dump = dump_all(source_server, "--net-buffer-length=16384", "--dump-history", "--no-autocommit")
+    assert b"@@session.system_versioning_insert_history=1" in dump and b"@@AUTOCOMMIT=0" in dump
+    serial, parallel = targets(mariadb_factory)
+
+    load_serially(serial, dump)
+    load_in_parallel(parallel, dump, tmp_path, sessions=sessions)
+
+    assert fingerprint(parallel) == fingerprint(serial)
+    for table in ("hist.versioned", "hist.partial_versioned"):
+        history = f"SELECT *, ROW_START, ROW_END FROM {table} FOR SYSTEM_TIME ALL ORDER BY 1, ROW_START"
+        assert parallel.execute(history) == serial.execute(history) == source_server.execute(history)
 
 
 def test_an_error_in_one_session_stops_all_and_names_the_table(source_dump, mariadb_factory, tmp_path):

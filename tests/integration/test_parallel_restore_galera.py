@@ -17,9 +17,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.dumpfile import read_units
-from agent.parallel_loading import ParallelLoader
-from agent.restoring import CLIENT_FLAGS
+from agent.common.dumpfile import read_units
+from agent.restore.parallel_loading import ParallelLoader
+from agent.restore.restoring import CLIENT_FLAGS
 from bench import dataset
 from shared.mariadb_client import client_argv, write_defaults_file
 from tests.support.fingerprint import fingerprint

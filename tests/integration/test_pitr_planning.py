@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.catalog import scan_backups
-from agent.pitr_planning import PointInTimeRefusedError, plan_point_in_time
+from agent.common.catalog import scan_backups
+from agent.pitr.planning import PointInTimeRefusedError, plan_point_in_time
 from shared.manifest import BinlogPosition, Manifest
 from shared.storage import open_storage
 from shared.storage.base import Storage

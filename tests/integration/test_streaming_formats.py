@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.pipeline import ArtifactUpload, produce
+from agent.backup.pipeline import ArtifactUpload, produce
 from shared.dump import dump_argv
 from shared.formats import artifact_format
 from shared.mariadb_client import write_defaults_file

@@ -18,10 +18,13 @@ from pathlib import Path
 from shared.binlogs import layout
 from shared.binlogs.events import TransactionScanner, read_file_events
 from shared.binlogs.gtid import advance, contains, covered_by, format_state, parse_state
+from shared.binlogs.history import read_history
 from shared.binlogs.index import archived_state, last_record, next_seq, write_record
-from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode, format_time
+from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode
+from shared.binlogs.rolling import RollupWriter
 from shared.binlogs.segments import build_segment
 from shared.storage import Storage
+from shared.times import format_time
 
 
 def server_binlog_files(datadir: Path) -> list[Path]:
@@ -29,8 +32,10 @@ def server_binlog_files(datadir: Path) -> list[Path]:
 
 
 def archive_binlog_files(storage: Storage, *, prefix: str, files: list[Path], node: str = "db-0",
-                         server_id: int = 1) -> list[SegmentRecord | GapRecord]:
-    """Archive what ``files`` hold beyond the archive's current state; returns the records written."""
+                         server_id: int = 1, rollup_records: int | None = None) -> list[SegmentRecord | GapRecord]:
+    """Archive what ``files`` hold beyond the archive's current state; returns the records written.
+    With ``rollup_records``, then roll the records up as the archiver does, that many per rollup (the
+    records of a test all fall in one hour, so only the cap closes a rollup)."""
     written: list[SegmentRecord | GapRecord] = []
     source = SourceNode(host="127.0.0.1", node=node, server_id=server_id)
     for path in files:
@@ -52,6 +57,8 @@ def archive_binlog_files(storage: Storage, *, prefix: str, files: list[Path], no
         if new:
             written.append(_store_segment(storage, prefix=prefix, seq=next_seq(last), data=build_segment(
                 scanner.format_description, new), new=new, state=state, source=source, path=path))
+    if rollup_records is not None:
+        RollupWriter.resume(read_history(storage, prefix), max_records=rollup_records).roll()
     return written
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from shared.archive import TarGzBody, tar_end
 from shared.compression import open_compressor
 from shared.formats import DUMP_TAR_MEMBER, TAR, artifact_format
 from shared.layout import BackupKeys, backup_id_at, sha1_sidecar_text
-from shared.manifest import Artifact, Inventory, Manifest, Source
+from shared.manifest import Artifact, BinlogPosition, Inventory, Manifest, Source
 from shared.storage import Storage
+from shared.tarball import TarGzBody, tar_end
 
 
 def targz_bytes(sql: bytes, *, member: str = DUMP_TAR_MEMBER, mtime: int = 0) -> bytes:
@@ -48,16 +49,20 @@ def artifact_bytes(fmt: str, sql: bytes, tmp: Path, *, member: str | None = None
 
 
 def store_backup(storage: Storage, *, prefix: str, started: datetime, fmt: str = "tar.gz", sql: bytes = SQL,
-                 tmp: Path, databases: tuple[str, ...] = ("shop",), manifest: bool = True) -> BackupKeys:
-    """Write one backup with the contract's layout and a manifest that matches it."""
+                 tmp: Path, databases: tuple[str, ...] = ("shop",), manifest: bool = True,
+                 gtid_state: str | None = None) -> BackupKeys:
+    """Write one backup with the contract's layout and a manifest that matches it; ``gtid_state``: the
+    snapshot's binlog position (None: a server without binlogs)."""
     keys = BackupKeys(prefix=prefix, backup_id=backup_id_at(started), format=fmt)
     data = artifact_bytes(fmt, sql, tmp)
     sha1 = hashlib.sha1(data).hexdigest()  # the contract's checksum
     storage.put(keys.artifact, io.BytesIO(data))
     storage.put(keys.sha1, io.BytesIO(sha1_sidecar_text(sha1, keys.artifact_name)))
     if manifest:
-        storage.put(keys.manifest, io.BytesIO(make_manifest(keys, sha1=sha1, stored=len(data), raw=len(sql),
-                                                            started=started, databases=databases).to_json()))
+        made = make_manifest(keys, sha1=sha1, stored=len(data), raw=len(sql), started=started, databases=databases)
+        if gtid_state is not None:
+            made = replace(made, binlog=BinlogPosition(gtid_state=gtid_state, file="bin.000001", position=4, node="db-0"))
+        storage.put(keys.manifest, io.BytesIO(made.to_json()))
     return keys
 
 

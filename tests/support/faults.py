@@ -43,7 +43,9 @@ class Request:
 class Fault:
     """``action``: ``"reset"`` (TCP RST after reading the request), ``"status"`` (answer ``status``
     without forwarding), ``"slow"`` (wait ``delay`` seconds, then forward), ``"lose-response"``
-    (forward, so the server acts on it, then reset instead of answering: the client cannot know)."""
+    (forward, so the server acts on it, then reset instead of answering: the client cannot know),
+    ``"cut"`` (forward, answer the headers and the first ``after_bytes`` of the body, then reset: a
+    download broken part-way), ``"stall"`` (the same, then go silent for ``delay`` seconds)."""
 
     when: Callable[[Request], bool]
     action: str
@@ -51,6 +53,7 @@ class Fault:
     delay: float = 0.0
     times: int | None = 1
     name: str = ""
+    after_bytes: int = 0
 
 
 def commit_call(request: Request) -> bool:
@@ -167,7 +170,7 @@ class _ForwardingHandler(BaseHTTPRequestHandler):
             self._forward(body, answer=False)
             self._reset()
             return
-        self._forward(body)
+        self._forward(body, cut=fault if fault is not None and fault.action in ("cut", "stall") else None)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _handle
 
@@ -183,7 +186,7 @@ class _ForwardingHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _forward(self, body: bytes, *, answer: bool = True) -> None:
+    def _forward(self, body: bytes, *, answer: bool = True, cut: Fault | None = None) -> None:
         upstream = http.client.HTTPConnection("127.0.0.1", self.owner.upstream_port, timeout=120)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "content-length")}
         if body or self.command in ("PUT", "POST", "PATCH"):
@@ -198,6 +201,9 @@ class _ForwardingHandler(BaseHTTPRequestHandler):
                            if k.lower() not in ("transfer-encoding", "content-length", "connection")]
             if "json" in (response.getheader("Content-Type") or ""):
                 data = self._rewrite(data.decode()).encode()
+            if cut is not None:
+                self._answer_part(response.status, out_headers, data, cut)
+                return
             self._answer(response.status, out_headers, data, head=self.command == "HEAD",
                          length=response.getheader("Content-Length"))
         finally:
@@ -216,6 +222,19 @@ class _ForwardingHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if not head:
             self.wfile.write(data)
+
+    def _answer_part(self, status: int, headers: list[tuple[str, str]], data: bytes, fault: Fault) -> None:
+        """The full answer's headers, ``fault.after_bytes`` of its body, then silence and/or a reset."""
+        self.send_response(status)
+        for key, value in headers:
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: fault.after_bytes])
+        self.wfile.flush()
+        if fault.action == "stall":
+            time.sleep(fault.delay)
+        self._reset()
 
     def _reset(self) -> None:
         """Abort the connection with an RST: the client sees "connection reset by peer"."""

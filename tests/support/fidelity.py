@@ -7,7 +7,7 @@ ROW_END), ``sequence`` (the sequence's state row), ``grants`` (SHOW GRANTS), ``r
 
 from __future__ import annotations
 
-from agent.throwaway_server import ThrowawayServer
+from agent.drill.throwaway_server import ThrowawayServer
 
 SYSTEM = "('mysql','information_schema','performance_schema','sys')"
 
@@ -43,9 +43,9 @@ def snapshot(server: ThrowawayServer, databases: list[str] | None = None) -> dic
         if kind == "TABLE":
             found[("checksum", key)] = server.execute(f"CHECKSUM TABLE {qualified} EXTENDED").split("\t")[-1]
         if table_type == "SYSTEM VERSIONED":
-            found[("history", key)] = server.execute(
-                f"SELECT *, ROW_START, ROW_END FROM {qualified} FOR SYSTEM_TIME ALL ORDER BY ROW_START, ROW_END"
-            )
+            # Sorted here: rows written by one statement share ROW_START/ROW_END, so no ORDER BY is total.
+            versions = server.execute(f"SELECT *, ROW_START, ROW_END FROM {qualified} FOR SYSTEM_TIME ALL")
+            found[("history", key)] = "\n".join(sorted(versions.splitlines()))
         if kind == "SEQUENCE":
             found[("sequence", key)] = server.execute(f"SELECT * FROM {qualified}")
         if kind == "VIEW":

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.throwaway_server import free_port
+from agent.drill.throwaway_server import free_port
 
 GALERA_PROVIDER = Path("/usr/lib/galera/libgalera_smm.so")
 # A joiner's rsync SST plus InnoDB start-up takes 3-6 s here; 90 s covers a loaded 2-core CI box.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from agent.throwaway_server import ThrowawayServer
+from agent.drill.throwaway_server import ThrowawayServer
 from shared.dump import DUMP_FLAGS
 
 HOSTILE_SQL = Path(__file__).with_name("hostile.sql")

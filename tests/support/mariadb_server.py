@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.throwaway_server import ThrowawayServer, install_db_args
+from agent.drill.throwaway_server import ThrowawayServer, install_db_args
 
 SAMPLE_SQL = Path(__file__).resolve().parents[2] / "examples" / "sample-data.sql"
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")

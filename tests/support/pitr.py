@@ -67,13 +67,14 @@ def backup(env: dict[str, str]) -> Manifest:
     return Manifest.from_json(manifest_path.read_bytes())
 
 
-def archive(source: TestServer, bucket: Path, *, prefix: str = PREFIX) -> None:
+def archive(source: TestServer, bucket: Path, *, prefix: str = PREFIX, rollup_records: int | None = None) -> None:
     assert source.dir is not None
-    archive_binlog_files(open_storage(f"file://{bucket}"), prefix=prefix, files=server_binlog_files(source.dir / "data"))
+    archive_binlog_files(open_storage(f"file://{bucket}"), prefix=prefix, files=server_binlog_files(source.dir / "data"),
+                         rollup_records=rollup_records)
 
 
 def last_archived_second(bucket: Path, *, prefix: str = PREFIX) -> str:
-    """The end of the recoverable window, as ``list`` shows it to a user ('' for an empty archive)."""
+    """The end of the gap-free window, as ``list`` shows it to a user ('' for an empty archive)."""
     history = list(iter_history(open_storage(f"file://{bucket}"), prefix))
     segments = [r for r in history if isinstance(r, SegmentRecord)]
     return segments[-1].last_event_time if segments else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.archiving.nodes import NotArchivableError, refuse_unless_archivable
+from agent.pitr.archiver.nodes import NotArchivableError, refuse_unless_archivable
 from shared.config import ConfigError, Endpoint, load_archive_settings
 
 GOOD = {"log_bin": "ON", "binlog_format": "ROW", "log_slave_updates": "ON", "wsrep_gtid_mode": "ON"}
@@ -26,8 +26,9 @@ def test_defaults_follow_the_service_with_a_ten_second_budget_and_a_high_random_
 
 def test_explicit_values() -> None:
     settings = load(BINLOG_UPLOAD_SECONDS="2.5", BINLOG_SERVER_ID="4242",
-                    BINLOG_SOURCES="db-0.db:3307, db-1.db ,db-2.db:3306")
-    assert (settings.upload_seconds, settings.server_id) == (2.5, 4242)
+                    BINLOG_SOURCES="db-0.db:3307, db-1.db ,db-2.db:3306", BINLOG_ROLLUP_RECORDS="50")
+    assert (settings.upload_seconds, settings.server_id, settings.rollup_records) == (2.5, 4242, 50)
+    assert load().rollup_records == 1000
     assert settings.sources == (Endpoint("db-0.db", 3307), Endpoint("db-1.db", 3306), Endpoint("db-2.db", 3306))
 
 
@@ -38,6 +39,8 @@ def test_explicit_values() -> None:
     ("BINLOG_SERVER_ID", "4294967296", "from 1 to 4294967295"),
     ("BINLOG_SOURCES", "db-0:99999", "not host or host:port"),
     ("BINLOG_SOURCES", "db 0:3306", "not host or host:port"),
+    ("BINLOG_ROLLUP_RECORDS", "0", "from 1 to 100000"),
+    ("BINLOG_ROLLUP_RECORDS", "many", "from 1 to 100000"),
 ])
 def test_bad_values_are_one_line_errors_naming_the_setting(name: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as caught:

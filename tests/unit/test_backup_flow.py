@@ -18,13 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.backup import DumpCommand, run_backup
-from agent.backup_fidelity import ServerExtras
+from agent.backup.dumpable import NO_CHANGES
+from agent.backup.fidelity import ServerExtras
+from agent.backup.run import DumpCommand, run_backup
 from shared.compression import open_decompressor
 from shared.config import load_settings
 from shared.formats import DUMP_FORMATS, TAR, artifact_format
 from shared.manifest import Inventory, Manifest
-from shared.mariadb_client import DumpConnectionError
+from shared.mariadb_client import ClientConnectionError
 from shared.server_info import ServerInfo
 from tests.support.backups import SQL
 
@@ -43,7 +44,8 @@ def cat_dump(tmp_path: Path) -> DumpCommand:
     sql_file = tmp_path / "source.sql"
     sql_file.write_bytes(SQL)
     return DumpCommand(argv=lambda defaults: ["cat", str(sql_file)], inspect=lambda defaults: SERVER,
-                       extras=lambda defaults, info: ServerExtras())
+                       extras=lambda defaults, info: ServerExtras(),
+                       plan=lambda defaults: NO_CHANGES)
 
 
 def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -88,10 +90,11 @@ def test_a_dump_that_keeps_losing_its_connection_leaves_no_backup(
 ) -> None:
     lost = "echo 'mariadb-dump: Got error: 2013: Lost connection to server during query' >&2; exit 2"
     dump = DumpCommand(argv=lambda defaults: ["sh", "-c", lost], inspect=lambda defaults: SERVER,
-                       extras=lambda defaults, info: ServerExtras())
+                       extras=lambda defaults, info: ServerExtras(),
+                       plan=lambda defaults: NO_CHANGES)
     caplog.set_level(logging.WARNING, logger="mariadb_ha_backup.backup")
 
-    with pytest.raises(DumpConnectionError):
+    with pytest.raises(ClientConnectionError):
         run_backup(load_settings(env_for(tmp_path, BACKUP_RETRY_ATTEMPTS="2")), dump=dump)
 
     assert ["mariadb-dump failed (attempt 1 of 2)" in r.getMessage() for r in caplog.records] == [True]

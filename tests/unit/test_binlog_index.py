@@ -1,4 +1,4 @@
-"""The binlog archive's layout, records, history and recoverable windows, on local storage."""
+"""The binlog archive's layout, records, history and gap-free windows, on local storage."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from shared.binlogs.gtid import Gtid, GtidError, advance, contains, format_state
 from shared.binlogs.index import (
     SeqTakenError,
     archived_state,
+    gap_free_windows,
     iter_history,
     last_record,
     next_seq,
-    recoverable_windows,
     write_record,
 )
 from shared.binlogs.records import GapRecord, RecordError, SegmentRecord, SourceNode
@@ -92,7 +92,7 @@ def test_history_is_in_seq_order_and_windows_split_at_gaps(tmp_path: Path) -> No
     assert [r.seq for r in iter_history(storage, PREFIX, after_seq=2)] == [3, 4]
     assert last_record(storage, PREFIX) == records[-1]
     assert archived_state(records[2]) == "0-1-9" and next_seq(records[-1]) == 5
-    windows = recoverable_windows(history)
+    windows = gap_free_windows(history)
     assert [(w.first_seq, w.last_seq, w.start_state, w.end_state) for w in windows] == [
         (0, 1, "", "0-1-5"), (3, 4, "0-1-9", "0-1-13")]
     assert windows[1].end_time.isoformat() == "2026-01-01T00:05:10+00:00"
@@ -103,7 +103,7 @@ def test_an_unrecorded_discontinuity_also_ends_a_window() -> None:
         segment(0, "", "0-1-2", "2026-01-01T00:00:00Z", "2026-01-01T00:00:10Z"),
         segment(1, "0-1-4", "0-1-5", "2026-01-01T00:00:11Z", "2026-01-01T00:00:20Z"),
     ]
-    assert [(w.first_seq, w.last_seq) for w in recoverable_windows(history)] == [(0, 0), (1, 1)]
+    assert [(w.first_seq, w.last_seq) for w in gap_free_windows(history)] == [(0, 0), (1, 1)]
 
 
 def test_records_are_create_only_but_a_retried_write_of_the_same_record_succeeds(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from agent.dump_evidence import RowCounter
+from agent.backup.evidence import RowCounter
 
 HEADER = b"/*!40101 SET NAMES utf8mb4 */;\n"
 TABLE = (

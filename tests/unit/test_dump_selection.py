@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from agent.accounts import account_blocks, account_grants
-from agent.dump_selection import Selection
+from agent.common.accounts import account_blocks, account_grants
+from agent.restore.selection import Selection
 from tests.unit.test_dumpfile_parsing import DUMP, FOOTER, HEADER
 
 MYSQL = (
@@ -81,7 +81,7 @@ def test_accounts_file_blocks_and_grants_of_the_accounts_created():
 def test_accounts_mode_is_restore_by_default_and_checked():
     import pytest
 
-    from agent.accounts import load_accounts_settings
+    from agent.common.accounts import load_accounts_settings
     from shared.config import ConfigError
 
     assert load_accounts_settings({}).mode == "restore"

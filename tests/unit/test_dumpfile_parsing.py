@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from agent.dumpfile import DumpSyntaxError, Kind, read_units
+from agent.common.dumpfile import DumpSyntaxError, Kind, read_units
 
 HEADER = (
     b"/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19\n\n"

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from agent.catalog import COMPLETE, DAMAGED, INCOMPLETE, NoSuchBackupError, parse_time, scan_backups, select_backup
+from agent.common.catalog import (
+    COMPLETE,
+    DAMAGED,
+    INCOMPLETE,
+    NoSuchBackupError,
+    scan_backups,
+    select_backup,
+)
 from shared.errors import EXIT_BAD_INPUT, BadInputError
 from shared.storage import Storage, open_storage
 from tests.support.backups import store_backup
@@ -76,19 +83,3 @@ def test_unusable_choices_are_bad_input(bucket, tmp_path):
     with pytest.raises(NoSuchBackupError, match="there is no complete backup"):
         select_backup([], latest=True)
 
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("20240501T120000Z", T0),
-    ("2024-05-01T12:00:00Z", T0),
-    ("2024-05-01 12:00", T0),
-    ("2024-05-01T14:00:00+02:00", T0),
-    ("2024-05-01", T0 - timedelta(hours=12)),
-])
-def test_at_accepts_ids_iso_times_and_dates(text, expected):
-    assert parse_time(text) == expected
-
-
-@pytest.mark.parametrize("text", ["yesterday", "2024-13-01", "20240501T250000Z", ""])
-def test_at_rejects_what_is_not_a_time(text):
-    with pytest.raises(BadInputError, match="is not a time"):
-        parse_time(text)

@@ -8,8 +8,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.catalog import COMPLETE, BackupEntry
-from agent.pitr_pruning import binlog_keys_to_prune
+from agent.common.catalog import COMPLETE, BackupEntry
+from agent.retention.binlogs import binlog_keys_to_prune
 from shared.binlogs import layout
 from shared.binlogs.index import write_record
 from shared.binlogs.records import SegmentRecord, SourceNode

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.pitr_replay import GtidSettingStripper
+from agent.pitr.replay import GtidSettingStripper
 from shared.binlogs.snapshot import DumpSniffer, SnapshotPositionError
 
 # The shape of mariadb-dump 10.11 --master-data=2 --gtid output (position near the top, GTID at the end).

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agent.catalog import scan_backups
-from agent.pruning import apply_retention, prune
+from agent.common.catalog import scan_backups
+from agent.retention.backups import apply_retention, prune
 from shared.storage import Storage, open_storage
 from tests.support.backups import store_backup
 

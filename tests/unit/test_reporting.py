@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from agent.backup import BackupResult
-from agent.reporting import (
+from agent.backup.reporting import (
     LAST_STATUS,
     LAST_SUCCESS,
     RunOutcome,
@@ -16,10 +15,11 @@ from agent.reporting import (
     run_gauges,
     summary,
 )
+from agent.backup.run import BackupResult
 from shared.config import ConfigError
 from shared.errors import AlreadyRunningError, BadInputError
 from shared.logs import register_secret
-from shared.mariadb_client import DumpConnectionError
+from shared.mariadb_client import ClientConnectionError
 from shared.reporting.metrics import Gauge, metrics_settings_from, publish
 from shared.reporting.notify import notify_settings_from
 
@@ -31,7 +31,7 @@ RESULT = BackupResult(backup_id="20261203T040000Z", storage_url="file:///b", for
 def test_an_error_that_echoes_the_password_reaches_the_body_redacted() -> None:
     password = "Hunter2-correct-horse"  # a test value
     register_secret(password)
-    error = DumpConnectionError(f"Access denied for user 'root'@'10.0.0.7' (using password: {password})")
+    error = ClientConnectionError(f"Access denied for user 'root'@'10.0.0.7' (using password: {password})")
     body = json.dumps(summary(RunOutcome(), {"namespace": "ns", "service": "db"}, error=error))
     assert password not in body
     assert "Access denied for user" in body and "***" in body
@@ -46,7 +46,7 @@ def test_a_failure_publishes_status_zero_and_never_a_success_time() -> None:
 
 def test_a_skipped_run_reports_nothing(monkeypatch) -> None:
     reported = []
-    monkeypatch.setattr("agent.reporting.report", lambda *a, **k: reported.append(k))
+    monkeypatch.setattr("agent.backup.reporting.report", lambda *a, **k: reported.append(k))
     with pytest.raises(AlreadyRunningError), reported_run(reporting_settings_from({})):
         raise AlreadyRunningError("another backup is running")
     assert reported == []

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.archiving import segmenter as segmenter_module
-from agent.archiving.segmenter import ArchivePosition, Segmenter
+from agent.pitr.archiver import segmenter as segmenter_module
+from agent.pitr.archiver.segmenter import ArchivePosition, Segmenter
 from shared.binlogs.events import Event, Transaction, TransactionScanner, read_file_events, transactions_of_file
 from shared.binlogs.gtid import format_state, parse_state
-from shared.binlogs.index import iter_history, recoverable_windows
+from shared.binlogs.index import gap_free_windows, iter_history
 from shared.binlogs.records import SegmentRecord, SourceNode
 from shared.storage.local import LocalStorage
 
@@ -91,7 +91,7 @@ def test_a_gap_moves_the_state_on_and_splits_the_window(tmp_path: Path) -> None:
         seg.add(t, source=NODE, source_file="bin.000007", format_description=fde)
     record = seg.flush()
     assert record is not None and record.gtid_state_before == str(found[9].gtid) and record.seq == 2
-    windows = recoverable_windows(list(iter_history(LocalStorage(tmp_path), PREFIX)))
+    windows = gap_free_windows(list(iter_history(LocalStorage(tmp_path), PREFIX)))
     assert [(w.first_seq, w.last_seq) for w in windows] == [(0, 0), (2, 2)]
 
 

@@ -1,4 +1,4 @@
-"""``verify`` on artifacts built exactly as the backup builds them (shared.archive / shared.compression),
+"""``verify`` on artifacts built exactly as the backup builds them (shared.tarball / shared.compression),
 stored in a local bucket: intact ones pass in every format; each kind of damage is named."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.unpacking import check_artifact
-from agent.verifying import VerifyFailedError, raise_if_failed, verify_backup
+from agent.verify.integrity import raise_if_failed, verify_backup
+from agent.verify.unpacking import check_artifact
+from shared.errors import VerifyFailedError
 from shared.formats import DUMP_TAR_MEMBER as TAR_MEMBER
 from shared.layout import BackupKeys, backup_id_at, sha1_sidecar_text
 from shared.manifest import Manifest
@@ -21,7 +22,7 @@ from tests.support.backups import SQL, artifact_bytes, make_manifest, store_back
 
 def read_manifest(storage: Storage, keys: BackupKeys) -> Manifest:
     with storage.open_read(keys.manifest) as stream:
-        return Manifest.from_json(stream.read())
+        return Manifest.from_json(stream.read(), key=keys.manifest)
 
 
 def rewrite(storage: Storage, key: str, change) -> None:
@@ -113,7 +114,8 @@ def test_unexpected_tar_member_is_named(bucket, tmp_path):
 def test_manifest_sizes_that_disagree_are_named(bucket, tmp_path):
     keys = store_backup(bucket, prefix="p", started=NOW, fmt="sql.zst", tmp=tmp_path)
     good = read_manifest(bucket, keys)
-    wrong = Manifest.from_json(good.to_json().replace(f'"raw_bytes": {len(SQL)}'.encode(), b'"raw_bytes": 5'))
+    wrong = Manifest.from_json(good.to_json().replace(f'"raw_bytes": {len(SQL)}'.encode(), b'"raw_bytes": 5'),
+                               key=keys.manifest)
 
     problems = check_artifact(bucket, wrong).problems
 

@@ -1,7 +1,7 @@
 {{/*
-Names and labels follow shared/k8s/job_manifest.py so the CronJob's pods equal the dispatcher's Job pods.
+Names and labels follow shared/k8s/job_spec.py so the CronJob's pods equal the dispatcher's Job pods.
 */}}
-{{/* job_manifest.cronjob_name: 52 characters at most (the controller appends 11), a long service name
+{{/* job_spec.cronjob_name: 52 characters at most (the controller appends 11), a long service name
 shortened to a prefix plus 8 hex digits of its SHA-256 so two long names never collide. */}}
 {{- define "mhb.cronjobName" -}}
 {{- $service := .Values.mariadb.service -}}
@@ -12,7 +12,7 @@ mariadb-ha-backup-{{ trunc 25 $service | trimSuffix "-" }}-{{ sha256sum $service
 {{- end -}}
 {{- end -}}
 
-{{/* shared/k8s/archiver_manifest.py archiver_name */}}
+{{/* shared/k8s/archiver_spec.py archiver_name */}}
 {{- define "mhb.archiverName" -}}
 {{- printf "mariadb-ha-backup-binlogs-%s" .Values.mariadb.service | trunc 63 -}}
 {{- end -}}
@@ -115,7 +115,7 @@ dispatcher's passthrough variables (AGENT_ENV_PASSTHROUGH) that are set.
 {{/*
 The pod spec of build_pod_template. Called with (dict "root" $ "args" (list ...) "restartPolicy" "..." "resources" {...} "extraEnv" (list
 (list NAME VALUE) ...)) so the binlog archiver Deployment runs the same hardened pod with other args,
-as shared/k8s/archiver_manifest.py does.
+as shared/k8s/archiver_spec.py does.
 */}}
 {{- define "mhb.podSpec" -}}
 {{- $v := .root.Values -}}
@@ -192,7 +192,7 @@ limits:
   {{- end }}
 {{- end -}}
 
-{{/* AKS injects the federated token only into pods with this label (job_manifest._workload_identity_labels). */}}
+{{/* AKS injects the federated token only into pods with this label (job_spec._workload_identity_labels). */}}
 {{- define "mhb.podIdentityLabels" -}}
 {{- if eq .Values.storage.provider "azure" -}}
 azure.workload.identity/use: "true"

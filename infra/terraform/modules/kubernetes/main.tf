@@ -107,7 +107,7 @@ resource "kubernetes_role_binding_v1" "dispatcher" {
 
 # The binlog archiver (opt-in): `archive-binlogs --follow` as a one-replica Deployment running the
 # backup Job's pod (same image, ServiceAccount and Secret access, same hardening). It mirrors
-# infra/kubernetes/binlog-archiver.yaml, rendered from shared/k8s/archiver_manifest.py.
+# infra/kubernetes/binlog-archiver.yaml, rendered from shared/k8s/archiver_spec.py.
 
 locals {
   archiver_labels = {

@@ -1,0 +1,43 @@
+"""``verify [ID | --latest] [--restore-test]`` from the run's configuration: pick the backup, check its
+bytes (``agent.verify``), and with ``--restore-test`` restore it into a throwaway server (the drill).
+
+The drill runs only when the bytes check out: a backup that fails its SHA1 is reported as such, not
+as a failed restore.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.common.bucket import open_bucket
+from agent.common.catalog import scan_backups, select_backup
+from agent.common.decryption import identities_for
+from agent.common.run_dir import private_run_dir
+from agent.common.signals import signals_raise_terminated
+from agent.drill.backup_drill import DrillReport, run_drill
+from agent.verify.integrity import VerifyReport, verify_backup
+from shared.config import ConfigValues, load_destination, load_retry, load_tmp_dir
+from shared.encryption import load_decryption_settings
+
+
+@dataclass(frozen=True)
+class VerifyOutcome:
+    report: VerifyReport
+    drill: DrillReport | None  # None: no --restore-test, or the bytes failed first
+
+
+def verify_configured(config: ConfigValues, *, backup_id: str | None, restore_test: bool) -> VerifyOutcome:
+    """Verify ``backup_id`` (None: the newest complete backup); drill it too with ``restore_test``."""
+    decryption = load_decryption_settings(config)
+    bucket = open_bucket(load_destination(config), load_retry(config))
+    entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=backup_id, latest=True)
+    assert entry.manifest is not None  # select_backup returns complete backups only
+    # Without an identity, plain verify checks what needs no key; the drill needs the content.
+    identities = identities_for(entry.manifest, decryption, required=restore_test)
+    with signals_raise_terminated():
+        report = verify_backup(bucket.storage, entry.manifest, identities=identities)
+        if not (report.ok and restore_test):
+            return VerifyOutcome(report=report, drill=None)
+        with private_run_dir(load_tmp_dir(config)) as run_dir:
+            drill = run_drill(bucket.storage, entry.manifest, run_dir=run_dir, identities=identities)
+    return VerifyOutcome(report=report, drill=drill)

@@ -1,0 +1,41 @@
+"""``archive-binlogs``: one run of the archiver from the configuration (resume, follow, stop on SIGTERM)."""
+
+from __future__ import annotations
+
+import threading
+
+from agent.common.bucket import open_bucket
+from agent.common.credentials import resolve_password
+from agent.common.run_dir import private_run_dir
+from agent.common.signals import signals_set
+from agent.pitr.archiver.archiver import Archiver, ArchiveResult, Credentials
+from agent.pitr.archiver.metrics import JOB as METRICS_JOB
+from agent.pitr.archiver.metrics import MetricsPublisher
+from shared.config import ConfigValues, load_destination, load_retry, load_source, load_tmp_dir
+from shared.config.binlog import load_archive_settings
+from shared.encryption import load_encryption_settings
+from shared.logs import register_secret
+from shared.reporting.metrics import metrics_settings_from
+
+
+def archive_binlogs(config: ConfigValues, *, follow: bool) -> ArchiveResult:
+    destination, source, retry = load_destination(config), load_source(config), load_retry(config)
+    archive = load_archive_settings(config, host=source.host, port=source.port, prefix=destination.prefix)
+    metrics_settings = metrics_settings_from(config, job=METRICS_JOB)
+    encryption = load_encryption_settings(config)  # segments are encrypted like the backups' artifacts
+    bucket = open_bucket(destination, retry)
+    next(iter(bucket.storage.list(bucket.prefix + "/")), None)  # a missing bucket: exit 2 before anything
+    password = resolve_password(source)
+    register_secret(password)
+    metrics = MetricsPublisher(metrics_settings)
+    stop = threading.Event()
+    try:
+        with signals_set(stop), private_run_dir(load_tmp_dir(config)) as run_dir:
+            archiver = Archiver(bucket.storage, prefix=bucket.prefix, settings=archive,
+                                credentials=Credentials(user=source.user, password=password), run_dir=run_dir,
+                                retry_seconds=retry.max_seconds, stop=stop, on_segment=metrics.segment,
+                                on_gap=metrics.gap, on_lag=metrics.lag,
+                                encryption=encryption)
+            return archiver.run(follow=follow)
+    finally:
+        metrics.close()

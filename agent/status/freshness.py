@@ -1,0 +1,78 @@
+"""Is there a recent enough backup? The verdict behind ``mariadb-ha-backup status``.
+
+A backup's age counts from its id (the UTC start of the dump): with ``--single-transaction`` that is
+the moment its data is from, so "younger than 26 h" means "we can restore data at most 26 h old".
+Only complete backups (with a manifest) count; incomplete or damaged folders newer than the newest
+complete one are reported, since they usually mean the recent runs are failing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from agent.common.catalog import BackupEntry
+from shared.config import ConfigError
+
+DEFAULT_MAX_AGE = "26h"  # a daily schedule plus two hours of slack for a slow or retried run
+_DURATION = re.compile(r"^\s*(\d{1,9})\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+OK, STALE, NONE = "ok", "stale", "none"
+
+
+def parse_duration(text: str, *, name: str) -> timedelta:
+    """``90s``, ``30m``, ``26h``, ``7d`` → a timedelta; anything else is bad input naming ``name``."""
+    match = _DURATION.match(text)
+    if not match or int(match.group(1)) == 0:
+        raise ConfigError(f"{name} must be a positive duration like 90s, 30m, 26h or 7d, not {text[:40]!r}")
+    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+@dataclass(frozen=True)
+class Freshness:
+    checked_at: datetime
+    max_age: timedelta
+    newest: BackupEntry | None
+    failed_since: tuple[BackupEntry, ...]  # incomplete/damaged folders newer than ``newest``
+
+    @property
+    def age(self) -> timedelta | None:
+        return self.checked_at - self.newest.started if self.newest else None
+
+    @property
+    def verdict(self) -> str:
+        if self.age is None:
+            return NONE
+        return OK if self.age < self.max_age else STALE
+
+
+def assess(entries: list[BackupEntry], *, now: datetime, max_age: timedelta) -> Freshness:
+    """``entries`` newest first, as ``agent.common.catalog.scan_backups`` returns them."""
+    newest = next((e for e in entries if e.complete), None)
+    newer = tuple(e for e in entries if not e.complete and (newest is None or e.started > newest.started))
+    return Freshness(checked_at=now, max_age=max_age, newest=newest, failed_since=newer)
+
+
+def is_encrypted(entry: BackupEntry) -> bool:
+    """Read defensively: manifests written before encryption existed have no ``encryption`` field
+    (None or absent means stored unencrypted)."""
+    manifest = entry.manifest
+    if manifest is None:
+        return False
+    return any(getattr(holder, name, None) for holder in (manifest, manifest.artifact)
+               for name in ("encryption", "encrypted"))
+
+
+def human_duration(delta: timedelta) -> str:
+    """``3d 4h``, ``2h 5m``, ``45s``: the two largest units, enough to read at a glance."""
+    seconds = int(delta.total_seconds())
+    if seconds < 0:
+        return f"-{human_duration(-delta)}"
+    parts: list[str] = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return " ".join(parts[:2])
