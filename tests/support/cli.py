@@ -57,8 +57,11 @@ def start_cli(args: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[s
 
 
 def _same_in_process(args: Sequence[str], env: Mapping[str, str]) -> bool:
-    """Local destinations only (or none: a configuration error), and no Kubernetes client."""
-    if not args or args[0] == "dispatch" or "KUBECONFIG" in env or any(a.startswith(_CLOUD_FLAGS) for a in args):
+    """Local destinations only (or none: a configuration error), no Kubernetes client, and no ``--help``
+    (argparse sizes it to the terminal the test process may have)."""
+    if not args or args[0] == "dispatch" or "KUBECONFIG" in env or {"-h", "--help"} & set(args):
+        return False
+    if any(a.startswith(_CLOUD_FLAGS) for a in args):
         return False
     if "BACKUP_URL" in env:
         return env["BACKUP_URL"].startswith("file://")

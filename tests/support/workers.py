@@ -22,8 +22,25 @@ import pytest
 
 GALERA_GROUP = "galera"
 GALERA_FIXTURES = frozenset({"galera_cluster", "galera_binlog_cluster", "service_balancer"})
-# Modules that run longest (``--durations`` of a whole run), longest first: they start first.
+# The longest units of work, longest first, from ``--durations`` of a whole run (seconds on a quiet
+# 2-core machine, without workers): they start first. The Galera group (~180 s: a 3-node cluster per
+# test) leads; every other module follows in pytest's order, slow-marked ones first.
 LONGEST_MODULES = (
+    "tests/integration/test_galera_failover.py",
+    "tests/integration/test_parallel_restore_galera.py",
+    "tests/integration/test_pitr_galera.py",
+    "tests/integration/test_archive_galera.py",
+    "tests/integration/test_packaging.py",  # ~140 s: two builds of three zips
+    "tests/integration/test_load.py",  # ~125 s: a 500 MB dataset, four backups and a restore
+    "tests/integration/test_memory_bound.py",  # ~90 s
+    "tests/integration/test_infra_checks.py",  # ~95 s: checkov, and pip installing the image's venv
+    "tests/e2e/test_restore_fidelity.py",
+    "tests/integration/test_helm_chart.py",  # checkov again
+    "tests/e2e/test_signals_stages.py",
+    "tests/integration/test_parallel_restore.py",
+    "tests/e2e/test_restore_drill_losses.py",
+    "tests/e2e/test_archive_binlogs.py",
+    "tests/e2e/test_pitr_restore.py",
 )
 
 
