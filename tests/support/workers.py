@@ -1,35 +1,57 @@
-"""How the suite shares out over pytest-xdist workers (``scripts/test`` runs ``-n N --dist loadgroup``).
+"""How the suite shares out over pytest-xdist workers (``scripts/test`` runs ``-n N --dist loadscope``).
 
 The suite waits more than it computes (servers starting, dumps streaming, retries backing off), so
-a few workers on 2 cores keep both busy. Three rules keep that correct and fast:
+a few workers on 2 cores keep both busy. A unit of work goes to one worker; here a unit is
 
-- A test that uses a module-scoped fixture (a loaded server, two package builds, a dump) runs on the
-  worker that runs the rest of its module (``xdist_group`` by module): the fixture is built once,
-  not once per worker that happens to get one of its tests.
-- Every test that starts a Galera cluster is in one group: one 3-node cluster at a time. Several at
-  once on 2 cores starve each other's heartbeats, and the short eviction timeouts the failover tests
-  rely on (tests/support/galera.py) would then evict nodes nobody killed.
-- Each worker collects the longest modules first and the scheduler keeps that order
-  (``--no-loadscope-reorder``): the long units start at once and the short ones fill the gaps at
-  the end, instead of a long module starting last and running alone.
+- a whole module when its module-scoped fixtures are expensive (a loaded server, two package builds,
+  a dump: ``SHARED_FIXTURE_MODULES``): built once, not once per worker that gets one of its tests;
+- every Galera module together (``GALERA_MODULES``): one 3-node cluster at a time. Several at once
+  on 2 cores starve each other's heartbeats, and the short eviction timeouts the failover tests
+  rely on (tests/support/galera.py) would then evict nodes nobody killed;
+- otherwise a single test.
 
-Without xdist (``scripts/test --fast``, a single file) nothing changes: the order is pytest's.
+The units are queued longest first (``LONGEST_MODULES``, then slow-marked modules, then the rest, in
+each worker's collection order, which ``--no-loadscope-reorder`` keeps): the long ones start at once
+and the short ones fill the gaps at the end. A test that uses a module-scoped fixture, or a Galera
+cluster, outside those lists fails the collection, so the lists cannot silently fall behind.
+
+(xdist's own ``--dist loadgroup`` would read ``xdist_group`` marks, but with pytest 9.2 the ids it
+rewrites to carry the group are not seen, so the grouping is done here, by the controller.)
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
 GALERA_GROUP = "galera"
 GALERA_FIXTURES = frozenset({"galera_cluster", "galera_binlog_cluster", "service_balancer"})
-# The longest units of work, longest first, from ``--durations`` of a whole run (seconds on a quiet
-# 2-core machine, without workers): they start first. The Galera group (~180 s: a 3-node cluster per
-# test) leads; every other module follows in pytest's order, slow-marked ones first.
-LONGEST_MODULES = (
+GALERA_MODULES = (
     "tests/integration/test_galera_failover.py",
     "tests/integration/test_parallel_restore_galera.py",
     "tests/integration/test_pitr_galera.py",
     "tests/integration/test_archive_galera.py",
+)
+SHARED_FIXTURE_MODULES = frozenset({
+    "tests/e2e/test_hostile_input.py",
+    "tests/e2e/test_restore_drill_losses.py",
+    "tests/e2e/test_restore_fidelity.py",
+    "tests/e2e/test_signals_stages.py",
+    "tests/integration/test_dumpfile_real_dump.py",
+    "tests/integration/test_helm_chart.py",
+    "tests/integration/test_infra_checks.py",
+    "tests/integration/test_load.py",
+    "tests/integration/test_memory_bound.py",
+    "tests/integration/test_monitoring_rules.py",
+    "tests/integration/test_packaging.py",
+    "tests/integration/test_parallel_restore.py",
+})
+# The longest units of work, longest first, from ``--durations`` of a whole run (seconds on a quiet
+# 2-core machine, without workers): they start first. The Galera group (~180 s: a 3-node cluster per
+# test) leads.
+LONGEST_MODULES = (
+    *GALERA_MODULES,
     "tests/integration/test_packaging.py",  # ~140 s: two builds of three zips
     "tests/integration/test_load.py",  # ~125 s: a 500 MB dataset, four backups and a restore
     "tests/integration/test_memory_bound.py",  # ~90 s
@@ -44,8 +66,33 @@ LONGEST_MODULES = (
 )
 
 
-def _module_fixture_scope(item: pytest.Item) -> bool:
-    """Whether the test uses a fixture built once per module (defined anywhere)."""
+def work_unit(nodeid: str) -> str:
+    """What must run on one worker together with this test (its unit's name)."""
+    module = nodeid.split("::")[0]
+    if module in GALERA_MODULES:
+        return GALERA_GROUP
+    if module in SHARED_FIXTURE_MODULES:
+        return module
+    return nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadscope":
+        return None  # another distribution was asked for: xdist's own
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return UnitScheduling(config, log)
+
+
+def _module_of(item: pytest.Item) -> str:
+    return item.nodeid.split("::")[0]
+
+
+def _uses_module_fixture(item: pytest.Item) -> bool:
     info = getattr(item, "_fixtureinfo", None)
     if info is None:
         return False
@@ -57,16 +104,16 @@ def _uses_galera(item: pytest.Item) -> bool:
         getattr(item, "fixturenames", ()))
 
 
-def _group(item: pytest.Item) -> str | None:
-    if _uses_galera(item):
-        return GALERA_GROUP
-    if _module_fixture_scope(item):
-        return _module_of(item)
-    return None
-
-
-def _module_of(item: pytest.Item) -> str:
-    return item.nodeid.split("::")[0]
+def _unlisted(items: list[pytest.Item]) -> list[str]:
+    problems = set()
+    for item in items:
+        module = _module_of(item)
+        if _uses_galera(item) and module not in GALERA_MODULES:
+            problems.add(f"{module} starts a Galera cluster: add it to GALERA_MODULES")
+        elif _uses_module_fixture(item) and work_unit(item.nodeid) == item.nodeid:
+            problems.add(f"{module} has a module-scoped fixture: add it to SHARED_FIXTURE_MODULES "
+                         "(or make a cheap fixture session-scoped)")
+    return sorted(problems)
 
 
 def _module_rank(module: str, slow: bool) -> int:
@@ -76,10 +123,9 @@ def _module_rank(module: str, slow: bool) -> int:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        group = _group(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
+    problems = _unlisted(items)
+    if problems:
+        raise pytest.UsageError("tests/support/workers.py is out of date:\n  " + "\n  ".join(problems))
     if not hasattr(config, "workerinput"):
         return  # not an xdist worker: keep pytest's order
     # Whole modules move, so module-scoped fixtures still see their tests one after another.
