@@ -60,20 +60,7 @@ class ThrowawayServer:
         tmpdir.mkdir()
         user_args = ["--user=root"] if os.geteuid() == 0 else []
         if self.datadir is None:  # a fresh, empty server
-            subprocess.run(
-                [
-                    install_db,
-                    "--no-defaults",
-                    *user_args,
-                    f"--datadir={data}",
-                    f"--tmpdir={tmpdir}",
-                    "--auth-root-authentication-method=normal",
-                    "--skip-test-db",
-                ],
-                check=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
+            self.install_data_dir(install_db, data, tmpdir)
         self.port = free_port()
         self.process = subprocess.Popen(
             [
@@ -96,6 +83,15 @@ class ThrowawayServer:
         )
         self._wait_ready()
         return self
+
+    def install_data_dir(self, install_db: str, data: Path, tmpdir: Path) -> None:
+        """A fresh system schema in ``data``; the tests override this to copy one prepared install."""
+        subprocess.run(
+            [install_db, *install_db_args(data=data, tmpdir=tmpdir)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
 
     def client_argv(self, *args: str) -> list[str]:
         """``mariadb`` as root over the private socket (no password, nothing secret on argv)."""
@@ -161,6 +157,19 @@ class ThrowawayServer:
         with contextlib.suppress(OSError):
             return " | ".join((self.dir / "err.log").read_text(errors="replace").strip().splitlines()[-3:])
         return "no error log"
+
+
+def install_db_args(*, data: Path, tmpdir: Path) -> list[str]:
+    """``mariadb-install-db``'s arguments for a throwaway server (root without password over the socket)."""
+    user_args = ["--user=root"] if os.geteuid() == 0 else []
+    return [
+        "--no-defaults",
+        *user_args,
+        f"--datadir={data}",
+        f"--tmpdir={tmpdir}",
+        "--auth-root-authentication-method=normal",
+        "--skip-test-db",
+    ]
 
 
 def free_port() -> int:

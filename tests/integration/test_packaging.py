@@ -1,9 +1,9 @@
 """`scripts/package-functions`: one zip per cloud function, importable by its platform, reproducible.
 
-The packages are built twice, each from its own copy of the inputs at a different path (so the
-bytes cannot depend on where the checkout lives, and edits to the working tree during the run
-cannot leak in). pip's download cache is shared, so the second build reinstalls every dependency
-from the same wheels, ~20 s for all three. Each zip is
+The packages are built twice, at the same time, each from its own copy of the inputs at a different
+path (so the bytes cannot depend on where the checkout lives, and edits to the working tree during
+the run cannot leak in). pip's download cache is shared, so both builds install every dependency
+from the same wheels. Each zip is
 unpacked and its entry point imported by a fresh virtualenv with no site-packages, the way the
 platform's runtime would see it: only the zip's contents are importable.
 """
@@ -43,10 +43,15 @@ def snapshot(source: Path, checkout: Path) -> None:
             shutil.copy2(source / name, checkout / name)
 
 
-def build(checkout: Path) -> dict[str, Path]:
+def start_build(checkout: Path) -> subprocess.Popen[bytes]:
     out = checkout / "dist" / "functions"
-    subprocess.run([sys.executable, str(checkout / "scripts" / "package-functions"), "--out", str(out)],
-                   check=True, timeout=600, stdout=subprocess.DEVNULL)
+    return subprocess.Popen([sys.executable, str(checkout / "scripts" / "package-functions"), "--out", str(out)],
+                            stdout=subprocess.DEVNULL)
+
+
+def built_zips(checkout: Path, build: subprocess.Popen[bytes]) -> dict[str, Path]:
+    assert build.wait(timeout=600) == 0
+    out = checkout / "dist" / "functions"
     return {cloud: out / f"{cloud}.zip" for cloud in CLOUDS}
 
 
@@ -56,7 +61,16 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Path], d
     snapshot(ROOT, first)
     second = tmp_path_factory.mktemp("second") / "elsewhere" / "checkout"
     snapshot(first, second)  # from the first copy: both builds see the very same inputs
-    return build(first), build(second)
+    # Both at once: each mostly waits on pip, and neither can see the other's output directory.
+    running = [(checkout, start_build(checkout)) for checkout in (first, second)]
+    try:
+        first_zips, second_zips = (built_zips(checkout, build) for checkout, build in running)
+    finally:
+        for _, build in running:
+            if build.poll() is None:
+                build.kill()
+                build.wait()
+    return first_zips, second_zips
 
 
 @pytest.fixture(scope="module")

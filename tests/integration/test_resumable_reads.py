@@ -34,7 +34,7 @@ def artifact_get(request: Request) -> bool:
     return request.method == "GET" and request.path.endswith(KEY.rsplit("/", 1)[1])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # cheap to make: its tests need not share one xdist worker
 def payload() -> bytes:
     return os.urandom(PAYLOAD_BYTES)
 

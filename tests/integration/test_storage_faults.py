@@ -48,7 +48,7 @@ def _built(storage: Storage) -> Storage:
     return storage
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # cheap to make: its tests need not share one xdist worker
 def payload() -> bytes:
     return os.urandom(PAYLOAD_BYTES)
 

@@ -8,17 +8,25 @@
   is 1), rotating at 1 MiB (``BINLOG_SERVER_ARGS``): the source for point-in-time-recovery tests.
 - ``mariadb_factory``: call it to get more servers (e.g. a restore target); all stop at teardown.
 - ``table_checksums(server)`` / ``schema_objects(server)``: what a restore must reproduce.
+
+Every ``TestServer`` starts from a copy of one ``mariadb-install-db`` run per test process (the same
+arguments the agent's throwaway server uses): ~120 servers, one install.
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
 import secrets
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from agent.drill.throwaway_server import ThrowawayServer
+from agent.drill.throwaway_server import ThrowawayServer, install_db_args
 
 SAMPLE_SQL = Path(__file__).resolve().parents[2] / "examples" / "sample-data.sql"
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
@@ -26,9 +34,24 @@ SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 BINLOG_SERVER_ARGS = ("--log-bin=bin", "--server-id=1", "--binlog-format=ROW", "--max-binlog-size=1M")
 
 
+@functools.cache
+def _installed_data_dir(install_db: str) -> Path:
+    """One fresh install per test process (each xdist worker has its own), removed when it exits."""
+    base = Path(tempfile.mkdtemp(prefix="mariadb-install-template-"))
+    atexit.register(shutil.rmtree, base, ignore_errors=True)
+    (base / "tmp").mkdir()
+    subprocess.run([install_db, *install_db_args(data=base / "data", tmpdir=base / "tmp")],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return base / "data"
+
+
 class TestServer(ThrowawayServer):
     __test__ = False  # not a test class, despite the name
     password: str = ""
+
+    def install_data_dir(self, install_db: str, data: Path, tmpdir: Path) -> None:
+        # A copy of the same install is what install-db would write again (~0.2 s instead of ~0.6 s).
+        subprocess.run(["cp", "-a", "--reflink=auto", str(_installed_data_dir(install_db)), str(data)], check=True)
 
     def agent_env(self) -> dict[str, str]:
         """Environment for the agent to reach this server over TCP with the password."""
