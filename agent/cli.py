@@ -1,8 +1,9 @@
 """Command-line entry point: parse, run one command, map errors to the documented exit codes.
 
-Exit codes (a contract): 0 success; 1 failure after retries; 2 usage, configuration or bad input
-(one line on stderr, no traceback); 3 skipped because a backup is already running; 4 archive-binlogs
-recorded a gap in the binlog archive; 128+N when stopped by signal N (after cleaning up).
+Exit codes (a contract, every one in shared/errors.py): 0 success; 1 failure after retries; 2 usage,
+configuration or bad input (one line on stderr, no traceback); 3 skipped because a backup is already
+running; 4 archive-binlogs recorded a gap in the binlog archive; 128+N when stopped by signal N (after
+cleaning up).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from agent.commands.options import merged_config
+from agent.commands.options import add_config_flags, merged_config
+from shared.config.options import COMMANDS
 from shared.errors import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -34,6 +36,7 @@ COMMAND_MODULES = (
     "agent.commands.dispatch",
     "agent.commands.list",
     "agent.commands.verify",
+    "agent.commands.drill",
     "agent.commands.restore",
     "agent.commands.prune",
     "agent.commands.status",
@@ -54,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for command, command_parser in sub.choices.items():  # after each command's own arguments
+        if command in COMMANDS:
+            add_config_flags(command_parser, command)
     return parser
 
 

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="generate a dataset and measure every variant")
     run.add_argument("--size", type=parse_size, default=parse_size("500M"), help="raw dump size (default 500M)")
     run.add_argument("--reps", type=int, default=3, help="alternating repetitions (default 3)")
-    run.add_argument("--variants", default="abcdefghijk", help="which variants, by letter (default all)")
+    run.add_argument("--variants", default="abcdefghijklmnop", help="which variants, by letter (default all)")
     run.add_argument("--name", help="results file name (default: the size, e.g. 500M)")
     run.add_argument("--mydumper-threads", type=int, default=2, help="mydumper --threads (default: 2 = cores)")
     run.add_argument("--work", type=Path, default=HERE / "work", help="scratch directory (default bench/work)")

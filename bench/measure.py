@@ -108,7 +108,9 @@ def _dir_bytes(path: Path) -> int:
     for root, _dirs, files in os.walk(path):
         for name in files:
             try:
-                total += os.lstat(os.path.join(root, name)).st_size
+                stat = os.lstat(os.path.join(root, name))
+                # Blocks really used: a parallel dump's parts are given back to the filesystem as they are read.
+                total += min(stat.st_size, stat.st_blocks * 512)
             except OSError:
                 continue  # removed while we walked
     return total

@@ -12,7 +12,7 @@ MB = 1_000_000
 def load(paths: list[Path]) -> list[dict[str, Any]]:
     """The backup/restore runs among the results files (other benchmarks keep theirs there too)."""
     results = [json.loads(p.read_text()) for p in paths]
-    runs = [r for r in results if isinstance(r, dict) and "meta" in r and "summary" in r]
+    runs = [r for r in results if isinstance(r, dict) and "summary" in r and "dump_bytes" in r.get("meta", {})]
     return sorted(runs, key=lambda r: r["meta"]["dump_bytes"])
 
 
@@ -24,12 +24,12 @@ def markdown(result: dict[str, Any]) -> str:
         f"{meta['load_after'][0]:.1f} after, started {meta['started']}",
         "",
         "| variant | median s | x floor | peak RSS (tree) MB | temp disk MB | compressed MB | ratio "
-        "| CPU s: command / MariaDB / moto | runs (s) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| CPU s: command / MariaDB / moto | commit block ms | runs (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for key, s in summary.items():
         if s.get("failed"):
-            lines.append(f"| {key}. {s['label']} | failed | | | | | | | |")
+            lines.append(f"| {key}. {s['label']} | failed | | | | | | | | |")
             continue
         floor = "a" if s["kind"] == "backup" else "g"
         ratio = f"{s['ratio_to_floor']:.2f}x {floor}" if "ratio_to_floor" in s else ""
@@ -37,7 +37,8 @@ def markdown(result: dict[str, Any]) -> str:
         comp = f"{s['compression_ratio']:.2f}x" if s["compression_ratio"] else "-"
         runs = ", ".join(f"{x:.2f}" for x in s["all_seconds"])
         lines.append(f"| {key}. {s['label']} | {s['median_seconds']:.2f} | {ratio} | {s['peak_tree_rss'] / MB:,.0f} "
-                     f"| {s['peak_temp_bytes'] / MB:,.1f} | {size} | {comp} | {_cpu(s)} | {runs} |")
+                     f"| {s['peak_temp_bytes'] / MB:,.1f} | {size} | {comp} | {_cpu(s)} "
+                     f"| {s.get('commit_block_ms', '-')} | {runs} |")
     return "\n".join(lines) + "\n"
 
 
@@ -59,7 +60,7 @@ def chart(results: list[dict[str, Any]], path: Path) -> None:
         summary = {k: s for k, s in result["summary"].items() if not s.get("failed")}
         labels = [f"{k}. {s['label']}" for k, s in summary.items()]
         title = f"dump {result['meta']['dump_bytes'] / MB:,.0f} MB"
-        colours = ["#999999" if k in "abcg" else "#2a7ab9" for k in summary]
+        colours = ["#999999" if k in "abcgl" else "#2a7ab9" for k in summary]
         row[0].barh(labels, [s["median_seconds"] for s in summary.values()], color=colours)
         row[0].set_xlabel("median wall time (s)")
         row[0].set_title(f"{title}: time (blue = ours)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -24,6 +25,9 @@ from bench.measure import run_measured
 from bench.servers import BenchServer, MotoS3
 from bench.variants import BUCKET, BY_KEY, PROJECT, RESTORE_PREFIX, RUNS_PREFIX, Context, Variant
 from shared.dump import DUMP_FLAGS
+
+# The agent logs how long a parallel dump held commits up (agent.backup.commit_block), as JSON on stderr.
+_COMMIT_BLOCK = re.compile(r'"held_ms": ([0-9.]+)')
 
 
 def run_benchmark(*, size_bytes: int, reps: int, keys: str, work: Path, mydumper_threads: int) -> dict[str, Any]:
@@ -97,6 +101,8 @@ def _repeat(ctx: Context, s3: MotoS3, target: BenchServer, variants: list[Varian
                    "peak_temp_bytes": m.peak_temp_bytes, "compressed_bytes": variant.compressed_size(m, temp),
                    "cpu_seconds": round(m.cpu_seconds, 2),
                    "returncode": m.returncode, "load": os.getloadavg()[0], **spent}
+            if blocks := _COMMIT_BLOCK.findall(m.stderr):
+                run["commit_block_ms"] = max(float(ms) for ms in blocks)
             if m.returncode != 0:
                 run["error"] = m.stderr[-2000:]
             runs.append(run)
@@ -128,9 +134,11 @@ def summarize(runs: list[dict[str, Any]], *, dump_bytes: int) -> dict[str, dict[
             "compressed_bytes": sizes[-1] if sizes else None,
             **{name: round(statistics.median(r.get(name, 0) for r in mine), 2)
                for name in ("cpu_seconds", "moto_cpu", "server_cpu", "target_cpu")},
+            **({"commit_block_ms": max(r["commit_block_ms"] for r in mine)}
+               if all("commit_block_ms" in r for r in mine) else {}),
             "compression_ratio": round(dump_bytes / sizes[-1], 2) if sizes else None,
         }
-    for key, floor in (("abcdefi", "a"), ("ghjk", "g")):
+    for key, floor in (("abcdefilmnop", "a"), ("ghjk", "g")):
         base = summary.get(floor, {}).get("median_seconds")
         for k in key:
             if base and k in summary and "median_seconds" in summary[k]:

@@ -3,9 +3,11 @@
 a  ``mariadb-dump > /dev/null``                 the floor: nothing is faster than reading the data once
 b  the seed's sequential pipeline in shell      dump to a file, ``tar czf``, ``sha1sum``, upload (boto3)
 c  ``mydumper --compress``                      the peer: parallel per-table dump with per-file gzip
-d  ``mariadb-ha-backup backup`` tar.gz          our default (seed-compatible) format
-e  ``mariadb-ha-backup backup`` sql.gz          streamed, no temp disk
-f  ``mariadb-ha-backup backup`` sql.zst         streamed, no temp disk
+l  ``mydumper`` (uncompressed files)            the peer's dump speed alone
+d  ``mariadb-ha-backup backup`` tar.gz          our default (seed-compatible) format, default dump threads
+e  ``mariadb-ha-backup backup`` sql.gz          streamed, no temp disk, default dump threads
+f  ``mariadb-ha-backup backup`` sql.zst         streamed, no temp disk, default dump threads
+m, n, o  the same three with ``BACKUP_DUMP_THREADS=1`` (the seed's single mariadb-dump)
 g  ``mariadb < dump.sql``                       the restore floor
 h  ``mariadb-ha-backup restore``                defaults: verify first, then load over parallel sessions
 j  ``mariadb-ha-backup restore --parallel 1``   the same with one plain client session (serial)
@@ -13,6 +15,9 @@ k  ``myloader``                                 the peer: parallel load of a myd
    uncompressed, user databases only: myloader does not reload the system schema)
 i  ``mariadb-ha-backup backup`` sql.gz to a local directory: not a target, it shows what the
    S3 emulator costs (moto runs on the same 2 cores and spends ~0.2 CPU-s per 100 MB dumped)
+p  the same with ``BACKUP_DUMP_THREADS=1``
+
+"Default dump threads" is BACKUP_DUMP_THREADS unset: one session per CPU (2 on the bench machine).
 
 Every variant uses the seed's dump flags and the same source server; b, d, e, f upload to the same
 moto S3 bucket; g and h load into the same (emptied) target server.
@@ -94,29 +99,36 @@ def _seed(ctx: Context, temp: Path) -> Command:
     return Command(["sh", "-c", script], {**_base_env(ctx, temp), **ctx.s3_env})
 
 
-def _mydumper(ctx: Context, temp: Path) -> Command:
+def _mydumper(ctx: Context, temp: Path, *, compress: bool = True) -> Command:
     out = temp / "mydumper"
-    argv = ["mydumper", f"--defaults-file={ctx.source_cnf}", "--compress", "--routines", "--events", "--triggers",
+    argv = ["mydumper", f"--defaults-file={ctx.source_cnf}", *(["--compress"] if compress else []),
+            "--routines", "--events", "--triggers",
             f"--threads={ctx.mydumper_threads}", "--trx-consistency-only", f"--outputdir={out}", "--verbose=1"]
     # mydumper 0.10 reads host/port/user/password from the [mydumper] or [client] group of this file.
     script = f"{shlex.join(argv)} && du -sb {shlex.quote(str(out))} | cut -f1"
     return Command(["sh", "-c", script], _base_env(ctx, temp))
 
 
-def _agent_backup(fmt: str) -> Callable[[Context, Path], Command]:
+def _threads(threads: int | None) -> dict[str, str]:
+    return {"BACKUP_DUMP_THREADS": str(threads)} if threads else {}
+
+
+def _agent_backup(fmt: str, threads: int | None = None) -> Callable[[Context, Path], Command]:
     def command(ctx: Context, temp: Path) -> Command:
         env = {**_base_env(ctx, temp), **ctx.s3_env, **ctx.source_env, "BACKUP_FORMAT": fmt,
-               "BACKUP_URL": f"s3://{BUCKET}/{RUNS_PREFIX}/{fmt}", "BACKUP_TMPDIR": str(temp)}
+               "BACKUP_URL": f"s3://{BUCKET}/{RUNS_PREFIX}/{fmt}", "BACKUP_TMPDIR": str(temp), **_threads(threads)}
         return Command([ctx.python, "-m", "agent", "backup", "--json"], env)
     return command
 
 
-def _agent_backup_local(ctx: Context, temp: Path) -> Command:
-    bucket = temp.with_name(temp.name + "-bucket")  # beside the temp dir: the destination is not temp disk
-    env = {**_base_env(ctx, temp), **ctx.source_env, "BACKUP_FORMAT": "sql.gz", "BACKUP_URL": f"file://{bucket}",
-           "BACKUP_TMPDIR": str(temp)}
-    return Command(["sh", "-c", f"mkdir -p {shlex.quote(str(bucket))} && exec {shlex.quote(ctx.python)} -m agent "
-                                "backup --json"], env)
+def _agent_backup_local(threads: int | None = None) -> Callable[[Context, Path], Command]:
+    def command(ctx: Context, temp: Path) -> Command:
+        bucket = temp.with_name(temp.name + "-bucket")  # beside the temp dir: the destination is not temp disk
+        env = {**_base_env(ctx, temp), **ctx.source_env, "BACKUP_FORMAT": "sql.gz", "BACKUP_URL": f"file://{bucket}",
+               "BACKUP_TMPDIR": str(temp), **_threads(threads)}
+        return Command(["sh", "-c", f"mkdir -p {shlex.quote(str(bucket))} && exec {shlex.quote(ctx.python)} -m "
+                                    "agent backup --json"], env)
+    return command
 
 
 def _plain_restore(ctx: Context, temp: Path) -> Command:
@@ -156,13 +168,19 @@ VARIANTS = [
     Variant("a", "mariadb-dump > /dev/null", "backup", _floor, lambda m, t: None),
     Variant("b", "seed pipeline (dump, tar czf, sha1sum, upload)", "backup", _seed, _last_line_int),
     Variant("c", "mydumper --compress", "backup", _mydumper, _last_line_int),
+    Variant("l", "mydumper (uncompressed files)", "backup", lambda c, t: _mydumper(c, t, compress=False),
+            _last_line_int),
     Variant("d", "backup tar.gz", "backup", _agent_backup("tar.gz"), _agent_size),
     Variant("e", "backup sql.gz", "backup", _agent_backup("sql.gz"), _agent_size),
     Variant("f", "backup sql.zst", "backup", _agent_backup("sql.zst"), _agent_size),
+    Variant("m", "backup tar.gz, 1 dump thread", "backup", _agent_backup("tar.gz", 1), _agent_size),
+    Variant("n", "backup sql.gz, 1 dump thread", "backup", _agent_backup("sql.gz", 1), _agent_size),
+    Variant("o", "backup sql.zst, 1 dump thread", "backup", _agent_backup("sql.zst", 1), _agent_size),
     Variant("g", "mariadb < dump.sql", "restore", _plain_restore, lambda m, t: None),
     Variant("h", "restore --latest (tar.gz from S3; defaults: verify first, parallel)", "restore", _agent_restore,
             lambda m, t: None),
-    Variant("i", "backup sql.gz to a local dir (no S3)", "backup", _agent_backup_local, _agent_size),
+    Variant("i", "backup sql.gz to a local dir (no S3)", "backup", _agent_backup_local(), _agent_size),
+    Variant("p", "backup sql.gz to a local dir, 1 dump thread", "backup", _agent_backup_local(1), _agent_size),
     Variant("j", "restore --latest --parallel 1 (serial)", "restore", _agent_restore_serial, lambda m, t: None),
     Variant("k", "myloader (mydumper dump)", "restore", _myloader, lambda m, t: None),
 ]

@@ -32,16 +32,21 @@ GZIP_BLOCK_SIZE = 1 << 20
 CODECS = ("gzip", "zstd")
 
 
-def open_compressor(codec: str, sink: BinaryIO, *, threads: int = THREADS) -> BinaryIO:
+def open_compressor(codec: str, sink: BinaryIO, *, threads: int = THREADS, level: int | None = None) -> BinaryIO:
     """A writable stream that compresses into ``sink``. ``close()`` ends the compressed member and
-    flushes it, but leaves ``sink`` open."""
+    flushes it, but leaves ``sink`` open. ``level`` None: GZIP_LEVEL / ZSTD_LEVEL."""
     if codec == "gzip":
         writer = isal.igzip_threaded.open(  # accepts a file object, which it leaves open
-            sink, "wb", compresslevel=GZIP_LEVEL, threads=threads, block_size=GZIP_BLOCK_SIZE
+            sink, "wb", compresslevel=GZIP_LEVEL if level is None else level, threads=threads,
+            block_size=GZIP_BLOCK_SIZE
         )
         return cast(BinaryIO, writer)
+    # A frame checksum (XXH64 of the content, checked by every decoder and by `zstd -t`): without it a
+    # flipped byte in a stored sql.zst decompresses to altered SQL that nothing notices.
     params = zstandard.ZstdCompressionParameters.from_level(
-        ZSTD_LEVEL, threads=threads if threads > 1 else 0, job_size=ZSTD_JOB_BYTES if threads > 1 else 0
+        ZSTD_LEVEL if level is None else level,
+        threads=threads if threads > 1 else 0, job_size=ZSTD_JOB_BYTES if threads > 1 else 0,
+        write_checksum=True,
     )
     compressor = zstandard.ZstdCompressor(compression_params=params)
     return cast(BinaryIO, compressor.stream_writer(sink, closefd=False))

@@ -94,6 +94,7 @@ class DumpProcess:
     argv: Sequence[str]
     stderr_path: Path
     process: subprocess.Popen[bytes] | None = None
+    what: str = "mariadb-dump"  # the program, as errors name it
 
     @property
     def stdout(self) -> IO[bytes]:
@@ -114,7 +115,7 @@ class DumpProcess:
         code = self.process.wait()
         if code != 0:
             stderr = self.stderr_path.read_text(errors="replace")
-            raise classify_failure(stderr or f"exit code {code}", what="mariadb-dump")
+            raise classify_failure(stderr or f"exit code {code}", what=self.what)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

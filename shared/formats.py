@@ -10,7 +10,8 @@ straight into the upload) and how it is read back (``TAR``: walk a one-member ta
 stream is the dump). Configuration validates names against it, the layout names objects from it, the
 pipeline picks its producer from it, the manifest records codec and member from it, unpacking picks
 its reader from it, and the tests build fixtures from it. The ``kind`` says which artifact of a backup
-it is; ``dump`` rows are the ones a user may choose with ``BACKUP_FORMAT``.
+it is; ``dump`` rows are the ones a user may choose with ``BACKUP_FORMAT``, the ``physical`` row is what
+``BACKUP_METHOD=physical`` writes (a ``PLAIN`` read gives the mbstream, for ``mbstream -x``).
 
 How to add an artifact kind (e.g. binlog segments, an accounts sidecar): add a row with its own
 ``kind`` and artifact name; register its producer in agent/backup/pipeline.py ``PRODUCERS`` under a new
@@ -38,6 +39,7 @@ STREAMED: Production = "streamed"
 TAR: Reading = "tar"
 PLAIN: Reading = "plain"
 
+PHYSICAL_FORMAT = "mbstream.zst"
 # The seed's single member path inside mariadb-ha-backup.tar.gz (a contract: users extract it by name).
 DUMP_TAR_MEMBER = "mariadb-ha-backup/all-databases-dump.sql"
 
@@ -45,11 +47,12 @@ DUMP_TAR_MEMBER = "mariadb-ha-backup/all-databases-dump.sql"
 @dataclass(frozen=True)
 class ArtifactFormat:
     name: str  # BACKUP_FORMAT value and the manifest's "format"
-    kind: str  # which artifact of a backup: "dump"
+    kind: str  # which artifact of a backup: "dump" (mariadb-dump SQL) or "physical" (mariadb-backup's stream)
     codec: str  # shared.compression codec name, recorded as the manifest's "compression"
     artifact_name: str  # object name inside the backup folder, before layer suffixes
     tar_member: str | None  # path of the content inside the tar; None: no tar
     production: Production
+    level: int | None = None  # the codec's level for this format; None: the codec's default (shared.compression)
 
     @property
     def reading(self) -> Reading:
@@ -73,10 +76,16 @@ ARTIFACT_FORMATS: dict[str, ArtifactFormat] = {
         ArtifactFormat("tar.gz", "dump", "gzip", "mariadb-ha-backup.tar.gz", DUMP_TAR_MEMBER, HEAD_LAST),
         ArtifactFormat("sql.gz", "dump", "gzip", "mariadb-ha-backup.sql.gz", None, STREAMED),
         ArtifactFormat("sql.zst", "dump", "zstd", "mariadb-ha-backup.sql.zst", None, STREAMED),
+        # mariadb-backup's mbstream (BACKUP_METHOD=physical), read back by ``mbstream -x``. Level 1: InnoDB
+        # pages compress ~as well at 1 as at 3 and the copy runs at disk speed, so level 3 would make the
+        # compressor the bottleneck (measured in bench/physical.py, docs/PERFORMANCE.md).
+        ArtifactFormat(PHYSICAL_FORMAT, "physical", "zstd", "mariadb-ha-backup.mbstream.zst", None, STREAMED,
+                       level=1),
     )
 }
 DEFAULT_DUMP_FORMAT = "tar.gz"
 DUMP_FORMATS = tuple(name for name, f in ARTIFACT_FORMATS.items() if f.kind == "dump")
+PHYSICAL_FORMATS = tuple(name for name, f in ARTIFACT_FORMATS.items() if f.kind == "physical")
 # age encryption (shared.encryption): encoder in agent/backup/pipeline.py, decoder in agent/verify/unpacking.py.
 LAYERS: dict[str, Layer] = {layer.name: layer for layer in (Layer("age", ".age"),)}
 

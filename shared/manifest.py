@@ -2,7 +2,9 @@
 
 It records what a restore needs to check itself against: the artifact's key, size and SHA1, where
 the data came from (server, Galera state, GTID position), how it was dumped (flags, never the
-password), and a schema inventory (databases, tables, views, routines, triggers, events).
+password), and a schema inventory (databases, tables, views, routines, triggers, events). ``method``
+says which path reads it back: ``logical`` (a SQL dump, loaded by a client) or ``physical`` (a
+mariadb-backup copy, prepared into a data directory; ``physical`` holds its LSNs and chain links).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from shared.errors import BackupFailedError
 # 2: the artifact, .sha1 and accounts keys are names relative to the manifest's folder (1 stored them
 # with the bucket prefix, so a copied backup read its original's objects). Both are read.
 SCHEMA_VERSION = 2
-_NESTED = ("artifact", "source", "inventory", "encryption", "retention", "binlog", "accounts", "evidence")
+_NESTED = ("artifact", "source", "inventory", "encryption", "retention", "binlog", "accounts", "evidence", "physical")
+LOGICAL, PHYSICAL = "logical", "physical"  # a manifest's "method": mariadb-dump SQL or mariadb-backup's copy
+FULL, INCREMENTAL = "full", "incremental"  # a physical backup's "kind"
 
 
 class ManifestError(BackupFailedError):
@@ -107,6 +111,25 @@ class ObjectLockHold:
 
 
 @dataclass(frozen=True)
+class PhysicalCopy:
+    """What mariadb-backup recorded about a physical backup (method ``physical``), read from its own files:
+    the LSNs from ``xtrabackup_checkpoints``, the Galera state from ``xtrabackup_galera_info``.
+
+    A chain is a full backup and the incrementals applied on it in order: each incremental's ``from_lsn``
+    is its parent's ``to_lsn`` (the copy starts where the parent's checkpoint stood), and ``parent``
+    names that backup, so a chain is walked from any member to its ``base`` without a listing."""
+
+    kind: str  # FULL | INCREMENTAL
+    from_lsn: int  # 0 for a full
+    to_lsn: int  # the checkpoint LSN when the copy started: the next incremental starts here
+    last_lsn: int  # the redo log was copied up to here: the backup's consistent point
+    base: str  # id of the chain's full backup (its own id for a full)
+    parent: str | None = None  # id of the backup this incremental applies on; None for a full
+    tool_version: str = ""  # mariadb-backup's version: a restore prepares with the same major version
+    galera_info: str | None = None  # "uuid:seqno [wsrep gtid domain]" at the copy's consistent point (Galera only)
+
+
+@dataclass(frozen=True)
 class Manifest:
     id: str
     started_at: str
@@ -125,6 +148,8 @@ class Manifest:
     accounts: AccountsFile | None = None
     evidence: Evidence | None = None
     warnings: list[str] = field(default_factory=list)  # what the backup knows will not come back as it was
+    method: str = LOGICAL  # LOGICAL (mariadb-dump; dump_command) | PHYSICAL (mariadb-backup; physical)
+    physical: PhysicalCopy | None = None  # set for method PHYSICAL
 
     def to_json(self) -> bytes:
         """The stored form: every key is a name in the backup's own folder (SCHEMA_VERSION 2)."""
@@ -163,6 +188,7 @@ class Manifest:
                 retention=ObjectLockHold(**raw["retention"]) if raw.get("retention") else None,
                 accounts=AccountsFile(**raw["accounts"]) if raw.get("accounts") else None,
                 evidence=Evidence(**raw["evidence"]) if raw.get("evidence") else None,
+                physical=PhysicalCopy(**raw["physical"]) if raw.get("physical") else None,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ManifestError(f"manifest is not valid: {type(exc).__name__}: {exc}") from None

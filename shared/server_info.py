@@ -31,6 +31,8 @@ class NodeNotReadyError(ClientConnectionError):
 
 @dataclass(frozen=True)
 class ServerInfo:
+    """What the preflight learns about the serving node; the manifest records it as the backup's source."""
+
     version: str
     hostname: str
     gtid_binlog_pos: str | None
@@ -39,6 +41,9 @@ class ServerInfo:
     log_bin: bool = False  # the server writes a binary log: the dump can record its snapshot's position
     server_id: int = 0
     max_allowed_packet: int | None = None
+    # The server's estimate of the dumped tables' size (InnoDB's allocated data pages): what a parallel dump
+    # may have to hold in the temp dir at worst. None: not known.
+    data_bytes: int | None = None
 
 
 def inspect_server(defaults_file: Path) -> ServerInfo:
@@ -64,7 +69,17 @@ def inspect_server(defaults_file: Path) -> ServerInfo:
         galera=galera,
         inventory=read_inventory(defaults_file),
         max_allowed_packet=int(packet),
+        data_bytes=_data_bytes(defaults_file),
     )
+
+
+def _data_bytes(defaults_file: Path) -> int:
+    excluded = ",".join(f"'{s}'" for s in SYSTEM_SCHEMAS if s != "mysql")
+    ((total,),) = run_client_query(
+        defaults_file,
+        f"SELECT IFNULL(SUM(data_length), 0) FROM information_schema.tables WHERE table_schema NOT IN ({excluded})",  # noqa: S608  # constant names only
+    )
+    return int(total)
 
 
 def _galera_state(defaults_file: Path) -> dict[str, str] | None:

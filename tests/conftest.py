@@ -13,4 +13,5 @@ pytest_plugins = [
     "tests.support.galera",
     "tests.support.faults",
     "tests.support.monitoring",
+    "tests.support.drill",
 ]

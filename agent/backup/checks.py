@@ -33,19 +33,28 @@ def _listing(names: list[str], limit: int = 20) -> str:
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def _named_warning(defaults_file: Path, sql: str, *, prefix: str) -> list[str]:
-    """One warning naming what ``sql`` lists (first column), or none when it lists nothing."""
+def _tables_of_type(table_type: str) -> str:
+    return ("SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables "  # noqa: S608  # constants only
+            f"WHERE table_type = '{table_type}' AND table_schema {_USER_SCHEMAS} ORDER BY 1")
+
+
+# Warnings that name objects: what the warning says, then the query listing the objects (first column).
+_FLOAT_COLUMNS = (
+    "FLOAT columns lose precision in the dump (6 significant digits; no mariadb-dump option prints more): ",
+    "SELECT CONCAT(table_schema, '.', table_name, '.', column_name) FROM information_schema.columns "  # noqa: S608  # constant schema names only
+    f"WHERE data_type = 'float' AND table_schema {_USER_SCHEMAS} ORDER BY 1",
+)
+_HISTORY_TABLES = ("this mariadb-dump cannot dump history (--dump-history): only current rows of ",
+                   _tables_of_type("SYSTEM VERSIONED"))
+_SEQUENCES = ("sequences come back with their definition and next value but not their cycle count, and values "
+              "cached on the source are skipped: ", _tables_of_type("SEQUENCE"))
+
+
+def _named_warning(defaults_file: Path, warning: tuple[str, str]) -> list[str]:
+    """One warning naming what the query lists, or none when it lists nothing."""
+    prefix, sql = warning
     names = [row[0] for row in run_client_query(defaults_file, sql)]
     return [prefix + _listing(names)] if names else []
-
-
-def float_warning(defaults_file: Path) -> list[str]:
-    return _named_warning(
-        defaults_file,
-        "SELECT CONCAT(table_schema, '.', table_name, '.', column_name) FROM information_schema.columns "  # noqa: S608  # constant schema names only
-        f"WHERE data_type = 'float' AND table_schema {_USER_SCHEMAS} ORDER BY 1",
-        prefix="FLOAT columns lose precision in the dump (6 significant digits; no mariadb-dump option prints more): ",
-    )
 
 
 def check_violations(defaults_file: Path) -> list[str]:
@@ -75,27 +84,6 @@ def check_violations(defaults_file: Path) -> list[str]:
     return warnings
 
 
-def history_warning(defaults_file: Path) -> list[str]:
-    if dump_supports_history():
-        return []
-    return _named_warning(
-        defaults_file,
-        "SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables "  # noqa: S608  # constant schema names only
-        f"WHERE table_type = 'SYSTEM VERSIONED' AND table_schema {_USER_SCHEMAS} ORDER BY 1",
-        prefix="this mariadb-dump cannot dump history (--dump-history): only current rows of ",
-    )
-
-
-def sequence_warning(defaults_file: Path) -> list[str]:
-    return _named_warning(
-        defaults_file,
-        "SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables "  # noqa: S608  # constant schema names only
-        f"WHERE table_type = 'SEQUENCE' AND table_schema {_USER_SCHEMAS} ORDER BY 1",
-        prefix="sequences come back with their definition and next value but not their cycle count, and values "
-        "cached on the source are skipped: ",
-    )
-
-
 def packet_note(max_allowed_packet: int | None) -> list[str]:
     if max_allowed_packet is None or max_allowed_packet <= _CLIENT_PACKET_DEFAULT:
         return []
@@ -107,9 +95,9 @@ def packet_note(max_allowed_packet: int | None) -> list[str]:
 
 def backup_warnings(defaults_file: Path, *, max_allowed_packet: int | None) -> list[str]:
     return [
-        *float_warning(defaults_file),
+        *_named_warning(defaults_file, _FLOAT_COLUMNS),
         *check_violations(defaults_file),
-        *history_warning(defaults_file),
-        *sequence_warning(defaults_file),
+        *([] if dump_supports_history() else _named_warning(defaults_file, _HISTORY_TABLES)),
+        *_named_warning(defaults_file, _SEQUENCES),
         *packet_note(max_allowed_packet),
     ]

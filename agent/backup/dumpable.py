@@ -12,6 +12,9 @@ holds everything that can be dumped, and a warning (output and manifest) says wh
 - **Invalid views** (their table, column, function or definer is gone): ``SHOW FIELDS`` fails with
   1356 and the dump stops ("Couldn't execute 'SHOW FIELDS FROM …'"). They are left out of the dump
   (``--ignore-table``) and out of the manifest's inventory; the warning names them.
+- **Tables the server cannot open** (their engine is not loaded: ``Unknown storage engine``, 1286, or
+  no engine at all): ``SHOW CREATE TABLE`` fails and the dump stops. Left out the same way; the
+  warning names each with the server's reason.
 
 Both checks read ``information_schema.columns`` once (it opens every table's definition; the backup's
 FLOAT check does the same).
@@ -47,7 +50,8 @@ class DumpPlan:
 
     def inventory(self, inventory: Inventory) -> Inventory:
         """What the dump holds: the server's inventory without what was left out."""
-        return replace(inventory, views=[v for v in inventory.views if v not in self.left_out])
+        return replace(inventory, views=[v for v in inventory.views if v not in self.left_out],
+                       tables=[t for t in inventory.tables if t not in self.left_out])
 
 
 NO_CHANGES = DumpPlan()
@@ -60,6 +64,7 @@ def plan_dump(defaults_file: Path) -> DumpPlan:
         f"WHERE generation_expression = 'ROW START' AND data_type = 'bigint' AND table_schema {_USER_SCHEMAS} "
         "ORDER BY 1")
     invalid = _invalid_views(defaults_file)
+    unopenable = _unopenable_tables(defaults_file)
     warnings = []
     if precise:
         warnings.append(
@@ -69,9 +74,13 @@ def plan_dump(defaults_file: Path) -> DumpPlan:
     if invalid:
         warnings.append(f"invalid views left out of the backup (mariadb-dump stops on them with error 1356): "
                         f"{', '.join(name for name, _ in invalid)}")
+    if unopenable:
+        warnings.append("tables the server cannot open left out of the backup (mariadb-dump stops on them): "
+                        + ", ".join(f"{name} ({why})" for name, why in unopenable))
+    left_out = [name for name, _ in (*invalid, *unopenable)]
     return DumpPlan(without_flags=(HISTORY_FLAG,) if precise else (),
-                    extra_flags=tuple(f"--ignore-table={name}" for name, _ in invalid),
-                    left_out=tuple(name for name, _ in invalid), warnings=warnings)
+                    extra_flags=tuple(f"--ignore-table={name}" for name in left_out),
+                    left_out=tuple(left_out), warnings=warnings)
 
 
 def _names(defaults_file: Path, sql: str) -> list[str]:
@@ -86,5 +95,16 @@ def _invalid_views(defaults_file: Path) -> list[tuple[str, str]]:
         "LEFT JOIN information_schema.columns c ON c.table_schema = v.table_schema AND c.table_name = v.table_name "
         f"WHERE v.table_schema {_USER_SCHEMAS} GROUP BY v.table_schema, v.table_name HAVING COUNT(c.column_name) = 0 "
         "ORDER BY 1",
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+def _unopenable_tables(defaults_file: Path) -> list[tuple[str, str]]:
+    """Base tables whose engine the server lacks: information_schema gives the open error as the comment."""
+    rows = run_client_query(
+        defaults_file,
+        "SELECT CONCAT(table_schema, '.', table_name), IFNULL(NULLIF(table_comment, ''), 'no engine') "  # noqa: S608  # constant schema names only
+        "FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND "
+        f"(engine IS NULL OR table_comment LIKE 'Unknown storage engine%') AND table_schema {_USER_SCHEMAS} ORDER BY 1",
     )
     return [(row[0], row[1]) for row in rows]

@@ -3,11 +3,17 @@
 Counting on the source with ``SELECT COUNT(*)`` would see a different moment than the dump's
 ``--single-transaction`` snapshot on a busy server; counting the dump's own INSERT statements gives
 exactly what the backup holds. The dump's chunks go through a bounded queue to a thread running the
-dump parser (``agent.common.dumpfile``), so memory stays flat. Cost: the parse, ~0.25-0.5 CPU-s per 100 MB
-(bench.parse_speed measures 400 MB/s), on the second core while the main one compresses.
+dump parser (``agent.common.dumpfile``), so memory stays flat. Cost, measured on a 204 MB dump of the bench
+dataset (best of 3, a loaded 2-core box): 0.36 CPU-s for parse and count (0.48 before the count below),
+on the second core while the main one compresses. A parallel dump needs no counter: its stitcher parses
+the parts anyway and counts as it goes (``agent.backup.stitching``).
 
-Rows in an extended INSERT: mariadb-dump (10.11+) writes one row per line, rows separated by ``),\\n(``
-and the statement closed by ``);\\n``; values never hold a raw newline, so both marks are exact.
+Rows in an extended INSERT: mariadb-dump (10.11+) writes one row per line, each ending in ``,\\n`` or, the
+last, ``;\\n``; values never hold a raw newline. A statement's first line is either a header alone
+(``INSERT INTO `t` VALUES\\n``) or the header and the first row (``INSERT INTO `t` (`a`, row_start) VALUES
+(1,...),\\n`` with ``--dump-history``). So rows = newlines - header-only lines, and a header-only line is the
+only line that can end in ``VALUES\\n`` (row lines end in ``),`` / ``);``). Two counts of short needles; the
+one before (``),\\n(`` plus ``);\\n``) took 2.5x as long (bench figures in docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 
-from agent.common.dumpfile import Kind, read_units
+from agent.common.dumpfile import Kind, Unit, read_units
 
 log = logging.getLogger("mariadb_ha_backup.backup")
 
@@ -34,7 +40,19 @@ _NOT_RESTORED = ("mysql", "sys", "performance_schema", "information_schema")
 
 
 def rows_in(statements: bytes) -> int:
-    return statements.count(b"),\n(") + statements.count(b");\n")
+    # Only through the last statement's end: a comment line the parser left after it is not a row.
+    end = statements.rfind(b";\n") + 2
+    return statements.count(b"\n", 0, end) - statements.count(b"VALUES\n", 0, end)
+
+
+def count_unit(rows: Counter[str], unit: Unit) -> None:
+    """Add one unit of the dump to ``rows`` ({"db.table": rows}; a table whose data is dumped counts from 0)."""
+    if unit.database in _NOT_RESTORED:
+        return
+    if unit.kind is Kind.ROWS:
+        rows[f"{unit.database}.{unit.name}"] += rows_in(unit.data)
+    elif unit.kind is Kind.DATA_BEGIN:
+        rows[f"{unit.database}.{unit.name}"] += 0
 
 
 class RowCounter:
@@ -70,12 +88,7 @@ class RowCounter:
 
         try:
             for unit in read_units(chunks(), batch_bytes=_COUNT_BATCH_BYTES):
-                if unit.database in _NOT_RESTORED:
-                    continue
-                if unit.kind is Kind.ROWS:
-                    self._rows[f"{unit.database}.{unit.name}"] += rows_in(unit.data)
-                elif unit.kind is Kind.DATA_BEGIN:
-                    self._rows[f"{unit.database}.{unit.name}"] += 0
+                count_unit(self._rows, unit)
         except Exception as exc:  # never fail the backup over its evidence; finish() reports it
             self._failed = f"{type(exc).__name__}: {exc}"
             # Drain so the feeder never blocks -- unless the parser already took the end mark (a dump cut

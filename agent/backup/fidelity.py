@@ -40,7 +40,13 @@ class ServerExtras:
 
 
 def produce_counted(upload: ArtifactUpload, fmt: ArtifactFormat) -> tuple[ArtifactResult, dict[str, int] | None]:
-    """One dump attempt with a fresh row counter watching its chunks."""
+    """One dump attempt with a fresh row counter watching its chunks (a parallel dump counts its rows while
+    stitching: no second parse of the stream)."""
+    if upload.parallel is not None:
+        counted: list[dict[str, int]] = []
+        artifact = produce(dataclasses.replace(upload, parallel=dataclasses.replace(upload.parallel,
+                                                                                    counted=counted.append)), fmt)
+        return artifact, (counted[-1] if counted else None)
     counter = RowCounter()
     try:
         artifact = produce(dataclasses.replace(upload, observe=counter.feed), fmt)
@@ -57,7 +63,7 @@ def read_server_extras(defaults_file: Path, info: ServerInfo) -> ServerExtras:
     except ClientError as exc:
         warnings.append(f"accounts were not backed up (a restore will not recreate users or roles): {exc}")
         return ServerExtras(warnings=warnings)
-    warnings += [f"account not backed up, the server cannot describe it: {s}" for s in skipped]
+    warnings += [f"account not backed up: {s}" for s in skipped]
     return ServerExtras(warnings=warnings, accounts_sql=sql, account_names=names)
 
 

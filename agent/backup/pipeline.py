@@ -21,8 +21,9 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import IO, BinaryIO, Protocol, cast
 
+from agent.backup.parallel_dump import ParallelDump, ParallelPlan
 from shared.binlogs.snapshot import DumpSniffer
 from shared.compression import open_compressor
 from shared.dump import DumpProcess, enlarge_pipe
@@ -52,6 +53,16 @@ _M_MMAP_THRESHOLD = -3  # mallopt() parameter number in glibc's malloc.h
 Encoder = Callable[[BinaryIO], BinaryIO]
 
 
+class DumpStream(Protocol):
+    """A running dump (``shared.dump.DumpProcess`` or ``ParallelDump``): read ``stdout`` to EOF, then
+    ``finish()`` raises if it failed."""
+
+    @property
+    def stdout(self) -> IO[bytes]: ...
+
+    def finish(self) -> None: ...
+
+
 class SpoolFullError(BackupFailedError):
     """The temp volume filled up while spooling the compressed dump (ENOSPC)."""
 
@@ -62,6 +73,8 @@ class UploadSizeMismatchError(BackupFailedError):
 
 @dataclass(frozen=True)
 class ArtifactResult:
+    """What the pipeline produced: the SHA1 of the stored bytes, the dump's size and the stored size."""
+
     sha1: str
     raw_bytes: int
     compressed_bytes: int
@@ -81,6 +94,9 @@ class ArtifactUpload:
     encoders: tuple[Encoder, ...] = ()
     sniffer: DumpSniffer | None = None  # sees every chunk of the dump (its binlog position comments)
     observe: Callable[[bytes], None] | None = None  # sees every chunk of the dump (e.g. to count rows)
+    program: str = "mariadb-dump"  # names the producing program in errors (mariadb-backup for a physical backup)
+    # Several mariadb-dump sessions on one snapshot (agent.backup.parallel_dump) instead of dump_argv's one.
+    parallel: ParallelPlan | None = None
 
     def dump_starts(self) -> None:
         if self.sniffer is not None:
@@ -145,7 +161,7 @@ def produce_head_last(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactRe
     return ArtifactResult(sha1=sha1, raw_bytes=raw_bytes, compressed_bytes=stored)
 
 
-def _upload_targz(upload: ArtifactUpload, storage: HeadLastStorage, dump: DumpProcess, *,
+def _upload_targz(upload: ArtifactUpload, storage: HeadLastStorage, dump: DumpStream, *,
                   member: str) -> tuple[int, int]:
     """(bytes stored, bytes dumped): the body goes up while the dump runs, the head last."""
     pumped = _CompressingPipe(dump, codec="gzip", progress=upload.watch, tail=tar_end)
@@ -168,7 +184,7 @@ def _sha1_of(stream: BinaryIO) -> tuple[str, int]:
 def produce_streamed(upload: ArtifactUpload, fmt: ArtifactFormat) -> ArtifactResult:
     _keep_part_buffers_mmapped()
     with _started_dump(upload) as dump:
-        pumped = _CompressingPipe(dump, codec=fmt.codec, progress=upload.watch)
+        pumped = _CompressingPipe(dump, codec=fmt.codec, level=fmt.level, progress=upload.watch)
         reader = HashingReader(_layered(cast(BinaryIO, pumped), upload.encoders))
         try:
             stored = upload.storage.put(upload.key, reader)  # type: ignore[arg-type]  # one-shot: never retried half-read
@@ -204,11 +220,16 @@ def _keep_part_buffers_mmapped() -> None:
 
 
 @contextlib.contextmanager
-def _started_dump(upload: ArtifactUpload) -> Iterator[DumpProcess]:
-    """The one way every producer starts mariadb-dump (logged; the watchers told a new attempt begins)."""
-    log.debug("running %s", " ".join(upload.dump_argv), extra={"event": "dump"})
+def _started_dump(upload: ArtifactUpload) -> Iterator[DumpStream]:
+    """The one way every producer starts the dump (logged; the watchers told a new attempt begins)."""
     upload.dump_starts()
-    with DumpProcess(upload.dump_argv, upload.run_dir / "dump.err") as dump:
+    if upload.parallel is not None:
+        log.debug("running %d parallel dump sessions", upload.parallel.threads, extra={"event": "dump"})
+        with ParallelDump(upload.parallel, upload.run_dir) as parallel:
+            yield parallel
+        return
+    log.debug("running %s", " ".join(upload.dump_argv), extra={"event": "dump"})
+    with DumpProcess(upload.dump_argv, upload.run_dir / "dump.err", what=upload.program) as dump:
         yield dump
 
 
@@ -232,10 +253,11 @@ class _CompressingPipe:
     raises instead of returning EOF, so the storage aborts instead of committing a truncated object.
     """
 
-    def __init__(self, dump: DumpProcess, *, codec: str, progress: Callable[[bytes], None],
-                 tail: Callable[[int], bytes] | None = None) -> None:
+    def __init__(self, dump: DumpStream, *, codec: str, progress: Callable[[bytes], None],
+                 tail: Callable[[int], bytes] | None = None, level: int | None = None) -> None:
         self._dump = dump
         self._codec = codec
+        self._level = level
         self._tail = tail  # bytes to compress after the dump, given its size (the tar end)
         self._progress = progress
         self.raw_bytes = 0
@@ -249,7 +271,7 @@ class _CompressingPipe:
     def _pump(self, write_fd: int) -> None:
         try:
             with open(write_fd, "wb", buffering=CHUNK) as sink:
-                compressor = open_compressor(self._codec, sink)
+                compressor = open_compressor(self._codec, sink, level=self._level)
                 while chunk := self._dump.stdout.read(CHUNK):
                     compressor.write(chunk)
                     self.raw_bytes += len(chunk)

@@ -23,12 +23,13 @@ from agent.backup.dumpable import DumpPlan, plan_dump
 from agent.backup.fidelity import ServerExtras, produce_counted, read_server_extras, store_accounts, with_fidelity
 from agent.backup.id_claims import claimed_backup_id
 from agent.backup.manifest import build_manifest
+from agent.backup.parallel_dump import ParallelPlan, ParallelUnavailableError, temp_room
 from agent.backup.pipeline import ArtifactResult, ArtifactUpload
 from agent.common.accounts import accounts_keys
 from agent.common.credentials import resolve_password
 from agent.common.run_dir import private_run_dir
 from shared.binlogs.snapshot import POSITION_FLAGS, DumpSniffer
-from shared.config import Settings
+from shared.config import Settings, default_dump_threads
 from shared.dump import dump_argv
 from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.errors import BackupFailedError
@@ -59,6 +60,9 @@ class DumpCommand:
     extras: Callable[[Path, ServerInfo], ServerExtras] = read_server_extras
     # Before the dump: what mariadb-dump would refuse, and how the dump avoids it (agent.backup.dumpable).
     plan: Callable[[Path], DumpPlan] = plan_dump
+    # With BACKUP_DUMP_THREADS > 1, several ``argv`` sessions share one snapshot (agent.backup.parallel_dump);
+    # a canned dump (a test's ``cat``) cannot be split, so it says False.
+    parallel: bool = True
 
 
 @dataclass(frozen=True)
@@ -104,10 +108,13 @@ def run_backup(
         upload = ArtifactUpload(dump_argv=[*dump_argv, *position_flags], run_dir=run_dir, storage=storage,
                                 key=keys.artifact, mtime=int(started.timestamp()),
                                 progress=progress or (lambda n: None), encoders=encryption.encoders(),
-                                sniffer=DumpSniffer() if info.log_bin else None)
+                                sniffer=DumpSniffer() if info.log_bin else None,
+                                parallel=_parallel_plan(settings, dump, info, defaults=defaults,
+                                                        argv=lambda cnf: plan.apply(dump.argv(cnf)),
+                                                        position_flags=position_flags))
         retain = retainer(storage, lock, started=started)
-        with _removed_unless_committed(storage, keys):
-            artifact, rows = _with_retries(settings, "mariadb-dump", lambda: produce_counted(upload, settings.format))
+        with removed_unless_committed(storage, keys):
+            artifact, rows = _with_retries(settings, "mariadb-dump", lambda: _produce(upload, settings))
             retain(keys.artifact)
             extras = dump.extras(defaults, info)
             extras = replace(extras, warnings=[*plan.warnings, *extras.warnings])
@@ -128,6 +135,47 @@ def run_backup(
     return result
 
 
+def _parallel_plan(settings: Settings, dump: DumpCommand, info: ServerInfo, *, defaults: Path,
+                   argv: Callable[[Path], list[str]], position_flags: tuple[str, ...]) -> ParallelPlan | None:
+    """Several sessions when configured and safe; else the seed's single mariadb-dump.
+
+    Galera: only when BACKUP_DUMP_THREADS is set, and only with a binary log. Behind a Service the
+    sessions may reach different nodes, and a snapshot on one node says nothing of another; with a binary
+    log every session's position is compared (a mismatch fails the attempt, which is retried), without
+    one nothing could prove the sessions share a snapshot. Everywhere: only when the temp dir can hold
+    what the sessions may dump ahead of the stream (at worst all the data: agent.backup.parallel_dump).
+    """
+    threads = settings.dump_threads or (1 if info.galera else default_dump_threads())
+    if threads <= 1 or not dump.parallel:
+        return None
+    if info.galera and not info.log_bin:
+        _one_session("a Galera node without a binary log cannot prove its sessions share one snapshot", threads)
+        return None
+    room = temp_room(defaults.parent, limit=settings.tmp_dir_bytes)
+    if info.data_bytes is not None and info.data_bytes > room:
+        _one_session(f"the data ({info.data_bytes} bytes, the server's estimate) may not fit in the temp dir "
+                     f"({room} bytes usable; BACKUP_TMPDIR_BYTES, BACKUP_TMPDIR)", threads)
+        return None
+    return ParallelPlan(argv=argv, defaults_file=defaults, threads=threads, extra_flags=position_flags)
+
+
+def _produce(upload: ArtifactUpload, settings: Settings) -> tuple[ArtifactResult, dict[str, int] | None]:
+    """One attempt; a parallel dump that cannot be done (its parts filled the temp dir, or a session could
+    not open its snapshot while commits waited) is done again at once as the seed's single dump."""
+    try:
+        return produce_counted(upload, settings.format)
+    except ParallelUnavailableError as exc:
+        if upload.parallel is None:
+            raise
+        _one_session(str(exc), upload.parallel.threads)
+        return produce_counted(replace(upload, parallel=None), settings.format)
+
+
+def _one_session(reason: str, threads: int) -> None:
+    log.warning("one dump session instead of %d: %s (BACKUP_DUMP_THREADS=1 silences this)", threads, reason,
+                extra={"event": "parallel_dump_skipped"})
+
+
 def _with_retries(settings: Settings, what: str, fn: Callable[[], _T]) -> _T:
     """Retry ``fn`` when the server is unreachable or the connection drops (a failover)."""
     return call_with_retries(fn, policy=settings.retry, retry_on=(ClientConnectionError,), what=what, logger=log)
@@ -144,7 +192,7 @@ def _log_start(settings: Settings, keys: BackupKeys, info: ServerInfo) -> None:
 
 
 @contextmanager
-def _removed_unless_committed(storage: Storage, keys: BackupKeys) -> Iterator[None]:
+def removed_unless_committed(storage: Storage, keys: BackupKeys) -> Iterator[None]:
     """If anything fails before the backup is committed, delete what this run already stored (the
     manifest too: setting its retention may have failed after it was written). Objects already retained
     stay in the bucket's version history until their date, invisible to list, restore and prune."""
@@ -162,3 +210,20 @@ def _result(settings: Settings, keys: BackupKeys, artifact: ArtifactResult, *, s
                         format=settings.format.name, artifact_key=keys.artifact, sha1_key=keys.sha1,
                         manifest_key=keys.manifest, sha1=artifact.sha1, raw_bytes=artifact.raw_bytes,
                         compressed_bytes=artifact.compressed_bytes, duration_seconds=round(seconds, 3))
+
+
+def backup_summary(r: BackupResult) -> str:
+    rate = r.raw_bytes / r.duration_seconds / 1e6 if r.duration_seconds else 0.0
+    ratio = r.raw_bytes / r.compressed_bytes if r.compressed_bytes else 0.0
+    return "\n".join(
+        [
+            f"backup {r.backup_id} complete in {r.duration_seconds:.1f} s ({rate:.0f} MB/s of dump)",
+            f"  storage     {r.storage_url}",
+            f"  archive     {r.artifact_key}",
+            f"  sha1        {r.sha1}  ({r.sha1_key})",
+            f"  manifest    {r.manifest_key}",
+            f"  size        {r.raw_bytes:,} bytes dumped -> {r.compressed_bytes:,} bytes stored ({ratio:.1f}x)",
+            # What will not come back exactly as it was (agent/backup/checks.py), also in the manifest.
+            *(f"  warning     {w}" for w in r.warnings),
+        ]
+    )

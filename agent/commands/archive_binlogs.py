@@ -15,7 +15,7 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from agent.commands.options import add_config_flags
+from agent.commands.options import add_command
 from shared.config import ConfigValues
 from shared.errors import EXIT_GAP, EXIT_OK
 
@@ -23,14 +23,13 @@ if TYPE_CHECKING:
     from agent.pitr import ArchiveResult
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "archive-binlogs", help="archive the binary log into the bucket (point-in-time recovery)",
-        description="Stream the server's binary log as a replication client into immutable segments in the bucket.")
+    parser = add_command(
+        subparsers, "archive-binlogs", run=run,
+        summary="archive the binary log into the bucket (point-in-time recovery)",
+        description="Stream the server's binary log as a replication client into immutable segments in the bucket.",
+        json_help="print the summary as one JSON object on stdout")
     parser.add_argument("--follow", action="store_true",
                         help="keep streaming; every commit is in the bucket within BINLOG_UPLOAD_SECONDS")
-    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
-    add_config_flags(parser, "archive-binlogs")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:

@@ -8,11 +8,22 @@ that says which commands take it, instead of argparse's "unrecognized arguments"
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from shared.config import OPTIONS, ConfigValues, Option
 from shared.config.options import COMMANDS
+
+
+def add_command(subparsers: Any, name: str, *, run: Callable[[argparse.Namespace, ConfigValues], int],
+                summary: str, description: str, json_help: str | None = None) -> argparse.ArgumentParser:
+    """A command's parser: its help, ``--json`` (saying what it prints) and the function it runs. The CLI
+    adds the configuration flags after the command's own arguments (``add_config_flags``)."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(name, help=summary, description=description)
+    if json_help:
+        parser.add_argument("--json", action="store_true", help=json_help)
+    parser.set_defaults(func=run)
+    return parser
 
 
 def add_config_flags(parser: argparse.ArgumentParser, command: str) -> None:

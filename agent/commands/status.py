@@ -11,19 +11,17 @@ import argparse
 import json
 from typing import Any
 
-from agent.commands.options import add_config_flags
+from agent.commands.options import add_command
 from shared.config import ConfigValues
 from shared.errors import EXIT_FAILED, EXIT_OK
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "status", help="is the newest complete backup recent enough? (exit 1 if not)",
-        description="Show the newest complete backup and the point-in-time recovery window; exit 0 when "
-                    "the newest complete backup is younger than --max-age, 1 when older or none, 2 on bad input.")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    add_config_flags(parser, "status")  # includes --max-age DURATION [BACKUP_MAX_AGE]
-    parser.set_defaults(func=run)
+    add_command(  # --max-age DURATION [BACKUP_MAX_AGE] comes from the option table
+        subparsers, "status", run=run, summary="is the newest complete backup recent enough? (exit 1 if not)",
+        description="Show the newest complete backup and the point-in-time restorable range; exit 0 when "
+                    "the newest complete backup is younger than --max-age, 1 when older or none, 2 on bad input.",
+        json_help="print one JSON object on stdout")
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:

@@ -7,41 +7,46 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from agent.commands.options import add_config_flags
+from agent.commands.options import add_command
 from shared.config import ConfigValues
 from shared.errors import EXIT_OK, BadInputError
+from shared.manifest import PHYSICAL
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "verify", help="check a backup's SHA1 and archive; --restore-test restores it into a throwaway server",
+    parser = add_command(
+        subparsers, "verify", run=run,
+        summary="check a backup's SHA1 and archive; --restore-test restores it into a throwaway server",
         description="Stream a backup from the bucket and check it against its .sha1 sidecar and manifest "
-                    "(no temp disk). Without ID, the latest complete backup is checked.")
+                    "(no temp disk). Without ID, the latest complete backup is checked.",
+        json_help="print the result as one JSON object on stdout")
     parser.add_argument("backup_id", nargs="?", metavar="ID", help="backup id (YYYYMMDDTHHMMSSZ)")
     parser.add_argument("--latest", action="store_true", help="the newest complete backup (the default)")
     parser.add_argument("--restore-test", action="store_true",
                         help="also restore it into a throwaway local mariadbd and check the schema inventory")
     parser.add_argument("--until", metavar="TIME",
                         help="with --restore-test: drill a point in time (backup + binlog replay up to TIME)")
-    parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
-    add_config_flags(parser, "verify")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.drill import verify_configured
+    from agent.drill import select_for_verify, verify_configured
     from agent.verify import raise_if_failed
 
     if args.backup_id and args.latest:
         raise BadInputError("give either an ID or --latest, not both")
     if args.until:
         return _drill_until(args, config)
-    outcome = verify_configured(config, backup_id=args.backup_id, restore_test=args.restore_test)
+    selected = select_for_verify(config, backup_id=args.backup_id)
+    if selected.manifest.method == PHYSICAL:
+        from agent.commands.verify_physical import verify_physical
+
+        return verify_physical(args, config, selected.manifest, entries=selected.entries, storage=selected.storage)
+    outcome = verify_configured(config, selected, restore_test=args.restore_test)
     result: dict[str, Any] = {**asdict(outcome.report), "ok": outcome.report.ok}
     if outcome.drill is not None:
         result["restore_test"] = asdict(outcome.drill)
-    print(json.dumps(result) if args.json else _summary(result))
+    print(json.dumps(result) if args.json else summary(result))
     raise_if_failed(outcome.report)
     return EXIT_OK
 
@@ -63,7 +68,7 @@ def _drill_until(args: argparse.Namespace, config: ConfigValues) -> int:
     return EXIT_OK
 
 
-def _summary(result: dict[str, Any]) -> str:
+def summary(result: dict[str, Any]) -> str:
     if not result["ok"]:
         problems = "\n".join(f"  - {p}" for p in result["problems"])
         return f"backup {result['backup_id']} FAILED verification:\n{problems}"

@@ -96,13 +96,24 @@ def dump_accounts(defaults_file: Path) -> tuple[bytes, list[str], list[str]]:
         try:
             created, granted = _account_statements(defaults_file, account)
         except ClientError as exc:
-            skipped.append(f"{account.sql_name} ({exc})")
+            skipped.append(_why_skipped(account, exc))
             continue
         names.append(account.sql_name)
         creates.append(f"{_BLOCK}{account.sql_name}\n{created};\n")
         grants.append(f"{_BLOCK}{account.sql_name}\n" + "".join(f"{g};\n" for g in granted))
     text = "-- accounts of the backed-up server (mariadb-ha-backup)\n" + "".join(creates) + "".join(grants)
     return text.encode(), names, skipped
+
+
+def _why_skipped(account: Account, exc: Exception) -> str:
+    """What is lost with an account the server will not describe, and why, in one line."""
+    if "1133" in str(exc):
+        # mariadb-install-db creates root@<hostname>; under skip_name_resolve (the usual setting) the
+        # server cannot look such an account up, and no connection can ever match its host either.
+        return (f"{account.sql_name}: its host is a name and the server runs with skip_name_resolve, so it cannot "
+                "describe the account (SHOW CREATE USER: error 1133) and nobody can log in as it; its password "
+                "hash and grants are not in accounts.sql and a restore will not create it")
+    return f"{account.sql_name}: its password hash and grants are not in accounts.sql ({exc})"
 
 
 def _account_statements(defaults_file: Path, account: Account) -> tuple[str, list[str]]:

@@ -9,7 +9,7 @@ from shared.config import ConfigError, SourceSettings
 
 
 def resolve_password(source: SourceSettings) -> str:
-    """MARIADB_PASSWORD, else MARIADB_PASSWORD_FILE, else the Kubernetes Secret (key root-password)."""
+    """MARIADB_PASSWORD, else MARIADB_PASSWORD_FILE, else the Kubernetes Secret (key MARIADB_HA_SECRET_KEY)."""
     if source.password is not None:
         return source.password
     if source.password_file is not None:
@@ -22,4 +22,4 @@ def resolve_password(source: SourceSettings) -> str:
     from shared.k8s.secret import read_root_password  # the kubernetes client is heavy: import only when used
 
     assert source.namespace and source.secret_name  # guaranteed by load_source
-    return read_root_password(namespace=source.namespace, secret_name=source.secret_name)
+    return read_root_password(namespace=source.namespace, secret_name=source.secret_name, key=source.secret_key)

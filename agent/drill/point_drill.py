@@ -9,10 +9,9 @@ then holds.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,13 @@ from agent.common.catalog import BackupEntry, scan_backups
 from agent.common.decryption import configured_identities
 from agent.common.run_dir import private_run_dir
 from agent.common.signals import signals_raise_terminated
-from agent.drill.throwaway_server import ThrowawayServer
-from agent.pitr.planning import plan_point_in_time
+from agent.drill.given_server import ServerAddress
+from agent.drill.servers import drill_server
+from agent.pitr.planning import ReplayPlan, plan_point_in_time
 from agent.pitr.replay import PointInTimeResult, restore_to_point
 from agent.restore.restoring import RestoreRequest
 from shared.config import ConfigValues, load_destination, load_retry, load_tmp_dir
 from shared.encryption import load_decryption_settings
-from shared.mariadb_client import write_defaults_file
 from shared.server_info import read_inventory
 from shared.storage import Storage
 
@@ -38,22 +37,39 @@ class PointDrillReport:
     result: PointInTimeResult
     tables: int  # user tables in the drilled server after the replay
     seconds: float
+    restore_seconds: float = 0.0  # the load and the replay alone: the recovery time to that point
+    server_version: str = ""
 
 
 def run_point_drill(storage: Storage, *, prefix: str, backups: list[BackupEntry], until: datetime,
-                    run_dir: Path, identities: Sequence[Any] = ()) -> PointDrillReport:
+                    run_dir: Path, identities: Sequence[Any] = (),
+                    address: ServerAddress | None = None) -> PointDrillReport:
+    """``address``: the drill Job's server; None starts a throwaway one here (``agent.drill.servers``)."""
     clock = time.monotonic()
     plan = plan_point_in_time(storage, prefix=prefix, backups=backups, until=until, work_dir=run_dir,
                               identities=identities)
-    with ThrowawayServer(base_dir=run_dir) as server:
-        password = secrets.token_urlsafe(24)
-        server.set_root_password(password)
-        defaults = write_defaults_file(run_dir, host=server.host, port=server.port, user="root", password=password)
+    report = drill_plan(storage, plan, run_dir=run_dir, identities=identities, address=address)
+    return replace(report, seconds=round(time.monotonic() - clock, 2))
+
+
+def drill_plan(storage: Storage, plan: ReplayPlan, *, run_dir: Path, identities: Sequence[Any] = (),
+               address: ServerAddress | None = None) -> PointDrillReport:
+    """Load the plan's backup and replay its transactions into an empty server (given, or started here)."""
+    clock = time.monotonic()
+    with drill_server(address, run_dir=run_dir) as server:
+        defaults = server.defaults_file
+        restore_clock = time.monotonic()
         # The load checks the SHA1 on the bytes it loads: a separate verification pass adds nothing here.
-        result = restore_to_point(storage, plan, defaults_file=defaults, request=RestoreRequest(verify_first=False),
-                                  run_dir=run_dir, identities=identities)
+        # Confirmed: the server holds no user database (checked, or just made); the accounts it has (the
+        # MariaDB image makes healthcheck users) are the image's, not data to protect.
+        request = RestoreRequest(verify_first=False, confirmed=True)
+        result = restore_to_point(storage, plan, defaults_file=defaults, request=request, run_dir=run_dir,
+                                  identities=identities)
+        restore_seconds = round(time.monotonic() - restore_clock, 2)
         tables = len(read_inventory(defaults).tables)
-    return PointDrillReport(result=result, tables=tables, seconds=round(time.monotonic() - clock, 2))
+        version = server.version()
+    return PointDrillReport(result=result, tables=tables, seconds=round(time.monotonic() - clock, 2),
+                            restore_seconds=restore_seconds, server_version=version)
 
 
 def drill_point_in_time(config: ConfigValues, *, until: datetime) -> PointDrillReport:

@@ -35,9 +35,11 @@ class ServerStartError(BackupFailedError):
 
 
 class ThrowawayServer:
-    def __init__(self, *, base_dir: Path | None = None, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, *, base_dir: Path | None = None, extra_args: tuple[str, ...] = (),
+                 datadir: Path | None = None) -> None:
         self.base_dir = base_dir
         self.extra_args = extra_args
+        self.datadir = datadir  # an existing data directory to start on (a restored copy); None: a fresh one
         self.dir: Path | None = None
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -51,13 +53,14 @@ class ThrowawayServer:
     def start(self) -> ThrowawayServer:
         install_db, mariadbd = _find_binaries()
         self.dir = Path(tempfile.mkdtemp(prefix="mariadb-throwaway-", dir=self.base_dir))
-        data = self.dir / "data"
+        data = self.datadir or self.dir / "data"
         # A private tmpdir: install-db's bootstrap names its temporary tables after pid and thread, and
         # several bootstraps sharing /tmp at once were seen deleting each other's files (exit 1).
         tmpdir = self.dir / "tmp"
         tmpdir.mkdir()
         user_args = ["--user=root"] if os.geteuid() == 0 else []
-        self.install_data_dir(install_db, data, tmpdir)
+        if self.datadir is None:  # a fresh, empty server
+            self.install_data_dir(install_db, data, tmpdir)
         self.port = free_port()
         self.process = subprocess.Popen(
             [

@@ -11,6 +11,7 @@ from agent.common.signals import signals_set
 from agent.pitr.archiver.archiver import Archiver, ArchiveResult, Credentials
 from agent.pitr.archiver.metrics import JOB as METRICS_JOB
 from agent.pitr.archiver.metrics import MetricsPublisher
+from agent.pitr.sources import with_service_sources
 from shared.config import ConfigValues, load_destination, load_retry, load_source, load_tmp_dir
 from shared.config.binlog import load_archive_settings
 from shared.encryption import load_encryption_settings
@@ -21,6 +22,7 @@ from shared.reporting.metrics import metrics_settings_from
 def archive_binlogs(config: ConfigValues, *, follow: bool) -> ArchiveResult:
     destination, source, retry = load_destination(config), load_source(config), load_retry(config)
     archive = load_archive_settings(config, host=source.host, port=source.port, prefix=destination.prefix)
+    archive = with_service_sources(archive, source)
     metrics_settings = metrics_settings_from(config, job=METRICS_JOB)
     encryption = load_encryption_settings(config)  # segments are encrypted like the backups' artifacts
     bucket = open_bucket(destination, retry)
@@ -33,9 +35,7 @@ def archive_binlogs(config: ConfigValues, *, follow: bool) -> ArchiveResult:
         with signals_set(stop), private_run_dir(load_tmp_dir(config)) as run_dir:
             archiver = Archiver(bucket.storage, prefix=bucket.prefix, settings=archive,
                                 credentials=Credentials(user=source.user, password=password), run_dir=run_dir,
-                                retry_seconds=retry.max_seconds, stop=stop, on_segment=metrics.segment,
-                                on_gap=metrics.gap, on_lag=metrics.lag,
-                                encryption=encryption)
+                                retry_seconds=retry.max_seconds, stop=stop, observer=metrics, encryption=encryption)
             return archiver.run(follow=follow)
     finally:
         metrics.close()

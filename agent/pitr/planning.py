@@ -40,7 +40,7 @@ from shared.binlogs.layout import binlogs_root
 from shared.binlogs.records import GapRecord, SegmentRecord
 from shared.binlogs.segments import build_segment, segment_plaintext
 from shared.errors import BackupFailedError, BadInputError
-from shared.manifest import Manifest
+from shared.manifest import LOGICAL, Manifest
 from shared.storage import Storage
 from shared.times import format_time
 
@@ -75,16 +75,21 @@ class ReplayPlan:
 
 
 def plan_point_in_time(storage: Storage, *, prefix: str, backups: list[BackupEntry], until: datetime,
-                       work_dir: Path, identities: Sequence[Any] = ()) -> ReplayPlan:
+                       work_dir: Path, identities: Sequence[Any] = (), method: str = LOGICAL) -> ReplayPlan:
     view = read_archive(storage, prefix)
     if not view.windows:
         raise PointInTimeRefusedError(f"there is no binlog archive under {binlogs_root(prefix)}: run archive-binlogs")
-    if until > view.windows[-1].end_time:
-        raise PointInTimeRefusedError(f"{format_time(until)} is later than the last archived transaction "
-                                      f"({format_time(view.windows[-1].end_time)})")
-    candidates = [e.manifest for e in backups if e.complete and e.manifest and e.manifest.binlog and e.started <= until]
+    if until > view.end_of(view.windows[-1]):
+        raise PointInTimeRefusedError(f"{format_time(until)} is later than the archive reaches "
+                                      f"({format_time(view.end_of(view.windows[-1]))}: the last archived transaction, "
+                                      "or the last time the archiver saw it complete)")
+    # The target decides the kind of base: a server loads a logical one, a data directory is made from a
+    # physical one (agent.pitr.physical_until).
+    candidates = [e.manifest for e in backups if e.complete and e.manifest and e.manifest.binlog
+                  and e.manifest.method == method and e.started <= until]
     if not candidates:
-        raise PointInTimeRefusedError(f"no complete backup with a binlog position started at or before "
+        kind = "" if method == LOGICAL else f"{method} "
+        raise PointInTimeRefusedError(f"no complete {kind}backup with a binlog position started at or before "
                                       f"{format_time(until)}")
     reasons = []
     for manifest in candidates:
@@ -105,7 +110,7 @@ def _plan_from(storage: Storage, manifest: Manifest, *, view: ArchiveView, until
     if window is None or start_seq is None:
         raise _UnusableBackupError(f"its snapshot GTID state {manifest.binlog.gtid_state or '(empty)'} is not inside "
                                    "any gap-free window of the binlog archive")
-    if until > window.end_time:
+    if until > view.end_of(window):
         raise _UnusableBackupError(_gap_after(view, window))
     # Read only now, and only from the first segment the snapshot lacks: a month of archive costs the
     # rollups of the stretch replayed, not one request per segment.
@@ -139,7 +144,7 @@ def _gap_after(view: ArchiveView, window: GapFreeWindow) -> str:
     if following is not None:
         return (f"a gap in the binlog archive lies in the range (segment {following.seq} does not continue from "
                 f"{window.end_state})")
-    return f"the archive ends at {format_time(window.end_time)}"
+    return f"the archive ends at {format_time(view.end_of(window))}"
 
 
 def _at(moment: str | None) -> str:

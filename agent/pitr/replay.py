@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.pitr.planning import ReplayPlan
+from agent.restore.physical import DatadirRestoreResult
 from agent.restore.restoring import Progress, RestoreRequest, RestoreResult, restore_backup, restore_client
 from shared.errors import BackupFailedError
 from shared.mariadb_client import child_env, run_client_query
@@ -55,7 +56,7 @@ class ReplayFailedError(BackupFailedError):
 
 @dataclass(frozen=True)
 class PointInTimeResult:
-    restore: RestoreResult
+    restore: RestoreResult | DatadirRestoreResult  # the base loaded into a server, or made into a data directory
     backup_id: str
     until: str
     start_state: str
@@ -78,11 +79,16 @@ def restore_to_point(storage: Storage, plan: ReplayPlan, *, defaults_file: Path,
         log.info("replaying %d transaction(s) after backup %s up to %s", plan.transactions, plan.backup.id,
                  plan.until.isoformat(), extra={"event": "replay", "backup_id": plan.backup.id})
         decoded = replay(plan.files, defaults_file=defaults_file, run_dir=run_dir, progress=progress)
+    return point_result(plan, restored=loaded, decoded_bytes=decoded)
+
+
+def point_result(plan: ReplayPlan, *, restored: RestoreResult | DatadirRestoreResult,
+                 decoded_bytes: int) -> PointInTimeResult:
     return PointInTimeResult(
-        restore=loaded, backup_id=plan.backup.id, until=plan.until.isoformat(), start_state=plan.start_state,
+        restore=restored, backup_id=plan.backup.id, until=plan.until.isoformat(), start_state=plan.start_state,
         end_state=plan.end_state, first_gtid=plan.first_gtid, last_gtid=plan.last_gtid,
         last_time=plan.last_time.isoformat() if plan.last_time else None, transactions=plan.transactions,
-        replay_bytes=plan.replay_bytes, decoded_bytes=decoded, segments=len(plan.segments))
+        replay_bytes=plan.replay_bytes, decoded_bytes=decoded_bytes, segments=len(plan.segments))
 
 
 def replay(files: tuple[Path, ...], *, defaults_file: Path, run_dir: Path, progress: Progress | None = None) -> int:

@@ -7,6 +7,12 @@ window runs from the oldest such backup's snapshot to the window's end. ``list``
 it, ``prune`` keeps what the oldest kept backup needs, ``restore --until`` plans inside it: one
 definition, so ``status`` never promises a second that ``restore --until`` then refuses.
 
+A window ends at its last archived transaction, or later: the newest window reaches the archive's
+checkpoint (``shared.binlogs.checkpoint``) when the checkpoint's GTID state is still the window's end
+state, i.e. the follower saw the server hold nothing newer at that time (an idle database stays
+restorable up to "now minus the upload interval"). ``ArchiveView.end_of`` is that end; everything
+here uses it.
+
 The archive is read through its rollups (``shared.binlogs.history``): the windows cost a constant number
 of requests however long the archive, and the records of a window are read only by those who need them
 (``restore --until`` the stretch it replays, ``prune`` what it deletes).
@@ -23,6 +29,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from agent.common.catalog import BackupEntry
+from shared.binlogs.checkpoint import Checkpoint, read_checkpoint
 from shared.binlogs.gtid import GtidState, covered_by, parse_state
 from shared.binlogs.history import ArchiveHistory, read_history
 from shared.binlogs.index import GapFreeWindow
@@ -38,10 +45,21 @@ class ArchiveView:
     of requests): the windows and gaps at once, the records of a window read when asked for."""
 
     history: ArchiveHistory  # truthy when anything is archived
+    checkpoint: Checkpoint | None = None
 
     @property
     def windows(self) -> list[GapFreeWindow]:
         return self.history.windows
+
+    def end_of(self, window: GapFreeWindow) -> datetime:
+        """The last second ``window`` can restore: its last transaction, or the checkpoint's time when the
+        archive was known complete later than that with nothing newer committed."""
+        checkpoint = self.checkpoint
+        if (checkpoint is not None and self.windows and window == self.windows[-1]
+                and parse_state(checkpoint.gtid_state) == parse_state(window.end_state)
+                and checkpoint.time > window.end_time):
+            return checkpoint.time
+        return window.end_time
 
     @property
     def gaps(self) -> list[GapRecord]:
@@ -64,7 +82,7 @@ class ArchiveView:
 
 
 def read_archive(storage: Storage, prefix: str) -> ArchiveView:
-    return ArchiveView(history=read_history(storage, prefix))
+    return ArchiveView(history=read_history(storage, prefix), checkpoint=read_checkpoint(storage, prefix))
 
 
 def window_holding(windows: list[GapFreeWindow], snapshot: GtidState) -> GapFreeWindow | None:
@@ -94,7 +112,7 @@ def restorable_ranges(view: ArchiveView, backups: list[BackupEntry]) -> list[Res
         usable = [e for e in backups if e.complete and e.manifest and view.window_of(e.manifest) == window]
         if usable:
             oldest = usable[-1]  # backups come newest first
-            ranges.append(RestorableRange(start=oldest.started, end=window.end_time, base_backup=oldest.backup_id,
+            ranges.append(RestorableRange(start=oldest.started, end=view.end_of(window), base_backup=oldest.backup_id,
                                           backups=len(usable), first_seq=window.first_seq, last_seq=window.last_seq))
     return ranges
 
@@ -118,8 +136,8 @@ def pitr_status_json(view: ArchiveView, backups: list[BackupEntry], *, now: date
         "restorable_until": format_time(current.end) if current else None,
         "base_backup": current.base_backup if current else None,
         "archived_from": format_time(newest.start_time) if newest else None,
-        "archived_until": format_time(newest.end_time) if newest else None,
-        "last_archived_age_seconds": int((now - newest.end_time).total_seconds()) if newest else None,
+        "archived_until": format_time(view.end_of(newest)) if newest else None,
+        "last_archived_age_seconds": int((now - view.end_of(newest)).total_seconds()) if newest else None,
         "gaps": len(view.gaps),
     }
     # Names status printed before the window had one definition; kept for scripts written against them.
@@ -151,4 +169,4 @@ def pitr_json(entry: BackupEntry, view: ArchiveView) -> dict[str, object]:
     window = view.window_of(entry.manifest)
     binlog = entry.manifest.binlog
     return {"binlog": asdict(binlog) if binlog else None,
-            "restorable_until": format_time(window.end_time) if window else None}
+            "restorable_until": format_time(view.end_of(window)) if window else None}

@@ -20,7 +20,9 @@ from agent.common.signals import signals_raise_terminated
 from agent.restore.restoring import RestoreRequest, RestoreResult, restore_backup
 from shared.config import ConfigValues, load_destination, load_restore_confirmed, load_retry, load_source, load_tmp_dir
 from shared.encryption import load_decryption_settings
+from shared.errors import BadInputError
 from shared.logs import register_secret
+from shared.manifest import PHYSICAL
 from shared.mariadb_client import write_defaults_file
 
 
@@ -37,6 +39,9 @@ def restore_configured(config: ConfigValues, *, backup_id: str | None, latest: b
     entry = select_backup(scan_backups(bucket.storage, prefix=bucket.prefix), backup_id=backup_id, latest=latest,
                           at=at)
     assert entry.manifest is not None  # select_backup returns complete backups only
+    if entry.manifest.method == PHYSICAL:
+        raise BadInputError(f"backup {entry.backup_id} is a physical backup: restore it with --datadir DIR "
+                            "(then start mariadbd on DIR), not into a running server")
     identities = identities_for(entry.manifest, decryption)  # exit 2 here, before any download, if missing
     request = RestoreRequest(database=database, verify_first=verify_first,
                              confirmed=confirmed or load_restore_confirmed(config), accounts=accounts.mode,
@@ -47,3 +52,16 @@ def restore_configured(config: ConfigValues, *, backup_id: str | None, latest: b
                                        password=password)
         return restore_backup(bucket.storage, entry.manifest, defaults_file=defaults, request=request,
                               run_dir=run_dir, progress=progress, identities=identities)
+
+
+def restore_summary(r: RestoreResult, *, target: str) -> str:
+    what = f"database {r.database}" if r.database else "all databases"
+    verified = "verified first, " if r.verified_first else ""
+    lines = [
+        f"restored {what} from backup {r.backup_id} into {target}",
+        f"  {verified}SHA1 {r.sha1} checked on the {r.stored_bytes:,} bytes downloaded; "
+        f"{r.loaded_bytes:,} bytes of dump read",
+    ]
+    if r.accounts_created:
+        lines.append(f"  accounts created: {', '.join(r.accounts_created)}")
+    return "\n".join(lines + [f"  note: {note}" for note in r.notes])

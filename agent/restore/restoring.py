@@ -123,7 +123,8 @@ def restore_backup(storage: Storage, manifest: Manifest, *, defaults_file: Path,
                                         existed=request.database in existing)
             made = [f"accounts created before the failure: {', '.join(created)}"] if created else []
             hint = ["restore with --accounts restore, or create the account first"] if "1449" in str(exc) else []
-            raise type(exc)("; ".join([str(exc), left, *made, *hint, *reference_notes(selection)])) from None
+            said = [left] if left not in str(exc) else []  # a loader may already have said what is left
+            raise type(exc)("; ".join([str(exc), *said, *made, *hint, *reference_notes(selection)])) from None
     late = give_grants(defaults_file, [g for g, _ in early])
     notes += [f"grant not given: {g} ({e})" for g, e in late]
     notes += [f"grant lost by the load, not given back: {g} ({e})" for g, e in give_back_lost(defaults_file, kept)]

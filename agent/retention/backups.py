@@ -5,7 +5,9 @@ Policy, applied to complete backups (newest first):
 - ``max_age_days=D``: backups that started more than D days ago are deleted;
 - with both, a backup is deleted when either rule says so (each is a limit);
 - the newest complete backup is never deleted, whatever the policy says: a retention setting must
-  not be able to leave a cluster with no backup at all.
+  not be able to leave a cluster with no backup at all;
+- a physical backup that a kept incremental is built on (its full and every link between) is kept:
+  chains are pruned whole, from the oldest, once no kept backup needs them (agent.common.chains).
 Incomplete leftovers (a folder without a manifest: a failed or killed run) are deleted once both their
 id and their newest object are more than a day old, so a backup still running is never touched. A
 folder with an unreadable manifest is left alone: that needs a person to look at it.
@@ -25,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from agent.common.catalog import COMPLETE, INCOMPLETE, BackupEntry, scan_backups
+from agent.common.chains import complete_by_id, needed_by
 from agent.retention.binlogs import binlog_keys_to_prune
 from shared.layout import MANIFEST_NAME
 from shared.storage import Storage
@@ -59,10 +62,24 @@ def plan_retention(entries: list[BackupEntry], *, keep_last: int | None, max_age
         reason = _policy_reason(entry, position=position, keep_last=keep_last, max_age_days=max_age_days, now=now)
         if reason:
             removals.append(_removal(entry, reason))
+    removals = _keeping_chains(removals, complete)
     for entry in entries:
         if entry.state == INCOMPLETE and min(now - entry.started, now - entry.last_modified) > LEFTOVER_AGE:
             removals.append(_removal(entry, "incomplete leftover (no manifest) older than a day"))
     return removals
+
+
+def _keeping_chains(removals: list[Removal], complete: list[BackupEntry]) -> list[Removal]:
+    """Physical backups a kept incremental is built on stay (agent.common.chains): deleting a full or a middle
+    link would leave every later incremental of its chain unrestorable."""
+    going = {r.backup_id for r in removals}
+    backups = complete_by_id(e.manifest for e in complete if e.manifest is not None)
+    needed = needed_by((m for m in backups.values() if m.id not in going), backups)
+    for removal in removals:
+        if removal.backup_id in needed:
+            log.info("keeping backup %s (%s): a kept incremental is built on it", removal.backup_id, removal.reason,
+                     extra={"event": "prune-chain-kept", "backup_id": removal.backup_id})
+    return [r for r in removals if r.backup_id not in needed]
 
 
 def _policy_reason(entry: BackupEntry, *, position: int, keep_last: int | None, max_age_days: float | None,

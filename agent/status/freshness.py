@@ -8,26 +8,22 @@ complete one are reported, since they usually mean the recent runs are failing.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from agent.common.catalog import BackupEntry
-from shared.config import ConfigError
 
 DEFAULT_MAX_AGE = "26h"  # a daily schedule plus two hours of slack for a slow or retried run
-_DURATION = re.compile(r"^\s*(\d{1,9})\s*([smhd])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 OK, STALE, NONE = "ok", "stale", "none"
 
 
-def parse_duration(text: str, *, name: str) -> timedelta:
-    """``90s``, ``30m``, ``26h``, ``7d`` → a timedelta; anything else is bad input naming ``name``."""
-    match = _DURATION.match(text)
-    if not match or int(match.group(1)) == 0:
-        raise ConfigError(f"{name} must be a positive duration like 90s, 30m, 26h or 7d, not {text[:40]!r}")
-    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+def verdict_on(age: timedelta | None, *, max_age: timedelta | None) -> str:
+    """The one rule for backups and drills alike: none without one, OK under ``max_age`` (always OK
+    when nothing is judged), stale at or over it."""
+    if age is None:
+        return NONE
+    return OK if max_age is None or age < max_age else STALE
 
 
 @dataclass(frozen=True)
@@ -43,9 +39,7 @@ class Freshness:
 
     @property
     def verdict(self) -> str:
-        if self.age is None:
-            return NONE
-        return OK if self.age < self.max_age else STALE
+        return verdict_on(self.age, max_age=self.max_age)
 
 
 def assess(entries: list[BackupEntry], *, now: datetime, max_age: timedelta) -> Freshness:

@@ -10,6 +10,7 @@ from agent.common.bucket import Bucket
 from agent.common.catalog import BackupEntry
 from agent.pitr import ArchiveView, current_range
 from agent.status.freshness import OK, Freshness, human_duration, is_encrypted
+from shared.manifest import Manifest
 from shared.times import format_time
 
 
@@ -41,6 +42,7 @@ def status_text(freshness: Freshness, bucket: Bucket) -> str:
         lines = [
             f"{verdict}: newest complete backup {newest.backup_id} is {human_duration(age)} old (max age {limit})",
             f"  format      {m.format}, {'encrypted' if is_encrypted(newest) else 'not encrypted'}",
+            f"  method      {_method(m)}",
             f"  size        {m.artifact.raw_bytes:,} bytes dumped -> {m.artifact.compressed_bytes:,} bytes stored",
             f"  storage     {bucket.storage.url} {bucket.prefix}/",
         ]
@@ -58,7 +60,8 @@ def pitr_text(view: ArchiveView, backups: list[BackupEntry], *, now: datetime) -
     if not view.windows:
         return f"  pitr        no segment archived since the last gap ({gaps} gap(s) recorded)"
     newest = view.windows[-1]
-    age, until = human_duration(now - newest.end_time), format_time(newest.end_time)
+    end = view.end_of(newest)  # the last transaction, or the checkpoint of an idle, caught-up archive
+    age, until = human_duration(now - end), format_time(end)
     current = current_range(view, backups)
     if current is None:
         return (f"  pitr        NOT restorable: binlogs archived until {until} (last event {age} ago), but no complete "
@@ -67,11 +70,20 @@ def pitr_text(view: ArchiveView, backups: list[BackupEntry], *, now: datetime) -
             f"(last archived event {age} ago; {gaps} gap(s) recorded)")
 
 
+def _method(m: Manifest) -> str:
+    """``logical``, ``physical full`` or ``physical incremental on <parent> (chain from <full>)``."""
+    if m.physical is None:
+        return m.method
+    if m.physical.parent is None:
+        return f"{m.method} {m.physical.kind}"
+    return f"{m.method} {m.physical.kind} on {m.physical.parent} (chain from {m.physical.base})"
+
+
 def newest_json(entry: BackupEntry) -> dict[str, Any]:
     """The fields ``list --json`` gives a complete backup, minus the source details."""
     m = entry.manifest
     assert m is not None  # only complete backups are "newest"
     return {"id": entry.backup_id, "state": entry.state, "started_at": entry.started.isoformat(),
-            "finished_at": m.finished_at, "format": m.format, "artifact_key": m.artifact.key,
+            "finished_at": m.finished_at, "method": m.method, "format": m.format, "artifact_key": m.artifact.key,
             "sha1": m.artifact.sha1, "raw_bytes": m.artifact.raw_bytes,
             "compressed_bytes": m.artifact.compressed_bytes, "stored_bytes": entry.stored_bytes}

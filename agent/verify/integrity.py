@@ -25,6 +25,8 @@ _SIDECAR = re.compile(r"^([0-9a-f]{40}) [ *](.+)\n?$")
 
 @dataclass(frozen=True)
 class VerifyReport:
+    """One verification: what was checked and every difference found (``ok`` when there is none)."""
+
     backup_id: str
     artifact_key: str
     sha1: str

@@ -42,7 +42,7 @@ def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, A
     for status, metric in _METRICS.items():
         metrics.add_metric(name=metric, unit=MetricUnit.Count, value=counts[status])
     logger.info("dispatch finished", extra={"jobs": [
-        {k: v for k, v in job.items() if k != "job"} for job in result.response()["jobs"]]})
+        {k: v for k, v in job.items() if k not in ("job", "manifest")} for job in result.response()["jobs"]]})
     result.raise_if_failed()
     return result.response()
 

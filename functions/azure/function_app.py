@@ -24,7 +24,7 @@ def scheduled_dispatch(timer: func.TimerRequest) -> None:
     # The timer carries no "this occurrence" time; the Job name has minute resolution, so "now"
     # names the same Job for any duplicate firing within the scheduled minute.
     result = run_invocation(request=DispatchRequest(), platform="aks")
-    log.info("dispatch finished: %s", json.dumps([{k: v for k, v in job.items() if k != "job"}
+    log.info("dispatch finished: %s", json.dumps([{k: v for k, v in job.items() if k not in ("job", "manifest")}
                                                   for job in result.response()["jobs"]]))
     result.raise_if_failed()
 

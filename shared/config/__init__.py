@@ -4,7 +4,8 @@
 that read it. A command
 merges the environment and its flags once into ``ConfigValues`` and loads only the sections it needs,
 each a frozen dataclass with one loader: ``load_destination``, ``load_source``, ``load_retry``
-(a ``RetryPolicy``), ``load_keep_policy``, ``load_tmp_dir``, ``load_format``; ``load_backup_settings``
+(a ``RetryPolicy``), ``load_keep_policy``, ``load_tmp_dir``, ``load_format``, ``load_method`` (logical or
+physical, and the physical knobs); ``load_backup_settings``
 composes them into ``Settings`` for ``backup``. Nothing else reads ``os.environ`` for these settings
 (the SDKs still read their own standard variables, e.g. AWS_ENDPOINT_URL).
 
@@ -23,9 +24,11 @@ from shared.config.binlog import ArchiveSettings, Endpoint, load_archive_setting
 from shared.config.destination import PROVIDERS, Destination, load_destination, parse_backup_url, validate_prefix
 from shared.config.options import DEFAULT_LOCAL_DIR, OPTIONS, RESTORE_YES_ENV, ConfigValues, Option
 from shared.config.parsing import ConfigError
+from shared.config.physical import MethodSettings, load_method
 from shared.config.sections import (
     FORMATS,
     KeepPolicy,
+    default_dump_threads,
     load_format,
     load_keep_policy,
     load_restore_confirmed,
@@ -33,11 +36,20 @@ from shared.config.sections import (
     load_tmp_dir,
 )
 from shared.config.settings import Settings, load_backup_settings, load_settings
-from shared.config.source import DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, SourceSettings, load_source
+from shared.config.source import (
+    DEFAULT_SECRET_KEY,
+    DNS1035_LABEL,
+    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
+    SECRET_KEY,
+    SourceSettings,
+    load_source,
+)
 from shared.retry import RetryPolicy
 
 __all__ = [
     "DEFAULT_LOCAL_DIR",
+    "DEFAULT_SECRET_KEY",
     "DNS1035_LABEL",
     "DNS1123_LABEL",
     "DNS1123_SUBDOMAIN",
@@ -45,21 +57,25 @@ __all__ = [
     "OPTIONS",
     "PROVIDERS",
     "RESTORE_YES_ENV",
+    "SECRET_KEY",
     "ArchiveSettings",
     "ConfigError",
     "ConfigValues",
     "Destination",
     "Endpoint",
     "KeepPolicy",
+    "MethodSettings",
     "Option",
     "RetryPolicy",
     "Settings",
     "SourceSettings",
+    "default_dump_threads",
     "load_archive_settings",
     "load_backup_settings",
     "load_destination",
     "load_format",
     "load_keep_policy",
+    "load_method",
     "load_restore_confirmed",
     "load_retry",
     "load_settings",

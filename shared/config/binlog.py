@@ -2,7 +2,9 @@
 
 Rows ``BINLOG_*`` of ``OPTIONS`` (section "binlog"). The nodes to follow default to the source's
 host and port (a Service that balances over healthy nodes is enough); ``BINLOG_SOURCES`` lists the
-nodes themselves so the archiver can prefer a Synced one and fail over in a known order.
+nodes themselves so the archiver can prefer a Synced one and fail over in a known order;
+``BINLOG_SOURCES_SERVICE`` names a Service whose pods are those nodes (the agent reads them through the
+Kubernetes API when it starts, ``agent.pitr.sources``), so no list is written by hand.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shared.config.parsing import ConfigError
+from shared.config.source import DNS1035_LABEL
 
 DEFAULT_UPLOAD_SECONDS = 10.0
 # A rollup (shared.binlogs.rollups) closes at the end of each UTC hour of archiving, or earlier at this many
@@ -39,15 +42,22 @@ class ArchiveSettings:
     upload_seconds: float  # everything committed is in the bucket within this many seconds (--follow)
     server_id: int  # our replication server id; two clients with one id kill each other's dump thread
     sources: tuple[Endpoint, ...]  # the nodes we may follow, in order of preference
+    sources_service: str | None = None  # else: the pods behind this Service are the sources
     rollup_records: int = DEFAULT_ROLLUP_RECORDS  # at most this many records per rollup (shared.binlogs.rollups)
 
 
 def load_archive_settings(raw: Mapping[str, str], *, host: str, port: int, prefix: str) -> ArchiveSettings:
     """``host``/``port`` (the Service) are the only source unless BINLOG_SOURCES names the nodes."""
+    service = raw.get("BINLOG_SOURCES_SERVICE", "").strip() or None
+    if service and raw.get("BINLOG_SOURCES", "").strip():
+        raise ConfigError("BINLOG_SOURCES and BINLOG_SOURCES_SERVICE are both set: give the nodes one way")
+    if service and not DNS1035_LABEL.match(service):
+        raise ConfigError(f"BINLOG_SOURCES_SERVICE {service[:60]!r} is not a Service name")
     return ArchiveSettings(
         upload_seconds=_upload_seconds(raw.get("BINLOG_UPLOAD_SECONDS")),
         server_id=_server_id(raw.get("BINLOG_SERVER_ID"), prefix=prefix),
         sources=_sources(raw.get("BINLOG_SOURCES"), default=Endpoint(host, port)),
+        sources_service=service,
         rollup_records=_rollup_records(raw.get("BINLOG_ROLLUP_RECORDS")),
     )
 

@@ -19,13 +19,14 @@ RESTORE_YES_ENV = "MARIADB_HA_RESTORE_YES"
 
 
 # The commands that take configuration (``dispatch`` reads only its own environment: shared.k8s).
-BACKUP, LIST, VERIFY, RESTORE, PRUNE, STATUS, ARCHIVE = (
-    "backup", "list", "verify", "restore", "prune", "status", "archive-binlogs")
-COMMANDS = (BACKUP, LIST, VERIFY, RESTORE, PRUNE, STATUS, ARCHIVE)
+BACKUP, LIST, VERIFY, RESTORE, PRUNE, STATUS, ARCHIVE, DRILL = (
+    "backup", "list", "verify", "restore", "prune", "status", "archive-binlogs", "drill")
+COMMANDS = (BACKUP, LIST, VERIFY, RESTORE, PRUNE, STATUS, ARCHIVE, DRILL)
 _BUCKET = COMMANDS  # every one opens the bucket (destination, retries)
 _SERVER = (BACKUP, RESTORE, ARCHIVE)  # the ones that connect to MariaDB
 _WRITERS = (BACKUP, ARCHIVE)  # the ones that write artifacts: encryption, metrics
-_READERS = (VERIFY, RESTORE)  # the ones that read artifacts' content: decryption
+_READERS = (VERIFY, RESTORE, DRILL)  # the ones that read artifacts' content: decryption
+_REPORTERS = (*_WRITERS, DRILL)  # the ones that publish metrics after a run (the drill: its own gauges)
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,8 @@ class Option:
     env: str
     flag: str | None  # None: environment only (a secret on argv is visible in /proc/*/cmdline)
     help: str
-    section: str  # the loader that reads it: destination, source, format, retry, retention, run, restore,
-    #               reporting (shared/reporting), status, binlog, encryption, decryption, lock
+    section: str  # the loader that reads it: destination, source, format, method, retry, retention, run,
+    #               restore, reporting (shared/reporting), status, binlog, encryption, decryption, lock, drill
     commands: tuple[str, ...]  # the commands that read it; only they show (and accept) its flag
     to_job: bool = False  # the dispatcher passes it on to the backup Job's environment
     details: str = ""  # more than --help has room for; docs/CONFIGURATION.md shows it after ``help``
@@ -60,15 +61,37 @@ OPTIONS: tuple[Option, ...] = (
     Option("BACKUP_PREFIX", "--prefix", "key prefix (default mariadb-ha-backup/<namespace>/<service>)",
            "destination", _BUCKET, True,
            details="Default: the `BACKUP_URL` path if any, else `mariadb-ha-backup/<namespace>/<service>`."),
-    Option("BACKUP_FORMAT", "--format", "tar.gz (default) | sql.gz | sql.zst", "format", (BACKUP,), True,
-           details="`tar.gz` is the seed's; `sql.gz` and `sql.zst` stream with no temp disk."),
+    Option("BACKUP_FORMAT", "--format", "tar.gz (default) | sql.gz | sql.zst (logical backups)", "format", (BACKUP,),
+           True, details="`tar.gz` is the seed's; `sql.gz` and `sql.zst` stream with no temp disk."),
+    Option("BACKUP_DUMP_THREADS", "--dump-threads",
+           "mariadb-dump sessions sharing one snapshot (default: the CPU count, at most 8; 1: the seed's single dump)",
+           "run", (BACKUP,), True,
+           details=("With more than one, commits on the server pause for milliseconds while the sessions open "
+                    "their snapshots (logged as `commit_block`); the file is the same single "
+                    "`all-databases-dump.sql`. On Galera one session unless set (and only with a binary log); "
+                    "per cluster as `\"dump_threads\"` in `DISPATCH_TARGETS`. See docs/PERFORMANCE.md.")),
+    Option("BACKUP_METHOD", "--method",
+           "logical (default): mariadb-dump SQL | physical: mariadb-backup copy of the data directory", "method",
+           (BACKUP,), True),
+    Option("BACKUP_FULL_EVERY", "--full-every",
+           "physical: a full backup when the newest full is older than this (26h, 7d), an incremental otherwise "
+           "(default: always full)", "method", (BACKUP,), True),
+    Option("BACKUP_COPY_THREADS", "--copy-threads",
+           "physical: files mariadb-backup copies at once (its --parallel; default 2)", "method", (BACKUP,), True),
+    Option("MARIADB_DATADIR", "--source-datadir",
+           "physical: the server's data directory as mounted where the agent runs (default: its @@datadir)",
+           "method", (BACKUP,)),
     # Namespace and service also name the default prefix, so every command reads them.
     Option("CELL_DEFAULT_NAMESPACE", "--namespace", "namespace of the MariaDB Service and its Secret", "source",
            _BUCKET,
            details="Every command reads it: it names the default prefix."),
     Option("MARIADB_HA_SERVICE_NAME", "--service", "MariaDB Service name (the host to dump)", "source", _BUCKET,
            details="Every command reads it: it names the default prefix. The backup connects to it on port 3306."),
-    Option("MARIADB_HA_SECRET_NAME", "--secret", "Secret holding key root-password", "source", _SERVER),
+    Option("MARIADB_HA_SECRET_NAME", "--secret", "Secret holding the root password", "source", _SERVER),
+    Option("MARIADB_HA_SECRET_KEY", "--secret-key",
+           "key of the password in that Secret (default root-password; Bitnami: mariadb-root-password)", "source",
+           _SERVER, details="`DISPATCH_TARGETS` entries may carry their own `secret_key`; the dispatcher passes it "
+                            "to the Job when it is not the default."),
     Option("MARIADB_HOST", "--host", "host override (default: the service name)", "source", _SERVER),
     Option("MARIADB_PORT", "--port", "port (default 3306)", "source", _SERVER),
     Option("MARIADB_USER", "--user", "user (default root)", "source", _SERVER),
@@ -84,9 +107,15 @@ OPTIONS: tuple[Option, ...] = (
            (BACKUP, PRUNE), True,
            details="Applied after a successful backup, and by `prune` (whose own `--max-age DAYS` sets it too)."),
     Option("BACKUP_TMPDIR", "--tmp-dir", "where the run's private spool directory is made (default: system temp)",
-           "run", (BACKUP, VERIFY, RESTORE, ARCHIVE),
+           "run", (BACKUP, VERIFY, RESTORE, ARCHIVE, DRILL),
            details=("The run's private 0700 directory (the client option file) is made here (the Job's "
-                    "`emptyDir`); only an age-encrypted `tar.gz` spools its compressed dump there.")),
+                    "`emptyDir`); an age-encrypted `tar.gz` spools its compressed dump there, a parallel dump "
+                    "the parts its sessions write ahead of the stream (raw SQL, given back as they are stitched).")),
+    Option("BACKUP_TMPDIR_BYTES", "--tmp-dir-bytes",
+           "bytes the temp dir may hold (default: its free space); a parallel dump that could need more runs as one "
+           "session", "run", (BACKUP,),
+           details=("The Job sets it to its spool `emptyDir`'s `sizeLimit` (enforced by eviction, invisible to "
+                    "the agent). The server's size estimate of the data is compared with 80% of it.")),
     Option("BACKUP_RETRY_SECONDS", "--retry-seconds",
            "total time budget for retrying the database connection, the dump and every storage call (default 600)",
            "retry", _BUCKET, True,
@@ -103,18 +132,30 @@ OPTIONS: tuple[Option, ...] = (
     # Reporting after every backup run (shared/reporting: its own loaders; never fails a backup). The
     # archiver reports its own metrics (agent/pitr/archiver/metrics.py) to the same places.
     Option("BACKUP_METRICS_PUSHGATEWAY", "--metrics-pushgateway", "push run metrics to this Pushgateway URL",
-           "reporting", _WRITERS, True,
+           "reporting", _REPORTERS, True,
            details=("Gauges: last success, last status, duration, sizes (the archiver: lag, gaps); see "
                     "docs/OPERATIONS.md.")),
     # Not passed to Jobs: a textfile only helps where node_exporter reads it (a laptop, a VM, a hostPath).
     Option("BACKUP_METRICS_TEXTFILE", "--metrics-textfile", "write run metrics to this textfile (.prom)",
-           "reporting", _WRITERS,
+           "reporting", _REPORTERS,
            details="For node_exporter's textfile collector (`*.prom`)."),
     Option("BACKUP_NOTIFY_URL", "--notify-url", "POST a JSON summary here on success, to URL/fail on failure",
-           "reporting", (BACKUP,), True,
+           "reporting", (BACKUP, DRILL), True,
            details="healthchecks.io style; never fails a backup."),
     Option("BACKUP_MAX_AGE", "--max-age", "status: stale past this (90s, 30m, 26h, 7d; default 26h)", "status",
            (STATUS,)),
+    # Restore drills (agent/drill): where the drill restores, and what status and the alerts compare against.
+    Option("DRILL_SERVER", "--drill-server",
+           "host:port of an empty MariaDB server to restore into (default: start a throwaway mariadbd here)",
+           "drill", (DRILL,),
+           details=("The drill Job's second container (127.0.0.1:3306); the drill refuses a server that holds user "
+                    "databases and sets a random root password before restoring: see docs/DRILLS.md.")),
+    Option("DRILL_POINT", None, "1: drill the newest archived second instead of a backup", "drill", (DRILL,),
+           details="The same as `drill --point`; the drill Job sets it (chart: `drill.pointInTime`)."),
+    Option("DRILL_RECOVERY_TARGET_SECONDS", "--recovery-target-seconds",
+           "the target recovery time, published beside the measured one for the alert", "drill", (DRILL,)),
+    Option("DRILL_MAX_AGE", "--max-drill-age",
+           "exit 1 unless a drill passed within this (90s, 30m, 26h, 8d; default: not checked)", "status", (STATUS,)),
     Option("BINLOG_UPLOAD_SECONDS", "--binlog-upload-seconds",
            "archive-binlogs --follow: a commit is in the bucket within this many seconds (default 10)", "binlog",
            (ARCHIVE,),
@@ -130,6 +171,11 @@ OPTIONS: tuple[Option, ...] = (
            "archive-binlogs: nodes to follow, host[:port],... (default: the host; Galera: list every node)", "binlog",
            (ARCHIVE,),
            details="In order of preference."),
+    Option("BINLOG_SOURCES_SERVICE", "--binlog-sources-service",
+           "archive-binlogs: follow the pods behind this Service (in CELL_DEFAULT_NAMESPACE), read through the "
+           "Kubernetes API, instead of a BINLOG_SOURCES list", "binlog", (ARCHIVE,),
+           details="Every pod it selects, by ordinal, as `<pod>.<subdomain>.<namespace>.svc`; read when the archiver "
+                   "starts. Its Role then needs `get` on that Service and `list` on pods (docs/PITR.md)."),
     # Loaded by shared.encryption (load_encryption_settings / load_decryption_settings) and
     # shared.storage.object_lock (load_lock_settings). Recipients are public keys; an identity is never
     # passed to a backup Job (the backup needs none).

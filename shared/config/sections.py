@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from shared.config.options import RESTORE_YES_ENV
 from shared.config.parsing import ConfigError, positive_number, safe, whole_number
-from shared.formats import DEFAULT_DUMP_FORMAT, DUMP_FORMATS, ArtifactFormat, artifact_format
+from shared.formats import DEFAULT_DUMP_FORMAT, DUMP_FORMATS, PHYSICAL_FORMAT, ArtifactFormat, artifact_format
 from shared.retry import RetryPolicy
 
 FORMATS = DUMP_FORMATS  # the BACKUP_FORMAT values: the dump rows of shared/formats.py
@@ -25,7 +26,7 @@ class KeepPolicy:
 
     @property
     def configured(self) -> bool:
-        return self.keep_last is not None or self.max_age_days is not None
+        return (self.keep_last, self.max_age_days) != (None, None)
 
 
 def load_retry(values: Mapping[str, str]) -> RetryPolicy:
@@ -45,7 +46,35 @@ def load_tmp_dir(values: Mapping[str, str]) -> Path | None:
     return Path(values["BACKUP_TMPDIR"]) if "BACKUP_TMPDIR" in values else None
 
 
-def load_format(values: Mapping[str, str]) -> ArtifactFormat:
+def default_dump_threads() -> int:
+    """One dump session per CPU this process may use, at most 8: each session formats rows in its own
+    ``mariadb-dump`` process, and beyond the cores (ours and the server's) more sessions only queue."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+def load_dump_threads(values: Mapping[str, str]) -> int | None:
+    """``BACKUP_DUMP_THREADS``: 1 is the seed's single mariadb-dump; more share one snapshot. None: not set,
+    the backup decides (``default_dump_threads()``, but one session on Galera: see agent.backup.run)."""
+    return whole_number(values, "BACKUP_DUMP_THREADS", low=1, high=64)
+
+
+def load_tmp_dir_bytes(values: Mapping[str, str]) -> int | None:
+    """``BACKUP_TMPDIR_BYTES``: what the temp dir may hold when the filesystem cannot say (a Kubernetes
+    emptyDir's sizeLimit is enforced by eviction, not by the free space the agent sees)."""
+    return whole_number(values, "BACKUP_TMPDIR_BYTES", low=1, high=1 << 60)
+
+
+def load_format(values: Mapping[str, str], *, physical: bool = False) -> ArtifactFormat:
+    """The artifact format: BACKUP_FORMAT for a logical backup; a physical one has its own (mbstream.zst)."""
+    if physical:
+        if "BACKUP_FORMAT" in values:
+            raise ConfigError("BACKUP_FORMAT (--format) applies to logical backups; BACKUP_METHOD=physical "
+                              f"always writes {PHYSICAL_FORMAT}")
+        return artifact_format(PHYSICAL_FORMAT)
     name = values.get("BACKUP_FORMAT", DEFAULT_DUMP_FORMAT)
     if name not in DUMP_FORMATS:
         raise ConfigError(f"BACKUP_FORMAT must be one of {', '.join(DUMP_FORMATS)}, not {safe(name)!r}")

@@ -19,10 +19,17 @@ from shared.config.parsing import ConfigError, optional_name, whole_number
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+# A Secret data key (Kubernetes: alphanumerics, '-', '_', '.'). mariadb-operator names the root
+# password's key root-password, Bitnami's charts mariadb-root-password.
+SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+DEFAULT_SECRET_KEY = "root-password"  # noqa: S105  # the name of a key, not a password
 
 
 @dataclass(frozen=True)
 class SourceSettings:
+    """The server to dump (or to restore into) and where its password comes from: the Secret
+    (namespace, name), ``MARIADB_PASSWORD_FILE`` or ``MARIADB_PASSWORD``."""
+
     host: str
     port: int
     user: str
@@ -31,6 +38,7 @@ class SourceSettings:
     secret_name: str | None
     password: str | None = field(repr=False)
     password_file: Path | None
+    secret_key: str = DEFAULT_SECRET_KEY
 
     @property
     def address(self) -> str:
@@ -41,6 +49,7 @@ def load_source(values: Mapping[str, str]) -> SourceSettings:
     namespace = optional_name(values, "CELL_DEFAULT_NAMESPACE", DNS1123_LABEL, "a DNS label")
     service = optional_name(values, "MARIADB_HA_SERVICE_NAME", DNS1035_LABEL, "a DNS-1035 label")
     secret = optional_name(values, "MARIADB_HA_SECRET_NAME", DNS1123_SUBDOMAIN, "a DNS subdomain name")
+    secret_key = optional_name(values, "MARIADB_HA_SECRET_KEY", SECRET_KEY, "a Secret key") or DEFAULT_SECRET_KEY
     host = values.get("MARIADB_HOST") or service
     if not host:
         raise ConfigError("no database host: set MARIADB_HA_SERVICE_NAME (or MARIADB_HOST)")
@@ -55,4 +64,4 @@ def load_source(values: Mapping[str, str]) -> SourceSettings:
         )
     return SourceSettings(host=host, port=whole_number(values, "MARIADB_PORT", low=1, high=65535) or 3306,
                   user=values.get("MARIADB_USER", "root"), namespace=namespace, service=service,
-                  secret_name=secret, password=password, password_file=password_file)
+                  secret_name=secret, password=password, password_file=password_file, secret_key=secret_key)

@@ -81,6 +81,8 @@ NO_ENCRYPTION = EncryptionSettings()
 
 @dataclass(frozen=True)
 class DecryptionSettings:
+    """Where the age identity for reading encrypted artifacts comes from: a file, or a Secret in ``namespace``."""
+
     identity_file: Path | None = None
     identity_secret: str | None = None
     namespace: str | None = None

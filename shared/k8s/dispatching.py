@@ -6,6 +6,10 @@ Job, and a 409 AlreadyExists (a retried or duplicated invocation) is reported as
 failure is recorded for its target and the loop goes on: one broken namespace must not stop the
 fleet's backups.
 
+With ``physical`` settings (``BACKUP_METHOD=physical``) each target's Job is first pinned to a node
+chosen from the pods behind its Service (``physical_job``); that lookup reads the cluster even on a
+dry run, since the Job cannot be written without it.
+
 "Unfinished" means no Complete/Failed condition yet, not ``status.active > 0``: a Job the
 controller has not picked up yet has no status at all and must still count as running.
 """
@@ -13,7 +17,7 @@ controller has not picked up yet has no status at all and must still count as ru
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +26,8 @@ from shared.errors import BackupFailedError, BadInputError, ToolError
 from shared.k8s.api_calls import REQUEST_TIMEOUT, call_api, refused, server_message
 from shared.k8s.clients import ClusterAccess
 from shared.k8s.job_settings import JobSettings
-from shared.k8s.job_spec import KubeObject, build_job, label_selector
+from shared.k8s.job_spec import KubeObject, build_job
+from shared.k8s.physical_job import PhysicalSettings, build_physical_job
 from shared.k8s.targets import Target
 
 log = logging.getLogger("mariadb_ha_backup.dispatch")
@@ -46,6 +51,9 @@ class JobOutcome:
         entry: dict[str, Any] = {"name": self.name, "namespace": self.namespace, "status": self.status}
         if self.job is not None:
             entry["job"] = self.job
+            # The test-invocation response is a contract whose first version called the Job body
+            # "manifest"; scripts that read it keep working. Deprecated: read "job".
+            entry["manifest"] = self.job
         if self.error is not None:
             entry["error"] = self.error
         return entry
@@ -53,13 +61,26 @@ class JobOutcome:
 
 def dispatch_jobs(
     *, targets: Sequence[Target], settings: JobSettings, scheduled_time: datetime,
-    access: ClusterAccess | None, dry_run: bool = False,
+    access: ClusterAccess | None, dry_run: bool = False, build: Callable[..., KubeObject] = build_job,
+    physical: PhysicalSettings | None = None,
 ) -> list[JobOutcome]:
-    """One outcome per target, in order. ``access`` may be None only for a dry run."""
+    """One outcome per target, in order. ``access`` may be None only for a logical dry run. ``build`` makes
+    the Job (called with ``target``, ``settings``, ``scheduled_time``): the backup Job unless told otherwise;
+    ``physical`` pins a backup Job to the chosen Galera node's Kubernetes node and data volume."""
     outcomes = []
     for target in targets:
-        job = build_job(target=target, settings=settings, scheduled_time=scheduled_time)
+        job = build(target=target, settings=settings, scheduled_time=scheduled_time)
         name = job["metadata"]["name"]
+        if physical is not None:
+            if access is None:
+                raise ValueError("cluster access is required for a physical backup Job, even on a dry run")
+            try:
+                job = _pinned(job, target=target, physical=physical, access=access)
+            except ToolError as exc:
+                log.warning("no physical backup Job for %s: %s", target.label, exc,
+                            extra={"event": "dispatch_failed", "target": target.label})
+                outcomes.append(JobOutcome(name=name, namespace=target.namespace, status=FAILED, error=str(exc)))
+                continue
         if dry_run:
             outcomes.append(JobOutcome(name=name, namespace=target.namespace, status=DRY_RUN, job=job))
             continue
@@ -67,6 +88,15 @@ def dispatch_jobs(
             raise ValueError("cluster access is required unless dry_run")
         outcomes.append(_dispatch_one(target=target, job=job, access=access))
     return outcomes
+
+
+def _pinned(job: KubeObject, *, target: Target, physical: PhysicalSettings, access: ClusterAccess) -> KubeObject:
+    from shared.k8s.galera_nodes import find_backup_node
+
+    node = find_backup_node(access=access, namespace=target.namespace, service=target.service,
+                            preferred=physical.preferred_pods, server_container=physical.server_container,
+                            fallback_uid=physical.fallback_uid)
+    return build_physical_job(job=job, target=target, node=node, settings=physical)
 
 
 def _dispatch_one(*, target: Target, job: KubeObject, access: ClusterAccess) -> JobOutcome:
@@ -93,7 +123,9 @@ def _create_unless_active(*, target: Target, job: KubeObject, access: ClusterAcc
     batch = BatchV1Api(access.api_client)
     name, namespace = job["metadata"]["name"], target.namespace
     try:
-        jobs = call_api(lambda: batch.list_namespaced_job(namespace, label_selector=label_selector(target),
+        # The Job's own labels: a running drill blocks the next drill, never a backup (their components differ).
+        selector = ",".join(f"{key}={value}" for key, value in job["metadata"]["labels"].items())
+        jobs = call_api(lambda: batch.list_namespaced_job(namespace, label_selector=selector,
                                                           _request_timeout=REQUEST_TIMEOUT),
                         what=f"listing backup Jobs in namespace {namespace!r}")
         running = [other.metadata.name for other in jobs.items if other.metadata and not _finished(other)]

@@ -8,9 +8,10 @@ rather than silently create real Jobs.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,9 @@ from shared.config import ConfigError
 from shared.errors import BackupFailedError
 from shared.k8s.dispatching import FAILED, JobOutcome, dispatch_jobs
 from shared.k8s.job_settings import job_settings_from_env
-from shared.k8s.targets import Target, parse_targets, targets_from_env
+from shared.k8s.job_spec import build_job
+from shared.k8s.physical_job import physical_settings_from_env
+from shared.k8s.targets import Target, parse_targets, targets_from_env, with_default_secret_key
 from shared.times import parse_time
 
 PAYLOAD_KEYS = ("dry_run", "scheduled_time", "targets")
@@ -34,11 +37,17 @@ class DispatchIncompleteError(BackupFailedError):
     which is safe: the Job names are deterministic, so created Jobs come back as ``exists``."""
 
 
+# What a dispatch creates: backup Jobs (the default), or restore-drill Jobs (``DISPATCH_KIND=drill``
+# on a second schedule, or ``mariadb-ha-backup dispatch --drill``; shared/k8s/drill_spec.py).
+BACKUP_KIND, DRILL_KIND = "backup", "drill"
+
+
 @dataclass(frozen=True)
 class DispatchRequest:
     dry_run: bool = False
     scheduled_time: datetime | None = None
     targets: list[Target] | None = None
+    kind: str | None = None  # None: DISPATCH_KIND, else backup
 
 
 @dataclass(frozen=True)
@@ -96,13 +105,27 @@ def run_invocation(
     """
     env = os.environ if env is None else env
     settings = job_settings_from_env(env)
-    targets = request.targets if request.targets is not None else targets_from_env(env)
+    build = _builder(request.kind, env)  # a bad DISPATCH_KIND or drill setting fails before any request
+    targets = with_default_secret_key(request.targets if request.targets is not None else targets_from_env(env), env)
+    # A drill restores into its own throwaway server: only the backup Job is pinned to a node's volume.
+    physical = physical_settings_from_env(env) if build is build_job else None
     scheduled = request.scheduled_time or platform_time or datetime.now(UTC)
     access = None
-    if not request.dry_run:
+    if not request.dry_run or physical is not None:
         from shared.k8s.clients import cluster_access_for
 
         access = cluster_access_for(platform, env)
     outcomes = dispatch_jobs(targets=targets, settings=settings, scheduled_time=scheduled,
-                             access=access, dry_run=request.dry_run)
+                             access=access, dry_run=request.dry_run, build=build, physical=physical)
     return DispatchResult(outcomes=outcomes)
+
+
+def _builder(kind: str | None, env: Mapping[str, str]) -> Callable[..., Any]:
+    kind = kind or env.get("DISPATCH_KIND", "").strip() or BACKUP_KIND
+    if kind == BACKUP_KIND:
+        return build_job
+    if kind == DRILL_KIND:
+        from shared.k8s.drill_spec import build_drill_job, drill_settings_from_env
+
+        return functools.partial(build_drill_job, drill=drill_settings_from_env(env))
+    raise ConfigError(f"DISPATCH_KIND must be {BACKUP_KIND} or {DRILL_KIND}, not {kind[:40]!r}")

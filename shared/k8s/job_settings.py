@@ -28,7 +28,7 @@ _QUANTITY = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _UNIT_BYTES = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
                "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 _CPU = re.compile(r"^(\d+m|\d+(\.\d+)?)$")
-_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]*$", re.IGNORECASE)
+IMAGE_REFERENCE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]*$", re.IGNORECASE)
 # Room on top of the two emptyDirs for container logs and image layers written by the runtime.
 _EPHEMERAL_HEADROOM = 1 * 2**30
 
@@ -68,22 +68,20 @@ class JobSettings:
         return f"{-(-total // 2**20)}Mi"
 
 
-# env name → (field, kind)
-_TUNABLES = {
-    "AGENT_SERVICE_ACCOUNT": ("service_account", "name"),
-    "JOB_BACKOFF_LIMIT": ("backoff_limit", "int"),
-    "JOB_ACTIVE_DEADLINE_SECONDS": ("active_deadline_seconds", "int"),
-    "JOB_TTL_SECONDS_AFTER_FINISHED": ("ttl_seconds_after_finished", "int"),
-    "JOB_SPOOL_SIZE_LIMIT": ("spool_size_limit", "quantity"),
-    "JOB_TMP_SIZE_LIMIT": ("tmp_size_limit", "quantity"),
-    "JOB_CPU_REQUEST": ("cpu_request", "cpu"),
-    "JOB_CPU_LIMIT": ("cpu_limit", "cpu"),
-    "JOB_MEMORY_REQUEST": ("memory_request", "quantity"),
-    "JOB_MEMORY_LIMIT": ("memory_limit", "quantity"),
-    "JOB_EPHEMERAL_STORAGE_REQUEST": ("ephemeral_storage_request", "quantity"),
-    "JOB_EPHEMERAL_STORAGE_LIMIT": ("ephemeral_storage_limit", "quantity"),
-    "JOB_RUN_AS_USER": ("run_as_user", "int"),
+# The tunables by kind of value; each one's JobSettings field is its name without the AGENT_/JOB_
+# prefix, lower-cased (JOB_CPU_LIMIT → cpu_limit).
+_TUNABLES_BY_KIND = {
+    "name": ("AGENT_SERVICE_ACCOUNT",),
+    "int": ("JOB_BACKOFF_LIMIT", "JOB_ACTIVE_DEADLINE_SECONDS", "JOB_TTL_SECONDS_AFTER_FINISHED", "JOB_RUN_AS_USER"),
+    "cpu": ("JOB_CPU_REQUEST", "JOB_CPU_LIMIT"),
+    "quantity": ("JOB_SPOOL_SIZE_LIMIT", "JOB_TMP_SIZE_LIMIT", "JOB_MEMORY_REQUEST", "JOB_MEMORY_LIMIT",
+                 "JOB_EPHEMERAL_STORAGE_REQUEST", "JOB_EPHEMERAL_STORAGE_LIMIT"),
 }
+_TUNABLES = {name: kind for kind, names in _TUNABLES_BY_KIND.items() for name in names}
+
+
+def _field(env_name: str) -> str:
+    return env_name.removeprefix("AGENT_").removeprefix("JOB_").lower()
 
 
 def job_settings_from_env(env: Mapping[str, str]) -> JobSettings:
@@ -91,15 +89,15 @@ def job_settings_from_env(env: Mapping[str, str]) -> JobSettings:
     image = env.get("AGENT_IMAGE", "").strip()
     if not image:
         raise ConfigError("AGENT_IMAGE is not set: the backup Job needs the agent's container image")
-    if not _IMAGE.match(image):
+    if not IMAGE_REFERENCE.match(image):
         raise ConfigError(f"AGENT_IMAGE {image[:120]!r} is not a container image reference")
     values: dict[str, object] = {name: _parse(env[name], name=name, kind=kind)
-                                 for name, (_, kind) in _TUNABLES.items() if env.get(name, "").strip()}
+                                 for name, kind in _TUNABLES.items() if env.get(name, "").strip()}
     agent_env = {name: env[name] for name in AGENT_ENV_PASSTHROUGH if env.get(name)}
     if "CLOUD_PROVIDER" not in agent_env and "BACKUP_URL" not in agent_env:
         raise ConfigError("set CLOUD_PROVIDER (and its bucket variable) or BACKUP_URL: the agent needs a destination")
     settings = JobSettings(image=image, agent_env=agent_env,
-                           **{_TUNABLES[name][0]: value for name, value in values.items()})  # type: ignore[arg-type]  # fields checked by _parse
+                           **{_field(name): value for name, value in values.items()})  # type: ignore[arg-type]  # fields checked by _parse
     if quantity_bytes(settings.effective_ephemeral_storage_limit) < quantity_bytes(settings.spool_size_limit):
         raise ConfigError("JOB_EPHEMERAL_STORAGE_LIMIT is below JOB_SPOOL_SIZE_LIMIT: the pod would be evicted "
                           "before the spool is full")

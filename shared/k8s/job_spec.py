@@ -15,9 +15,9 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.config import ConfigError
+from shared.config import DEFAULT_SECRET_KEY, ConfigError
 from shared.errors import NO_RETRY_EXIT_CODES
-from shared.k8s.job_settings import SPOOL_MOUNT_PATH, JobSettings
+from shared.k8s.job_settings import SPOOL_MOUNT_PATH, JobSettings, quantity_bytes
 from shared.k8s.targets import Target
 
 JOB_NAME_PREFIX = "mariadb-ha-backup-"
@@ -49,15 +49,15 @@ def label_selector(target: Target) -> str:
     return ",".join(f"{key}={value}" for key, value in target_labels(target).items())
 
 
-def job_name(target: Target, scheduled_time: datetime) -> str:
+def job_name(target: Target, scheduled_time: datetime, *, prefix: str = JOB_NAME_PREFIX) -> str:
     """``mariadb-ha-backup-<service>-<YYYYMMDDHHMM>`` (UTC), shortened with a hash to stay a DNS label."""
     stamp = _utc(scheduled_time).strftime(_STAMP_FORMAT)
-    room = _JOB_NAME_MAX - len(JOB_NAME_PREFIX) - len(stamp) - 1
-    return f"{JOB_NAME_PREFIX}{_fit(target.service, room)}-{stamp}"
+    room = _JOB_NAME_MAX - len(prefix) - len(stamp) - 1
+    return f"{prefix}{_fit(target.service, room)}-{stamp}"
 
 
-def cronjob_name(target: Target) -> str:
-    return JOB_NAME_PREFIX + _fit(target.service, _CRONJOB_NAME_MAX - len(JOB_NAME_PREFIX))
+def cronjob_name(target: Target, *, prefix: str = JOB_NAME_PREFIX) -> str:
+    return prefix + _fit(target.service, _CRONJOB_NAME_MAX - len(prefix))
 
 
 def build_job(*, target: Target, settings: JobSettings, scheduled_time: datetime) -> KubeObject:
@@ -76,12 +76,19 @@ def build_job(*, target: Target, settings: JobSettings, scheduled_time: datetime
 
 def build_cronjob(*, target: Target, settings: JobSettings, schedule: str) -> KubeObject:
     """A CronJob running the same Job spec on ``schedule`` (cron syntax, UTC)."""
+    return cronjob_around(name=cronjob_name(target), namespace=target.namespace, labels=target_labels(target),
+                          schedule=schedule, job_spec=_job_spec(target=target, settings=settings))
+
+
+def cronjob_around(*, name: str, namespace: str, labels: dict[str, str], schedule: str,
+                   job_spec: KubeObject) -> KubeObject:
+    """A CronJob that runs ``job_spec`` on ``schedule`` (UTC), one run at a time."""
     if len(schedule.split()) != 5:
         raise ConfigError(f"schedule {schedule[:60]!r} is not a 5-field cron expression")
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
-        "metadata": {"name": cronjob_name(target), "namespace": target.namespace, "labels": target_labels(target)},
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
         "spec": {
             "schedule": schedule,
             "timeZone": "Etc/UTC",
@@ -91,14 +98,12 @@ def build_cronjob(*, target: Target, settings: JobSettings, schedule: str) -> Ku
             "startingDeadlineSeconds": 3600,
             "successfulJobsHistoryLimit": 3,
             "failedJobsHistoryLimit": 3,
-            "jobTemplate": {"metadata": {"labels": target_labels(target)},
-                            "spec": _job_spec(target=target, settings=settings)},
+            "jobTemplate": {"metadata": {"labels": dict(labels)}, "spec": job_spec},
         },
     }
 
 
 def build_pod_template(*, target: Target, settings: JobSettings) -> KubeObject:
-    uid = settings.run_as_user
     return {
         "metadata": {"labels": {**target_labels(target), **_workload_identity_labels(settings)}},
         "spec": {
@@ -107,10 +112,7 @@ def build_pod_template(*, target: Target, settings: JobSettings) -> KubeObject:
             # Service links would add a dozen *_SERVICE_HOST variables per Service; the agent uses DNS.
             "enableServiceLinks": False,
             "terminationGracePeriodSeconds": _TERMINATION_GRACE_SECONDS,
-            "securityContext": {
-                "runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
+            "securityContext": pod_security_context(settings.run_as_user),
             "containers": [_container(target=target, settings=settings)],
             "volumes": [
                 {"name": "spool", "emptyDir": {"sizeLimit": settings.spool_size_limit}},
@@ -148,9 +150,45 @@ def _container(*, target: Target, settings: JobSettings) -> KubeObject:
         "CELL_DEFAULT_NAMESPACE": target.namespace,
         "MARIADB_HA_SERVICE_NAME": target.service,
         "MARIADB_HA_SECRET_NAME": target.secret,
+        # Only when it is not the agent's default, so Jobs of the default shape stay as they were.
+        **({"MARIADB_HA_SECRET_KEY": target.password_key} if target.password_key != DEFAULT_SECRET_KEY else {}),
         "BACKUP_TMPDIR": SPOOL_MOUNT_PATH,
+        # The agent cannot see an emptyDir's sizeLimit (the kubelet evicts past it): a parallel dump checks this.
+        "BACKUP_TMPDIR_BYTES": str(quantity_bytes(settings.spool_size_limit)),
         **settings.agent_env,
+        **({"BACKUP_DUMP_THREADS": str(target.dump_threads)} if target.dump_threads is not None else {}),
     }
+    return {
+        "name": CONTAINER_NAME,
+        "image": settings.image,
+        # The image's ENTRYPOINT is ["mariadb-ha-backup"].
+        "args": ["backup"],
+        "env": [{"name": name, "value": value} for name, value in env.items()],
+        "resources": agent_resources(settings),
+        "securityContext": container_security_context(),
+        "volumeMounts": [{"name": "spool", "mountPath": SPOOL_MOUNT_PATH}, {"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108  # an emptyDir, not the host's /tmp
+    }
+
+
+def pod_security_context(uid: int) -> KubeObject:
+    return {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
+            "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def container_security_context(uid: int | None = None) -> KubeObject:
+    """Every container of ours: no privilege escalation, read-only root, no capabilities; ``uid`` when the
+    container runs as another user than the pod (the drill's MariaDB server)."""
+    context: KubeObject = {
+        "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    if uid is not None:
+        context.update(runAsUser=uid, runAsGroup=uid)
+    return context
+
+
+def agent_resources(settings: JobSettings) -> KubeObject:
+    """The agent container's requests and limits (a CPU limit only when one is set)."""
     resources: KubeObject = {
         "requests": {"cpu": settings.cpu_request, "memory": settings.memory_request,
                      "ephemeral-storage": settings.ephemeral_storage_request},
@@ -159,19 +197,7 @@ def _container(*, target: Target, settings: JobSettings) -> KubeObject:
     }
     if settings.cpu_limit:
         resources["limits"]["cpu"] = settings.cpu_limit
-    return {
-        "name": CONTAINER_NAME,
-        "image": settings.image,
-        # The image's ENTRYPOINT is ["mariadb-ha-backup"].
-        "args": ["backup"],
-        "env": [{"name": name, "value": value} for name, value in env.items()],
-        "resources": resources,
-        "securityContext": {
-            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "volumeMounts": [{"name": "spool", "mountPath": SPOOL_MOUNT_PATH}, {"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108  # an emptyDir, not the host's /tmp
-    }
+    return resources
 
 
 def _fit(text: str, room: int) -> str:

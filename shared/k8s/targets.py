@@ -2,20 +2,23 @@
 
 One target comes from the agent's own variables (``CELL_DEFAULT_NAMESPACE``,
 ``MARIADB_HA_SERVICE_NAME``, ``MARIADB_HA_SECRET_NAME``); a fleet comes from ``DISPATCH_TARGETS``, a
-JSON list of ``{"namespace", "service", "secret"}``. Names are validated here, before anything is
-sent to a cluster, because they end up in Job names, labels and URLs.
+JSON list of ``{"namespace", "service", "secret"}`` plus an optional ``"secret_key"`` (the key of the
+password in the Secret; default ``MARIADB_HA_SECRET_KEY``, else ``root-password``), so one fleet can
+mix mariadb-operator clusters and Bitnami charts. Names are validated here, before anything is sent to
+a cluster, because they end up in Job names, labels and URLs.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from shared.config import DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, ConfigError
+from shared.config import DEFAULT_SECRET_KEY, DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, SECRET_KEY, ConfigError
 
 _FIELDS = ("namespace", "service", "secret")
+_OPTIONAL_FIELDS = ("secret_key", "dump_threads")
 
 
 class TargetsError(ConfigError):
@@ -24,9 +27,19 @@ class TargetsError(ConfigError):
 
 @dataclass(frozen=True)
 class Target:
+    """One MariaDB Service to back up: its namespace, its name, and the Secret holding its root password."""
+
     namespace: str
     service: str
     secret: str
+    secret_key: str | None = None  # None: the dispatcher's default (with_default_secret_key)
+
+    @property
+    def password_key(self) -> str:
+        return self.secret_key or DEFAULT_SECRET_KEY
+    # Optional per cluster: BACKUP_DUMP_THREADS for this target's Job (1: never pause the cluster's commits
+    # for a parallel dump's snapshot, e.g. a Galera cluster whose writers must not wait even milliseconds).
+    dump_threads: int | None = None
 
     @property
     def label(self) -> str:
@@ -51,6 +64,14 @@ def targets_from_env(env: Mapping[str, str]) -> list[Target]:
     return parse_targets([{field: env[variable] for field, variable in names.items()}], source="environment")
 
 
+def with_default_secret_key(targets: list[Target], env: Mapping[str, str]) -> list[Target]:
+    """Targets that name no ``secret_key`` get ``MARIADB_HA_SECRET_KEY`` (else ``root-password``)."""
+    key = env.get("MARIADB_HA_SECRET_KEY", "").strip() or DEFAULT_SECRET_KEY
+    if not SECRET_KEY.match(key):
+        raise TargetsError(f"MARIADB_HA_SECRET_KEY {key[:80]!r} is not a Secret key")
+    return [target if target.secret_key else replace(target, secret_key=key) for target in targets]
+
+
 def parse_targets(value: Any, *, source: str) -> list[Target]:
     """Validate a decoded target list (from ``DISPATCH_TARGETS`` or a test payload's ``targets``)."""
     if not isinstance(value, list) or not value:
@@ -68,7 +89,7 @@ def parse_targets(value: Any, *, source: str) -> list[Target]:
 def _parse_one(item: Any, *, where: str) -> Target:
     if not isinstance(item, dict):
         raise TargetsError(f"{where} must be an object with namespace, service and secret")
-    unknown = sorted(set(item) - set(_FIELDS))
+    unknown = sorted(set(item) - set(_FIELDS) - set(_OPTIONAL_FIELDS))
     if unknown:
         raise TargetsError(f"{where} has unknown field(s) {', '.join(map(repr, unknown))}")
     missing = [field for field in _FIELDS if not isinstance(item.get(field), str) or not item[field]]
@@ -79,4 +100,11 @@ def _parse_one(item: Any, *, where: str) -> Target:
     for field, pattern, what in rules:
         if not pattern.match(item[field]):
             raise TargetsError(f"{where}.{field} {item[field][:80]!r} is not {what}")
-    return Target(namespace=item["namespace"], service=item["service"], secret=item["secret"])
+    key = item.get("secret_key")
+    if key is not None and (not isinstance(key, str) or not SECRET_KEY.match(key)):
+        raise TargetsError(f"{where}.secret_key {str(key)[:80]!r} is not a Secret key")
+    threads = item.get("dump_threads")
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= 64):
+        raise TargetsError(f"{where}.dump_threads must be a whole number from 1 to 64")
+    return Target(namespace=item["namespace"], service=item["service"], secret=item["secret"], secret_key=key,
+                  dump_threads=threads)

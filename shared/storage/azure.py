@@ -20,19 +20,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from shared.storage.base import (
-    ObjectChangedError,
-    ObjectExistsError,
-    ObjectInfo,
-    ObjectLockUnsupportedError,
-    ObjectNotFoundError,
-    OpenedRead,
-    Retried,
-    StorageConfigError,
-    StorageError,
-    TransientStorageError,
-    no_retries,
-)
+from shared.storage import base  # the errors every adapter raises: base.ObjectNotFoundError, …
+from shared.storage.base import ObjectInfo, OpenedRead, Retried, no_retries
 from shared.storage.parts import BodyPieces, head_of_size, read_exactly
 from shared.storage.streams import buffered_download
 
@@ -73,14 +62,8 @@ _CONFIG_CODES = {"ContainerNotFound", "AuthenticationFailed", "AuthorizationFail
 class AzureStorage:
     """One container. ``service`` may be injected; otherwise built on first use."""
 
-    def __init__(
-        self,
-        container: str,
-        *,
-        service: BlobServiceClient | None = None,
-        connection_string: str | None = None,
-        account_url: str | None = None,
-    ) -> None:
+    def __init__(self, container: str, *, service: BlobServiceClient | None = None,
+                 connection_string: str | None = None, account_url: str | None = None) -> None:
         self.container = container
         self.url = f"azblob://{container}"
         self._service = service
@@ -102,7 +85,7 @@ class AzureStorage:
         # Bytes of known length up to SINGLE_PUT_SIZE: one request. Otherwise an iterator, which the
         # SDK reads front to back without seeking and stages block by block.
         data: bytes | Iterator[bytes] = head if len(head) <= SINGLE_PUT_SIZE else counted(head)
-        with _translated(f"upload to {self.url}/{key}", missing=StorageConfigError):
+        with _translated(f"upload to {self.url}/{key}", missing=base.StorageConfigError):
             # overwrite=False sends If-None-Match: * (409 BlobAlreadyExists if the key exists).
             self._container.upload_blob(key, data, overwrite=not if_absent, max_concurrency=UPLOAD_THREADS)
         return len(head) if isinstance(data, bytes) else written
@@ -134,24 +117,24 @@ class AzureStorage:
 
         what = f"read {self.url}/{key}"
         pinned: dict[str, Any] = {"etag": version, "match_condition": MatchConditions.IfNotModified} if version else {}
-        with _translated(what, missing=ObjectNotFoundError):
+        with _translated(what, missing=base.ObjectNotFoundError):
             # Fetches the first range now, so a missing blob fails here; later ranges are pinned to the
-            # first response's ETag, so an overwrite meanwhile fails (ObjectChangedError) instead of mixing
+            # first response's ETag, so an overwrite meanwhile fails (base.ObjectChangedError) instead of mixing
             # two objects.
             downloader = self._container.download_blob(key, offset=offset or None, max_concurrency=1, **pinned)
-        stream = buffered_download(downloader, guard=lambda: _translated(what, missing=ObjectNotFoundError))
+        stream = buffered_download(downloader, guard=lambda: _translated(what, missing=base.ObjectNotFoundError))
         # downloader.size is what this (ranged) download returns: the object's size minus the offset.
         return OpenedRead(stream=stream, version=str(downloader.properties.etag), size=offset + int(downloader.size))
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        with _translated(f"list {self.url}/{prefix}", missing=StorageConfigError):
+        with _translated(f"list {self.url}/{prefix}", missing=base.StorageConfigError):
             for blob in self._container.list_blobs(name_starts_with=prefix):
                 yield ObjectInfo(key=blob.name, size=int(blob.size), modified=blob.last_modified)
 
     def delete(self, key: str) -> None:
         from azure.core.exceptions import ResourceNotFoundError
 
-        with _translated(f"delete {self.url}/{key}", missing=StorageConfigError):
+        with _translated(f"delete {self.url}/{key}", missing=base.StorageConfigError):
             try:
                 self._container.delete_blob(key, delete_snapshots="include")
             except ResourceNotFoundError as exc:
@@ -163,10 +146,10 @@ class AzureStorage:
     # ``immutability_policy``). Azurite implements neither (its answer is "not implemented yet").
 
     def check_object_lock(self) -> None:
-        with _translated(f"read the settings of {self.url}", missing=StorageConfigError):
+        with _translated(f"read the settings of {self.url}", missing=base.StorageConfigError):
             enabled = self._container.get_container_properties().immutable_storage_with_versioning_enabled
         if not enabled:
-            raise ObjectLockUnsupportedError(
+            raise base.ObjectLockUnsupportedError(
                 f"{self.url} has no version-level immutability (Terraform: the storage account's "
                 "immutability_policy); unset BACKUP_LOCK_DAYS or use such a container"
             )
@@ -175,11 +158,11 @@ class AzureStorage:
         from azure.storage.blob import ImmutabilityPolicy
 
         policy = ImmutabilityPolicy(expiry_time=until, policy_mode=_AZURE_MODES[mode])
-        with _translated(f"set retention on {self.url}/{key}", missing=ObjectNotFoundError):
+        with _translated(f"set retention on {self.url}/{key}", missing=base.ObjectNotFoundError):
             self._container.get_blob_client(key).set_immutability_policy(policy)
 
     def retained_until(self, key: str) -> datetime | None:
-        with _translated(f"read retention of {self.url}/{key}", missing=ObjectNotFoundError):
+        with _translated(f"read retention of {self.url}/{key}", missing=base.ObjectNotFoundError):
             props = self._container.get_blob_client(key).get_blob_properties()
         if props.has_legal_hold:
             return datetime.max.replace(tzinfo=UTC)
@@ -190,12 +173,12 @@ class AzureStorage:
     def _container(self) -> ContainerClient:
         if self._service is None:
             try:
-                with _translated(f"connect to {self.url}", missing=StorageConfigError):
+                with _translated(f"connect to {self.url}", missing=base.StorageConfigError):
                     self._service = _build_service(
                         connection_string=self._connection_string, account_url=self._account_url
                     )
             except ValueError:  # the SDK's words for a malformed connection string; never echo it
-                raise StorageConfigError("AZURE_STORAGE_CONNECTION_STRING is malformed") from None
+                raise base.StorageConfigError("AZURE_STORAGE_CONNECTION_STRING is malformed") from None
         return self._service.get_container_client(self.container)
 
 
@@ -216,20 +199,20 @@ def _build_service(*, connection_string: str | None, account_url: str | None) ->
     if connection_string:
         return BlobServiceClient.from_connection_string(connection_string, **tuning)
     if not account_url:
-        raise StorageConfigError("azblob:// storage needs a connection string or an account endpoint")
+        raise base.StorageConfigError("azblob:// storage needs a connection string or an account endpoint")
     from azure.identity import DefaultAzureCredential
 
     return BlobServiceClient(account_url=account_url, credential=DefaultAzureCredential(), **tuning)
 
 
 def _stage(blob: BlobClient, block_id: str, data: bytes, what: str) -> str:
-    with _translated(what, missing=StorageConfigError):
+    with _translated(what, missing=base.StorageConfigError):
         blob.stage_block(block_id, data, length=len(data))
     return block_id
 
 
 def _commit(blob: BlobClient, blocks: list[Any], what: str) -> None:
-    with _translated(what, missing=StorageConfigError):
+    with _translated(what, missing=base.StorageConfigError):
         blob.commit_block_list(blocks)
 
 
@@ -255,42 +238,42 @@ def _translate(exc: Exception, *, what: str, missing: type[Exception]) -> Except
     )
 
     if isinstance(exc, ClientAuthenticationError):  # also azure.identity's CredentialUnavailableError
-        return StorageConfigError(f"{what}: authentication failed ({type(exc).__name__})")
+        return base.StorageConfigError(f"{what}: authentication failed ({type(exc).__name__})")
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
-        return TransientStorageError(f"{what}: {type(exc).__name__}")
+        return base.TransientStorageError(f"{what}: {type(exc).__name__}")
     status = int(getattr(exc, "status_code", None) or 0) if isinstance(exc, HttpResponseError) else 0
     if isinstance(exc, HttpResponseError) and not status:
         # No HTTP status: the answer broke off while streaming (IncompleteRead after the SDK's own retries).
-        return TransientStorageError(f"{what}: {type(exc).__name__}: the download broke off")
+        return base.TransientStorageError(f"{what}: {type(exc).__name__}: the download broke off")
     error_code = getattr(exc, "error_code", None)
     code = str(getattr(error_code, "value", error_code) or "")  # the SDK gives an enum or a string
     message = f"{what}: {code or type(exc).__name__} (HTTP {status})"
     if code == "ConditionNotMet" and what.startswith("read "):  # reads are pinned to the first ETag
-        return ObjectChangedError(f"{message}: the object changed while it was being read")
+        return base.ObjectChangedError(f"{message}: the object changed while it was being read")
     if code in _CONFIG_CODES or status in (401, 403):
-        return StorageConfigError(message)
+        return base.StorageConfigError(message)
     if code in ("BlobAlreadyExists", "ConditionNotMet"):  # a create-only put (overwrite=False) lost
-        return ObjectExistsError(message)
+        return base.ObjectExistsError(message)
     if code == "BlobNotFound":
-        return ObjectNotFoundError(message)
+        return base.ObjectNotFoundError(message)
     if status == 404:
         return missing(message)
     if status >= 500 or status in (408, 429) or code in ("ServerBusy", "OperationTimedOut"):
-        return TransientStorageError(message)
-    return StorageError(message)
+        return base.TransientStorageError(message)
+    return base.StorageError(message)
 
 
 def from_url(location: str, params: dict[str, str]) -> AzureStorage:
     """``azblob://container?account=..&endpoint=..``; see the module docstring for credentials."""
     if not location:
-        raise StorageConfigError("azblob:// URL needs a container name")
+        raise base.StorageConfigError("azblob:// URL needs a container name")
     connection_string = os.environ.get("AZURE_STORAGE_CONNECTION_STRING") or None
     if connection_string:
         return AzureStorage(location, connection_string=connection_string)
     account = params.get("account")  # shared.config adds it from AZURE_STORAGE_ACCOUNT
     endpoint = params.get("endpoint") or (f"https://{account}.blob.core.windows.net" if account else None)
     if not endpoint:
-        raise StorageConfigError(
+        raise base.StorageConfigError(
             "azblob:// storage needs AZURE_STORAGE_CONNECTION_STRING, or an account "
             "(AZURE_STORAGE_ACCOUNT or ?account=) for workload identity"
         )

@@ -21,19 +21,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from shared.storage.base import (
-    ObjectChangedError,
-    ObjectExistsError,
-    ObjectInfo,
-    ObjectLockUnsupportedError,
-    ObjectNotFoundError,
-    OpenedRead,
-    Retried,
-    StorageConfigError,
-    StorageError,
-    TransientStorageError,
-    no_retries,
-)
+from shared.storage import base  # the errors every adapter raises: base.ObjectNotFoundError, …
+from shared.storage.base import ObjectInfo, OpenedRead, Retried, no_retries
 from shared.storage.parts import head_of_size
 from shared.storage.streams import buffered_download
 
@@ -69,15 +58,8 @@ _GCS_MODES = {"GOVERNANCE": "Unlocked", "COMPLIANCE": "Locked"}
 class GcsStorage:
     """One bucket. ``client`` may be injected; otherwise built on first use."""
 
-    def __init__(
-        self,
-        bucket: str,
-        *,
-        client: Client | None = None,
-        endpoint: str | None = None,
-        project: str | None = None,
-        upload_retry_seconds: float = UPLOAD_RETRY_SECONDS,
-    ) -> None:
+    def __init__(self, bucket: str, *, client: Client | None = None, endpoint: str | None = None,
+                 project: str | None = None, upload_retry_seconds: float = UPLOAD_RETRY_SECONDS) -> None:
         self.bucket = bucket
         self.url = f"gs://{bucket}"
         self._client_instance = client
@@ -89,19 +71,19 @@ class GcsStorage:
         what = f"upload to {self.url}/{key}"
         if if_absent:  # small by contract: one request; generation 0 means "only if no live object"
             data = stream.read()
-            with _translated(what, missing=StorageConfigError):
+            with _translated(what, missing=base.StorageConfigError):
                 self._bucket.blob(key).upload_from_string(data, if_generation_match=0, retry=_retry(CALL_RETRY_SECONDS))
             return len(data)
-        with _translated(what, missing=StorageConfigError):
+        with _translated(what, missing=base.StorageConfigError):
             retry = _retry(self._upload_retry_seconds)
             writer = self._bucket.blob(key).open("wb", chunk_size=CHUNK_SIZE, retry=retry)
         written = 0
         try:
             while chunk := stream.read(READ_SIZE):  # the caller's own stream errors propagate untouched
-                with _translated(what, missing=StorageConfigError):
+                with _translated(what, missing=base.StorageConfigError):
                     writer.write(chunk)
                 written += len(chunk)
-            with _translated(what, missing=StorageConfigError):
+            with _translated(what, missing=base.StorageConfigError):
                 writer.close()  # sends the last chunk and creates the object
         except BaseException:
             _cancel(writer)
@@ -125,12 +107,12 @@ class GcsStorage:
             retried(f"composing {self.url}/{key}", lambda: self._compose(key, [head_key, body_key]))
         finally:
             for temporary in (head_key, body_key):
-                with contextlib.suppress(StorageError):  # the original failure matters more
+                with contextlib.suppress(base.StorageError):  # the original failure matters more
                     self.delete(temporary)
         return head_size + written
 
     def _compose(self, key: str, sources: list[str]) -> None:
-        with _translated(f"compose {self.url}/{key}", missing=StorageConfigError):
+        with _translated(f"compose {self.url}/{key}", missing=base.StorageConfigError):
             blobs = [self._bucket.blob(source) for source in sources]
             self._bucket.blob(key).compose(blobs, retry=_retry(CALL_RETRY_SECONDS))
 
@@ -141,7 +123,7 @@ class GcsStorage:
         what = f"read {self.url}/{key}"
         # With a generation, a replaced (or deleted) object answers 404: it is no longer the one being read.
         blob = self._bucket.blob(key, generation=int(version) if version else None)
-        with _translated(what, missing=ObjectChangedError if version else ObjectNotFoundError):
+        with _translated(what, missing=base.ObjectChangedError if version else base.ObjectNotFoundError):
             # Fails now (not at the first read) when the object is missing, and pins the generation
             # so every ranged read sees the same object even if it is overwritten meanwhile.
             blob.reload(retry=_retry(CALL_RETRY_SECONDS))
@@ -152,11 +134,11 @@ class GcsStorage:
                                timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S))
             if offset:
                 reader.seek(offset)
-        stream = buffered_download(reader, guard=lambda: _translated(what, missing=ObjectNotFoundError))
+        stream = buffered_download(reader, guard=lambda: _translated(what, missing=base.ObjectNotFoundError))
         return OpenedRead(stream=stream, version=str(blob.generation), size=int(blob.size or 0))
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        with _translated(f"list {self.url}/{prefix}", missing=StorageConfigError):
+        with _translated(f"list {self.url}/{prefix}", missing=base.StorageConfigError):
             for blob in self._client.list_blobs(self.bucket, prefix=prefix, retry=_retry(CALL_RETRY_SECONDS)):
                 yield ObjectInfo(key=blob.name, size=int(blob.size or 0), modified=blob.updated)
 
@@ -164,7 +146,7 @@ class GcsStorage:
         from google.api_core.exceptions import NotFound
 
         # A 404 means already gone (a missing bucket gives the same 404: ``list`` is the check for that).
-        with _translated(f"delete {self.url}/{key}", missing=ObjectNotFoundError), contextlib.suppress(NotFound):
+        with _translated(f"delete {self.url}/{key}", missing=base.ObjectNotFoundError), contextlib.suppress(NotFound):
             self._bucket.blob(key).delete(retry=_retry(CALL_RETRY_SECONDS))
 
     # Object lock (``LockingStorage``): per-object retention, which needs a bucket created with
@@ -172,23 +154,23 @@ class GcsStorage:
     # retains objects; ``retained_until`` reports whichever ends later.
 
     def check_object_lock(self) -> None:
-        with _translated(f"read the settings of {self.url}", missing=StorageConfigError):
+        with _translated(f"read the settings of {self.url}", missing=base.StorageConfigError):
             bucket = self._client.get_bucket(self.bucket, retry=_retry(CALL_RETRY_SECONDS))
         if bucket.object_retention_mode != "Enabled":
-            raise ObjectLockUnsupportedError(
+            raise base.ObjectLockUnsupportedError(
                 f"{self.url} has no object retention (it can only be enabled when the bucket is created: "
                 "Terraform enable_object_retention = true); unset BACKUP_LOCK_DAYS or use such a bucket"
             )
 
     def set_retention(self, key: str, *, until: datetime, mode: str) -> None:
-        with _translated(f"set retention on {self.url}/{key}", missing=ObjectNotFoundError):
+        with _translated(f"set retention on {self.url}/{key}", missing=base.ObjectNotFoundError):
             blob = self._bucket.blob(key)
             blob.retention.mode = _GCS_MODES[mode]
             blob.retention.retain_until_time = until
             blob.patch(retry=_retry(CALL_RETRY_SECONDS))
 
     def retained_until(self, key: str) -> datetime | None:
-        with _translated(f"read retention of {self.url}/{key}", missing=ObjectNotFoundError):
+        with _translated(f"read retention of {self.url}/{key}", missing=base.ObjectNotFoundError):
             blob = self._bucket.blob(key)
             blob.reload(retry=_retry(CALL_RETRY_SECONDS))
         if blob.temporary_hold or blob.event_based_hold:
@@ -199,7 +181,7 @@ class GcsStorage:
     @property
     def _client(self) -> Client:
         if self._client_instance is None:
-            with _translated(f"connect to {self.url}", missing=StorageConfigError):
+            with _translated(f"connect to {self.url}", missing=base.StorageConfigError):
                 self._client_instance = _build_client(endpoint=self._endpoint, project=self._project)
         return self._client_instance
 
@@ -258,7 +240,7 @@ def _translate(exc: Exception, *, what: str, missing: type[Exception]) -> Except
     from google.cloud.storage.exceptions import InvalidResponse
 
     if isinstance(exc, DefaultCredentialsError | RefreshError):
-        return StorageConfigError(f"{what}: no usable Google credentials ({type(exc).__name__})")
+        return base.StorageConfigError(f"{what}: no usable Google credentials ({type(exc).__name__})")
     status = 0
     if isinstance(exc, GoogleAPICallError):
         status = int(exc.code or 0)
@@ -268,12 +250,12 @@ def _translate(exc: Exception, *, what: str, missing: type[Exception]) -> Except
     if status == 404:
         return missing(message)
     if status == 412:  # only sent for create-only puts (if_generation_match=0)
-        return ObjectExistsError(message)
+        return base.ObjectExistsError(message)
     if status in (400, 401, 403):  # 400: invalid bucket name or argument, fixed only by the user
-        return StorageConfigError(message)
+        return base.StorageConfigError(message)
     if status == 0 or status >= 500 or status in (408, 429):
-        return TransientStorageError(message)  # no status: connection refused/reset, timeout
-    return StorageError(message)
+        return base.TransientStorageError(message)  # no status: connection refused/reset, timeout
+    return base.StorageError(message)
 
 
 def _first_line(exc: Exception) -> str:
@@ -283,7 +265,7 @@ def _first_line(exc: Exception) -> str:
 def from_url(location: str, params: dict[str, str]) -> GcsStorage:
     """``gs://bucket?endpoint=..&project=..``."""
     if not location:
-        raise StorageConfigError("gs:// URL needs a bucket name")
+        raise base.StorageConfigError("gs:// URL needs a bucket name")
     return GcsStorage(location, endpoint=params.get("endpoint") or None, project=params.get("project") or None)
 
 

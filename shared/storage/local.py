@@ -31,6 +31,10 @@ from shared.storage.base import (
 from shared.storage.parts import head_of_size
 
 _PARTIAL_MARK = ".partial-"
+# Every object is readable by its owner only: accounts.sql holds password hashes, and a dump holds the
+# data itself (cloud buckets are private by their own policy: S3 Block Public Access and bucket
+# policies, GCS uniform bucket-level access, Azure private containers; see docs/SECURITY.md).
+OBJECT_MODE = 0o600
 
 
 class LocalStorage:
@@ -59,7 +63,7 @@ class LocalStorage:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}{_PARTIAL_MARK}{uuid.uuid4().hex}")
         try:
-            with open(partial, "xb") as out:
+            with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OBJECT_MODE), "wb") as out:
                 written = write(out)
                 out.flush()
                 os.fsync(out.fileno())

@@ -27,19 +27,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from shared.readers import PullReader
-from shared.storage.base import (
-    ObjectChangedError,
-    ObjectExistsError,
-    ObjectInfo,
-    ObjectLockUnsupportedError,
-    ObjectNotFoundError,
-    OpenedRead,
-    Retried,
-    StorageConfigError,
-    StorageError,
-    TransientStorageError,
-    no_retries,
-)
+from shared.storage import base  # the errors every adapter raises: base.ObjectNotFoundError, …
+from shared.storage.base import ObjectInfo, OpenedRead, Retried, no_retries
 from shared.storage.parts import BodyPieces, head_of_size
 from shared.storage.streams import buffered_download
 
@@ -87,15 +76,8 @@ _TRANSIENT_CODES = {
 class S3Storage:
     """One bucket. ``client`` may be injected (tests, Lambda reuse); otherwise built on first use."""
 
-    def __init__(
-        self,
-        bucket: str,
-        *,
-        client: S3Client | None = None,
-        region: str | None = None,
-        endpoint: str | None = None,
-        max_attempts: int | None = None,
-    ) -> None:
+    def __init__(self, bucket: str, *, client: S3Client | None = None, region: str | None = None,
+                 endpoint: str | None = None, max_attempts: int | None = None) -> None:
         self.bucket = bucket
         self.url = f"s3://{bucket}"
         self._client_instance = client
@@ -179,8 +161,8 @@ class S3Storage:
                                              **({"IfMatch": version} if version else {}))
         except _sdk_errors() as exc:
             error = _translate(exc, what=what)
-            if version and isinstance(error, ObjectExistsError):  # 412 PreconditionFailed: If-Match failed
-                raise ObjectChangedError(f"{what}: the object changed while it was being read") from exc
+            if version and isinstance(error, base.ObjectExistsError):  # 412 PreconditionFailed: If-Match failed
+                raise base.ObjectChangedError(f"{what}: the object changed while it was being read") from exc
             raise error from exc
         size = int(str(answer.get("ContentRange", "")).rpartition("/")[2] or answer["ContentLength"])
         stream = buffered_download(answer["Body"], guard=lambda: _translated(what))
@@ -216,7 +198,7 @@ class S3Storage:
         except _sdk_errors() as exc:
             raise _translate(exc, what=f"read the object lock configuration of {self.url}") from exc
         if answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") != "Enabled":
-            raise ObjectLockUnsupportedError(
+            raise base.ObjectLockUnsupportedError(
                 f"{self.url} has no S3 Object Lock (it can only be enabled on a versioned bucket: Terraform "
                 "object_lock_enabled = true); unset BACKUP_LOCK_DAYS or use a bucket with Object Lock"
             )
@@ -248,7 +230,7 @@ class S3Storage:
                     region=self._region, endpoint=self._endpoint, max_attempts=self._max_attempts
                 )
             except ValueError as exc:  # botocore's "Invalid endpoint: ..." for a malformed endpoint URL
-                raise StorageConfigError(f"{self.url}: {exc}") from None
+                raise base.StorageConfigError(f"{self.url}: {exc}") from None
         return self._client_instance
 
 
@@ -311,31 +293,31 @@ def _translate(exc: Exception, *, what: str) -> Exception:
     config_types = (bx.NoCredentialsError, bx.PartialCredentialsError, bx.CredentialRetrievalError,
                     bx.NoRegionError, bx.InvalidEndpointConfigurationError)
     if isinstance(exc, config_types):
-        return StorageConfigError(f"{what}: {exc}")
+        return base.StorageConfigError(f"{what}: {exc}")
     transient_types = (bx.ConnectionError, bx.HTTPClientError, bx.ResponseStreamingError)
     if isinstance(exc, transient_types) or not isinstance(exc, bx.BotoCoreError):
-        return TransientStorageError(f"{what}: {type(exc).__name__}: {exc}")
-    return StorageError(f"{what}: {exc}")
+        return base.TransientStorageError(f"{what}: {type(exc).__name__}: {exc}")
+    return base.StorageError(f"{what}: {exc}")
 
 
 def _by_code(code: str, status: int, *, what: str, detail: str) -> Exception:
     message = f"{what}: {code or 'error'} (HTTP {status}){': ' + detail if detail else ''}"
     if code in ("PreconditionFailed", "ConditionalRequestConflict"):  # a create-only put lost the race
-        return ObjectExistsError(message)
+        return base.ObjectExistsError(message)
     if code in _CONFIG_CODES or status in (401, 403):
-        return StorageConfigError(message)
+        return base.StorageConfigError(message)
     if code in _MISSING_CODES or status == 404:
-        return ObjectNotFoundError(message)
+        return base.ObjectNotFoundError(message)
     if code in _TRANSIENT_CODES or status >= 500 or status in (408, 429):
-        return TransientStorageError(message)
-    return StorageError(message)
+        return base.TransientStorageError(message)
+    return base.StorageError(message)
 
 
 def from_url(location: str, params: dict[str, str]) -> S3Storage:
     """``s3://bucket?region=..&endpoint=..``; without ``region``, botocore's chain (shared.config adds
     ``region`` from AWS_REGION)."""
     if not location:
-        raise StorageConfigError("s3:// URL needs a bucket name")
+        raise base.StorageConfigError("s3:// URL needs a bucket name")
     region = params.get("region") or None
     return S3Storage(location, region=region, endpoint=params.get("endpoint") or None)
 

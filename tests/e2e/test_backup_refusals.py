@@ -67,3 +67,17 @@ def test_an_invalid_view_is_left_out_and_named(mariadb_factory, tmp_path):
     assert manifest["inventory"]["views"] == ["shop.fine"]
     assert target.execute("SELECT * FROM shop.fine").strip() == "7"
     assert target.execute("SELECT COUNT(*) FROM information_schema.views WHERE table_name = 'stale'").strip() == "0"
+
+
+def test_a_table_whose_engine_is_not_loaded_is_left_out_and_named(mariadb_factory, tmp_path):
+    source, target = mariadb_factory(), mariadb_factory()
+    source.execute("INSTALL SONAME 'ha_blackhole'; CREATE DATABASE shop; USE shop; "
+                   "CREATE TABLE sink (id INT) ENGINE=BLACKHOLE; CREATE TABLE orders (id INT PRIMARY KEY); "
+                   "INSERT INTO orders VALUES (7); UNINSTALL SONAME 'ha_blackhole'")
+
+    summary, manifest = backup_and_restore(source, target, tmp_path)
+
+    [warning] = [w for w in summary["warnings"] if "cannot open" in w]
+    assert "shop.sink (Unknown storage engine 'BLACKHOLE')" in warning and warning in manifest["warnings"]
+    assert "shop.sink" not in manifest["inventory"]["tables"] and "shop.orders" in manifest["inventory"]["tables"]
+    assert target.execute("SELECT * FROM shop.orders").strip() == "7"

@@ -55,3 +55,25 @@ def test_missing_key_is_bad_input_naming_it(kube_api, mariadb_server, tmp_path):
     (line,) = done.stderr.strip().splitlines()
     assert "root-password" in line and "mariadb-root" in line and "not-the-right-key" not in line
     assert list(bucket.iterdir()) == [] and list(tmp.iterdir()) == []
+
+
+def test_bitnami_secret_key_is_a_setting(kube_api, sample_server, tmp_path):
+    # Bitnami's mariadb-galera chart keeps the root password under mariadb-root-password.
+    bucket, tmp = dirs(tmp_path)
+    kube_api.seed_secret(namespace="databases", name="mariadb-root",
+                         data={"mariadb-root-password": sample_server.password.encode(), "root-password": b"decoy"})
+    env = {**secret_env(kube_api, sample_server, bucket, tmp), "MARIADB_HA_SECRET_KEY": "mariadb-root-password"}
+
+    done = run_cli(["backup", "--json"], env)
+
+    assert done.returncode == 0, done.stderr
+    assert (bucket / json.loads(done.stdout)["manifest_key"]).exists()
+
+
+def test_malformed_secret_key_is_bad_input(kube_api, mariadb_server, tmp_path):
+    bucket, tmp = dirs(tmp_path)
+    env = {**secret_env(kube_api, mariadb_server, bucket, tmp), "MARIADB_HA_SECRET_KEY": "root password"}
+    done = run_cli(["backup"], env)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "mariadb-ha-backup: error: MARIADB_HA_SECRET_KEY 'root password' is not a Secret key"
+    assert list(bucket.iterdir()) == [] and list(tmp.iterdir()) == []

@@ -59,5 +59,5 @@ def test_bad_input_is_one_line_and_exit_2(kube_api: KubeApi) -> None:
                              "(Expecting property name enclosed in double quotes at position 2)\n")
     bad_time = run_cli(kube_api, "--scheduled-time", "yesterday")
     assert bad_time.returncode == 2
-    assert bad_time.stderr.count("\n") == 1 and "--scheduled-time 'yesterday' is not an RFC 3339 time" in bad_time.stderr
+    assert bad_time.stderr.count("\n") == 1 and "--scheduled-time 'yesterday' is not a time: use" in bad_time.stderr
     assert list(kube_api.emulator) == []

@@ -97,7 +97,7 @@ def test_console_dry_run_returns_the_job(lambda_env: KubeApi) -> None:
     expected: dict[str, Any] = copy.deepcopy(EXPECTED_JOB)
     expected["metadata"]["annotations"] = {"mariadb-ha-backup/scheduled-time": "2025-01-31T02:00:00Z"}
     assert response == {"jobs": [{"name": "mariadb-ha-backup-mariadb-ha-202501310200", "namespace": "cell-a",
-                                  "status": "dry-run", "job": expected}]}
+                                  "status": "dry-run", "job": expected, "manifest": expected}]}
     assert list(lambda_env.emulator) == []
 
 

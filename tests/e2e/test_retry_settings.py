@@ -11,7 +11,7 @@ import logging
 
 import pytest
 
-from agent.commands.backup import _apply_retention
+from agent.retention import retain_after_backup
 from shared.config import load_settings
 from shared.storage import TransientStorageError
 from tests.support.cli import run_cli
@@ -47,7 +47,7 @@ def test_retention_after_a_backup_retries_as_configured(
     caplog.set_level(logging.WARNING, logger="mariadb_ha_backup.storage")
 
     with pytest.raises(TransientStorageError):
-        _apply_retention(settings)
+        retain_after_backup(settings)
 
     retries = [r.getMessage() for r in caplog.records if r.name == "mariadb_ha_backup.storage"]
     assert len(retries) == 1 and "attempt 1 of 2" in retries[0]

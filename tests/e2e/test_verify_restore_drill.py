@@ -3,8 +3,6 @@ names the difference, whether the tampering breaks the SHA1 or keeps it consiste
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 from pathlib import Path
 
@@ -13,11 +11,10 @@ import pytest
 from agent.cli import main
 from agent.restore.selection import Selection
 from agent.verify.unpacking import open_dump
-from shared.layout import sha1_sidecar_text
 from shared.manifest import Manifest
 from shared.storage import open_storage
 from tests.e2e.test_restore_roundtrip import PREFIX, flip_one_byte, take_backup
-from tests.support.backups import store_backup, targz_bytes
+from tests.support.backups import repack_backup, store_backup
 from tests.support.cli import run_cli
 
 
@@ -76,13 +73,7 @@ def test_drill_on_a_consistently_repacked_archive_names_the_missing_objects(back
         manifest = Manifest.from_json(stream.read(), key=summary["manifest_key"])
     with open_dump(storage, manifest) as dump:
         shop_only = b"".join(Selection("shop").chunks(dump))
-    archive = build_targz(shop_only, tmp_path)
-    sha1 = hashlib.sha1(archive).hexdigest()  # the contract's checksum
-    storage.put(summary["artifact_key"], io.BytesIO(archive))
-    storage.put(summary["sha1_key"], io.BytesIO(sha1_sidecar_text(sha1, "mariadb-ha-backup.tar.gz")))
-    patched = json.loads(manifest.to_json())
-    patched["artifact"].update(sha1=sha1, compressed_bytes=len(archive), raw_bytes=len(shop_only))
-    storage.put(summary["manifest_key"], io.BytesIO(json.dumps(patched).encode()))
+    repack_backup(storage, summary, shop_only)
 
     plain = run_cli(["verify", "--latest"], env)
     drill = run_cli(["verify", "--latest", "--restore-test"], env)
@@ -110,6 +101,3 @@ def test_drill_without_server_binaries_is_exit_2_with_a_clear_line(tmp_path, mon
     assert capsys.readouterr().err.strip().endswith(
         "needs mariadbd and mariadb-install-db (Debian: apt-get install mariadb-server)")
 
-
-def build_targz(sql: bytes, tmp: Path) -> bytes:
-    return targz_bytes(sql)

@@ -93,7 +93,7 @@ def test_archive_continues_on_another_node_without_gap_or_duplicate(galera_binlo
 ])
 def test_a_galera_node_without_what_failover_needs_is_refused(setting: str, message: str, tmp_path: Path) -> None:
     if not galera_available():
-        pytest.skip("needs galera-4, rsync and root (see shared/TESTSTACK.md)")
+        pytest.skip("needs galera-4, rsync and root (see docs/ARCHITECTURE.md, the test stack)")
     cluster = GaleraCluster(size=1, binlogs=True, extra_config=setting + "\n")
     try:
         node = cluster.start().nodes[0]

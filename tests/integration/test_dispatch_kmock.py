@@ -99,7 +99,7 @@ def test_fan_out_with_one_forbidden_namespace(kube_api: KubeApi) -> None:
 def test_dry_run_returns_jobs_and_touches_nothing(kube_api: KubeApi) -> None:
     response = invoke(kube_api, dry_run=True)
     assert response == {"jobs": [{"name": JOB_NAME, "namespace": "cell-a", "status": "dry-run",
-                                  "job": EXPECTED_JOB}]}
+                                  "job": EXPECTED_JOB, "manifest": EXPECTED_JOB}]}
     assert json.loads(json.dumps(response)) == response
     assert list(kube_api.emulator) == []  # not a single request reached the API
 

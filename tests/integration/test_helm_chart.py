@@ -31,6 +31,8 @@ SCHEDULING = ("nodeSelector", "tolerations", "affinity")
 VALUE_TO_ENV = {
     ("storage", "provider"): "CLOUD_PROVIDER", ("storage", "url"): "BACKUP_URL",
     ("storage", "prefix"): "BACKUP_PREFIX", ("backup", "format"): "BACKUP_FORMAT",
+    ("backup", "method"): "BACKUP_METHOD", ("backup", "fullEvery"): "BACKUP_FULL_EVERY",
+    ("backup", "copyThreads"): "BACKUP_COPY_THREADS", ("backup", "dumpThreads"): "BACKUP_DUMP_THREADS",
     ("retention", "keepLast"): "BACKUP_KEEP_LAST", ("retention", "maxAgeDays"): "BACKUP_MAX_AGE_DAYS",
     ("backup", "retrySeconds"): "BACKUP_RETRY_SECONDS", ("backup", "retryAttempts"): "BACKUP_RETRY_ATTEMPTS",
     ("metrics", "pushgateway"): "BACKUP_METRICS_PUSHGATEWAY", ("notifications", "url"): "BACKUP_NOTIFY_URL",
@@ -46,7 +48,8 @@ VALUE_TO_ENV = {
     ("resources", "requests", "ephemeral-storage"): "JOB_EPHEMERAL_STORAGE_REQUEST",
     ("resources", "limits", "ephemeral-storage"): "JOB_EPHEMERAL_STORAGE_LIMIT",
 }
-PITR_TO_ENV = {"uploadSeconds": "BINLOG_UPLOAD_SECONDS", "sources": "BINLOG_SOURCES", "serverId": "BINLOG_SERVER_ID"}
+PITR_TO_ENV = {"uploadSeconds": "BINLOG_UPLOAD_SECONDS", "sources": "BINLOG_SOURCES", "serverId": "BINLOG_SERVER_ID",
+               "sourcesService": "BINLOG_SOURCES_SERVICE"}
 PROVIDER_BUCKET = {"aws": {("storage", "s3", "bucket"): "S3_BUCKET", ("storage", "s3", "region"): "AWS_REGION"},
                    "gcp": {("storage", "gcs", "bucket"): "GCS_BUCKET"},
                    "azure": {("storage", "azure", "container"): "AZURE_STORAGE_CONTAINER",

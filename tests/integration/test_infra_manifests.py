@@ -13,9 +13,13 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from shared.k8s.dispatcher_spec import JOB_RULES, node_reader_rules
+from shared.k8s.invocation import DispatchRequest, run_invocation
 from shared.k8s.job_settings import job_settings_from_env
 from shared.k8s.job_spec import build_job
 from shared.k8s.targets import Target
+from tests.support.galera_shapes import operator_cluster
+from tests.support.kube import KubeApi
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "infra" / "kubernetes"
@@ -54,7 +58,8 @@ def test_committed_manifests_equal_a_fresh_render(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(RENDER), "--out", str(tmp_path)], check=True)
     rendered = {p.name: p.read_text() for p in tmp_path.glob("*.yaml")}
     committed = {p.name: p.read_text() for p in MANIFESTS.glob("*.yaml")}
-    assert rendered.keys() == committed.keys() == {"rbac.yaml", "cronjob.yaml", "binlog-archiver.yaml"}
+    assert rendered.keys() == committed.keys() == {"rbac.yaml", "cronjob.yaml", "binlog-archiver.yaml",
+                                                   "drill-cronjob.yaml", "physical-dispatch.yaml"}
     for name, text in committed.items():
         assert text == rendered[name], f"infra/kubernetes/{name} is stale: run make manifests"
 
@@ -127,3 +132,25 @@ def test_binlog_archiver_is_one_recreated_replica_of_the_backup_pod_following_th
     # The dispatcher's overlap guard lists backup Jobs by label: the archiver must not match it.
     assert labels["app.kubernetes.io/component"] == "binlog-archiver"
     assert policy["spec"]["policyTypes"] == ["Ingress"] and policy["spec"]["ingress"] == []
+
+
+def test_physical_dispatcher_creates_the_job_beside_a_node_with_exactly_its_rbac(kube_api: KubeApi) -> None:
+    """physical-dispatch.yaml's CronJob, run with its own environment against a mariadb-operator-shaped
+    cluster: the Job lands beside a secondary node; its Role allows exactly the lookup's calls."""
+    account, role, binding, cronjob = documents("physical-dispatch.yaml")
+    namespace = cronjob["metadata"]["namespace"]
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    assert pod["serviceAccountName"] == account["metadata"]["name"] == binding["subjects"][0]["name"]
+    assert role["rules"] == JOB_RULES + node_reader_rules(env["MARIADB_HA_SERVICE_NAME"])
+    assert cronjob["metadata"]["labels"]["app.kubernetes.io/component"] == "dispatcher"
+    kube_api.seed(*operator_cluster(name=env["MARIADB_HA_SERVICE_NAME"], namespace=namespace))
+
+    result = run_invocation(request=DispatchRequest(), platform="kubeconfig",
+                            env={**env, "KUBECONFIG": str(kube_api.kubeconfig)})
+
+    assert [job["status"] for job in result.response()["jobs"]] == ["created"]
+    [job] = kube_api.created_jobs()
+    assert job["metadata"]["annotations"]["mariadb-ha-backup/source-pod"] == "mariadb-ha-2"
+    pod = job["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["containers"] + pod["initContainers"]] == ["agent", "mariadb-backup"]

@@ -12,10 +12,12 @@ import pytest
 import yaml
 
 from agent.backup import reporting
+from agent.drill import reporting as drill_reporting
 
 MONITORING = Path(__file__).resolve().parents[2] / "infra" / "monitoring"
 ALERTS = MONITORING / "alerts.yml"
-REQUIRED = {"MariaDBBackupTooOld", "MariaDBBackupFailed", "MariaDBBackupMissing", "MariaDBBinlogArchiveLagging"}
+REQUIRED = {"MariaDBBackupTooOld", "MariaDBBackupFailed", "MariaDBBackupMissing", "MariaDBBinlogArchiveLagging",
+            "MariaDBRestoreDrillFailed", "MariaDBRestoreDrillTooOld", "MariaDBRecoveryTimeAboveTarget"}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,7 @@ def run(promtool: str, *args: str, cwd: Path = MONITORING) -> subprocess.Complet
 def test_promtool_check_rules(promtool) -> None:
     done = run(promtool, "check", "rules", ALERTS.name)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 4 rules found" in done.stdout
+    assert "SUCCESS: 7 rules found" in done.stdout
 
 
 def test_promtool_unit_tests_pass(promtool) -> None:
@@ -56,5 +58,22 @@ def test_rules_use_the_metric_names_the_agent_publishes() -> None:
     assert {rule["alert"] for rule in rules} >= REQUIRED
     used = set(re.findall(r"mariadb_ha_backup_[a-z_]+", " ".join(rule["expr"] for rule in rules)))
     published = {reporting.LAST_SUCCESS, reporting.LAST_STATUS, reporting.LAST_COMPLETION}
+    drills = {drill_reporting.LAST_DRILL_STATUS, drill_reporting.LAST_DRILL_SUCCESS,
+              drill_reporting.DRILL_RESTORE_SECONDS, drill_reporting.RECOVERY_TARGET_SECONDS}
     # The archiver's lag gauge (agent/pitr/archiver/metrics.py on the pitr branch) is named in the alert.
-    assert used == published | {"mariadb_ha_backup_binlog_lag_seconds"}
+    assert used == published | drills | {"mariadb_ha_backup_binlog_lag_seconds"}
+
+
+@pytest.mark.parametrize(("alert", "wrong"), [
+    ("MariaDBRestoreDrillFailed", "eval_time: 2m\n        alertname: MariaDBRestoreDrillFailed"),
+    ("MariaDBRecoveryTimeAboveTarget", "eval_time: 3m\n        alertname: MariaDBRecoveryTimeAboveTarget"),
+])
+def test_the_drill_rule_tests_can_fail(promtool, tmp_path, alert, wrong) -> None:
+    """Move the firing expectation to a moment the rule does not fire: promtool must refuse it."""
+    shutil.copy(ALERTS, tmp_path / ALERTS.name)
+    text = (MONITORING / "alerts_test.yml").read_text()
+    assert wrong in text
+    (tmp_path / "alerts_test.yml").write_text(text.replace(wrong, wrong.replace(wrong.split()[1], "1m", 1), 1))
+    done = run(promtool, "test", "rules", "alerts_test.yml", cwd=tmp_path)
+    assert done.returncode == 1
+    assert f"alertname: {alert}" in done.stdout + done.stderr

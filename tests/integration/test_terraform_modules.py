@@ -315,14 +315,31 @@ def test_dispatcher_role_can_only_create_get_and_list_jobs() -> None:
     assert "kubernetes_cluster_role_v1" not in str(parsed(TERRAFORM / "modules" / "kubernetes"))
 
 
+def _as_manifest_rules(rules: list[dict[str, Any]], resource_name: str) -> list[dict[str, Any]]:
+    return [{"apiGroups": r["api_groups"], "resources": r["resources"],
+             **({"resourceNames": [resource_name]} if "resource_names" in r else {}), "verbs": r["verbs"]}
+            for r in rules]
+
+
 def test_plain_rbac_manifests_grant_what_the_kubernetes_module_grants() -> None:
     documents = list(yaml.safe_load_all((ROOT / "infra" / "kubernetes" / "rbac.yaml").read_text()))
     roles = {d["metadata"]["name"].removeprefix("mariadb-ha-backup-").replace("-", "_"): d["rules"]
              for d in documents if d["kind"] == "Role"}
-    from_hcl = {name: [{"apiGroups": r["api_groups"], "resources": r["resources"], "verbs": r["verbs"],
-                        **({"resourceNames": ["mariadb-ha"]} if "resource_names" in r else {})} for r in rules]
-                for name, rules in _kubernetes_rules().items()}
+    from_hcl = {name: _as_manifest_rules(rules, "mariadb-ha") for name, rules in _kubernetes_rules().items()}
     assert roles == from_hcl
+
+
+def test_physical_node_lookup_is_opt_in_and_grants_exactly_what_it_calls() -> None:
+    from shared.k8s.dispatcher_spec import node_reader_rules
+
+    [rules] = [entry["node_reader_rules"] for entry in parsed(TERRAFORM / "modules" / "kubernetes")["locals"]
+               if "node_reader_rules" in entry]
+    as_manifest = [{"apiGroups": r["api_groups"], "resources": r["resources"],
+                    **({"resourceNames": r["resource_names"]} if r["resource_names"] else {}), "verbs": r["verbs"]}
+                   for r in rules]
+    assert as_manifest == node_reader_rules("${var.mariadb_service_name}")
+    [dynamic] = one("kubernetes", "kubernetes_role_v1", "dispatcher")["dynamic"]
+    assert dynamic["rule"]["for_each"] == "${var.physical_backups_enabled ? local.node_reader_rules : []}"
 
 
 def test_object_lock_is_opt_in_on_every_cloud() -> None:
@@ -364,3 +381,10 @@ def test_binlog_archiver_is_opt_in_and_runs_the_rendered_deployments_pod() -> No
     assert {v["name"]: v["empty_dir"][0]["size_limit"] for v in pod["volume"]} == {
         v["name"]: v["emptyDir"]["sizeLimit"] for v in expected["volumes"]}
     assert container["security_context"][0]["read_only_root_filesystem"] is True
+
+
+def test_archiver_reads_pods_only_when_it_follows_a_service() -> None:
+    [dynamic] = one("kubernetes", "kubernetes_role_v1", "secret_reader")["dynamic"]
+    assert dynamic["rule"]["for_each"].startswith(
+        '${var.binlog_archiver_enabled && lookup(var.binlog_archiver_env, "BINLOG_SOURCES_SERVICE", "") != "" ?')
+    assert '"services"' in dynamic["rule"]["for_each"] and '"pods"' in dynamic["rule"]["for_each"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -78,3 +79,17 @@ def make_manifest(keys: BackupKeys, *, sha1: str, stored: int, raw: int, started
         dump_command=["mariadb-dump"], tool_version="test",
         inventory=Inventory(databases=list(databases)),
     )
+
+
+def repack_backup(storage: Storage, summary: dict, sql: bytes) -> None:
+    """Replace a stored tar.gz backup's dump with ``sql`` and make every checksum match again (artifact,
+    ``.sha1`` sidecar, manifest): tampering only a restore can reveal. ``summary`` is ``backup --json``'s."""
+    with storage.open_read(summary["manifest_key"]) as stream:
+        manifest = Manifest.from_json(stream.read(), key=summary["manifest_key"])
+    archive = targz_bytes(sql)
+    sha1 = hashlib.sha1(archive).hexdigest()  # the contract's checksum
+    storage.put(summary["artifact_key"], io.BytesIO(archive))
+    storage.put(summary["sha1_key"], io.BytesIO(sha1_sidecar_text(sha1, "mariadb-ha-backup.tar.gz")))
+    patched = json.loads(manifest.to_json())
+    patched["artifact"].update(sha1=sha1, compressed_bytes=len(archive), raw_bytes=len(sql))
+    storage.put(summary["manifest_key"], io.BytesIO(json.dumps(patched).encode()))

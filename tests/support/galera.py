@@ -1,6 +1,6 @@
 """A real 3-node Galera cluster on loopback, and a TCP balancer standing in for the Kubernetes Service.
 
-Recipe and pitfalls from ../shared/TESTSTACK.md: rsync SST (mariabackup is not installed), every node
+Recipe and pitfalls (docs/ARCHITECTURE.md, the test stack): rsync SST (mariabackup is not installed), every node
 runs with ``user=mysql`` (the rsync SST daemon drops to ``nobody`` and fails as root), node dirs are
 owned by mysql and every parent directory is traversable, node 1 bootstraps with
 ``--wsrep-new-cluster``, and short evs timeouts so a killed node is evicted in ~4 s instead of ~15 s.
@@ -106,7 +106,7 @@ class GaleraNode:
         return config
 
     def _binlog_config(self) -> str:
-        """What PITR needs (TESTSTACK.md, docs/PITR.md): every node logs every write (log_slave_updates),
+        """What PITR needs (docs/ARCHITECTURE.md, docs/PITR.md): every node logs every write (log_slave_updates),
         with the cluster's GTIDs (wsrep_gtid_mode, one wsrep_gtid_domain_id) under its own file names."""
         return (f"log_bin=node{self.index}-bin\n"
                 "log_slave_updates=ON\n"
@@ -326,7 +326,7 @@ def galera_available() -> bool:
 @pytest.fixture
 def galera_cluster() -> Iterator[GaleraCluster]:
     if not galera_available():
-        pytest.skip("needs galera-4, rsync and root (see shared/TESTSTACK.md)")
+        pytest.skip("needs galera-4, rsync and root (see docs/ARCHITECTURE.md, the test stack)")
     cluster = GaleraCluster()
     try:
         cluster.start()
@@ -339,7 +339,7 @@ def galera_cluster() -> Iterator[GaleraCluster]:
 def galera_binlog_cluster() -> Iterator[GaleraCluster]:
     """The same cluster with binary logs on every node, as point-in-time recovery needs them."""
     if not galera_available():
-        pytest.skip("needs galera-4, rsync and root (see shared/TESTSTACK.md)")
+        pytest.skip("needs galera-4, rsync and root (see docs/ARCHITECTURE.md, the test stack)")
     cluster = GaleraCluster(binlogs=True)
     try:
         cluster.start()

@@ -10,7 +10,7 @@ Fixtures:
 - ``kube_api`` → ``KubeApi``: ``.emulator``, ``.url``, ``.api_client`` (a configured
   ``kubernetes.client.ApiClient``), ``.kubeconfig`` (a file pointing at the emulator, for CLI runs
   with ``KUBECONFIG``), helpers ``seed_secret``, ``seed_job``, ``refuse``, ``fail_once``,
-  ``created_jobs``, ``stored_jobs``.
+  ``created_jobs``, ``stored_jobs``, ``seed`` (any object of ``RESOURCES``).
 - ``identity_endpoints`` → ``IdentityEndpoints``: local Google OAuth token and Azure managed-identity
   endpoints for the GKE and AKS token providers (see the section at the end).
 """
@@ -36,6 +36,14 @@ from kubernetes import client
 
 JOBS = kmock.resource("batch", "v1", "jobs")
 SECRETS = kmock.resource("", "v1", "secrets")
+# Group, version and plural of every kind tests seed with ``seed`` (the emulator keys objects by resource).
+RESOURCES = {
+    "Pod": kmock.resource("", "v1", "pods"),
+    "Service": kmock.resource("", "v1", "services"),
+    "PersistentVolumeClaim": kmock.resource("", "v1", "persistentvolumeclaims"),
+    "Secret": SECRETS,
+    "MariaDB": kmock.resource("k8s.mariadb.com", "v1alpha1", "mariadbs"),
+}
 
 
 @dataclass
@@ -64,6 +72,12 @@ class KubeApi:
                 "metadata": {"name": name, "namespace": namespace},
                 "data": {key: base64.b64encode(value).decode() for key, value in data.items()}}
         self.in_loop(lambda: self.emulator.objects.__setitem__((SECRETS, namespace, name), body))
+
+    def seed(self, *objects: dict[str, Any]) -> None:
+        """Store API objects (Pods, Services, PVCs, a mariadb-operator MariaDB...) as a cluster would hold them."""
+        for body in objects:
+            key = (RESOURCES[body["kind"]], body["metadata"]["namespace"], body["metadata"]["name"])
+            self.in_loop(lambda key=key, body=body: self.emulator.objects.__setitem__(key, body))
 
     def seed_job(self, job: dict[str, Any]) -> None:
         """Store a Job as if an earlier run created it (with whatever ``status`` the test gives it)."""

@@ -33,6 +33,8 @@ GALERA_MODULES = (
     "tests/integration/test_parallel_restore_galera.py",
     "tests/integration/test_pitr_galera.py",
     "tests/integration/test_archive_galera.py",
+    "tests/integration/test_parallel_dump_galera.py",
+    "tests/integration/test_physical_galera.py",
 )
 SHARED_FIXTURE_MODULES = frozenset({
     "tests/e2e/test_hostile_input.py",

@@ -43,7 +43,7 @@ def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
 def cat_dump(tmp_path: Path) -> DumpCommand:
     sql_file = tmp_path / "source.sql"
     sql_file.write_bytes(SQL)
-    return DumpCommand(argv=lambda defaults: ["cat", str(sql_file)], inspect=lambda defaults: SERVER,
+    return DumpCommand(argv=lambda defaults: ["cat", str(sql_file)], inspect=lambda defaults: SERVER, parallel=False,
                        extras=lambda defaults, info: ServerExtras(),
                        plan=lambda defaults: NO_CHANGES)
 
@@ -89,7 +89,7 @@ def test_a_dump_that_keeps_losing_its_connection_leaves_no_backup(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     lost = "echo 'mariadb-dump: Got error: 2013: Lost connection to server during query' >&2; exit 2"
-    dump = DumpCommand(argv=lambda defaults: ["sh", "-c", lost], inspect=lambda defaults: SERVER,
+    dump = DumpCommand(argv=lambda defaults: ["sh", "-c", lost], inspect=lambda defaults: SERVER, parallel=False,
                        extras=lambda defaults, info: ServerExtras(),
                        plan=lambda defaults: NO_CHANGES)
     caplog.set_level(logging.WARNING, logger="mariadb_ha_backup.backup")

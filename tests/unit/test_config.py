@@ -131,11 +131,14 @@ def test_the_option_table_drives_flags_and_the_job_environment():
 
     flags = [o.flag for o in OPTIONS if o.flag]
     assert len(flags) == len(set(flags)) and len({o.env for o in OPTIONS}) == len(OPTIONS)
-    assert [o.env for o in OPTIONS if o.flag is None] == ["MARIADB_PASSWORD", "MARIADB_HA_RESTORE_YES"]
+    # Environment only: the password, and two switches whose flags the commands define (--yes, --point).
+    assert [o.env for o in OPTIONS if o.flag is None] == ["MARIADB_PASSWORD", "MARIADB_HA_RESTORE_YES", "DRILL_POINT"]
     assert "MARIADB_PASSWORD" not in AGENT_ENV_PASSTHROUGH  # a secret must never reach a Job spec
     assert AGENT_ENV_PASSTHROUGH == (
         "CLOUD_PROVIDER", "S3_BUCKET", "AWS_REGION", "GCS_BUCKET", "AZURE_STORAGE_CONTAINER",
-        "AZURE_STORAGE_ACCOUNT", "BACKUP_URL", "BACKUP_PREFIX", "BACKUP_FORMAT", "BACKUP_KEEP_LAST",
+        "AZURE_STORAGE_ACCOUNT", "BACKUP_URL", "BACKUP_PREFIX", "BACKUP_FORMAT", "BACKUP_DUMP_THREADS",
+        # Physical backups: the method and its knobs (MARIADB_DATADIR is the Job's own mount, set by its spec).
+        "BACKUP_METHOD", "BACKUP_FULL_EVERY", "BACKUP_COPY_THREADS", "BACKUP_KEEP_LAST",
         "BACKUP_MAX_AGE_DAYS", "BACKUP_RETRY_SECONDS", "BACKUP_RETRY_ATTEMPTS", "BACKUP_METRICS_PUSHGATEWAY",
         "BACKUP_NOTIFY_URL",
         # Public keys and the lock: a Job needs them to encrypt and retain; identities are never passed.
@@ -163,3 +166,13 @@ def test_each_read_side_loader_needs_only_its_section():
     assert load_retry({}) == RetryPolicy(attempts=5, max_seconds=600.0)
     assert load_retry({"BACKUP_RETRY_ATTEMPTS": "2", "BACKUP_RETRY_SECONDS": "30"}) == RetryPolicy(2, 30.0)
     assert load_destination({"BACKUP_URL": "gs://bucket"}).prefix == "mariadb-ha-backup/default/mariadb"
+
+
+def test_dump_threads_default_to_the_cpus_and_are_checked():
+    from shared.config.sections import default_dump_threads
+
+    base = {"MARIADB_HOST": "h", "BACKUP_URL": "file:///b", "MARIADB_PASSWORD": "pw"}
+    assert load_settings(base).dump_threads is None and default_dump_threads() >= 1  # unset: the backup decides
+    assert load_settings({**base, "BACKUP_DUMP_THREADS": "1"}).dump_threads == 1
+    with pytest.raises(ConfigError, match="BACKUP_DUMP_THREADS must be between 1 and 64, not 0"):
+        load_settings({**base, "BACKUP_DUMP_THREADS": "0"})

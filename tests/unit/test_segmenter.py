@@ -70,9 +70,10 @@ def test_cut_when_due_at_a_new_file_and_at_the_size_cap(tmp_path: Path, monkeypa
     seg.add(found[0], source=NODE, source_file="bin.000007", format_description=fde)
     assert seg.due()
     seg.add(found[1], source=NODE, source_file="bin.000008", format_description=fde)  # cuts bin.000007's
-    assert seg.position.seq == 1
+    assert seg.position.seq == 0 and seg.due()  # cut, queued: uploads happen in flush, never inside add
     monkeypatch.setattr(segmenter_module, "MAX_SEGMENT_BYTES", 1)
     seg.add(found[2], source=NODE, source_file="bin.000008", format_description=fde)  # cut on its own
+    seg.flush()
     assert seg.position.seq == 2  # found[1] and found[2] together hit the cap
     records = [r for r in iter_history(LocalStorage(tmp_path), PREFIX) if isinstance(r, SegmentRecord)]
     assert [stored_gtids(tmp_path, r) for r in records] == [[str(found[0].gtid)],

@@ -6,6 +6,13 @@ the transactions not yet committed to the bucket, and those are read again). A n
 the server's oldest binlog file. When the server no longer has the archived state (purged), the
 other nodes are asked; if none has it, a gap record says what was lost, an error is logged, and the
 archive resumes at the oldest file that remains: a gap is never papered over.
+
+A follower rides out a storage outage (``_flush``): uploads that fail after the storage retries are
+kept in the segmenter's bounded in-memory queue while the stream goes on being read; they are tried
+again with a backoff that doubles up to the upload interval, and the lag metric keeps growing
+meanwhile. When storage answers, the queue goes up in order, with no gap. It exits only when the
+buffer is full (``MAX_BUFFERED_BYTES``) or for what does not heal (credentials, configuration: not
+``TransientStorageError``). A one-shot run fails as before: it is not meant to wait.
 """
 
 from __future__ import annotations
@@ -13,10 +20,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from agent.pitr.archiver.metrics import REFRESH_SECONDS
 from agent.pitr.archiver.nodes import (
@@ -28,9 +35,10 @@ from agent.pitr.archiver.nodes import (
     node_defaults,
 )
 from agent.pitr.archiver.rolling import Rollups
-from agent.pitr.archiver.segmenter import ArchivePosition, Segmenter
+from agent.pitr.archiver.segmenter import MAX_BUFFERED_BYTES, ArchivePosition, Segmenter
 from agent.pitr.archiver.stream import BinlogStream, FileEvent, StartAt, StreamError, dump_argv, file_order
 from agent.pitr.archiver.watchdog import Watchdog
+from shared.binlogs.checkpoint import write_checkpoint
 from shared.binlogs.events import GTID_LIST_EVENT, TransactionScanner, gtid_list_of
 from shared.binlogs.gtid import Gtid, advance, format_state, parse_state
 from shared.binlogs.history import ArchiveHistory, read_history
@@ -39,7 +47,8 @@ from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode
 from shared.config.binlog import ArchiveSettings, Endpoint
 from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.errors import BackupFailedError
-from shared.storage.base import Storage
+from shared.mariadb_client import ClientError, run_client_query
+from shared.storage.base import Storage, TransientStorageError
 from shared.times import parse_time
 
 log = logging.getLogger("mariadb_ha_backup.archive")
@@ -79,21 +88,38 @@ def resume_position(history: ArchiveHistory) -> ArchivePosition:
     return ArchivePosition(seq=next_seq(record), state=parse_state(archived_state(record)), last_time=last_time)
 
 
+class ArchiveObserver(Protocol):
+    """What the archiver reports as it goes (``agent.pitr.archiver.metrics.MetricsPublisher`` turns it into
+    gauges): each committed segment, each recorded gap, and the lag behind the newest binlog event."""
+
+    def segment(self, record: SegmentRecord) -> None: ...
+
+    def gap(self, record: GapRecord) -> None: ...
+
+    def lag(self, seconds: float) -> None: ...
+
+
+class _Unobserved:
+    def segment(self, record: SegmentRecord) -> None:
+        pass
+
+    def gap(self, record: GapRecord) -> None:
+        pass
+
+    def lag(self, seconds: float) -> None:
+        pass
+
+
 class Archiver:
     """One archiving run over the configured nodes; ``result`` says what it did."""
 
     def __init__(self, storage: Storage, *, prefix: str, settings: ArchiveSettings, credentials: Credentials,
                  run_dir: Path, retry_seconds: float, stop: threading.Event,
-                 on_segment: Callable[[SegmentRecord], None] = lambda record: None,
-                 on_gap: Callable[[GapRecord], None] = lambda record: None,
-                 on_lag: Callable[[float], None] = lambda seconds: None,
-                 encryption: EncryptionSettings = NO_ENCRYPTION) -> None:
-        self.settings = settings
-        self.credentials = credentials
-        self.run_dir = run_dir
+                 observer: ArchiveObserver | None = None, encryption: EncryptionSettings = NO_ENCRYPTION) -> None:
+        self.settings, self.credentials, self.run_dir = settings, credentials, run_dir
         self.retry_seconds = retry_seconds
         self.stop = stop
-        self.on_segment, self.on_gap, self.on_lag = on_segment, on_gap, on_lag
+        self.observer = observer or _Unobserved()
         self._lag_reported = 0.0
         self.result = ArchiveResult()
         history = read_history(storage, prefix)  # the rollups and the records after them, not every record
@@ -105,6 +131,10 @@ class Archiver:
         self._purged_on: set[Endpoint] = set()
         self._gap_reason: str | None = None
         self._awaiting_file_state = False
+        self._upload_retry_at = 0.0  # storage down: monotonic time of the next upload attempt
+        self._upload_backoff = 0.0
+        self._storage, self._prefix = storage, prefix
+        self._checked_at = 0.0  # monotonic time of the last checkpoint check
 
     def run(self, *, follow: bool) -> ArchiveResult:
         """Archive until caught up (one-shot) or until ``stop`` is set (``--follow``)."""
@@ -118,6 +148,7 @@ class Archiver:
             except StreamError as exc:
                 self._stream_ended(node, exc)
         self.segmenter.flush()
+        self.rollups.close()
         self.result.state = format_state(self.segmenter.position.state)
         return self.result
 
@@ -159,12 +190,12 @@ class Archiver:
         argv = dump_argv(node.binlog_defaults_file, out_dir=out_dir, server_id=self.settings.server_id, start=start)
         with BinlogStream(argv, out_dir=out_dir) as stream:
             try:
-                return self._pump(stream, Watchdog(node), source=source, target=target)
+                return self._pump(stream, Watchdog(node), source=source, target=target, node=node)
             finally:
                 _clear(out_dir)
 
     def _pump(self, stream: BinlogStream, watchdog: Watchdog, *, source: SourceNode,
-              target: tuple[str, int] | None) -> bool:
+              target: tuple[str, int] | None, node: Node | None = None) -> bool:
         """Read, cut and upload until caught up or stopped (True); a dead or stalled stream raises."""
         scanner = TransactionScanner()
         while True:
@@ -174,7 +205,9 @@ class Archiver:
             if (reached and not scanner.in_transaction) or self.stop.is_set():
                 return True
             if self.segmenter.due():
-                self.segmenter.flush()
+                self._flush(ride_out=target is None)
+            if target is None and node is not None and not scanner.in_transaction:
+                self._checkpoint(node)
             self._report_lag()
             failure = stream.failure() or watchdog.check()
             if failure is not None:
@@ -182,13 +215,51 @@ class Archiver:
                 raise failure
             self.stop.wait(POLL_SECONDS)
 
+    def _checkpoint(self, node: Node) -> None:
+        """Once per upload interval, while nothing waits to be uploaded: if the server's GTID position is the
+        archived state, record that the archive is complete up to the server's current time
+        (shared/binlogs/checkpoint.py): an idle database stays restorable up to about now."""
+        if time.monotonic() - self._checked_at < self.settings.upload_seconds or self.segmenter.buffered_bytes:
+            return
+        self._checked_at = time.monotonic()
+        try:
+            ((position, now),) = run_client_query(node.defaults_file, "SELECT @@gtid_binlog_pos, UTC_TIMESTAMP()")
+            if parse_state(position) != self.segmenter.position.state:
+                return  # a transaction is on its way (or read but not yet cut): the next check
+            write_checkpoint(self._storage, self._prefix, gtid_state=format_state(self.segmenter.position.state),
+                             complete_at=parse_time(now.replace(" ", "T") + "Z", what="server UTC_TIMESTAMP()"),
+                             node=node.hostname)
+        except (ClientError, TransientStorageError) as exc:  # a later check will do; the window only lags
+            log.warning("archive checkpoint skipped: %s", exc, extra={"event": "checkpoint-skipped"})
+
+    def _flush(self, *, ride_out: bool) -> None:
+        """Upload what is due; a follower keeps what storage refused and tries again later."""
+        if time.monotonic() < self._upload_retry_at:
+            return
+        try:
+            self.segmenter.flush()
+        except TransientStorageError as exc:
+            if not ride_out:
+                raise
+            if self.segmenter.buffer_full():
+                raise BackupFailedError(f"storage unreachable and {MAX_BUFFERED_BYTES >> 20} MiB of binlog buffered "
+                                        f"in memory: stopping (a restart resumes from the bucket): {exc}") from exc
+            cap = max(1.0, self.settings.upload_seconds)
+            self._upload_backoff = min(cap, max(1.0, self._upload_backoff * 2))
+            self._upload_retry_at = time.monotonic() + self._upload_backoff
+            log.warning("storage unavailable, %d bytes of binlog kept in memory, next upload in %.0f s: %s",
+                        self.segmenter.buffered_bytes, self._upload_backoff, exc,
+                        extra={"event": "storage-unavailable", "buffered_bytes": self.segmenter.buffered_bytes})
+            return
+        self._upload_backoff = 0.0
+
     def _report_lag(self) -> None:
         """Every REFRESH_SECONDS: how old the oldest received-but-unstored transaction is (0: none)."""
         if time.monotonic() - self._lag_reported < REFRESH_SECONDS:
             return
         self._lag_reported = time.monotonic()
         oldest = self.segmenter.oldest_pending_time
-        self.on_lag(time.time() - oldest.timestamp() if oldest else 0.0)
+        self.observer.lag(time.time() - oldest.timestamp() if oldest else 0.0)
 
     def _consume(self, events: list[FileEvent], scanner: TransactionScanner, *, source: SourceNode,
                  target: tuple[str, int] | None) -> bool:
@@ -222,14 +293,18 @@ class Archiver:
         gap = self.segmenter.record_gap(to_state=to_state, to_time=to_time, reason=reason, source=source)
         self.rollups.committed(gap)
         self.result.gaps.append(gap)
-        self.on_gap(gap)
+        self.observer.gap(gap)
         log.error("GAP in the binlog archive (seq %d): transactions after %r up to %r are lost; %s",
                   gap.seq, gap.from_gtid_state, gap.to_gtid_state, reason,
                   extra={"event": "gap", "seq": gap.seq, "from_time": gap.from_time, "to_time": gap.to_time})
 
     def _stream_ended(self, node: Node, exc: StreamError) -> None:
         """Commit what arrived complete, then choose how to go on."""
-        self.segmenter.flush()
+        try:
+            self.segmenter.flush()
+        except TransientStorageError as flush_error:  # storage down too: the next stream reads it again
+            log.warning("could not store what %s sent before its stream ended: %s", node.endpoint, flush_error,
+                        extra={"event": "storage-unavailable"})
         self.segmenter.discard_pending()
         if exc.kind == "purged" and self._gap_reason is None:
             self._purged_on.add(node.endpoint)
@@ -250,7 +325,7 @@ class Archiver:
         self.rollups.committed(record)
         self.result.segments += 1
         self._purged_on.clear()
-        self.on_segment(record)
+        self.observer.segment(record)
 
 
 def _newer(state: dict[int, Gtid], listed: list[Gtid]) -> list[Gtid]:

@@ -6,6 +6,11 @@ oldest has waited ``cut_after_seconds`` (half the upload budget, leaving the oth
 and its retries), when ``MAX_SEGMENT_BYTES`` have piled up, or when the next transaction comes from
 another server file (a segment comes from one file, with that file's Format_description). Only
 complete transactions are ever added, so every segment is self-contained.
+
+A cut segment waits in an in-memory queue until it is uploaded, in order: when storage is down the
+follower keeps reading and cutting, and ``flush`` uploads the queue once storage answers again. The
+queue is bounded by ``MAX_BUFFERED_BYTES`` (``buffer_full``): the archiver stops there rather than
+grow without limit (agent/pitr/archiver/archiver.py).
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ log = logging.getLogger("mariadb_ha_backup.archive")
 # Bounds the memory held for one segment and the size of one upload (one transaction larger than this
 # still goes whole into its own segment: a segment never splits a transaction).
 MAX_SEGMENT_BYTES = 64 << 20
+# Transactions held in memory while storage is unreachable (cut segments not yet uploaded, plus the open
+# one). 256 MiB: about 25 minutes of a busy 10 GB/day binlog, within the Deployment's 512 MiB limit.
+# Past it the follower exits (a restart resumes from the bucket's position, and the server still has
+# the binlogs), rather than grow without bound.
+MAX_BUFFERED_BYTES = 256 << 20
 
 
 @dataclass
@@ -66,6 +76,7 @@ class Segmenter:
         self.cut_after_seconds = cut_after_seconds
         self.on_commit = on_commit
         self._pending: _Pending | None = None
+        self._queue: list[_Pending] = []  # cut, not yet uploaded (storage was down), oldest first
         self._pending_state = dict(position.state)
 
     @property
@@ -80,7 +91,7 @@ class Segmenter:
             return False
         pending = self._pending
         if pending is not None and (pending.source_file, pending.source) != (source_file, source):
-            self.flush()
+            self._cut()  # uploaded by the next flush: an upload failing here would lose this transaction
             pending = None
         if pending is None:
             pending = self._pending = _Pending(source, source_file, format_description, since=time.monotonic())
@@ -88,32 +99,48 @@ class Segmenter:
         pending.size += transaction.end - transaction.start
         self._pending_state = advance(self._pending_state, [transaction.gtid])
         if pending.size >= MAX_SEGMENT_BYTES:
-            self.flush()
+            self._cut()
         return True
 
     @property
     def oldest_pending_time(self) -> datetime | None:
         """Commit time of the oldest transaction received but not yet in the bucket."""
-        return self._pending.transactions[0].time if self._pending is not None else None
+        oldest = self._queue[0] if self._queue else self._pending
+        return oldest.transactions[0].time if oldest is not None else None
+
+    @property
+    def buffered_bytes(self) -> int:
+        return sum(p.size for p in self._queue) + (self._pending.size if self._pending is not None else 0)
+
+    def buffer_full(self) -> bool:
+        return self.buffered_bytes >= MAX_BUFFERED_BYTES
 
     def due(self) -> bool:
-        return self._pending is not None and time.monotonic() - self._pending.since >= self.cut_after_seconds
+        pending = self._pending
+        return bool(self._queue) or (pending is not None and time.monotonic() - pending.since >= self.cut_after_seconds)
 
     def flush(self) -> SegmentRecord | None:
-        """Upload the pending segment, then its index record (the commit marker)."""
-        pending, self._pending = self._pending, None
-        if pending is None:
-            return None
-        record = self._commit(pending)
-        self.position = ArchivePosition(seq=record.seq + 1, state=parse_state(record.gtid_state_after),
-                                        last_time=record.last_time)
-        self.on_commit(record)
+        """Cut the pending segment and upload every queued one in order, each followed by its index record
+        (the commit marker). A storage error propagates with the rest still queued, nothing lost."""
+        self._cut()
+        record = None
+        while self._queue:
+            record = self._commit(self._queue[0])
+            self._queue.pop(0)
+            self.position = ArchivePosition(seq=record.seq + 1, state=parse_state(record.gtid_state_after),
+                                            last_time=record.last_time)
+            self.on_commit(record)
         return record
+
+    def _cut(self) -> None:
+        if self._pending is not None:
+            self._queue.append(self._pending)
+            self._pending = None
 
     def record_gap(self, *, to_state: dict[int, Gtid], to_time: datetime | None, reason: str,
                    source: SourceNode) -> GapRecord:
         """Write a gap record after what is committed (nothing may be pending) and move past it."""
-        assert self._pending is None, "flush before recording a gap"
+        assert self._pending is None and not self._queue, "flush before recording a gap"
         position = self.position
         record = GapRecord(seq=position.seq, from_gtid_state=format_state(position.state),
                            from_time=format_time(position.last_time) if position.last_time else None,
@@ -133,6 +160,7 @@ class Segmenter:
     def discard_pending(self) -> None:
         """Forget what was not committed (the state goes back to the bucket's)."""
         self._pending = None
+        self._queue.clear()
         self._pending_state = dict(self.position.state)
 
     def _commit(self, pending: _Pending) -> SegmentRecord:

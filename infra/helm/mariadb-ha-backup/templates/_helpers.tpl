@@ -23,6 +23,7 @@ mariadb-ha-backup-{{ trunc 25 $service | trimSuffix "-" }}-{{ sha256sum $service
 {{- $pairs := list -}}
 {{- if not (kindIs "invalid" $p.serverId) }}{{ $pairs = append $pairs (list "BINLOG_SERVER_ID" $p.serverId) }}{{ end -}}
 {{- if $p.sources }}{{ $pairs = append $pairs (list "BINLOG_SOURCES" $p.sources) }}{{ end -}}
+{{- if $p.sourcesService }}{{ $pairs = append $pairs (list "BINLOG_SOURCES_SERVICE" $p.sourcesService) }}{{ end -}}
 {{- if not (kindIs "invalid" $p.uploadSeconds) }}{{ $pairs = append $pairs (list "BINLOG_UPLOAD_SECONDS" $p.uploadSeconds) }}{{ end -}}
 {{- toJson $pairs -}}
 {{- end -}}
@@ -75,6 +76,28 @@ dispatcher's passthrough variables (AGENT_ENV_PASSTHROUGH) that are set.
 */}}
 {{- define "mhb.env" -}}
 {{- $v := .Values -}}
+- name: CELL_DEFAULT_NAMESPACE
+  value: {{ .Release.Namespace | quote }}
+- name: MARIADB_HA_SERVICE_NAME
+  value: {{ $v.mariadb.service | quote }}
+- name: MARIADB_HA_SECRET_NAME
+  value: {{ $v.mariadb.existingSecret | quote }}
+{{- if ne ($v.mariadb.secretKey | default "root-password") "root-password" }}
+- name: MARIADB_HA_SECRET_KEY
+  value: {{ $v.mariadb.secretKey | quote }}
+{{- end }}
+- name: BACKUP_TMPDIR
+  value: /var/spool/mariadb-ha-backup
+# The spool's sizeLimit in bytes (the agent cannot see it; a parallel dump checks against it).
+- name: BACKUP_TMPDIR_BYTES
+  value: {{ mul (include "mhb.mebibytes" $v.job.spoolSizeLimit | atoi) 1048576 | toString | quote }}
+{{- include "mhb.passthroughEnv" . }}
+{{- end -}}
+
+{{/* The dispatcher's passthrough variables (AGENT_ENV_PASSTHROUGH) that are set, as env entries: the
+backup pod's (mhb.env) and the drill pod's (templates/drill-cronjob.yaml) tail. */}}
+{{- define "mhb.passthroughEnv" -}}
+{{- $v := .Values -}}
 {{- $pairs := list
   (list "CLOUD_PROVIDER" $v.storage.provider)
   (list "S3_BUCKET" (ternary $v.storage.s3.bucket "" (eq $v.storage.provider "aws")))
@@ -85,6 +108,10 @@ dispatcher's passthrough variables (AGENT_ENV_PASSTHROUGH) that are set.
   (list "BACKUP_URL" $v.storage.url)
   (list "BACKUP_PREFIX" $v.storage.prefix)
   (list "BACKUP_FORMAT" $v.backup.format)
+  (list "BACKUP_DUMP_THREADS" $v.backup.dumpThreads)
+  (list "BACKUP_METHOD" $v.backup.method)
+  (list "BACKUP_FULL_EVERY" $v.backup.fullEvery)
+  (list "BACKUP_COPY_THREADS" $v.backup.copyThreads)
   (list "BACKUP_KEEP_LAST" $v.retention.keepLast)
   (list "BACKUP_MAX_AGE_DAYS" $v.retention.maxAgeDays)
   (list "BACKUP_RETRY_SECONDS" $v.backup.retrySeconds)
@@ -95,14 +122,6 @@ dispatcher's passthrough variables (AGENT_ENV_PASSTHROUGH) that are set.
   (list "BACKUP_LOCK_DAYS" $v.objectLock.days)
   (list "BACKUP_LOCK_MODE" $v.objectLock.mode)
 -}}
-- name: CELL_DEFAULT_NAMESPACE
-  value: {{ .Release.Namespace | quote }}
-- name: MARIADB_HA_SERVICE_NAME
-  value: {{ $v.mariadb.service | quote }}
-- name: MARIADB_HA_SECRET_NAME
-  value: {{ $v.mariadb.existingSecret | quote }}
-- name: BACKUP_TMPDIR
-  value: /var/spool/mariadb-ha-backup
 {{- range $pairs }}
 {{- $value := index . 1 }}
 {{- if not (kindIs "invalid" $value) }}{{ if ne (toString $value) "" }}

@@ -8,7 +8,7 @@ terraform {
     }
     kubernetes = {
       source  = "hashicorp/kubernetes"
-      version = ">= 2.30, < 4.0"
+      version = ">= 3.0, < 4.0"
     }
   }
 }

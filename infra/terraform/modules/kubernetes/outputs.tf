@@ -14,7 +14,7 @@ output "secret_reader_role_name" {
 }
 
 output "dispatcher_role_name" {
-  description = "Role allowing create/get/list on Jobs, bound to the function's identity."
+  description = "Role allowing create/get/list on Jobs (and, with physical_backups_enabled, the node lookup), bound to the function's identity."
   value       = kubernetes_role_v1.dispatcher.metadata[0].name
 }
 
@@ -22,3 +22,4 @@ output "binlog_archiver_deployment_name" {
   description = "The binlog archiver Deployment (null unless binlog_archiver_enabled)."
   value       = var.binlog_archiver_enabled ? kubernetes_deployment_v1.binlog_archiver[0].metadata[0].name : null
 }
+

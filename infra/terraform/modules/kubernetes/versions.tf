@@ -3,8 +3,9 @@ terraform {
 
   required_providers {
     kubernetes = {
-      source  = "hashicorp/kubernetes"
-      version = ">= 2.30, < 4.0"
+      source = "hashicorp/kubernetes"
+      # 3.0: init_container restart_policy (the drill server is a native sidecar).
+      version = ">= 3.0, < 4.0"
     }
   }
 }

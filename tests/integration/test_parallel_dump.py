@@ -1,0 +1,190 @@
+"""The parallel dump against real servers: byte-identical to one mariadb-dump, consistent under writes,
+clean failure when a worker dies."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from agent.backup.evidence import RowCounter
+from agent.backup.parallel_dump import ParallelDump, ParallelPlan
+from shared.binlogs.snapshot import POSITION_FLAGS
+from shared.dump import dump_argv
+from shared.mariadb_client import write_defaults_file
+from tests.support.agent_runs import env_for, hold_table_lock, wait_for
+from tests.support.cli import run_cli, start_cli
+from tests.support.hostile import load_hostile
+from tests.support.mariadb_server import BINLOG_SERVER_ARGS, TestServer, table_checksums
+
+_COMPLETED = re.compile(rb"^-- Dump completed on .*$", re.MULTILINE)
+
+
+def _defaults(server: TestServer, tmp: Path) -> Path:
+    return write_defaults_file(tmp, host=server.host, port=server.port, user="root", password=server.password)
+
+
+def _parallel_bytes(plan: ParallelPlan, run_dir: Path) -> tuple[bytes, ParallelDump]:
+    with ParallelDump(plan, run_dir) as dump:
+        data = dump.stdout.read()
+        dump.finish()
+    return data, dump
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_the_stitched_dump_is_byte_for_byte_one_mariadb_dump(mariadb_factory, tmp_path, threads):
+    server = mariadb_factory(extra_args=BINLOG_SERVER_ARGS)
+    load_hostile(server)
+    defaults = _defaults(server, tmp_path)
+    single = subprocess.run([*dump_argv(defaults), *POSITION_FLAGS], capture_output=True, check=True).stdout
+    plan = ParallelPlan(argv=dump_argv, defaults_file=defaults, threads=threads, extra_flags=POSITION_FLAGS)
+    stitched, dump = _parallel_bytes(plan, tmp_path)
+
+    assert _COMPLETED.sub(b"", stitched) == _COMPLETED.sub(b"", single)
+    counter = RowCounter()
+    counter.feed(single)
+    assert dump.rows == counter.finish()
+    assert dump.block_seconds is not None and dump.block_seconds < 5
+    assert list((tmp_path / "parallel").iterdir()) == []  # parts, logs and worker option files are gone
+
+
+# ---- consistency under a writer that moves money between tables in transactions ----
+
+_TABLES = 4
+_ACCOUNTS = 2000
+_START_BALANCE = 1000
+
+
+def _bank(server: TestServer) -> None:
+    sql = ["CREATE DATABASE bank;", "USE bank;",
+           "CREATE TABLE ledger (id BIGINT AUTO_INCREMENT PRIMARY KEY, amount INT, pad VARCHAR(200));"]
+    for t in range(_TABLES):
+        sql.append(f"CREATE TABLE acct_{t} (id INT PRIMARY KEY, balance BIGINT, moves INT, pad VARCHAR(200));")
+        sql.append(f"INSERT INTO acct_{t} SELECT seq, {_START_BALANCE}, 0, REPEAT('x', 200) "
+                   f"FROM seq_1_to_{_ACCOUNTS};")
+    # Filler that makes the dump last long enough for many transactions to commit during it.
+    sql.append("CREATE TABLE filler (id INT PRIMARY KEY, pad VARCHAR(250));")
+    sql.append("INSERT INTO filler SELECT seq, REPEAT('y', 250) FROM seq_1_to_200000;")
+    # One transaction: money from an account in one table to one in another, and a ledger row.
+    sql.append("""DELIMITER ;;
+CREATE PROCEDURE move_money(n INT) BEGIN
+  DECLARE i INT DEFAULT 0;
+  DECLARE a, b, x, y INT;
+  WHILE i < n DO
+    SET a = FLOOR(RAND() * 4), b = (a + 1 + FLOOR(RAND() * 3)) % 4,
+        x = 1 + FLOOR(RAND() * 2000), y = 1 + FLOOR(RAND() * 2000);
+    START TRANSACTION;
+    EXECUTE IMMEDIATE CONCAT('UPDATE acct_', a, ' SET balance = balance - 7, moves = moves + 1 WHERE id = ', x);
+    EXECUTE IMMEDIATE CONCAT('UPDATE acct_', b, ' SET balance = balance + 7 WHERE id = ', y);
+    INSERT INTO ledger (amount, pad) VALUES (7, REPEAT('z', 200));
+    COMMIT;
+    SET i = i + 1;
+  END WHILE;
+END;;
+DELIMITER ;""")
+    server.execute("\n".join(sql))
+
+
+def _totals(server: TestServer) -> tuple[int, int, int]:
+    union = " UNION ALL ".join(f"SELECT balance, moves FROM bank.acct_{t}" for t in range(_TABLES))
+    out = server.execute(f"SELECT SUM(balance), SUM(moves), (SELECT COUNT(*) FROM bank.ledger) FROM ({union}) x")
+    balance, moves, ledger = out.split()
+    return int(balance), int(moves), int(ledger)
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_a_backup_taken_while_money_moves_holds_whole_transactions(mariadb_factory, tmp_path, threads):
+    source = mariadb_factory(extra_args=BINLOG_SERVER_ARGS)
+    _bank(source)
+    stop = threading.Event()
+
+    def write() -> None:
+        while not stop.is_set():
+            source.execute("CALL move_money(20)", database="bank")
+
+    (tmp_path / "bucket").mkdir()
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        wait_for(lambda: _totals(source)[2] > 50)
+        done = run_cli(["backup", "--json", "--format", "sql.gz"],
+                       env_for(source, tmp_path / "bucket", tmp_path, BACKUP_DUMP_THREADS=threads))
+    finally:
+        stop.set()
+        writer.join()
+    assert done.returncode == 0, done.stderr
+    if threads != "1":
+        assert '"event": "commit_block"' in done.stderr
+    dump = gzip.decompress(next((tmp_path / "bucket").rglob("*.sql.gz")).read_bytes())
+
+    target = mariadb_factory()
+    subprocess.run(target.client_argv(), input=dump, check=True, capture_output=True)  # `mariadb < file` loads it
+    balance, moves, ledger = _totals(target)
+    assert balance == _TABLES * _ACCOUNTS * _START_BALANCE
+    assert moves == ledger > 50  # every transaction whole: no ledger row without its accounts, or the reverse
+    manifest = json.loads(next((tmp_path / "bucket").rglob("manifest.json")).read_text())
+    assert manifest["evidence"]["rows"]["bank.ledger"] == ledger
+    # The snapshot's binlog position (for point-in-time restore) is recorded as before: file/offset and GTID agree.
+    binlog = manifest["binlog"]
+    at = source.execute(f"SELECT BINLOG_GTID_POS('{binlog['file']}', {binlog['position']})").strip()
+    assert binlog["gtid_state"] == at != ""
+    assert table_checksums(target)  # the restored server answers CHECKSUM TABLE for every table
+
+
+def test_a_worker_that_dies_fails_the_backup_cleanly(mariadb_factory, tmp_path):
+    source = mariadb_factory()
+    source.execute("CREATE DATABASE big; USE big; CREATE TABLE t (id INT PRIMARY KEY, pad VARCHAR(250)); "
+                   "INSERT INTO t SELECT seq, REPEAT('y', 250) FROM seq_1_to_600000;")
+    (tmp_path / "bucket").mkdir()
+    env = env_for(source, tmp_path / "bucket", tmp_path, BACKUP_DUMP_THREADS="2", BACKUP_RETRY_ATTEMPTS="1")
+    agent = start_cli(["backup", "--format", "sql.gz"], env)
+
+    def workers() -> list[int]:
+        out = subprocess.run(["pgrep", "-f", "--", "--no-create-info"], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split() if _is_descendant(int(p), agent.pid)]
+
+    wait_for(lambda: bool(workers()), timeout=60)
+    os.kill(workers()[0], signal.SIGKILL)
+    _, stderr = agent.communicate(timeout=120)
+    assert agent.returncode == 1, stderr
+    assert "mariadb-dump (worker" in stderr
+    assert not list((tmp_path / "bucket").rglob("manifest.json"))
+    assert not list((tmp_path / "bucket").rglob("*.sql.gz"))
+    assert [p for p in tmp_path.iterdir() if p.name != "bucket"] == []  # the run's private dir is gone
+
+
+def _is_descendant(pid: int, ancestor: int) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return False
+
+
+def test_a_table_an_application_locked_makes_the_backup_one_session_not_a_stall(mariadb_factory, tmp_path):
+    source = mariadb_factory(sample=True)
+    (tmp_path / "bucket").mkdir()
+    holder = hold_table_lock(source, "shop.products")  # BACKUP STAGE BLOCK_COMMIT waits behind LOCK TABLES
+    try:
+        agent = start_cli(["backup", "--json", "--format", "sql.gz"],
+                          env_for(source, tmp_path / "bucket", tmp_path, BACKUP_DUMP_THREADS="2"))
+        wait_for(lambda: bool(list((tmp_path / "bucket").rglob("*.partial-*"))), timeout=60)  # one session runs
+    finally:
+        holder.kill()
+        holder.wait()
+    out, stderr = agent.communicate(timeout=120)
+    assert agent.returncode == 0, stderr
+    assert '"event": "parallel_dump_skipped"' in stderr and "commits could not be blocked within 1 s" in stderr
+    assert '"event": "commit_block"' not in stderr
+    assert json.loads(out)["raw_bytes"] > 0

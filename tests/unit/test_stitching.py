@@ -1,0 +1,75 @@
+"""The stitcher on small, hand-written mariadb-dump pieces (the real thing is proven byte for byte against
+mariadb-dump in tests/integration/test_parallel_dump.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.backup.parallel_dump import _Table as Table
+from agent.backup.parallel_dump import assign
+from agent.backup.stitching import StitchError, stitch
+
+HEADER = b"-- MariaDB dump 10.19\n/*!40101 SET NAMES utf8mb4 */;\n"
+FOOTER = b"/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;\n\n-- Dump completed on 2026-12-05 21:00:00\n"
+
+
+def table_ddl(name: str) -> bytes:
+    return (f"\n--\n-- Table structure for table `{name}`\n--\n\nDROP TABLE IF EXISTS `{name}`;\n"
+            "/*!40101 SET @saved_cs_client     = @@character_set_client */;\n"
+            "/*!40101 SET character_set_client = utf8mb4 */;\n"
+            f"CREATE TABLE `{name}` (\n  `id` int(11) NOT NULL\n) ENGINE=InnoDB;\n"
+            "/*!40101 SET character_set_client = @saved_cs_client */;\n").encode()
+
+
+def table_data(name: str, rows: int) -> bytes:
+    values = ",\n".join(f"({i})" for i in range(rows))
+    return (f"\n--\n-- Dumping data for table `{name}`\n--\n\n/*!40000 ALTER TABLE `{name}` DISABLE KEYS */;\n"
+            f"INSERT INTO `{name}` VALUES {values};\n/*!40000 ALTER TABLE `{name}` ENABLE KEYS */;\n").encode()
+
+
+def database(name: str) -> bytes:
+    return (f"\n--\n-- Current Database: `{name}`\n--\n\nCREATE DATABASE /*!32312 IF NOT EXISTS*/ `{name}`;\n\n"
+            f"USE `{name}`;\n").encode()
+
+
+TRAILER = b"\n--\n-- Dumping events for database 'shop'\n--\n\n--\n-- Dumping routines for database 'shop'\n--\n"
+
+
+def test_data_goes_right_after_each_tables_ddl_and_the_rows_are_counted():
+    single = HEADER + database("shop") + table_ddl("a") + table_data("a", 3) + table_ddl("b") + table_data("b", 2) \
+        + TRAILER + FOOTER
+    skeleton = HEADER + database("shop") + table_ddl("a") + table_ddl("b") + TRAILER + FOOTER
+    part_a = HEADER + database("shop") + table_data("a", 3) + TRAILER + FOOTER
+    part_b = HEADER + database("shop") + table_data("b", 2) + TRAILER + FOOTER
+    out: list[bytes] = []
+    rows = stitch([skeleton], {("shop", "a"): 1, ("shop", "b"): 0}, [[part_b], [part_a]], write=out.append)
+    assert b"".join(out) == single
+    assert rows == {"shop.a": 3, "shop.b": 2}
+
+
+def test_a_table_without_a_data_section_gets_none():
+    skeleton = HEADER + database("shop") + table_ddl("log") + table_ddl("b") + FOOTER
+    part = HEADER + database("shop") + table_data("b", 1) + FOOTER
+    out: list[bytes] = []
+    stitch([skeleton], {("shop", "log"): 0, ("shop", "b"): 0}, [[part]], write=out.append)
+    assert b"".join(out) == HEADER + database("shop") + table_ddl("log") + table_ddl("b") + table_data("b", 1) + FOOTER
+
+
+def test_data_the_skeleton_does_not_place_fails_the_stitch():
+    skeleton = HEADER + database("shop") + table_ddl("a") + FOOTER
+    part = HEADER + database("shop") + table_data("a", 1) + table_data("new", 1) + FOOTER
+    with pytest.raises(StitchError, match=r"shop\.new"):
+        stitch([skeleton], {("shop", "a"): 0}, [[part]], write=lambda data: None)
+
+
+def test_a_part_cut_short_fails_instead_of_giving_a_short_dump():
+    skeleton = HEADER + database("shop") + table_ddl("a") + FOOTER
+    part = HEADER + database("shop") + table_data("a", 5)[:-60]
+    with pytest.raises(ValueError, match="truncated"):
+        stitch([skeleton], {("shop", "a"): 0}, [[part]], write=lambda data: None)
+
+
+def test_tables_are_shared_largest_first_and_sequences_go_to_no_worker():
+    tables = [Table("d", "big", 100, False), Table("d", "mid", 60, False), Table("d", "small", 50, False),
+              Table("d", "seq", 0, True)]
+    assert assign(tables, 2) == {("d", "big"): 0, ("d", "mid"): 1, ("d", "small"): 1}
