@@ -29,7 +29,7 @@ from agent.common.accounts import accounts_keys
 from agent.common.credentials import resolve_password
 from agent.common.run_dir import private_run_dir
 from shared.binlogs.snapshot import POSITION_FLAGS, DumpSniffer
-from shared.config import Settings, default_dump_threads
+from shared.config import Settings
 from shared.dump import dump_argv
 from shared.encryption import NO_ENCRYPTION, EncryptionSettings
 from shared.errors import BackupFailedError
@@ -145,7 +145,9 @@ def _parallel_plan(settings: Settings, dump: DumpCommand, info: ServerInfo, *, d
     one nothing could prove the sessions share a snapshot. Everywhere: only when the temp dir can hold
     what the sessions may dump ahead of the stream (at worst all the data: agent.backup.parallel_dump).
     """
-    threads = settings.dump_threads or (1 if info.galera else default_dump_threads())
+    # Opt-in: on 2 cores the sessions were not measured faster (0.91-1.16x, docs/PERFORMANCE.md) and their
+    # parts need temp disk up to the raw dump, where a single dump streams with none.
+    threads = settings.dump_threads or 1
     if threads <= 1 or not dump.parallel:
         return None
     if info.galera and not info.log_bin:

@@ -28,7 +28,6 @@ from shared.config.physical import MethodSettings, load_method
 from shared.config.sections import (
     FORMATS,
     KeepPolicy,
-    default_dump_threads,
     load_format,
     load_keep_policy,
     load_restore_confirmed,
@@ -69,7 +68,6 @@ __all__ = [
     "RetryPolicy",
     "Settings",
     "SourceSettings",
-    "default_dump_threads",
     "load_archive_settings",
     "load_backup_settings",
     "load_destination",

@@ -64,11 +64,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("BACKUP_FORMAT", "--format", "tar.gz (default) | sql.gz | sql.zst (logical backups)", "format", (BACKUP,),
            True, details="`tar.gz` is the seed's; `sql.gz` and `sql.zst` stream with no temp disk."),
     Option("BACKUP_DUMP_THREADS", "--dump-threads",
-           "mariadb-dump sessions sharing one snapshot (default: the CPU count, at most 8; 1: the seed's single dump)",
+           "mariadb-dump sessions sharing one snapshot (default 1: the seed's single dump; opt in with 2 or more)",
            "run", (BACKUP,), True,
            details=("With more than one, commits on the server pause for milliseconds while the sessions open "
                     "their snapshots (logged as `commit_block`); the file is the same single "
-                    "`all-databases-dump.sql`. On Galera one session unless set (and only with a binary log); "
+                    "`all-databases-dump.sql`. Opt in: not measured faster on 2 cores, and the sessions' parts use "
+                    "temp disk up to the raw dump (a single dump streams with none). On Galera only with a binary "
+                    "log; "
                     "per cluster as `\"dump_threads\"` in `DISPATCH_TARGETS`. See docs/PERFORMANCE.md.")),
     Option("BACKUP_METHOD", "--method",
            "logical (default): mariadb-dump SQL | physical: mariadb-backup copy of the data directory", "method",

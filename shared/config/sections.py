@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,19 +45,9 @@ def load_tmp_dir(values: Mapping[str, str]) -> Path | None:
     return Path(values["BACKUP_TMPDIR"]) if "BACKUP_TMPDIR" in values else None
 
 
-def default_dump_threads() -> int:
-    """One dump session per CPU this process may use, at most 8: each session formats rows in its own
-    ``mariadb-dump`` process, and beyond the cores (ours and the server's) more sessions only queue."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 8))
-
-
 def load_dump_threads(values: Mapping[str, str]) -> int | None:
     """``BACKUP_DUMP_THREADS``: 1 is the seed's single mariadb-dump; more share one snapshot. None: not set,
-    the backup decides (``default_dump_threads()``, but one session on Galera: see agent.backup.run)."""
+    which is one session (agent.backup.run)."""
     return whole_number(values, "BACKUP_DUMP_THREADS", low=1, high=64)
 
 

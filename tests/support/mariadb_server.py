@@ -16,7 +16,7 @@ arguments the agent's throwaway server uses): ~120 servers, one install.
 from __future__ import annotations
 
 import atexit
-import functools
+import os
 import secrets
 import shutil
 import subprocess
@@ -35,15 +35,32 @@ BINLOG_SERVER_ARGS = ("--log-bin=bin", "--server-id=1", "--binlog-format=ROW", "
 _PORT_RACE_RETRIES = 2
 
 
-@functools.cache
+_TEMPLATES: dict[str, Path] = {}
+
+
 def _installed_data_dir(install_db: str) -> Path:
-    """One fresh install per test process (each xdist worker has its own), removed when it exits."""
+    """One fresh install per test process (each xdist worker has its own), removed when it exits; made
+    again if it went missing (a forked child that exits runs the parent's atexit hooks too: see below)."""
+    data = _TEMPLATES.get(install_db)
+    if data is None or not data.is_dir():
+        data = _TEMPLATES[install_db] = _install_template(install_db)
+    return data
+
+
+def _install_template(install_db: str) -> Path:
     base = Path(tempfile.mkdtemp(prefix="mariadb-install-template-"))
-    atexit.register(shutil.rmtree, base, ignore_errors=True)
+    atexit.register(_remove_in_owner, base, owner=os.getpid())
     (base / "tmp").mkdir()
     subprocess.run([install_db, *install_db_args(data=base / "data", tmpdir=base / "tmp")],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return base / "data"
+
+
+def _remove_in_owner(base: Path, *, owner: int) -> None:
+    # Only the process that made the template removes it: a child forked from a test process inherits
+    # the atexit hooks, and without this check its exit deleted the template under the running workers.
+    if os.getpid() == owner:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 class TestServer(ThrowawayServer):

@@ -5,10 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import pytest
-
 from agent.backup.run import DumpCommand, _parallel_plan
-from shared.config import default_dump_threads, load_settings
+from shared.config import load_settings
 from shared.manifest import Inventory
 from shared.server_info import ServerInfo
 
@@ -24,10 +22,10 @@ def threads(tmp_path: Path, info: ServerInfo, **env: str) -> int:
     return plan.threads if plan else 1
 
 
-@pytest.mark.skipif(default_dump_threads() < 2, reason="needs 2 CPUs for the default to be parallel")
-def test_the_default_is_one_session_per_cpu_but_one_on_galera(tmp_path):
-    assert threads(tmp_path, SERVER) == default_dump_threads()
+def test_the_default_is_the_single_dump_and_sessions_are_opt_in(tmp_path):
+    assert threads(tmp_path, SERVER) == 1
     assert threads(tmp_path, GALERA) == 1
+    assert threads(tmp_path, SERVER, BACKUP_DUMP_THREADS="2") == 2
 
 
 def test_galera_runs_parallel_only_when_asked_and_with_a_binary_log(tmp_path, caplog):
