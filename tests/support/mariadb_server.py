@@ -69,11 +69,7 @@ class TestServer(ThrowawayServer):
 
     def install_data_dir(self, install_db: str, data: Path, tmpdir: Path) -> None:
         # A copy of the same install is what install-db would write again (~0.2 s instead of ~0.6 s).
-        template = _installed_data_dir(install_db)
-        if not template.is_dir():  # removed under a long run (a /tmp cleaner): install once more
-            _installed_data_dir.cache_clear()
-            template = _installed_data_dir(install_db)
-        subprocess.run(["cp", "-a", "--reflink=auto", str(template), str(data)], check=True)
+        subprocess.run(["cp", "-a", "--reflink=auto", str(_installed_data_dir(install_db)), str(data)], check=True)
 
     def start(self) -> TestServer:
         # free_port() closes its probe before mariadbd binds: with several xdist workers starting
