@@ -26,12 +26,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.drill.throwaway_server import ThrowawayServer, install_db_args
+from agent.drill.throwaway_server import ServerStartError, ThrowawayServer, install_db_args
 
 SAMPLE_SQL = Path(__file__).resolve().parents[2] / "examples" / "sample-data.sql"
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 # What PITR needs of a server (docs/PITR.md); 1 MiB files so tests see rotations after little writing.
 BINLOG_SERVER_ARGS = ("--log-bin=bin", "--server-id=1", "--binlog-format=ROW", "--max-binlog-size=1M")
+_PORT_RACE_RETRIES = 2
 
 
 _TEMPLATES: dict[str, Path] = {}
@@ -69,6 +70,19 @@ class TestServer(ThrowawayServer):
     def install_data_dir(self, install_db: str, data: Path, tmpdir: Path) -> None:
         # A copy of the same install is what install-db would write again (~0.2 s instead of ~0.6 s).
         subprocess.run(["cp", "-a", "--reflink=auto", str(_installed_data_dir(install_db)), str(data)], check=True)
+
+    def start(self) -> TestServer:
+        # free_port() closes its probe before mariadbd binds: with several xdist workers starting
+        # servers at once another one can take the port in between. A lost race is retried.
+        for _ in range(_PORT_RACE_RETRIES):
+            try:
+                super().start()
+                return self
+            except ServerStartError as exc:
+                if "Address already in use" not in str(exc):
+                    raise
+        super().start()
+        return self
 
     def agent_env(self) -> dict[str, str]:
         """Environment for the agent to reach this server over TCP with the password."""

@@ -38,8 +38,10 @@ def manifest_of(tmp_path: Path, backup_id: str) -> dict:
 
 @contextmanager
 def server_on(datadir: Path) -> Iterator[ThrowawayServer]:
-    """mariadbd started on a restored data directory (root over the socket, as in the source)."""
-    with ThrowawayServer(base_dir=datadir.parent, datadir=datadir) as server:
+    """mariadbd started on a restored data directory (root over the socket, as in the source). Its own
+    directory (socket, pid, log) is in the system temp: under an xdist worker's longer ``tmp_path``
+    the socket's path would pass the 107-byte limit."""
+    with ThrowawayServer(datadir=datadir) as server:
         yield server
 
 

@@ -7,7 +7,8 @@ a few workers on 2 cores keep both busy. A unit of work goes to one worker; here
   a dump: ``SHARED_FIXTURE_MODULES``): built once, not once per worker that gets one of its tests;
 - every Galera module together (``GALERA_MODULES``): one 3-node cluster at a time. Several at once
   on 2 cores starve each other's heartbeats, and the short eviction timeouts the failover tests
-  rely on (tests/support/galera.py) would then evict nodes nobody killed;
+  rely on (tests/support/galera.py) would then evict nodes nobody killed; likewise the two modules
+  that run checkov (``CHECKOV_MODULES``);
 - otherwise a single test.
 
 The units are queued longest first (``LONGEST_MODULES``, then slow-marked modules, then the rest, in
@@ -68,11 +69,18 @@ LONGEST_MODULES = (
 )
 
 
+# Both run checkov over infra/: two runs at once were seen to report a terraform parsing error that
+# neither reports alone, so they share a unit too.
+CHECKOV_MODULES = ("tests/integration/test_infra_checks.py", "tests/integration/test_helm_chart.py")
+
+
 def work_unit(nodeid: str) -> str:
     """What must run on one worker together with this test (its unit's name)."""
     module = nodeid.split("::")[0]
     if module in GALERA_MODULES:
         return GALERA_GROUP
+    if module in CHECKOV_MODULES:
+        return "checkov"
     if module in SHARED_FIXTURE_MODULES:
         return module
     return nodeid
@@ -118,9 +126,16 @@ def _unlisted(items: list[pytest.Item]) -> list[str]:
     return sorted(problems)
 
 
+# Modules that time themselves against a wall-clock budget go last, when most workers are done and
+# the machine is quieter.
+TIMED_MODULES = ("tests/e2e/test_functions_import_time.py",)
+
+
 def _module_rank(module: str, slow: bool) -> int:
     if module in LONGEST_MODULES:
         return LONGEST_MODULES.index(module)
+    if module in TIMED_MODULES:
+        return len(LONGEST_MODULES) + 2
     return len(LONGEST_MODULES) + (0 if slow else 1)
 
 
