@@ -40,7 +40,8 @@ _TEMPLATES: dict[str, Path] = {}
 
 def _installed_data_dir(install_db: str) -> Path:
     """One fresh install per test process (each xdist worker has its own), removed when it exits; made
-    again if it went missing (a forked child that exits runs the parent's atexit hooks too: see below)."""
+    again if it went missing (seen here: a hand clean-up of /tmp deleted the templates under a running suite,
+    and every later server of that run failed)."""
     data = _TEMPLATES.get(install_db)
     if data is None or not data.is_dir():
         data = _TEMPLATES[install_db] = _install_template(install_db)
@@ -58,7 +59,7 @@ def _install_template(install_db: str) -> Path:
 
 def _remove_in_owner(base: Path, *, owner: int) -> None:
     # Only the process that made the template removes it: a child forked from a test process inherits
-    # the atexit hooks, and without this check its exit deleted the template under the running workers.
+    # the atexit hooks and would otherwise delete the template under its parent when it exits.
     if os.getpid() == owner:
         shutil.rmtree(base, ignore_errors=True)
 
