@@ -14,4 +14,5 @@ pytest_plugins = [
     "tests.support.faults",
     "tests.support.monitoring",
     "tests.support.drill",
+    "tests.support.id_clock",
 ]

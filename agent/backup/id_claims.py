@@ -5,6 +5,10 @@ taken if its folder holds anything (an earlier backup) or if creating its claim 
 another agent created it first: the create-only put is decided by the storage service, so two agents
 cannot both win. The loser moves on to the next second instead of touching the other run's keys.
 The marker is deleted when the run ends, committed or not.
+
+The second is read from ``CLOCK``, which also does the waiting for the next one. It is the real clock;
+tests that run the CLI inside the test process put in one that skips a taken second instead
+of sleeping through it (tests/support/id_clock.py), so back-to-back backups cost no wall time there.
 """
 
 from __future__ import annotations
@@ -32,6 +36,19 @@ CLAIM_NAME = ".in-progress"
 _ID_ATTEMPTS = 5
 
 
+class IdClock:
+    """The wall clock a backup id is read from, and the wait for its next second."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def wait_for_next_second(self) -> None:
+        time.sleep(1.0 - time.time() % 1.0)
+
+
+CLOCK = IdClock()
+
+
 @contextmanager
 def claimed_backup_id(storage: Storage, *, prefix: str, format_name: str,
                       layers: tuple[str, ...] = ()) -> Iterator[BackupKeys]:
@@ -50,14 +67,16 @@ def claim_key(keys: BackupKeys) -> str:
     return keys.folder + CLAIM_NAME
 
 
-def claim_backup_id(storage: Storage, *, prefix: str, format_name: str, layers: tuple[str, ...] = ()) -> BackupKeys:
+def claim_backup_id(storage: Storage, *, prefix: str, format_name: str, layers: tuple[str, ...] = (),
+                    clock: IdClock | None = None) -> BackupKeys:
     """Fail before dumping if the bucket is missing/refused, and pick an id no other run uses."""
+    clock = clock or CLOCK  # read at call time: a replaced CLOCK applies to every run after it
     next(iter(storage.list(prefix + "/")), None)  # raises StorageConfigError for a missing bucket
     for _ in range(_ID_ATTEMPTS):
-        keys = BackupKeys(prefix=prefix, backup_id=backup_id_at(datetime.now(UTC)), format=format_name, layers=layers)
+        keys = BackupKeys(prefix=prefix, backup_id=backup_id_at(clock.now()), format=format_name, layers=layers)
         if next(iter(storage.list(keys.folder)), None) is None and _create_claim(storage, keys):
             return keys
-        time.sleep(1.0 - time.time() % 1.0)
+        clock.wait_for_next_second()
     raise AlreadyRunningError(f"backups under {prefix}/ keep appearing each second: another backup is running")
 
 

@@ -15,16 +15,19 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from agent.backup.id_claims import claim_backup_id
 from shared.config import load_settings
+from shared.layout import backup_id_at
 from shared.storage import ObjectExistsError, open_storage
 from tests.integration.test_dispatch_kmock import JOB_NAME, invoke
 from tests.support.agent_runs import dump_children, env_for, hold_table_lock, wait_for
 from tests.support.cli import run_cli, start_cli
 from tests.support.faults import Fault
+from tests.support.id_clock import SkippingIdClock
 from tests.support.kube import KubeApi
 from tests.support.storage_servers import StorageBackend, unique_bucket_name
 
@@ -63,17 +66,19 @@ def test_two_claims_in_the_same_second_get_different_ids(tmp_path):
              "MARIADB_PASSWORD": "unused"}
     )
     storage = open_storage(settings.destination.storage_url)
-    time.sleep(1.0 - time.time() % 1.0 + 0.01)  # both claims well inside one second, as two racing agents
+    # Both claims read one second, as two racing agents would; the loser moves on to the next second.
+    clock = SkippingIdClock(at=datetime.now(UTC))
     with ThreadPoolExecutor(2) as pool:
         barrier = threading.Barrier(2)
 
         def claim() -> str:
             barrier.wait()
             return claim_backup_id(storage, prefix=settings.destination.prefix,
-                                   format_name=settings.format.name).backup_id
+                                   format_name=settings.format.name, clock=clock).backup_id
 
         ids = list(pool.map(lambda _: claim(), range(2)))
-    assert ids[0] != ids[1]
+    assert sorted(ids) == [backup_id_at(clock.at), backup_id_at(clock.at + timedelta(seconds=1))]
+    assert clock.skipped == 1
     # Each run holds a claim marker in its own folder until it ends; nobody else can take that id.
     assert sorted(p.name for p in bucket.rglob(".in-progress")) == [".in-progress", ".in-progress"]
 
