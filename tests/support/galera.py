@@ -169,6 +169,12 @@ class GaleraNode:
                 self.process.kill()
                 self.process.wait()
 
+    def discard(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)  # started in a session of its own
+            self.process.wait()
+
     def log_tail(self) -> str:
         with contextlib.suppress(OSError):
             return " | ".join((self.dir / "err.log").read_text(errors="replace").strip().splitlines()[-5:])
@@ -303,8 +309,10 @@ class GaleraCluster:
         raise RuntimeError(f"cluster did not settle at size {size}")
 
     def stop(self) -> None:
+        """Throw the cluster away: its data is deleted next, so no node needs a clean shutdown (that
+        took ~2 s a cluster); each node's whole session goes, SST helpers included."""
         for node in self.nodes:
-            node.stop()
+            node.discard()
         shutil.rmtree(self.base, ignore_errors=True)
 
 
