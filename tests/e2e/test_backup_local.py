@@ -87,7 +87,7 @@ def test_human_summary_and_json_logs(sample_server, tmp_path):
     assert sample_server.password not in done.stderr + done.stdout
 
 
-def test_each_run_writes_new_keys(sample_server, tmp_path):
+def test_each_run_writes_new_keys(sample_server, tmp_path, skipping_id_clock):
     bucket, tmp = tmp_path / "bucket", tmp_path / "tmp"
     bucket.mkdir()
     tmp.mkdir()
@@ -96,6 +96,6 @@ def test_each_run_writes_new_keys(sample_server, tmp_path):
     first = json.loads(run_cli(["backup", "--json"], env).stdout)
     second = json.loads(run_cli(["backup", "--json"], env).stdout)
 
-    assert first["backup_id"] != second["backup_id"]
+    assert first["backup_id"] < second["backup_id"]
     manifests = sorted(bucket.glob("*/*/*/*/manifest.json"))
     assert len(manifests) == 2
