@@ -7,8 +7,7 @@ owned by mysql and every parent directory is traversable, node 1 bootstraps with
 
 - ``galera_binlog_cluster``: the same with binlogs on every node (log_slave_updates, wsrep_gtid_mode,
   domain ``CLUSTER_GTID_DOMAIN``, files ``node<i>-bin.*``), for point-in-time recovery.
-- ``galera_cluster``: a fresh cluster per test (tests kill nodes, so sharing one would couple them),
-  started from copies of the first one's data when it has the same shape (``_CLUSTER_TEMPLATES``);
+- ``galera_cluster``: a fresh cluster per test (tests kill nodes, so sharing one would couple them);
   ``cluster.password`` is root's TCP password, ``cluster.nodes[i].execute(sql)`` runs SQL over the
   node's socket, ``cluster.kill(i)`` is ``kill -9``.
 - ``ServiceBalancer``: new connections go round-robin to the nodes that accept a TCP connect, the way
@@ -209,14 +208,6 @@ def _remove_in_owner(base: Path, *, owner: int) -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
-# Per test process and cluster shape (size, binlogs): the node data directories of a cluster that was
-# started once (install, bootstrap, a full rsync SST per joiner, root's password) and then shut down
-# cleanly, and that password. A cluster of the same shape starts from copies of them: every node then
-# holds the state the others have, so the joiners need no state transfer (~4 s each saved here), and
-# each test still gets a cluster of its own to kill nodes in. The nodes keep their own binlog files.
-_CLUSTER_TEMPLATES: dict[tuple[int, bool], tuple[Path, str]] = {}
-
-
 class GaleraCluster:
     def __init__(self, size: int = 3, *, binlogs: bool = False, extra_config: str = "") -> None:
         self.base = Path(tempfile.mkdtemp(prefix="galera-"))
@@ -226,70 +217,25 @@ class GaleraCluster:
         self.nodes = [GaleraNode(index=i, base=self.base, gcomm_ports=gcomm_ports, binlogs=binlogs,
                                  extra_config=extra_config) for i in range(size)]
         self.password = f"gal'\"#${secrets.token_hex(8)}\\end"
-        # Only the standard shapes are kept as templates: a one-off config (a refusal test's) is not reused.
-        self._shape = None if extra_config else (size, binlogs)
 
     def start(self) -> GaleraCluster:
+        first = self.nodes[0]
         for node in self.nodes:
             node.write_config()
-        template = _CLUSTER_TEMPLATES.get(self._shape) if self._shape else None
-        if template is not None and template[0].is_dir():
-            self._start_from(*template)
-        else:
-            self._start_fresh()
-            if self._shape is not None:
-                _CLUSTER_TEMPLATES[self._shape] = self._keep_as_template(), self.password
-        return self
-
-    def _start_fresh(self) -> None:
-        first = self.nodes[0]
         _install_data_dir(first)
-        self._own_dirs()
+        shutil.chown(self.base, "mysql", "mysql")
+        subprocess.run(["chown", "-R", "mysql:mysql", str(self.base)], check=True)
         first.start(bootstrap=True)
         first.wait_ready()
         quoted = self.password.replace("\\", "\\\\").replace("'", "\\'")
         first.execute("".join(f"ALTER USER 'root'@'{h}' IDENTIFIED BY '{quoted}';" for h in ("127.0.0.1", "::1")))
-        for node in self.nodes[1:]:  # one joiner at a time: two SSTs at once from one donor would queue anyway
-            node.start(bootstrap=False)
-            node.wait_ready()
-
-    def _own_dirs(self) -> None:
-        shutil.chown(self.base, "mysql", "mysql")
-        subprocess.run(["chown", "-R", "mysql:mysql", str(self.base)], check=True)
-
-    def _keep_as_template(self) -> Path:
-        """Shut the cluster down cleanly, node 0 last (so it may bootstrap again), copy its data, restart it."""
-        for node in reversed(self.nodes):
-            node.stop()
-        template = Path(tempfile.mkdtemp(prefix="galera-cluster-template-"))
-        atexit.register(_remove_in_owner, template, owner=os.getpid())
-        for node in self.nodes:
-            subprocess.run(["cp", "-a", "--reflink=auto", str(node.data_dir), str(template / node.dir.name)],
-                           check=True)
-            # The write-set cache is not needed when no node is behind (it is recreated empty).
-            (template / node.dir.name / "galera.cache").unlink(missing_ok=True)
-        self._start_nodes()
-        return template
-
-    def _start_from(self, template: Path, password: str) -> None:
-        for node in self.nodes:
-            node.data_dir.rmdir()  # made empty by write_config
-            subprocess.run(["cp", "-a", "--reflink=auto", str(template / node.dir.name), str(node.data_dir)],
-                           check=True)
-        self._own_dirs()
-        self.password = password
-        self._start_nodes()
-
-    def _start_nodes(self) -> None:
-        """Start nodes that all hold the same state: node 0 forms the cluster, the others join it at once
-        (nothing to transfer)."""
-        first = self.nodes[0]
-        first.start(bootstrap=True)
-        first.wait_ready()
+        # One joiner at a time: two SSTs at once from one donor would queue anyway. (Starting joiners from
+        # copies of a cleanly stopped cluster was tried: they still run the rsync SST script, for an IST,
+        # and saved ~1 s a cluster, less than making the copies cost.)
         for node in self.nodes[1:]:
             node.start(bootstrap=False)
-        for node in self.nodes[1:]:
             node.wait_ready()
+        return self
 
     def kill(self, index: int) -> None:
         """``kill -9`` one node: no shutdown, its clients see the connection drop mid-query."""
