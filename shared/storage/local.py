@@ -118,6 +118,13 @@ class LocalStorage:
                     st = path.stat()
                     yield ObjectInfo(key=key, size=st.st_size, modified=datetime.fromtimestamp(st.st_mtime, UTC))
 
+    def list_folders(self, prefix: str) -> Iterator[str]:
+        if not self.root.is_dir():
+            raise StorageConfigError(f"backup directory {self.root} does not exist")
+        directory = self.root / prefix if prefix else self.root
+        if directory.is_dir():
+            yield from (entry.name for entry in os.scandir(directory) if entry.is_dir(follow_symlinks=False))
+
     def delete(self, key: str) -> None:
         path = self._path(key)
         path.unlink(missing_ok=True)
