@@ -194,10 +194,11 @@ OPTIONS: tuple[Option, ...] = (
            "Secret (in CELL_DEFAULT_NAMESPACE) whose key age-identity holds the age identity", "decryption",
            _READERS),
     Option("BACKUP_LOCK_DAYS", "--lock-days",
-           "object lock: retain every object of a backup until its start + DAYS", "lock", (BACKUP,), True,
+           "object lock: retain every object of a backup until its start + DAYS (archive-binlogs: every "
+           "segment, record and rollup until it was written + DAYS)", "lock", (BACKUP, ARCHIVE), True,
            details="Exit 2 if the bucket cannot lock objects; see docs/SECURITY.md."),
     Option("BACKUP_LOCK_MODE", "--lock-mode", "object lock mode: GOVERNANCE (default) | COMPLIANCE", "lock",
-           (BACKUP,), True),
+           (BACKUP, ARCHIVE), True),
 )
 
 

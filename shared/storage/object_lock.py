@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from shared.errors import BadInputError
 from shared.storage.base import LOCK_MODES, LockingStorage, ObjectLockUnsupportedError, ObjectNotFoundError, Storage
@@ -84,6 +84,17 @@ def retainer(storage: Storage, lock: LockSettings, *, started: datetime) -> Call
     locking = require_object_lock(storage)
     until = lock.until(started)
     return lambda key: locking.set_retention(key, until=until, mode=lock.mode)
+
+
+def rolling_retainer(storage: Storage, lock: LockSettings) -> Callable[[str], None]:
+    """For the binlog archive, which has no start time: a function that retains one stored key until
+    now + the lock's days (each segment, record and rollup from when it is written); a no-op without
+    BACKUP_LOCK_DAYS. Later objects are retained later, so along ``seq`` retention dates only grow."""
+    if not lock.enabled:
+        return lambda key: None
+    locking = require_object_lock(storage)
+    days = timedelta(days=lock.days or 0)
+    return lambda key: locking.set_retention(key, until=datetime.now(UTC) + days, mode=lock.mode)
 
 
 def latest_retention(storage: Storage, keys: Iterable[str], *, now: datetime) -> datetime | None:

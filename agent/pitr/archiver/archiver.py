@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -115,7 +116,8 @@ class Archiver:
 
     def __init__(self, storage: Storage, *, prefix: str, settings: ArchiveSettings, credentials: Credentials,
                  run_dir: Path, retry_seconds: float, stop: threading.Event,
-                 observer: ArchiveObserver | None = None, encryption: EncryptionSettings = NO_ENCRYPTION) -> None:
+                 observer: ArchiveObserver | None = None, encryption: EncryptionSettings = NO_ENCRYPTION,
+                 retain: Callable[[str], None] = lambda key: None) -> None:
         self.settings, self.credentials, self.run_dir = settings, credentials, run_dir
         self.retry_seconds = retry_seconds
         self.stop = stop
@@ -123,10 +125,10 @@ class Archiver:
         self._lag_reported = 0.0
         self.result = ArchiveResult()
         history = read_history(storage, prefix)  # the rollups and the records after them, not every record
-        self.rollups = Rollups(history, max_records=settings.rollup_records)
+        self.rollups = Rollups(history, max_records=settings.rollup_records, retain=retain)
         self.segmenter = Segmenter(storage, prefix=prefix, position=resume_position(history),
                                    cut_after_seconds=settings.upload_seconds / 2, on_commit=self._committed,
-                                   encryption=encryption)
+                                   encryption=encryption, retain=retain)
         self._order = list(settings.sources)
         self._purged_on: set[Endpoint] = set()
         self._gap_reason: str | None = None

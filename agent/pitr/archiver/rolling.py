@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from shared.binlogs.history import ArchiveHistory
 from shared.binlogs.index import HistoryRecord
@@ -30,12 +31,13 @@ log = logging.getLogger("mariadb_ha_backup.archive")
 
 
 class Rollups:
-    def __init__(self, history: ArchiveHistory, *, max_records: int) -> None:
+    def __init__(self, history: ArchiveHistory, *, max_records: int,
+                 retain: Callable[[str], None] = lambda key: None) -> None:
         self._lock = threading.Lock()
         self._queued: list[HistoryRecord] = []
         self._writer: RollupWriter | None = None
         self._paused = False
-        self._thread = threading.Thread(target=self._catch_up, args=(history, max_records), daemon=True,
+        self._thread = threading.Thread(target=self._catch_up, args=(history, max_records, retain), daemon=True,
                                         name="rollup-catch-up")
         self._thread.start()
 
@@ -56,9 +58,9 @@ class Rollups:
         if self._writer is not None:
             _roll(self._writer)
 
-    def _catch_up(self, history: ArchiveHistory, max_records: int) -> None:
+    def _catch_up(self, history: ArchiveHistory, max_records: int, retain: Callable[[str], None]) -> None:
         try:
-            writer = RollupWriter.resume(history, max_records=max_records)
+            writer = RollupWriter.resume(history, max_records=max_records, retain=retain)
             writer.roll()
         except StorageError as exc:
             log.warning("binlog archive rollups paused until the next start: %s", exc,
