@@ -108,7 +108,11 @@ class LocalStorage:
         base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
         if not base.is_dir():
             return
-        for dirpath, _dirs, files in os.walk(base):
+        for dirpath, dirs, files in os.walk(base):
+            # Only into folders that can hold a key with the prefix: listing `p/2026` (the backup catalog)
+            # must not walk `p/binlogs/`, a million files after a busy month.
+            folder = Path(dirpath).relative_to(self.root).as_posix()
+            dirs[:] = [d for d in dirs if _may_hold(f"{folder}/{d}/".removeprefix("./"), prefix)]
             for name in files:
                 if _PARTIAL_MARK in name:
                     continue
@@ -160,3 +164,8 @@ def from_url(location: str, params: dict[str, str]) -> LocalStorage:
 
 
 __all__ = ["LocalStorage", "from_url"]
+
+
+def _may_hold(folder: str, prefix: str) -> bool:
+    """Whether keys under ``folder`` (ending in ``/``) can start with ``prefix``."""
+    return folder.startswith(prefix) or prefix.startswith(folder)
