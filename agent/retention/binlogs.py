@@ -34,10 +34,11 @@ from datetime import UTC, datetime
 from agent.common.catalog import BackupEntry
 from agent.pitr.windows import read_archive
 from shared.binlogs import layout
-from shared.binlogs.history import ArchiveHistory
+from shared.binlogs.compaction import CompactedSegments
+from shared.binlogs.history import ArchiveHistory, RollupEntry
 from shared.binlogs.records import SegmentRecord
-from shared.storage import LockingStorage, ObjectLockUnsupportedError, Storage
-from shared.storage.object_lock import can_lock, latest_retention
+from shared.storage import Storage
+from shared.storage.object_lock import retention_check
 
 log = logging.getLogger("mariadb_ha_backup.prune")
 
@@ -54,7 +55,7 @@ def binlog_keys_to_prune(storage: Storage, *, prefix: str, kept: list[BackupEntr
         return 0, []
     assert view.history.last is not None
     cutoff = min(min(needed) - 1, view.history.last.seq)
-    retained = _retention_check(storage, now=now or datetime.now(UTC))
+    retained = retention_check(storage, now=now or datetime.now(UTC))
     if view.history.chain:
         return _by_rollups(view.history, cutoff, retained)
     found: dict[int, dict[str, str]] = defaultdict(dict)
@@ -72,7 +73,14 @@ def _by_rollups(history: ArchiveHistory, cutoff: int, retained: Callable[[str], 
     # Oldest first, up to the first rollup object lock still retains (it was written after its records,
     # so one free to delete says they are too; everything from a retained one on stays).
     doomed = [e for e in chain if e.last_seq < cutoff]
-    stop = next((i for i, e in enumerate(doomed) if retained(e.key)), len(doomed))
+    compacted = CompactedSegments(history.storage, history.prefix).ranges if doomed else []
+
+    def inside(entry: RollupEntry) -> list[tuple[int, int]]:  # the compactions of a rollup's segments
+        return [(first, last) for first, last in compacted if entry.first_seq <= first <= entry.last_seq]
+
+    # A compaction is written after its rollup, so it is retained later: asked too.
+    stop = next((i for i, e in enumerate(doomed) if retained(e.key) or any(
+        retained(layout.compaction_key(history.prefix, *bounds)) for bounds in inside(e))), len(doomed))
     if stop < len(doomed):
         cutoff = doomed[stop].first_seq
         log.info("keeping the binlog archive from seq %d: object lock retains rollup %s", cutoff, doomed[stop].key,
@@ -82,6 +90,9 @@ def _by_rollups(history: ArchiveHistory, cutoff: int, retained: Callable[[str], 
         return leftovers_cutoff, keys  # an older leftover is still retained: nothing above it goes either
     for entry in doomed[:stop]:
         keys.append(entry.key)
+        for bounds in inside(entry):  # its record first, like an index record before its segment
+            keys += [layout.compaction_key(history.prefix, *bounds),
+                     layout.compacted_segment_key(history.prefix, *bounds)]
         for record in history.records(entry.first_seq, entry.last_seq):
             if isinstance(record, SegmentRecord):
                 keys += [layout.index_key(history.prefix, record.seq), record.segment]
@@ -121,16 +132,3 @@ def _unretained(found: dict[int, dict[str, str]], cutoff: int,
         keys += [found[seq][f] for f in _ORDER if f in found[seq]]
     return cutoff, keys
 
-
-def _retention_check(storage: Storage, *, now: datetime) -> Callable[[str], bool]:
-    """Whether a key is still retained by object lock. One request tells whether the bucket can retain
-    at all (so a bucket without object lock pays nothing per key); where it can, one per key asked.
-    S3 is why it matters: there a plain DELETE of a retained object succeeds (it only adds a delete
-    marker), so a prune would hide locked segments instead of failing."""
-    if not can_lock(storage) or not isinstance(storage, LockingStorage):
-        return lambda key: False
-    try:
-        storage.check_object_lock()
-    except ObjectLockUnsupportedError:
-        return lambda key: False
-    return lambda key: latest_retention(storage, [key], now=now) is not None

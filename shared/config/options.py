@@ -165,6 +165,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("BINLOG_ROLLUP_RECORDS", "--binlog-rollup-records",
            "archive-binlogs: at most this many index records per rollup; one also closes every hour (default 1000)",
            "binlog", (ARCHIVE,)),
+    Option("BINLOG_COMPACT", "--binlog-compact",
+           "archive-binlogs: after each rollup, join its segments of one binlog file into one segment, so a "
+           "restore reads fewer objects: on | off (default off)", "binlog", (ARCHIVE,)),
     Option("BINLOG_SERVER_ID", "--binlog-server-id",
            "archive-binlogs: replication server id (default: derived from the prefix plus a random part)", "binlog",
            (ARCHIVE,),

@@ -106,6 +106,20 @@ def latest_retention(storage: Storage, keys: Iterable[str], *, now: datetime) ->
     return max(dates) if dates else None
 
 
+def retention_check(storage: Storage, *, now: datetime) -> Callable[[str], bool]:
+    """Whether a key is still retained by object lock. One request tells whether the bucket can retain
+    at all (so a bucket without object lock pays nothing per key); where it can, one per key asked.
+    S3 is why it matters: there a plain DELETE of a retained object succeeds (it only adds a delete
+    marker), so a prune would hide locked segments instead of failing."""
+    if not can_lock(storage) or not isinstance(storage, LockingStorage):
+        return lambda key: False
+    try:
+        storage.check_object_lock()
+    except ObjectLockUnsupportedError:
+        return lambda key: False
+    return lambda key: latest_retention(storage, [key], now=now) is not None
+
+
 def _retained_until(storage: LockingStorage, key: str) -> datetime | None:
     try:
         return storage.retained_until(key)

@@ -3,7 +3,8 @@ binlog-writing mariadbd through the CLI: with ``BACKUP_LOCK_DAYS`` the archiver 
 index record and rollup it writes; ``prune`` deletes the archive's unlocked oldest part and stops at the
 first retained rollup, so the retained stretch stays whole and a restore to the second through it equals
 the source. Encryption on rollups is as on records: neither holds row data (only segment keys, GTIDs and
-times); the segments they name are encrypted (``test_encryption`` / ``test_pitr_restore``).
+times); the segments they name are encrypted (``test_encryption`` / ``test_pitr_restore``). Compaction
+never deletes a small segment that is still retained, and retains the compacted segment and its record.
 
 moto 5.2 answers GetObjectRetention with 500 (a moto bug): retention is read with head_object.
 """
@@ -18,10 +19,14 @@ from pathlib import Path
 import pytest
 
 from shared.binlogs import layout
+from shared.binlogs.compaction import compact_rollup
 from shared.binlogs.history import read_history
 from shared.binlogs.index import gap_free_windows, iter_history
 from shared.binlogs.records import SegmentRecord
+from shared.binlogs.rolling import RollupWriter
 from shared.storage import open_storage
+from shared.storage.object_lock import load_lock_settings, rolling_retainer
+from tests.support.archive_from_files import archive_binlog_files, server_binlog_files
 from tests.support.cli import run_cli
 from tests.support.mariadb_server import table_checksums
 from tests.support.pitr import PREFIX, SETUP
@@ -123,3 +128,41 @@ def test_a_bucket_without_object_lock_is_bad_input_before_archiving(s3_server, b
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "lock" in done.stderr
     assert archive_keys(s3_server, bucket) == []
+
+
+def test_compaction_keeps_retained_segments_and_retains_what_it_writes(s3_server, locked_bucket, binlog_server,
+                                                                       mariadb_factory, tmp_path, monkeypatch):
+    env = s3_env(s3_server, locked_bucket, binlog_server, tmp_path / "spool")
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    storage = open_storage(f"s3://{locked_bucket}")
+    binlog_server.execute(SETUP)
+    assert run_cli(["backup", "--json"], env).returncode == 0
+    segments(binlog_server, 1, 100)
+    binlog_server.execute("".join(f"INSERT INTO shop.orders (id, item) VALUES ({200 + n}, 'x');" for n in range(5)))
+    assert binlog_server.dir is not None
+    archive_binlog_files(storage, prefix=PREFIX, files=server_binlog_files(binlog_server.dir / "data"), per_segment=1)
+    retain = rolling_retainer(storage, load_lock_settings({"BACKUP_LOCK_DAYS": "2"}))
+    small = [k for k in archive_keys(s3_server, locked_bucket) if "/segments/" in k]
+    for key in small[: len(small) // 2]:  # the older half is still retained, the newer half not
+        retain(key)
+    history = read_history(storage, PREFIX)
+    rollup = RollupWriter.resume(history, max_records=len(list(iter_history(storage, PREFIX))) - 1).roll()[0]
+
+    done = compact_rollup(storage, PREFIX, rollup.records, retain=retain)
+
+    assert done
+    left = set(archive_keys(s3_server, locked_bucket))
+    compacted_small = {r.segment for r in rollup.records if isinstance(r, SegmentRecord)
+                       and any(c.first_seq <= r.seq <= c.last_seq for c in done)}
+    kept, freed = compacted_small & set(small[: len(small) // 2]), compacted_small - set(small[: len(small) // 2])
+    assert kept and freed
+    assert kept <= left and not freed & left  # retained: kept; free: deleted
+    for c in done:
+        for key in (c.segment, layout.compaction_key(PREFIX, c.first_seq, c.last_seq)):
+            assert retention(s3_server, locked_bucket, key)[0] == "GOVERNANCE", key
+    target = mariadb_factory()
+    until = [r for r in iter_history(storage, PREFIX) if isinstance(r, SegmentRecord)][-1].last_event_time
+    restored = run_cli(["restore", "--until", until, "--json"], {**env, **target.agent_env()})
+    assert restored.returncode == 0, restored.stderr
+    assert table_checksums(target) == table_checksums(binlog_server)

@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from agent.pitr.archiver.compacting import Compactor
 from agent.pitr.archiver.metrics import REFRESH_SECONDS
 from agent.pitr.archiver.nodes import (
     Node,
@@ -125,7 +126,10 @@ class Archiver:
         self._lag_reported = 0.0
         self.result = ArchiveResult()
         history = read_history(storage, prefix)  # the rollups and the records after them, not every record
-        self.rollups = Rollups(history, max_records=settings.rollup_records, retain=retain)
+        # Compaction (BINLOG_COMPACT) takes each rollup as it is written, on a thread of its own.
+        self.compactor = Compactor(storage, prefix=prefix, retain=retain) if settings.compact else None
+        self.rollups = Rollups(history, max_records=settings.rollup_records, retain=retain,
+                               on_rollup=self.compactor.submit if self.compactor else lambda rollup: None)
         self.segmenter = Segmenter(storage, prefix=prefix, position=resume_position(history),
                                    cut_after_seconds=settings.upload_seconds / 2, on_commit=self._committed,
                                    encryption=encryption, retain=retain)
@@ -151,6 +155,8 @@ class Archiver:
                 self._stream_ended(node, exc)
         self.segmenter.flush()
         self.rollups.close()
+        if self.compactor is not None:
+            self.compactor.close()
         self.result.state = format_state(self.segmenter.position.state)
         return self.result
 
