@@ -70,7 +70,10 @@ def archive_and_compact(server, bucket: Path, *, per_rollup: int | None = None) 
 def test_restore_until_a_second_inside_a_compacted_segment_equals_the_source(binlog_server, mariadb_factory, bucket,
                                                                              tmp_path):
     env = env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX)
-    manifest, target_second, expected, gtid_at_target = pitr.history_around_a_second(binlog_server, env)
+    binlog_server.execute(SETUP)
+    manifest = backup(env)
+    binlog_server.execute(pitr.AFTER_BACKUP)
+    target_second, expected, gtid_at_target = pitr.target_between_writes(binlog_server)
 
     archive_and_compact(binlog_server, bucket)
 

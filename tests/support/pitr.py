@@ -117,19 +117,6 @@ def markers(server: TestServer) -> list[str]:
     return server.execute("SELECT name FROM shop.markers ORDER BY name").splitlines()
 
 
-def history_around_a_second(server: TestServer, env: dict[str, str]) -> tuple[Manifest, datetime, dict[str, str], str]:
-    """SETUP, a backup, AFTER_BACKUP, the marker writes within one second (TIME), AFTER_TARGET a second
-    later: the backup's manifest, TIME, the checksums and the GTID position at TIME."""
-    server.execute(SETUP)
-    manifest = backup(env)
-    server.execute(AFTER_BACKUP)
-    second, expected, gtid = writes_in_one_second(
-        server, "INSERT INTO shop.markers VALUES ('at'); INSERT INTO shop.orders (id, item) VALUES (6, 'at T');")
-    time.sleep(1.1)  # AFTER_TARGET's commits fall in a later second than TIME
-    server.execute(AFTER_TARGET)
-    return manifest, second, expected, gtid
-
-
 def local_bucket(tmp_path: Path) -> Path:
     """A local bucket directory and the spool beside it (``tmp_path / "spool"``)."""
     for name in ("bucket", "spool"):
