@@ -23,7 +23,7 @@ from agent.backup.dumpable import DumpPlan, plan_dump
 from agent.backup.fidelity import ServerExtras, produce_counted, read_server_extras, store_accounts, with_fidelity
 from agent.backup.id_claims import claimed_backup_id
 from agent.backup.manifest import build_manifest
-from agent.backup.parallel_dump import ParallelPlan, ParallelUnavailableError, temp_room
+from agent.backup.parallel_dump import ParallelPlan, ParallelUnavailableError
 from agent.backup.pipeline import ArtifactResult, ArtifactUpload
 from agent.common.accounts import accounts_keys
 from agent.common.credentials import resolve_password
@@ -152,11 +152,6 @@ def _parallel_plan(settings: Settings, dump: DumpCommand, info: ServerInfo, *, d
         return None
     if info.galera and not info.log_bin:
         _one_session("a Galera node without a binary log cannot prove its sessions share one snapshot", threads)
-        return None
-    room = temp_room(defaults.parent, limit=settings.tmp_dir_bytes)
-    if info.data_bytes is not None and info.data_bytes > room:
-        _one_session(f"the data ({info.data_bytes} bytes, the server's estimate) may not fit in the temp dir "
-                     f"({room} bytes usable; BACKUP_TMPDIR_BYTES, BACKUP_TMPDIR)", threads)
         return None
     return ParallelPlan(argv=argv, defaults_file=defaults, threads=threads, extra_flags=position_flags)
 

@@ -16,11 +16,13 @@ import pytest
 
 from agent.backup.evidence import RowCounter
 from agent.backup.parallel_dump import ParallelDump, ParallelPlan
+from agent.restore.restoring import CLIENT_FLAGS
 from shared.binlogs.snapshot import POSITION_FLAGS
 from shared.dump import dump_argv
 from shared.mariadb_client import write_defaults_file
 from tests.support.agent_runs import env_for, hold_table_lock, wait_for
 from tests.support.cli import run_cli, start_cli
+from tests.support.fingerprint import fingerprint
 from tests.support.hostile import load_hostile
 from tests.support.mariadb_server import BINLOG_SERVER_ARGS, TestServer, table_checksums
 
@@ -53,6 +55,47 @@ def test_the_stitched_dump_is_byte_for_byte_one_mariadb_dump(mariadb_factory, tm
     assert dump.rows == counter.finish()
     assert dump.block_seconds is not None and dump.block_seconds < 5
     assert list((tmp_path / "parallel").iterdir()) == []  # parts, logs and worker option files are gone
+    assert dump.split_tables == 0  # these tables are small: each goes whole to one session
+
+
+def _restored(mariadb_factory, dump: bytes, *, hostile: bool = False) -> TestServer:
+    """``mariadb < file``; for the hostile fixture with the restore's client flags and its definer account (a
+    row its CHECK constraint forbids, views of a definer: mariadb-dump's own file needs both)."""
+    target = mariadb_factory()
+    if hostile:
+        target.execute("CREATE USER 'definer'@'localhost'; GRANT ALL ON *.* TO 'definer'@'localhost';")
+    argv = target.client_argv(*CLIENT_FLAGS) if hostile else target.client_argv()
+    done = subprocess.run(argv, input=dump, capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    return target
+
+
+def test_tables_split_among_sessions_restore_to_what_one_mariadb_dump_restores(mariadb_factory, tmp_path):
+    server = mariadb_factory(extra_args=BINLOG_SERVER_ARGS)
+    load_hostile(server)
+    # Keys that cross many blocks, negative ones, a BIGINT UNSIGNED key near its top, two key names.
+    server.execute("CREATE DATABASE split; USE split;"
+                   "CREATE TABLE signed (id INT PRIMARY KEY, v VARCHAR(40));"
+                   "INSERT INTO signed SELECT CAST(seq AS SIGNED) - 6000, MD5(seq) FROM seq_1_to_12000;"
+                   "CREATE TABLE huge (k BIGINT UNSIGNED PRIMARY KEY, b BLOB);"
+                   "INSERT INTO huge SELECT 18446744073709551615 - seq * 7, RANDOM_BYTES(64) FROM seq_0_to_5000;"
+                   "CREATE TABLE empty_one (id INT PRIMARY KEY);")
+    defaults = _defaults(server, tmp_path)
+    single = subprocess.run([*dump_argv(defaults), *POSITION_FLAGS], capture_output=True, check=True).stdout
+    plan = ParallelPlan(argv=dump_argv, defaults_file=defaults, threads=2, extra_flags=POSITION_FLAGS,
+                        split_bytes=0)  # every table with an integer key is split
+    stitched, dump = _parallel_bytes(plan, tmp_path)
+
+    assert dump.split_tables >= 5
+    assert b"-- WHERE:" not in stitched
+    assert _COMPLETED.sub(b"", stitched) != _COMPLETED.sub(b"", single)  # split rows: other statements, order
+    counter = RowCounter()
+    counter.feed(single)
+    assert dump.rows == counter.finish()  # the drill's row evidence is the same
+    restored = [fingerprint(_restored(mariadb_factory, dump, hostile=True)) for dump in (stitched, single)]
+    assert restored[0] == restored[1]
+    assert any(key.startswith("checksum") and "split" in key for key in restored[0])
+    assert list((tmp_path / "parallel").iterdir()) == []
 
 
 # ---- consistency under a writer that moves money between tables in transactions ----
@@ -138,10 +181,40 @@ def test_a_backup_taken_while_money_moves_holds_whole_transactions(mariadb_facto
     assert table_checksums(target)  # the restored server answers CHECKSUM TABLE for every table
 
 
+def test_split_sessions_taken_while_money_moves_hold_whole_transactions(mariadb_factory, tmp_path):
+    """The money tables themselves split among 3 sessions, each holding only a bounded buffer."""
+    source = mariadb_factory(extra_args=BINLOG_SERVER_ARGS)
+    _bank(source)
+    stop = threading.Event()
+
+    def write() -> None:
+        while not stop.is_set():
+            source.execute("CALL move_money(20)", database="bank")
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        wait_for(lambda: _totals(source)[2] > 50)
+        plan = ParallelPlan(argv=dump_argv, defaults_file=_defaults(source, tmp_path), threads=3,
+                            extra_flags=POSITION_FLAGS, split_bytes=0, parts_memory_bytes=4 << 20)
+        dump, parallel = _parallel_bytes(plan, tmp_path)
+    finally:
+        stop.set()
+        writer.join()
+    assert parallel.split_tables == _TABLES + 2  # the accounts, the ledger and the filler
+    assert parallel.part_limit == 1 << 20  # 4 MiB over 13 sessions: the floor
+    assert parallel.peak_part_bytes <= 13 * (2 << 20)  # each session: its limit plus one read at most
+    balance, moves, ledger = _totals(_restored(mariadb_factory, dump))
+    assert balance == _TABLES * _ACCOUNTS * _START_BALANCE
+    assert moves == ledger > 50
+    assert parallel.rows is not None and parallel.rows["bank.ledger"] == ledger
+
+
 def test_a_worker_that_dies_fails_the_backup_cleanly(mariadb_factory, tmp_path):
     source = mariadb_factory()
     source.execute("CREATE DATABASE big; USE big; CREATE TABLE t (id INT PRIMARY KEY, pad VARCHAR(250)); "
-                   "INSERT INTO t SELECT seq, REPEAT('y', 250) FROM seq_1_to_600000;")
+                   "INSERT INTO t SELECT seq, REPEAT('y', 250) FROM seq_1_to_600000; "
+                   "ANALYZE TABLE t;")  # the size estimate that makes it split (~170 MB), not the stale one
     (tmp_path / "bucket").mkdir()
     env = env_for(source, tmp_path / "bucket", tmp_path, BACKUP_DUMP_THREADS="2", BACKUP_RETRY_ATTEMPTS="1")
     agent = start_cli(["backup", "--format", "sql.gz"], env)
@@ -154,7 +227,7 @@ def test_a_worker_that_dies_fails_the_backup_cleanly(mariadb_factory, tmp_path):
     os.kill(workers()[0], signal.SIGKILL)
     _, stderr = agent.communicate(timeout=120)
     assert agent.returncode == 1, stderr
-    assert "mariadb-dump (worker" in stderr
+    assert "mariadb-dump (split id " in stderr  # the big table is split: every worker is one of its sessions
     assert not list((tmp_path / "bucket").rglob("manifest.json"))
     assert not list((tmp_path / "bucket").rglob("*.sql.gz"))
     assert [p for p in tmp_path.iterdir() if p.name != "bucket"] == []  # the run's private dir is gone
