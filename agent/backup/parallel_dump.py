@@ -50,7 +50,12 @@ from types import TracebackType
 from typing import BinaryIO
 
 from agent.backup.bounded_part import BoundedPart
-from agent.backup.commit_block import LOCK_WAIT_SECONDS, CommitBlock, CommitBlockTimeoutError
+from agent.backup.commit_block import (
+    LOCK_WAIT_SECONDS,
+    CommitBlock,
+    CommitBlockTimeoutError,
+    CommitBlockUnavailableError,
+)
 from agent.backup.stitching import Placement, TableKey, stitch
 from shared.dump import enlarge_pipe
 from shared.errors import BackupFailedError
@@ -73,7 +78,9 @@ SNAPSHOT_WAIT_SECONDS = 2.0
 _POLL_SECONDS = 0.002  # a worker opens its snapshot within milliseconds: poll finely while commits wait
 # All sessions' buffers together (agent.backup.bounded_part): what the parallel dump may hold in memory
 # ahead of the stitcher. Each session gets an equal share, at least 1 MiB (a pipe's worth).
-PARTS_MEMORY_BYTES = 64 << 20
+# 16 MiB: at 64 MiB the 0.5 GB bench's process tree peaked at 240-262 MB, above the issue's 250 MB; the
+# stitcher takes ~1 MiB batches in turn, so a few MiB per session keep every session busy.
+PARTS_MEMORY_BYTES = 16 << 20
 _PART_FLOOR_BYTES = 1 << 20
 # Tables of this size or more (data + index, the server's estimate) are split among the sessions.
 SPLIT_BYTES = 32 << 20
@@ -310,6 +317,8 @@ class ParallelDump:
             except CommitBlockTimeoutError as exc:
                 raise BlockUnavailableError(f"commits could not be blocked within {LOCK_WAIT_SECONDS} s "
                                             f"({exc})") from exc
+            except CommitBlockUnavailableError as exc:
+                raise BlockUnavailableError(f"commits could not be blocked ({exc})") from exc
             self._spawn("skeleton", plan.defaults_file, SKELETON_FLAGS)
             for session in sessions:
                 slug = session.name.replace(" ", "-")

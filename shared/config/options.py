@@ -64,13 +64,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("BACKUP_FORMAT", "--format", "tar.gz (default) | sql.gz | sql.zst (logical backups)", "format", (BACKUP,),
            True, details="`tar.gz` is the seed's; `sql.gz` and `sql.zst` stream with no temp disk."),
     Option("BACKUP_DUMP_THREADS", "--dump-threads",
-           "mariadb-dump sessions sharing one snapshot (default 1: the seed's single dump; opt in with 2 or more)",
+           "mariadb-dump sessions sharing one snapshot (default: one per usable CPU, at most 4; 1 on one CPU "
+           "and on Galera)",
            "run", (BACKUP,), True,
-           details=("With more than one, commits on the server pause for milliseconds while the sessions open "
-                    "their snapshots (logged as `commit_block`); the file is the same single "
-                    "`all-databases-dump.sql`. Opt in: not measured faster on 2 cores, and the sessions' parts use "
-                    "temp disk up to the raw dump (a single dump streams with none). On Galera only with a binary "
-                    "log; "
+           details=("Usable CPUs: the affinity mask capped by the cgroup CPU quota (a Job's `limits.cpu`, rounded "
+                    "down). With more than one, commits on the server pause for milliseconds while the sessions "
+                    "open their snapshots (logged as `commit_block`); large tables are split among the sessions by "
+                    "key; the file is the same single `all-databases-dump.sql`. No temp disk: the sessions' output "
+                    "waits in 16 MiB of memory. `1` is the seed's single dump. On Galera only when set, and only "
+                    "with a binary log; "
                     "per cluster as `\"dump_threads\"` in `DISPATCH_TARGETS`. See docs/PERFORMANCE.md.")),
     Option("BACKUP_METHOD", "--method",
            "logical (default): mariadb-dump SQL | physical: mariadb-backup copy of the data directory", "method",

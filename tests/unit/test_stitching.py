@@ -86,9 +86,9 @@ def test_a_split_tables_rows_come_from_every_part_under_one_title_without_the_wh
     out: list[bytes] = []
     rows = stitch([skeleton], {("shop", "a"): (0, 1), ("shop", "b"): (2,)}, [[part_0], [part_1], [part_b]],
                   write=out.append)
-    data_a = ("\n--\n-- Dumping data for table `a`\n--\n\n/*!40000 ALTER TABLE `a` DISABLE KEYS */;\n"
-              "INSERT INTO `a` VALUES (0),\n(1);\nINSERT INTO `a` VALUES (10),\n(11),\n(12);\n"
-              "/*!40000 ALTER TABLE `a` ENABLE KEYS */;\n").encode()
+    data_a = (b"\n--\n-- Dumping data for table `a`\n--\n\n/*!40000 ALTER TABLE `a` DISABLE KEYS */;\n"
+              b"INSERT INTO `a` VALUES (0),\n(1);\nINSERT INTO `a` VALUES (10),\n(11),\n(12);\n"
+              b"/*!40000 ALTER TABLE `a` ENABLE KEYS */;\n")
     assert b"".join(out) == HEADER + database("shop") + table_ddl("a") + data_a + table_ddl("b") \
         + table_data("b", 1) + TRAILER + FOOTER
     assert rows == {"shop.a": 5, "shop.b": 1}

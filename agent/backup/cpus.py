@@ -1,0 +1,35 @@
+"""How many CPUs this process may really use: the default number of parallel dump sessions.
+
+``os.cpu_count()`` is the node's count; a Kubernetes Job runs in a cgroup with a CPU quota
+(``resources.limits.cpu``) and maybe an affinity mask, and sessions beyond those only queue.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max <period>"
+# More default sessions were not measured: the sessions, the compressor and often the server share the cores.
+MAX_DEFAULT_THREADS = 4
+
+
+def usable_cpus(cpu_max: Path = _CPU_MAX) -> int:
+    """CPUs in the affinity mask, capped by the cgroup quota (rounded down: 1.5 CPUs is 1)."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            count = min(count, int(quota) // int(period))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 file, or one we cannot read: the mask alone
+    return max(1, count)
+
+
+def default_dump_threads(cpu_max: Path = _CPU_MAX) -> int:
+    """One session per usable CPU, at most ``MAX_DEFAULT_THREADS``; 1 (the single dump) on one CPU.
+
+    Measured on 2 cores (docs/PERFORMANCE.md "Parallel dump"): 2 sessions were faster than 1 for every
+    format, so 2 CPUs already get 2.
+    """
+    return min(MAX_DEFAULT_THREADS, usable_cpus(cpu_max))
