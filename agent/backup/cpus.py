@@ -27,9 +27,14 @@ def usable_cpus(cpu_max: Path = _CPU_MAX) -> int:
 
 
 def default_dump_threads(cpu_max: Path = _CPU_MAX) -> int:
-    """One session per usable CPU, at most ``MAX_DEFAULT_THREADS``; 1 (the single dump) on one CPU.
+    """1 (the single dump) up to 2 usable CPUs; else one session per CPU beyond the first, at most
+    ``MAX_DEFAULT_THREADS``.
 
-    Measured on 2 cores (docs/PERFORMANCE.md "Parallel dump"): 2 sessions were faster than 1 for every
-    format, so 2 CPUs already get 2.
+    Measured on 2 cores (docs/PERFORMANCE.md "Parallel dump"): 2 sessions were not faster than 1 (the
+    median of 24 paired repetitions 0.95x, spread 0.45-1.79x) and cost ~0.7 CPU-s and ~60 MB more per
+    0.5 GB: the compressor, the stitcher and the server already fill both cores. One core stays for the
+    compressor and the upload; the sessions get the others (mydumper's 2 uncompressed sessions, with
+    nothing else to run, took ~0.5x one mariadb-dump here).
     """
-    return min(MAX_DEFAULT_THREADS, usable_cpus(cpu_max))
+    cpus = usable_cpus(cpu_max)
+    return 1 if cpus <= 2 else min(MAX_DEFAULT_THREADS, cpus - 1)

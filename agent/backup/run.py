@@ -146,8 +146,8 @@ def _parallel_plan(settings: Settings, dump: DumpCommand, info: ServerInfo, *, d
     one nothing could prove the sessions share a snapshot. No temp disk is needed: the sessions' output
     waits in bounded memory (agent.backup.parallel_dump).
     """
-    # Default: one session per usable CPU (agent.backup.cpus), measured faster from 2 cores. On Galera only
-    # when asked: the commit block holds up the whole cluster's commits for its milliseconds.
+    # Default from the usable CPUs (agent.backup.cpus): 1 up to 2 (not measured faster there), else one per
+    # CPU beyond the compressor's. On Galera only when asked: the commit block holds up the whole cluster.
     threads = settings.dump_threads or (1 if info.galera else default_dump_threads())
     if threads <= 1 or not dump.parallel:
         return None
@@ -173,7 +173,7 @@ def _produce(upload: ArtifactUpload, settings: Settings) -> tuple[ArtifactResult
 
 def _one_session(reason: str, threads: int, *, asked: bool) -> None:
     """A warning when BACKUP_DUMP_THREADS asked for the sessions; by default (from the CPU count) only info:
-    e.g. an account without RELOAD gets the single dump on every run, as before the default changed."""
+    e.g. an account without RELOAD gets the single dump on every run, which is what it always had."""
     log.log(logging.WARNING if asked else logging.INFO,
             "one dump session instead of %d: %s (BACKUP_DUMP_THREADS=1 silences this)", threads, reason,
             extra={"event": "parallel_dump_skipped"})

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from agent.backup import run
 from agent.backup.cpus import default_dump_threads, usable_cpus
 from agent.backup.run import DumpCommand, _parallel_plan
 from shared.config import load_settings
@@ -26,9 +25,10 @@ def threads(tmp_path: Path, info: ServerInfo, **env: str) -> int:
     return plan.threads if plan else 1
 
 
-@pytest.mark.parametrize(("cpus", "expected"), [(1, 1), (2, 2), (3, 3), (16, 4)])
-def test_the_default_is_one_session_per_usable_cpu_up_to_four(tmp_path, monkeypatch, cpus, expected):
-    monkeypatch.setattr(run, "default_dump_threads", lambda: min(4, cpus))
+@pytest.mark.parametrize(("cpus", "expected"), [(1, 1), (2, 1), (3, 2), (4, 3), (16, 4)])
+def test_the_default_leaves_one_cpu_to_the_compressor_and_is_one_session_up_to_two(tmp_path, monkeypatch, cpus,
+                                                                                   expected):
+    monkeypatch.setattr("agent.backup.cpus.usable_cpus", lambda cpu_max: cpus)
     assert threads(tmp_path, SERVER) == expected
     assert threads(tmp_path, GALERA) == 1  # a Galera cluster's commits wait for the block: only when asked
     assert threads(tmp_path, SERVER, BACKUP_DUMP_THREADS="1") == 1
@@ -41,10 +41,10 @@ def test_the_cgroup_cpu_quota_caps_the_usable_cpus(tmp_path, monkeypatch):
     assert usable_cpus(cpu_max) == 8  # no cgroup file: the affinity mask
     cpu_max.write_text("max 100000\n")
     assert usable_cpus(cpu_max) == 8
-    cpu_max.write_text("250000 100000\n")  # limits.cpu: 2500m
-    assert usable_cpus(cpu_max) == 2 and default_dump_threads(cpu_max) == 2
-    cpu_max.write_text("150000 100000\n")  # 1500m: one session, the compressor gets the rest
-    assert default_dump_threads(cpu_max) == 1
+    cpu_max.write_text("350000 100000\n")  # limits.cpu: 3500m
+    assert usable_cpus(cpu_max) == 3 and default_dump_threads(cpu_max) == 2
+    cpu_max.write_text("250000 100000\n")  # 2500m: 2 CPUs, the single dump
+    assert usable_cpus(cpu_max) == 2 and default_dump_threads(cpu_max) == 1
     cpu_max.write_text("50000 100000\n")
     assert usable_cpus(cpu_max) == 1
     cpu_max.write_text("max 100000\n")
