@@ -13,14 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agent.commands.options import add_command
 from shared.config import ConfigValues
 from shared.errors import EXIT_GAP, EXIT_OK
 
-if TYPE_CHECKING:
-    from agent.pitr import ArchiveResult
 
 def register(subparsers: Any) -> None:
     parser = add_command(
@@ -33,16 +31,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
-    from agent.pitr import archive_binlogs
+    from agent.pitr import archive_binlogs, archive_summary
 
     result = archive_binlogs(config, follow=args.follow)
-    print(json.dumps(asdict(result), default=str) if args.json else _summary(result))
+    print(json.dumps(asdict(result), default=str) if args.json else archive_summary(result))
     return EXIT_GAP if result.gaps and not args.follow else EXIT_OK
 
-
-def _summary(result: ArchiveResult) -> str:
-    lines = [f"archived {result.transactions} transactions in {result.segments} segments; "
-             f"archive at GTID {result.state or '(empty)'}"]
-    lines += [f"  GAP seq {g.seq}: {g.from_gtid_state or '(start)'} -> {g.to_gtid_state}: {g.reason}"
-              for g in result.gaps]
-    return "\n".join(lines)

@@ -32,33 +32,15 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, config: ConfigValues) -> int:
     # Flow modules load only when this command runs: the CLI imports every command to register it.
-    from agent.drill import drill_and_report
+    from agent.drill import drill_and_report, drill_summary
 
     if args.backup_id and args.latest:
         raise BadInputError("give either an ID or --latest, not both")
     point = args.point or config.get("DRILL_POINT", "").strip().lower() in ("1", "true", "yes")
     outcome = drill_and_report(config, backup_id=args.backup_id, point=point)
     if outcome.record is not None:
-        print(outcome.record.to_json().rstrip() if args.json else _summary(outcome.record, outcome.record_key))
+        print(outcome.record.to_json().rstrip() if args.json else drill_summary(outcome.record, outcome.record_key))
     if outcome.error is not None:
         raise outcome.error
     return EXIT_OK
 
-
-def _summary(record: Any, key: str | None) -> str:
-    what = f"backup {record.backup_id}" if record.until is None else \
-        f"point {record.until} (backup {record.backup_id} + binlog replay)"
-    if not record.passed:
-        return f"restore drill of {what} FAILED: {record.reason}\n  recorded in {key}"
-    checked = ", ".join(f"{n} {kind}" for kind, n in record.checked.items())
-    lines = [f"restore drill of {what} passed: restored in {record.restore_seconds} s "
-             f"({record.restored_bytes:,} bytes of SQL, {_rate(record.bytes_per_second)}) into the {record.server} "
-             f"(MariaDB {record.server_version})",
-             f"  checked     {checked}",
-             *(f"  not checked {item}" for item in record.not_checked),
-             f"  recorded in {key}"]
-    return "\n".join(lines)
-
-
-def _rate(bytes_per_second: float | None) -> str:
-    return f"{(bytes_per_second or 0) / 2**20:.1f} MiB/s"

@@ -1,4 +1,5 @@
-"""``mariadb-ha-backup restore [ID | --latest | --at TIME]``: load a backup into the target server.
+"""``mariadb-ha-backup restore [ID | --latest | --at TIME | --until TIME] [--datadir DIR]``: load a backup into the
+target server, or with ``--datadir`` make a physical backup (and its chain) into a data directory.
 
 The target is configured like the backup's source (``MARIADB_HOST``/``--host``, port, user, and the
 password from ``MARIADB_PASSWORD``, ``MARIADB_PASSWORD_FILE`` or the Kubernetes Secret).
@@ -9,12 +10,17 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from agent.commands.options import add_command
 from shared.config import RESTORE_YES_ENV, ConfigValues, load_source
 from shared.errors import EXIT_OK, BadInputError
+
+# Logical-only options, as the user typed them: (attribute, flag, its default). A data directory (--datadir)
+# is the whole server: these are refused with it, with one line.
+_LOGICAL_ONLY = (("database", "--database", None), ("parallel", "--parallel", None))
 
 
 def register(subparsers: Any) -> None:
@@ -59,9 +65,7 @@ def run(args: argparse.Namespace, config: ConfigValues) -> int:
         raise BadInputError("say which backup to restore: an ID, --latest, --at TIME or --until TIME")
     at = parse_time(args.at, what="--at") if args.at else None
     if args.datadir is not None:
-        from agent.commands.restore_datadir import run_datadir
-
-        return run_datadir(args, config, at=at)
+        return _run_datadir(args, config, at=at)
     result = restore_configured(config, backup_id=args.backup_id, latest=args.latest, at=at, database=args.database,
                                 verify_first=args.verify_first, confirmed=args.yes, sessions=args.parallel)
     print(json.dumps(asdict(result)) if args.json else restore_summary(result, target=load_source(config).address))
@@ -73,15 +77,50 @@ def _run_until(args: argparse.Namespace, config: ConfigValues) -> int:
     from shared.times import parse_time
 
     if args.datadir is not None:
-        from agent.commands.restore_datadir import run_until_datadir
-
-        return run_until_datadir(args, config)
+        return _run_until_datadir(args, config)
     if args.database:
         raise BadInputError("--until restores every database: it cannot be combined with --database")
     until = None if args.until.strip().lower() == "latest" else parse_time(args.until, what="--until")
     result = restore_until(config, until=until, verify_first=args.verify_first, confirmed=args.yes)
     print(json.dumps(asdict(result)) if args.json else point_summary(result, target=load_source(config).address))
     return EXIT_OK
+
+
+def _run_datadir(args: argparse.Namespace, config: ConfigValues, *, at: datetime | None) -> int:
+    """``--datadir DIR [ID | --latest | --at TIME]``: a physical backup (and its chain) made into a data directory."""
+    from agent.restore import datadir_summary, restore_datadir_configured
+
+    _refuse_logical_options(args)
+    result = restore_datadir_configured(config, backup_id=args.backup_id, latest=args.latest, at=at,
+                                        datadir=args.datadir, owner=args.owner)
+    print(json.dumps(asdict(result)) if args.json else datadir_summary(result))
+    return EXIT_OK
+
+
+def _run_until_datadir(args: argparse.Namespace, config: ConfigValues) -> int:
+    """``--until TIME --datadir DIR``: the newest physical base that reaches TIME, prepared, then replayed."""
+    from agent.drill import ThrowawayServer
+    from agent.pitr import point_summary, restore_datadir_until
+    from shared.times import parse_time
+
+    _refuse_logical_options(args)
+    result = restore_datadir_until(config, until=parse_time(args.until, what="--until"), datadir=args.datadir,
+                                   owner=args.owner, start_server=lambda datadir: ThrowawayServer(datadir=datadir))
+    print(json.dumps(asdict(result)) if args.json else point_summary(result, target=f"data directory {args.datadir}"))
+    return EXIT_OK
+
+
+def _refuse_logical_options(args: argparse.Namespace) -> None:
+    """Exit 2, before anything is read, for options a data directory cannot honour, or a bad target."""
+    from agent.restore import check_datadir_target, check_owner
+
+    for attribute, flag, default in _LOGICAL_ONLY:
+        if getattr(args, attribute) != default:
+            raise BadInputError(f"{flag} applies to logical backups; a physical restore (--datadir) restores "
+                                "the whole data directory")
+    check_datadir_target(args.datadir)
+    if args.owner:
+        check_owner(args.owner)
 
 
 def _sessions(text: str) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from agent.common.bucket import open_bucket
 from agent.common.catalog import scan_backups, select_backup
 from agent.common.decryption import configured_identities, identities_for
+from agent.common.drill_record import DrillRecord
 from agent.common.run_dir import private_run_dir
 from agent.common.signals import signals_raise_terminated
 from agent.drill.given_server import parse_address
@@ -53,3 +54,23 @@ def _drill_selected(config: ConfigValues, *, backup_id: str | None, point: bool)
     with signals_raise_terminated(), private_run_dir(load_tmp_dir(config)) as run_dir:
         return run_recorded_drill(bucket.storage, prefix=bucket.prefix, entry=entry, address=address,
                                   run_dir=run_dir, identities=identities, backups=entries)
+
+
+def drill_summary(record: DrillRecord, key: str | None) -> str:
+    """``drill``'s text for the record it stored at ``key``."""
+    what = f"backup {record.backup_id}" if record.until is None else \
+        f"point {record.until} (backup {record.backup_id} + binlog replay)"
+    if not record.passed:
+        return f"restore drill of {what} FAILED: {record.reason}\n  recorded in {key}"
+    checked = ", ".join(f"{n} {kind}" for kind, n in record.checked.items())
+    lines = [f"restore drill of {what} passed: restored in {record.restore_seconds} s "
+             f"({record.restored_bytes:,} bytes of SQL, {_rate(record.bytes_per_second)}) into the {record.server} "
+             f"(MariaDB {record.server_version})",
+             f"  checked     {checked}",
+             *(f"  not checked {item}" for item in record.not_checked),
+             f"  recorded in {key}"]
+    return "\n".join(lines)
+
+
+def _rate(bytes_per_second: float | None) -> str:
+    return f"{(bytes_per_second or 0) / 2**20:.1f} MiB/s"

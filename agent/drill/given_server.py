@@ -16,9 +16,9 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
+from shared.config import Endpoint  # the drill's server is a host:port like the archiver's sources
 from shared.errors import BackupFailedError, BadInputError
 from shared.mariadb_client import AccessDeniedError, ClientError, run_client_query, write_defaults_file
 
@@ -40,25 +40,16 @@ class DrillServerNotEmptyError(BadInputError):
     """The server named as the drill's target holds user databases: it is not a throwaway server."""
 
 
-@dataclass(frozen=True)
-class ServerAddress:
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-def parse_address(text: str, *, name: str = "DRILL_SERVER") -> ServerAddress:
-    """``127.0.0.1:3306`` (host:port, the port required) → ``ServerAddress``; else bad input naming ``name``."""
+def parse_address(text: str, *, name: str = "DRILL_SERVER") -> Endpoint:
+    """``127.0.0.1:3306`` (host:port, the port required) → ``Endpoint``; else bad input naming ``name``."""
     match = _ADDRESS.match(text.strip())
     if not match or not 0 < int(match.group("port")) < 65536:
         raise BadInputError(f"{name} must be host:port of the drill's empty MariaDB server, not {text[:60]!r}")
-    return ServerAddress(host=match.group("host").strip("[]"), port=int(match.group("port")))
+    return Endpoint(host=match.group("host").strip("[]"), port=int(match.group("port")))
 
 
 @contextmanager
-def given_server(address: ServerAddress, *, run_dir: Path,
+def given_server(address: Endpoint, *, run_dir: Path,
                  ready_timeout: float = READY_TIMEOUT_SECONDS) -> Iterator[Path]:
     """A defaults file for root on the empty server at ``address``, with a fresh random password."""
     empty = _private_dir(run_dir / "drill-server-bootstrap")
@@ -82,7 +73,7 @@ def _private_dir(path: Path) -> Path:
     return path
 
 
-def _wait_reachable(defaults: Path, address: ServerAddress, *, timeout: float) -> None:
+def _wait_reachable(defaults: Path, address: Endpoint, *, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -100,7 +91,7 @@ def _wait_reachable(defaults: Path, address: ServerAddress, *, timeout: float) -
             time.sleep(_POLL_SECONDS)
 
 
-def _refuse_unless_empty(defaults: Path, address: ServerAddress) -> None:
+def _refuse_unless_empty(defaults: Path, address: Endpoint) -> None:
     listed = ", ".join(f"'{s}'" for s in _SYSTEM_SCHEMAS)
     rows = run_client_query(defaults, f"SELECT schema_name FROM information_schema.schemata "  # noqa: S608  # constants
                                       f"WHERE schema_name NOT IN ({listed}) ORDER BY schema_name")

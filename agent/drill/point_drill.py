@@ -21,12 +21,12 @@ from agent.common.catalog import BackupEntry, scan_backups
 from agent.common.decryption import configured_identities
 from agent.common.run_dir import private_run_dir
 from agent.common.signals import signals_raise_terminated
-from agent.drill.given_server import ServerAddress
 from agent.drill.servers import drill_server
 from agent.pitr.planning import ReplayPlan, plan_point_in_time
 from agent.pitr.replay import PointInTimeResult, restore_to_point
+from agent.pitr.until import point_summary
 from agent.restore.restoring import RestoreRequest
-from shared.config import ConfigValues, load_destination, load_retry, load_tmp_dir
+from shared.config import ConfigValues, Endpoint, load_destination, load_retry, load_tmp_dir
 from shared.encryption import load_decryption_settings
 from shared.server_info import read_inventory
 from shared.storage import Storage
@@ -40,10 +40,15 @@ class PointDrillReport:
     restore_seconds: float = 0.0  # the load and the replay alone: the recovery time to that point
     server_version: str = ""
 
+    def as_text(self) -> str:
+        restored = point_summary(self.result, target="a throwaway server")
+        return (f"point-in-time restore test passed in {self.seconds} s: {restored}\n"
+                f"  the drilled server holds {self.tables} user table(s)")
+
 
 def run_point_drill(storage: Storage, *, prefix: str, backups: list[BackupEntry], until: datetime,
                     run_dir: Path, identities: Sequence[Any] = (),
-                    address: ServerAddress | None = None) -> PointDrillReport:
+                    address: Endpoint | None = None) -> PointDrillReport:
     """``address``: the drill Job's server; None starts a throwaway one here (``agent.drill.servers``)."""
     clock = time.monotonic()
     plan = plan_point_in_time(storage, prefix=prefix, backups=backups, until=until, work_dir=run_dir,
@@ -53,7 +58,7 @@ def run_point_drill(storage: Storage, *, prefix: str, backups: list[BackupEntry]
 
 
 def drill_plan(storage: Storage, plan: ReplayPlan, *, run_dir: Path, identities: Sequence[Any] = (),
-               address: ServerAddress | None = None) -> PointDrillReport:
+               address: Endpoint | None = None) -> PointDrillReport:
     """Load the plan's backup and replay its transactions into an empty server (given, or started here)."""
     clock = time.monotonic()
     with drill_server(address, run_dir=run_dir) as server:

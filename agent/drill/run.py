@@ -30,7 +30,7 @@ from agent.common.catalog import BackupEntry
 from agent.common.chains import chain_of, complete_by_id
 from agent.common.drill_record import BACKUP, POINT, DrillRecord, rate, store_record
 from agent.drill.backup_drill import DrillFailedError, DrillReport, drill_into
-from agent.drill.given_server import DrillServerError, ServerAddress
+from agent.drill.given_server import DrillServerError
 from agent.drill.physical_drill import run_physical_drill
 from agent.drill.point_drill import drill_plan
 from agent.drill.servers import describe, drill_server
@@ -40,6 +40,7 @@ from agent.pitr.planning import plan_point_in_time
 from agent.restore.restoring import RestoreResult
 from agent.verify import verify_backup
 from shared import __version__
+from shared.config import Endpoint
 from shared.errors import BackupFailedError, ToolError
 from shared.logs import redact
 from shared.manifest import LOGICAL, PHYSICAL, Manifest
@@ -65,11 +66,11 @@ class DrillFunction(Protocol):
     ``DrillFailedError`` (or another ``BackupFailedError``) when the backup does not restore."""
 
     def __call__(self, storage: Storage, entry: BackupEntry, *, backups: list[BackupEntry],
-                 address: ServerAddress | None, run_dir: Path, identities: Sequence[Any]) -> Drilled: ...
+                 address: Endpoint | None, run_dir: Path, identities: Sequence[Any]) -> Drilled: ...
 
 
 def drill_logical(storage: Storage, entry: BackupEntry, *, backups: list[BackupEntry],
-                  address: ServerAddress | None, run_dir: Path, identities: Sequence[Any]) -> Drilled:
+                  address: Endpoint | None, run_dir: Path, identities: Sequence[Any]) -> Drilled:
     """A dump: its bytes verified against the sidecar and manifest, then loaded and checked."""
     assert entry.manifest is not None  # only complete backups are drilled
     verified = verify_backup(storage, entry.manifest, identities=identities)
@@ -83,7 +84,7 @@ def drill_logical(storage: Storage, entry: BackupEntry, *, backups: list[BackupE
 
 
 def drill_physical(storage: Storage, entry: BackupEntry, *, backups: list[BackupEntry],
-                   address: ServerAddress | None, run_dir: Path, identities: Sequence[Any]) -> Drilled:
+                   address: Endpoint | None, run_dir: Path, identities: Sequence[Any]) -> Drilled:
     """A mariadb-backup copy: its chain prepared here and a server started on it (``run_physical_drill``,
     every SHA1 checked on the way). Its restore time is the whole drill's: prepare, start and checks."""
     assert entry.manifest is not None
@@ -109,7 +110,7 @@ def drill_for(entry: BackupEntry) -> DrillFunction:
     return DRILLS_BY_METHOD[method]
 
 
-def newest_drillable(entries: list[BackupEntry], *, address: ServerAddress | None = None) -> BackupEntry:
+def newest_drillable(entries: list[BackupEntry], *, address: Endpoint | None = None) -> BackupEntry:
     """The newest complete backup this drill can restore (``entries`` newest first): a newer backup it
     cannot (a physical one, into a given server) is passed over, not failed on, so the weekly drill keeps
     proving something."""
@@ -124,7 +125,7 @@ def _method(entry: BackupEntry) -> str:
     return entry.manifest.method if entry.manifest is not None else LOGICAL
 
 
-def _drillable(entry: BackupEntry, address: ServerAddress | None) -> bool:
+def _drillable(entry: BackupEntry, address: Endpoint | None) -> bool:
     # A physical drill starts its own server on the prepared copy: only where no server is given.
     return _method(entry) in DRILLS_BY_METHOD and (_method(entry) != PHYSICAL or address is None)
 
@@ -136,7 +137,7 @@ class DrillOutcome:
     error: BaseException | None
 
 
-def run_recorded_drill(storage: Storage, *, prefix: str, entry: BackupEntry, address: ServerAddress | None,
+def run_recorded_drill(storage: Storage, *, prefix: str, entry: BackupEntry, address: Endpoint | None,
                        run_dir: Path, identities: Sequence[Any] = (),
                        backups: list[BackupEntry] | None = None) -> DrillOutcome:
     """Drill ``entry``; store the verdict. Never raises for a failed drill: the outcome carries the error."""
@@ -152,7 +153,7 @@ def run_recorded_drill(storage: Storage, *, prefix: str, entry: BackupEntry, add
 
 
 def run_recorded_point_drill(storage: Storage, *, prefix: str, backups: list[BackupEntry],
-                             address: ServerAddress | None, run_dir: Path,
+                             address: Endpoint | None, run_dir: Path,
                              identities: Sequence[Any] = ()) -> DrillOutcome:
     """Drill the newest archived second: the backup ``restore --until`` would pick, plus the replay of
     every archived transaction after it, recorded beside that backup (kind ``point``)."""
@@ -192,7 +193,7 @@ class NothingToDrillError(BackupFailedError):
     """No backup (or no restorable point) to drill: nothing was proven, and nothing about a backup is recorded."""
 
 
-def _recorded(storage: Storage, *, prefix: str, manifest: Manifest, address: ServerAddress | None,
+def _recorded(storage: Storage, *, prefix: str, manifest: Manifest, address: Endpoint | None,
               attempt: Callable[[datetime], DrillRecord], kind: str, until: str | None = None) -> DrillOutcome:
     started = datetime.now(UTC)
     log.info("restore drill (%s) of %s into the %s", kind, manifest.id, describe(address),

@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.drill.given_server import ServerAddress, given_server
+from agent.drill.given_server import given_server
 from agent.drill.throwaway_server import ThrowawayServer
+from shared.config import Endpoint
 from shared.mariadb_client import run_client_query, write_defaults_file
 
 # A throwaway server takes any row the source could dump (the restore raises a real target's limit).
@@ -33,12 +34,12 @@ class DrillServer:
         return run_client_query(self.defaults_file, "SELECT VERSION()")[0][0]
 
 
-def describe(address: ServerAddress | None) -> str:
+def describe(address: Endpoint | None) -> str:
     return LOCAL if address is None else f"drill server {address}"
 
 
 @contextmanager
-def drill_server(address: ServerAddress | None, *, run_dir: Path) -> Iterator[DrillServer]:
+def drill_server(address: Endpoint | None, *, run_dir: Path) -> Iterator[DrillServer]:
     """The given server at ``address``, or (None) a throwaway one started here and removed afterwards."""
     if address is not None:
         with given_server(address, run_dir=run_dir) as defaults:

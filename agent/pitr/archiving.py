@@ -39,3 +39,12 @@ def archive_binlogs(config: ConfigValues, *, follow: bool) -> ArchiveResult:
             return archiver.run(follow=follow)
     finally:
         metrics.close()
+
+
+def archive_summary(result: ArchiveResult) -> str:
+    """``archive-binlogs``' text: what was archived, and every gap recorded."""
+    lines = [f"archived {result.transactions} transactions in {result.segments} segments; "
+             f"archive at GTID {result.state or '(empty)'}"]
+    lines += [f"  GAP seq {g.seq}: {g.from_gtid_state or '(start)'} -> {g.to_gtid_state}: {g.reason}"
+              for g in result.gaps]
+    return "\n".join(lines)

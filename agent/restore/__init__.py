@@ -5,9 +5,10 @@ A physical backup is made into a data directory instead: ``restore_datadir_confi
 flow) and ``restore_datadir`` (unpack and prepare a chain; the physical drill uses it)."""
 
 from agent.restore.configured import restore_configured, restore_summary
-from agent.restore.datadir import restore_datadir_configured
+from agent.restore.datadir import datadir_summary, restore_datadir_configured
 from agent.restore.physical import DatadirRestoreResult, check_datadir_target, check_owner, restore_datadir
 from agent.restore.restoring import RestoreRequest, RestoreResult, restore_backup
 
 __all__ = ["DatadirRestoreResult", "RestoreRequest", "RestoreResult", "check_datadir_target", "check_owner",
-           "restore_backup", "restore_configured", "restore_datadir", "restore_datadir_configured", "restore_summary"]
+           "datadir_summary", "restore_backup", "restore_configured", "restore_datadir", "restore_datadir_configured",
+           "restore_summary"]

@@ -42,3 +42,11 @@ def restore_datadir_configured(config: ConfigValues, *, backup_id: str | None, l
     with signals_raise_terminated(), byte_progress("restore") as progress:
         return restore_datadir(bucket.storage, chain, datadir=datadir, identities=identities, progress=progress,
                                owner=owner)
+
+
+def datadir_summary(result: DatadirRestoreResult) -> str:
+    """``restore --datadir``'s text: what was prepared, and how to start it."""
+    return (f"restored backup {result.backup_id} into data directory {result.datadir} in {result.seconds} s\n"
+            f"  chain {' -> '.join(result.chain)}: {result.stored_bytes:,} bytes downloaded, every SHA1 checked; "
+            "prepared\n  start it: mariadbd --datadir=" + result.datadir
+            + "".join(f"\n  note: {n}" for n in result.notes))

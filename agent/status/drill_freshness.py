@@ -14,23 +14,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agent.common.drill_record import DrillRecord, newest_passed
-from agent.status.freshness import OK, human_duration, verdict_on
+from agent.status.freshness import OK, AgeJudged, human_duration
 
 
 @dataclass(frozen=True)
-class DrillFreshness:
-    checked_at: datetime
-    max_age: timedelta | None  # None: not judged
+class DrillFreshness(AgeJudged):
     newest_passed: DrillRecord | None
     last: DrillRecord | None  # the drill that finished last, passed or not
 
     @property
-    def age(self) -> timedelta | None:
-        return self.checked_at - self.newest_passed.finished if self.newest_passed else None
-
-    @property
-    def verdict(self) -> str:
-        return verdict_on(self.age, max_age=self.max_age)
+    def proven_at(self) -> datetime | None:  # when the restore was last proven, whatever the backup's age
+        return self.newest_passed.finished if self.newest_passed else None
 
     @property
     def ok(self) -> bool:

@@ -27,19 +27,36 @@ def verdict_on(age: timedelta | None, *, max_age: timedelta | None) -> str:
 
 
 @dataclass(frozen=True)
-class Freshness:
+class AgeJudged:
+    """What ``status`` judges by age, backups and drills alike: the age runs from ``proven_at`` (when the
+    data was last known restorable) to ``checked_at``, and ``verdict_on`` judges it."""
+
     checked_at: datetime
-    max_age: timedelta
-    newest: BackupEntry | None
-    failed_since: tuple[BackupEntry, ...]  # incomplete/damaged folders newer than ``newest``
+    max_age: timedelta | None  # None: shown, not judged
+
+    @property
+    def proven_at(self) -> datetime | None:
+        raise NotImplementedError
 
     @property
     def age(self) -> timedelta | None:
-        return self.checked_at - self.newest.started if self.newest else None
+        proven = self.proven_at
+        return self.checked_at - proven if proven else None
 
     @property
     def verdict(self) -> str:
         return verdict_on(self.age, max_age=self.max_age)
+
+
+@dataclass(frozen=True)
+class Freshness(AgeJudged):
+    max_age: timedelta  # backups are always judged
+    newest: BackupEntry | None
+    failed_since: tuple[BackupEntry, ...]  # incomplete/damaged folders newer than ``newest``
+
+    @property
+    def proven_at(self) -> datetime | None:
+        return self.newest.started if self.newest else None
 
 
 def assess(entries: list[BackupEntry], *, now: datetime, max_age: timedelta) -> Freshness:

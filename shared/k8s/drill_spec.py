@@ -27,12 +27,11 @@ from typing import Any
 from shared.config import ConfigError
 from shared.k8s.job_settings import SPOOL_MOUNT_PATH, JobSettings, quantity_bytes
 from shared.k8s.job_spec import (
-    CONTAINER_NAME,
     SCHEDULED_TIME_ANNOTATION,
     KubeObject,
     _utc,
     _workload_identity_labels,  # the AKS opt-in label, exactly as the backup pod carries it
-    agent_resources,
+    agent_container,
     container_security_context,
     cronjob_name,
     job_name,
@@ -235,12 +234,4 @@ def _agent_container(*, target: Target, settings: JobSettings, drill: DrillSetti
         env["BACKUP_DECRYPT_IDENTITY_SECRET"] = drill.identity_secret
     if drill.point:
         env["DRILL_POINT"] = "1"
-    return {
-        "name": CONTAINER_NAME,
-        "image": settings.image,
-        "args": ["drill"],
-        "env": [{"name": name, "value": value} for name, value in env.items()],
-        "resources": agent_resources(settings),
-        "securityContext": container_security_context(),
-        "volumeMounts": [{"name": "spool", "mountPath": SPOOL_MOUNT_PATH}, {"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108  # an emptyDir
-    }
+    return agent_container(settings, command="drill", env=env)

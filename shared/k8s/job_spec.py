@@ -12,6 +12,7 @@ second backup.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -158,11 +159,17 @@ def _container(*, target: Target, settings: JobSettings) -> KubeObject:
         **settings.agent_env,
         **({"BACKUP_DUMP_THREADS": str(target.dump_threads)} if target.dump_threads is not None else {}),
     }
+    return agent_container(settings, command="backup", env=env)
+
+
+def agent_container(settings: JobSettings, *, command: str, env: Mapping[str, str]) -> KubeObject:
+    """The agent's container running ``command``, with the spool and /tmp emptyDirs mounted (a read-only root
+    filesystem leaves them the only places to write)."""
     return {
         "name": CONTAINER_NAME,
         "image": settings.image,
         # The image's ENTRYPOINT is ["mariadb-ha-backup"].
-        "args": ["backup"],
+        "args": [command],
         "env": [{"name": name, "value": value} for name, value in env.items()],
         "resources": agent_resources(settings),
         "securityContext": container_security_context(),

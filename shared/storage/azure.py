@@ -14,6 +14,7 @@ Identity). The SDK is imported, and the client built, on first use unless one is
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -66,9 +67,8 @@ class AzureStorage:
                  connection_string: str | None = None, account_url: str | None = None) -> None:
         self.container = container
         self.url = f"azblob://{container}"
-        self._service = service
-        self._connection_string = connection_string
-        self._account_url = account_url
+        self._services = base.LazyClient(service, functools.partial(_build_service, connection_string=connection_string,
+                                                                    account_url=account_url))
 
     def put(self, key: str, stream: BinaryIO, *, if_absent: bool = False) -> int:
         written = 0
@@ -171,15 +171,12 @@ class AzureStorage:
 
     @property
     def _container(self) -> ContainerClient:
-        if self._service is None:
-            try:
-                with _translated(f"connect to {self.url}", missing=base.StorageConfigError):
-                    self._service = _build_service(
-                        connection_string=self._connection_string, account_url=self._account_url
-                    )
-            except ValueError:  # the SDK's words for a malformed connection string; never echo it
-                raise base.StorageConfigError("AZURE_STORAGE_CONNECTION_STRING is malformed") from None
-        return self._service.get_container_client(self.container)
+        try:
+            with _translated(f"connect to {self.url}", missing=base.StorageConfigError):
+                service = self._services.get()
+        except ValueError:  # the SDK's words for a malformed connection string; never echo it
+            raise base.StorageConfigError("AZURE_STORAGE_CONNECTION_STRING is malformed") from None
+        return service.get_container_client(self.container)
 
 
 def _build_service(*, connection_string: str | None, account_url: str | None) -> BlobServiceClient:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO, Protocol, TypeVar, runtime_checkable
+from typing import BinaryIO, Generic, Protocol, TypeVar, runtime_checkable
 
 from shared.errors import BackupFailedError, BadInputError
 
@@ -175,3 +175,20 @@ class LockingStorage(Protocol):
         """When the current version of ``key`` may be deleted: its retention date (``datetime.max`` for a
         legal/temporary hold), or None if it is not retained. ``ObjectNotFoundError`` if missing. Safe to retry."""
         ...
+
+
+_C = TypeVar("_C")
+
+
+class LazyClient(Generic[_C]):
+    """An adapter's SDK client: the one the caller gave (tests, a warm Lambda's), else ``build()`` once, on
+    first use, so that making an adapter neither imports its SDK (a cold start's cost) nor touches the
+    network. ``build`` raises what the SDK raises; the adapter translates it."""
+
+    def __init__(self, given: _C | None, build: Callable[[], _C]) -> None:
+        self._client, self._build = given, build
+
+    def get(self) -> _C:
+        if self._client is None:
+            self._client = self._build()
+        return self._client

@@ -15,6 +15,7 @@ emulators serve without TLS) is used without credentials. Credentials otherwise 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import uuid
 from collections.abc import Callable, Iterator
@@ -62,9 +63,7 @@ class GcsStorage:
                  project: str | None = None, upload_retry_seconds: float = UPLOAD_RETRY_SECONDS) -> None:
         self.bucket = bucket
         self.url = f"gs://{bucket}"
-        self._client_instance = client
-        self._endpoint = endpoint
-        self._project = project
+        self._clients = base.LazyClient(client, functools.partial(_build_client, endpoint=endpoint, project=project))
         self._upload_retry_seconds = upload_retry_seconds
 
     def put(self, key: str, stream: BinaryIO, *, if_absent: bool = False) -> int:
@@ -180,10 +179,8 @@ class GcsStorage:
 
     @property
     def _client(self) -> Client:
-        if self._client_instance is None:
-            with _translated(f"connect to {self.url}", missing=base.StorageConfigError):
-                self._client_instance = _build_client(endpoint=self._endpoint, project=self._project)
-        return self._client_instance
+        with _translated(f"connect to {self.url}", missing=base.StorageConfigError):
+            return self._clients.get()
 
     @property
     def _bucket(self) -> Bucket:

@@ -20,6 +20,7 @@ Credentials: botocore's default chain (env, EKS Pod Identity, IRSA, instance pro
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 from collections.abc import Callable, Iterator
@@ -80,10 +81,8 @@ class S3Storage:
                  endpoint: str | None = None, max_attempts: int | None = None) -> None:
         self.bucket = bucket
         self.url = f"s3://{bucket}"
-        self._client_instance = client
-        self._region = region
-        self._endpoint = endpoint
-        self._max_attempts = max_attempts
+        self._clients = base.LazyClient(client, functools.partial(_build_client, region=region, endpoint=endpoint,
+                                                                  max_attempts=max_attempts))
 
     def put(self, key: str, stream: BinaryIO, *, if_absent: bool = False) -> int:
         if if_absent:
@@ -224,14 +223,10 @@ class S3Storage:
 
     @property
     def _client(self) -> S3Client:
-        if self._client_instance is None:
-            try:
-                self._client_instance = _build_client(
-                    region=self._region, endpoint=self._endpoint, max_attempts=self._max_attempts
-                )
-            except ValueError as exc:  # botocore's "Invalid endpoint: ..." for a malformed endpoint URL
-                raise base.StorageConfigError(f"{self.url}: {exc}") from None
-        return self._client_instance
+        try:
+            return self._clients.get()
+        except ValueError as exc:  # botocore's "Invalid endpoint: ..." for a malformed endpoint URL
+            raise base.StorageConfigError(f"{self.url}: {exc}") from None
 
 
 def _build_client(*, region: str | None, endpoint: str | None, max_attempts: int | None) -> S3Client:

@@ -212,21 +212,14 @@ def test_incremental_without_a_full_is_exit_2(mariadb_factory, tmp_path):
 
 def test_restore_until_from_a_physical_base_equals_the_source_at_that_second(mariadb_factory, tmp_path):
     from tests.support.agent_runs import env_for
-    from tests.support.pitr import AFTER_BACKUP, AFTER_TARGET, SETUP, archive, backup, markers, writes_in_one_second
     from tests.support.pitr import PREFIX as PITR_PREFIX
+    from tests.support.pitr import history_around_a_second, markers
 
     source = mariadb_factory(extra_args=BINLOG_SERVER_ARGS)
     (tmp_path / "bucket").mkdir()
     (tmp_path / "spool").mkdir()
     env = env_for(source, tmp_path / "bucket", tmp_path / "spool", BACKUP_PREFIX=PITR_PREFIX, BACKUP_METHOD="physical")
-    source.execute(SETUP)
-    manifest = backup(env)
-    source.execute(AFTER_BACKUP)
-    target_second, expected, gtid_at_target = writes_in_one_second(
-        source, "INSERT INTO shop.markers VALUES ('at'); INSERT INTO shop.orders (id, item) VALUES (6, 'at T');")
-    time.sleep(1.1)
-    source.execute(AFTER_TARGET)
-    archive(source, tmp_path / "bucket")
+    manifest, target_second, expected, gtid_at_target = history_around_a_second(source, env, tmp_path / "bucket")
 
     done = run_cli(["restore", "--until", target_second.isoformat(), "--datadir", str(tmp_path / "datadir"),
                     "--json"], env)

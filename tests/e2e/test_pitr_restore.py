@@ -23,13 +23,14 @@ from tests.support.cli import run_cli
 from tests.support.mariadb_server import BINLOG_SERVER_ARGS, table_checksums
 from tests.support.pitr import (
     AFTER_BACKUP,
-    AFTER_TARGET,
     PREFIX,
     SETUP,
     archive,
     backup,
+    history_around_a_second,
     last_archived_second,
     markers,
+    target_between_writes,
     writes_in_one_second,
 )
 
@@ -45,14 +46,7 @@ def bucket(tmp_path: Path) -> Path:
 def test_restore_until_a_second_equals_the_source_at_that_second(zone, mariadb_factory, bucket, tmp_path):
     source = mariadb_factory(extra_args=(*BINLOG_SERVER_ARGS, f"--default-time-zone={zone}"))
     env = env_for(source, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX)
-    source.execute(SETUP)
-    manifest = backup(env)
-    source.execute(AFTER_BACKUP)
-    target_second, expected, gtid_at_target = writes_in_one_second(
-        source, "INSERT INTO shop.markers VALUES ('at'); INSERT INTO shop.orders (id, item) VALUES (6, 'at T');")
-    time.sleep(1.1)
-    source.execute(AFTER_TARGET)
-    archive(source, bucket)
+    manifest, target_second, expected, gtid_at_target = history_around_a_second(source, env, bucket)
     target = mariadb_factory()
     # The time as a user in the server's zone would write it: the offset decides, not the zone of anyone.
     until = target_second.astimezone(timezone(timedelta(hours=int(zone[1:3])))).isoformat()
@@ -203,9 +197,7 @@ def test_encrypted_backup_and_segments_restore_to_a_second_only_with_the_identit
     binlog_server.execute(SETUP)
     backup(env)
     binlog_server.execute(AFTER_BACKUP)
-    target_second, expected, _ = writes_in_one_second(binlog_server, "INSERT INTO shop.markers VALUES ('at');")
-    time.sleep(1.1)
-    binlog_server.execute(AFTER_TARGET)
+    target_second, expected, _ = target_between_writes(binlog_server, "INSERT INTO shop.markers VALUES ('at');")
     archived = run_cli(["archive-binlogs"], env)
     assert archived.returncode == 0, archived.stderr
     assert all(p.name.endswith(".binlog.age") for p in (bucket / PREFIX / "binlogs" / "segments").iterdir())

@@ -46,14 +46,9 @@ def agrees_with_records(bucket: Path) -> None:
 def test_restore_until_a_second_through_rollups_equals_the_source(damage, binlog_server, mariadb_factory, bucket,
                                                                   tmp_path):
     env = env_for(binlog_server, bucket, tmp_path / "spool", BACKUP_PREFIX=PREFIX)
-    binlog_server.execute(SETUP)
-    manifest = backup(env)
-    binlog_server.execute(pitr.AFTER_BACKUP)
-    target_second, expected, gtid_at_target = pitr.writes_in_one_second(
-        binlog_server, "INSERT INTO shop.markers VALUES ('at'); INSERT INTO shop.orders (id, item) VALUES (6, 'at T');")
-    time.sleep(1.1)
-    binlog_server.execute(pitr.AFTER_TARGET)
-    archive(binlog_server, bucket, rollup_records=1)  # one rollup per record: every segment goes through one
+    # One rollup per record: every segment goes through one.
+    manifest, target_second, expected, gtid_at_target = pitr.history_around_a_second(binlog_server, env, bucket,
+                                                                                      rollup_records=1)
     assert len(rollups(bucket)) >= 3
     agrees_with_records(bucket)
     middle = rollups(bucket)[1]

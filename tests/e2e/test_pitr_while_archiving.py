@@ -4,7 +4,6 @@ archived restores, and equals the source's state at that second (CHECKSUM TABLE)
 from __future__ import annotations
 
 import json
-import signal
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.agent_runs import env_for, wait_for
-from tests.support.cli import run_cli, start_cli
+from tests.support.cli import run_cli, running_cli
 from tests.support.mariadb_server import table_checksums
 from tests.support.pitr import PREFIX, SETUP, backup, last_archived_second, writes_in_one_second
 
@@ -32,19 +31,14 @@ def backed_up_source(binlog_server, tmp_path) -> tuple[Path, dict[str, str]]:
 
 def test_newest_archived_second_restores_while_the_archiver_runs(binlog_server, mariadb_factory, tmp_path):
     bucket, env = backed_up_source(binlog_server, tmp_path)
-    archiver = start_cli(["archive-binlogs", "--follow"], env)
-    try:
+    with running_cli(["archive-binlogs", "--follow"], env) as archiver:
         newest, expected, _ = writes_in_one_second(binlog_server, "INSERT INTO shop.markers VALUES ('at');")
         committed = time.monotonic()
         wait_for(lambda: last_archived_second(bucket) == newest.strftime("%Y-%m-%dT%H:%M:%SZ"), timeout=30)
         lag = time.monotonic() - committed
         target = mariadb_factory()
         done = run_cli(["restore", "--until", newest.isoformat()], {**env, **target.agent_env()})
-        still_running = archiver.poll() is None
-    finally:
-        archiver.send_signal(signal.SIGTERM)
-        stopped = archiver.wait(timeout=60)
-    assert still_running and stopped == 0
+    assert archiver.still_running and archiver.exit_code == 0
     assert done.returncode == 0, done.stderr
     assert table_checksums(target) == expected
     assert lag <= 2 + 5, f"archived {lag:.1f} s after the commit"  # BINLOG_UPLOAD_SECONDS plus slack
@@ -55,8 +49,7 @@ def test_an_idle_archive_restores_to_now_and_to_latest(binlog_server, mariadb_fa
     """An idle database: the archiver's checkpoint carries the window up to about now, so a second after
     the last write (and ``--until latest``) restores; ``status`` and ``list`` show the same end."""
     bucket, env = backed_up_source(binlog_server, tmp_path)
-    archiver = start_cli(["archive-binlogs", "--follow"], env)
-    try:
+    with running_cli(["archive-binlogs", "--follow"], env) as archiver:
         newest, expected, _ = writes_in_one_second(binlog_server, "INSERT INTO shop.markers VALUES ('last');")
         wait_for(lambda: last_archived_second(bucket) == newest.strftime("%Y-%m-%dT%H:%M:%SZ"), timeout=30)
         time.sleep(8)  # idle: no write for several upload intervals
@@ -65,11 +58,7 @@ def test_an_idle_archive_restores_to_now_and_to_latest(binlog_server, mariadb_fa
         at_now = run_cli(["restore", "--until", now.isoformat()], {**env, **to_now.agent_env()})
         at_latest = run_cli(["restore", "--until", "latest"], {**env, **to_latest.agent_env()})
         status = run_cli(["status", "--json"], env)
-        still_running = archiver.poll() is None
-    finally:
-        archiver.send_signal(signal.SIGTERM)
-        stopped = archiver.wait(timeout=60)
-    assert still_running and stopped == 0
+    assert archiver.still_running and archiver.exit_code == 0
     assert at_now.returncode == 0, at_now.stderr
     assert at_latest.returncode == 0, at_latest.stderr
     assert table_checksums(to_now) == table_checksums(to_latest) == expected

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from tests.integration.test_terraform_modules import ROOT, TERRAFORM, one, parsed
+from tests.integration.test_terraform_modules import ROOT, TERRAFORM, empty_dirs, one, parsed, resolved
 
 
 def rendered_pod() -> dict[str, Any]:
@@ -48,9 +48,9 @@ def test_drill_pod_is_the_rendered_drill_pod() -> None:
     assert {m["name"]: m["mount_path"] for m in server["volume_mount"]} == {
         m["name"]: m["mountPath"] for m in want_server["volumeMounts"]}
     assert agent["args"] == want_agent["args"] == ["drill"]
-    assert agent["resources"][0]["limits"] == want_agent["resources"]["limits"]
+    assert resolved("kubernetes", agent["resources"][0]) == want_agent["resources"]
     datadir = variables()["drill_datadir_size_limit"]["default"]
-    sizes = {v["name"]: v["empty_dir"][0]["size_limit"] for v in pod["volume"]}
+    sizes = empty_dirs("kubernetes", pod)
     assert sizes.pop("datadir") == "${var.drill_datadir_size_limit}"
     assert {**sizes, "datadir": datadir} == {v["name"]: v["emptyDir"]["sizeLimit"] for v in expected["volumes"]}
 

@@ -54,6 +54,38 @@ def one(module: str, kind: str, name: str) -> dict[str, Any]:
     return bodies[name]
 
 
+_LOCAL = re.compile(r"^\$\{local\.([\w.]+)\}$")
+
+
+def module_locals(module: str) -> dict[str, Any]:
+    return {k: v for entry in parsed(TERRAFORM / "modules" / module).get("locals", []) for k, v in entry.items()}
+
+
+def resolved(module: str, value: Any) -> Any:
+    """``value`` with every plain ``${local.a.b}`` reference replaced by the module's local, recursively."""
+    if isinstance(value, dict):
+        return {k: resolved(module, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolved(module, v) for v in value]
+    match = _LOCAL.match(value) if isinstance(value, str) else None
+    if match is None:
+        return value
+    found: Any = module_locals(module)
+    for name in match.group(1).split("."):
+        found = found[name]
+    return resolved(module, found)
+
+
+def empty_dirs(module: str, pod: dict[str, Any]) -> dict[str, str]:
+    """name → sizeLimit of a pod's emptyDir volumes: its ``volume`` blocks, and those a ``dynamic "volume"``
+    makes from a map (``name = volume.key``, ``size_limit = volume.value``)."""
+    sizes = {v["name"]: v["empty_dir"][0]["size_limit"] for v in pod.get("volume", [])}
+    for dynamic in pod.get("dynamic", []):
+        if "volume" in dynamic:
+            sizes.update(resolved(module, dynamic["volume"]["for_each"]))
+    return sizes
+
+
 def walk(node: Any):
     """Every (key, value) pair in a parsed tree, depth first."""
     if isinstance(node, dict):
@@ -377,9 +409,14 @@ def test_binlog_archiver_is_opt_in_and_runs_the_rendered_deployments_pod() -> No
     assert container["args"] == expected["containers"][0]["args"]
     assert pod["termination_grace_period_seconds"] == expected["terminationGracePeriodSeconds"]
     assert pod["service_account_name"] == "${kubernetes_service_account_v1.agent.metadata[0].name}"
-    assert container["resources"][0]["limits"] == expected["containers"][0]["resources"]["limits"]
-    assert {v["name"]: v["empty_dir"][0]["size_limit"] for v in pod["volume"]} == {
-        v["name"]: v["emptyDir"]["sizeLimit"] for v in expected["volumes"]}
+    assert resolved("kubernetes", container["resources"][0]) == expected["containers"][0]["resources"]
+    assert empty_dirs("kubernetes", pod) == {v["name"]: v["emptyDir"]["sizeLimit"] for v in expected["volumes"]}
+    [mounts] = [d["volume_mount"]["for_each"] for d in container["dynamic"] if "volume_mount" in d]
+    assert resolved("kubernetes", mounts) == {
+        m["name"]: m["mountPath"] for m in expected["containers"][0]["volumeMounts"]}
+    context = resolved("kubernetes", pod["security_context"][0])
+    assert (context["run_as_user"], context["fs_group"]) == (
+        expected["securityContext"]["runAsUser"], expected["securityContext"]["fsGroup"])
     assert container["security_context"][0]["read_only_root_filesystem"] is True
 
 

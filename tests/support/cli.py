@@ -16,9 +16,11 @@ import contextlib
 import io
 import logging
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -54,6 +56,29 @@ def start_cli(args: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[s
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+@dataclass
+class Stopped:
+    """How a ``running_cli`` run ended: whether it was still running when the block ended (it must not
+    stop on its own), and its exit code after the SIGTERM."""
+
+    still_running: bool = False
+    exit_code: int | None = None
+
+
+@contextlib.contextmanager
+def running_cli(args: Sequence[str], env: Mapping[str, str], *, stop_timeout: float = 60) -> Iterator[Stopped]:
+    """The CLI running (e.g. ``archive-binlogs --follow``) for the block, then stopped as Kubernetes stops a
+    pod: SIGTERM, and a wait for it to clean up and exit."""
+    process = start_cli(args, env)
+    stopped = Stopped()
+    try:
+        yield stopped
+        stopped.still_running = process.poll() is None
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stopped.exit_code = process.wait(timeout=stop_timeout)
 
 
 def _same_in_process(args: Sequence[str], env: Mapping[str, str]) -> bool:

@@ -7,6 +7,7 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from shared.binlogs.index import iter_history
 from shared.binlogs.records import SegmentRecord
@@ -39,6 +40,18 @@ ALTER TABLE shop.orders DROP COLUMN note;
 FLUSH BINARY LOGS;
 INSERT INTO shop.orders (id, item) VALUES (9, 'too late');
 """
+# The writes of the second a test restores to: a marker row and an order only that second holds.
+AT_TARGET = "INSERT INTO shop.markers VALUES ('at'); INSERT INTO shop.orders (id, item) VALUES (6, 'at T');"
+
+
+class History(NamedTuple):
+    """What a workload around a target second left: its backup, and the target second with the tables'
+    checksums and the GTID position the source had then."""
+
+    manifest: Manifest
+    second: datetime
+    checksums: dict[str, str]
+    gtid: str
 
 
 def server_second(server: TestServer) -> int:
@@ -58,6 +71,26 @@ def writes_in_one_second(server: TestServer, sql: str) -> tuple[datetime, dict[s
             return datetime.fromtimestamp(second, UTC), checksums, gtid
         server.execute("DELETE FROM shop.markers WHERE name = 'at'")  # spilled over: try the next second
     raise AssertionError("could not fit the marker writes into one second")
+
+
+def target_between_writes(server: TestServer, sql: str = AT_TARGET) -> tuple[datetime, dict[str, str], str]:
+    """``writes_in_one_second(sql)``, then ``AFTER_TARGET`` in a later second: a target with writes after it."""
+    captured = writes_in_one_second(server, sql)
+    time.sleep(1.1)  # AFTER_TARGET commits in a later second than the target's
+    server.execute(AFTER_TARGET)
+    return captured
+
+
+def history_around_a_second(source: TestServer, env: dict[str, str], bucket: Path, *,
+                            rollup_records: int | None = None) -> History:
+    """``SETUP``, a backup (``env``), ``AFTER_BACKUP``, the target second, ``AFTER_TARGET``; then the source's
+    binlogs archived into ``bucket`` (under ``env``'s prefix)."""
+    source.execute(SETUP)
+    manifest = backup(env)
+    source.execute(AFTER_BACKUP)
+    second, checksums, gtid = target_between_writes(source)
+    archive(source, bucket, prefix=env.get("BACKUP_PREFIX", PREFIX), rollup_records=rollup_records)
+    return History(manifest=manifest, second=second, checksums=checksums, gtid=gtid)
 
 
 def backup(env: dict[str, str]) -> Manifest:

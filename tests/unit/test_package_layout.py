@@ -1,5 +1,6 @@
 """The agent's house rules that import-linter cannot state: commands reach a capability package only
-through its root (the names its ``__init__`` exports), and every package root says what it is."""
+through its root (the names its ``__init__`` exports), a command never imports another command (only the
+shared flag registry, ``options``), and every package root says what it is."""
 
 from __future__ import annotations
 
@@ -11,17 +12,27 @@ AGENT = Path(__file__).resolve().parents[2] / "agent"
 PACKAGES = sorted(p.name for p in AGENT.iterdir() if (p / "__init__.py").exists() and p.name != "commands")
 
 
-def _agent_imports(path: Path) -> list[str]:
+def _imports(path: Path) -> list[str]:
     tree = ast.parse(path.read_text())
     found = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
-    found += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-    return [m for m in found if m.startswith("agent.") and not m.startswith("agent.commands")]
+    return found + [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+
+
+def _agent_imports(path: Path) -> list[str]:
+    return [m for m in _imports(path) if m.startswith("agent.") and not m.startswith("agent.commands")]
 
 
 def test_commands_import_package_roots_only() -> None:
     deep = {f"{path.name}: {module}" for path in (AGENT / "commands").glob("*.py")
             for module in _agent_imports(path) if module.count(".") > 1}
     assert deep == set()
+
+
+def test_commands_do_not_import_each_other() -> None:
+    # A flow one command shares with another belongs in a package (e.g. verify's text in agent.drill).
+    crossing = {f"{path.name}: {module}" for path in (AGENT / "commands").glob("*.py") for module in _imports(path)
+                if module.startswith("agent.commands") and module != "agent.commands.options"}
+    assert crossing == set()
 
 
 def test_every_package_root_documents_itself_and_exports_what_it_names() -> None:

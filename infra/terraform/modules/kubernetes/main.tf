@@ -152,22 +152,37 @@ resource "kubernetes_role_binding_v1" "dispatcher" {
   }
 }
 
+# The agent's container and pod, one copy for the binlog archiver Deployment and the drill CronJob: the
+# provider has no shared pod template, so their blocks read these values. They mirror what shared/k8s
+# renders for every agent pod (infra/kubernetes/*.yaml).
+locals {
+  agent_uid = 10001
+  agent_resources = {
+    requests = { cpu = "500m", memory = "256Mi", "ephemeral-storage" = "1Gi" }
+    limits   = { memory = "1Gi", "ephemeral-storage" = "21760Mi" }
+  }
+  # The emptyDirs the agent writes to (its root filesystem is read-only): mount path, and size limit.
+  agent_spool   = "/var/spool/mariadb-ha-backup"
+  agent_mounts  = { spool = local.agent_spool, tmp = "/tmp" }
+  agent_volumes = { spool = "20Gi", tmp = "256Mi" }
+  agent_labels = {
+    "app.kubernetes.io/name"       = "mariadb-ha-backup"
+    "app.kubernetes.io/instance"   = var.mariadb_service_name
+    "app.kubernetes.io/managed-by" = "terraform"
+  }
+}
+
 # The binlog archiver (opt-in): `archive-binlogs --follow` as a one-replica Deployment running the
 # backup Job's pod (same image, ServiceAccount and Secret access, same hardening). It mirrors
 # infra/kubernetes/binlog-archiver.yaml, rendered from shared/k8s/archiver_spec.py.
 
 locals {
-  archiver_labels = {
-    "app.kubernetes.io/name"       = "mariadb-ha-backup"
-    "app.kubernetes.io/component"  = "binlog-archiver"
-    "app.kubernetes.io/instance"   = var.mariadb_service_name
-    "app.kubernetes.io/managed-by" = "terraform"
-  }
+  archiver_labels = merge(local.agent_labels, { "app.kubernetes.io/component" = "binlog-archiver" })
   archiver_env = merge({
     CELL_DEFAULT_NAMESPACE  = local.namespace
     MARIADB_HA_SERVICE_NAME = var.mariadb_service_name
     MARIADB_HA_SECRET_NAME  = var.secret_name
-    BACKUP_TMPDIR           = "/var/spool/mariadb-ha-backup"
+    BACKUP_TMPDIR           = local.agent_spool
   }, var.binlog_archiver_env)
 }
 
@@ -211,9 +226,9 @@ resource "kubernetes_deployment_v1" "binlog_archiver" {
 
         security_context {
           run_as_non_root = true
-          run_as_user     = 10001
-          run_as_group    = 10001
-          fs_group        = 10001
+          run_as_user     = local.agent_uid
+          run_as_group    = local.agent_uid
+          fs_group        = local.agent_uid
           seccomp_profile {
             type = "RuntimeDefault"
           }
@@ -234,15 +249,8 @@ resource "kubernetes_deployment_v1" "binlog_archiver" {
           }
 
           resources {
-            requests = {
-              cpu                 = "500m"
-              memory              = "256Mi"
-              "ephemeral-storage" = "1Gi"
-            }
-            limits = {
-              memory              = "1Gi"
-              "ephemeral-storage" = "21760Mi"
-            }
+            requests = local.agent_resources.requests
+            limits   = local.agent_resources.limits
           }
 
           security_context {
@@ -257,26 +265,22 @@ resource "kubernetes_deployment_v1" "binlog_archiver" {
             }
           }
 
-          volume_mount {
-            name       = "spool"
-            mount_path = "/var/spool/mariadb-ha-backup"
-          }
-          volume_mount {
-            name       = "tmp"
-            mount_path = "/tmp"
+          dynamic "volume_mount" {
+            for_each = local.agent_mounts
+            content {
+              name       = volume_mount.key
+              mount_path = volume_mount.value
+            }
           }
         }
 
-        volume {
-          name = "spool"
-          empty_dir {
-            size_limit = "20Gi"
-          }
-        }
-        volume {
-          name = "tmp"
-          empty_dir {
-            size_limit = "256Mi"
+        dynamic "volume" {
+          for_each = local.agent_volumes
+          content {
+            name = volume.key
+            empty_dir {
+              size_limit = volume.value
+            }
           }
         }
       }
@@ -316,16 +320,11 @@ resource "kubernetes_network_policy_v1" "binlog_archiver" {
 # provider 3.0+), listening on loopback only; the agent gets no API token and not the root Secret.
 
 locals {
-  drill_labels = {
-    "app.kubernetes.io/name"       = "mariadb-ha-backup"
-    "app.kubernetes.io/component"  = "drill"
-    "app.kubernetes.io/instance"   = var.mariadb_service_name
-    "app.kubernetes.io/managed-by" = "terraform"
-  }
+  drill_labels = merge(local.agent_labels, { "app.kubernetes.io/component" = "drill" })
   drill_env = merge({
     CELL_DEFAULT_NAMESPACE  = local.namespace
     MARIADB_HA_SERVICE_NAME = var.mariadb_service_name
-    BACKUP_TMPDIR           = "/var/spool/mariadb-ha-backup"
+    BACKUP_TMPDIR           = local.agent_spool
     DRILL_SERVER            = "127.0.0.1:3306"
     }, var.drill_env, var.drill_recovery_target_seconds == null ? {} : {
     DRILL_RECOVERY_TARGET_SECONDS = tostring(var.drill_recovery_target_seconds)
@@ -378,9 +377,9 @@ resource "kubernetes_cron_job_v1" "drill" {
 
             security_context {
               run_as_non_root = true
-              run_as_user     = 10001
-              run_as_group    = 10001
-              fs_group        = 10001
+              run_as_user     = local.agent_uid
+              run_as_group    = local.agent_uid
+              fs_group        = local.agent_uid
               seccomp_profile {
                 type = "RuntimeDefault"
               }
@@ -455,15 +454,8 @@ resource "kubernetes_cron_job_v1" "drill" {
               }
 
               resources {
-                requests = {
-                  cpu                 = "500m"
-                  memory              = "256Mi"
-                  "ephemeral-storage" = "1Gi"
-                }
-                limits = {
-                  memory              = "1Gi"
-                  "ephemeral-storage" = "21760Mi"
-                }
+                requests = local.agent_resources.requests
+                limits   = local.agent_resources.limits
               }
 
               security_context {
@@ -478,28 +470,25 @@ resource "kubernetes_cron_job_v1" "drill" {
                 }
               }
 
-              volume_mount {
-                name       = "spool"
-                mount_path = "/var/spool/mariadb-ha-backup"
-              }
-              volume_mount {
-                name       = "tmp"
-                mount_path = "/tmp"
+              dynamic "volume_mount" {
+                for_each = local.agent_mounts
+                content {
+                  name       = volume_mount.key
+                  mount_path = volume_mount.value
+                }
               }
             }
 
-            volume {
-              name = "spool"
-              empty_dir {
-                size_limit = "20Gi"
+            dynamic "volume" {
+              for_each = local.agent_volumes
+              content {
+                name = volume.key
+                empty_dir {
+                  size_limit = volume.value
+                }
               }
             }
-            volume {
-              name = "tmp"
-              empty_dir {
-                size_limit = "256Mi"
-              }
-            }
+            # The drill server's own: its data directory, socket and temporary files.
             volume {
               name = "datadir"
               empty_dir {
