@@ -76,6 +76,7 @@ SKELETON_FLAGS = ("--no-data",)
 # on 2 cores shared with six other test suites: see docs/PERFORMANCE.md).
 SNAPSHOT_WAIT_SECONDS = 2.0
 _POLL_SECONDS = 0.002  # a worker opens its snapshot within milliseconds: poll finely while commits wait
+_WATCH_SECONDS = 0.5  # how often the running sessions are checked for a failure
 # All sessions' buffers together (agent.backup.bounded_part): what the parallel dump may hold in memory
 # ahead of the stitcher. Each session gets an equal share, at least 1 MiB (a pipe's worth).
 # 16 MiB: at 64 MiB the 0.5 GB bench's process tree peaked at 240-262 MB, above the issue's 250 MB; the
@@ -143,6 +144,10 @@ class _Session:
     name: str
     ignored: list[str]  # db.table names it leaves out
     where: str | None = None
+    # --skip-quick: mariadb-dump reads each table whole into its memory before writing it, so while the
+    # session waits on the stitcher the server is not left writing to it (net_write_timeout); only for
+    # table workers whose tables are all under split_bytes (that much memory at most).
+    buffered: bool = False
 
 
 def list_tables(control: CommitBlock) -> list[_Table]:
@@ -201,7 +206,8 @@ def plan_sessions(tables: Sequence[_Table], threads: int, *,
         index = len(sessions)
         ignored = [name for t, name in zip(tables, everything, strict=True)
                    if t.sequence or shares.get((t.database, t.name)) != worker]
-        sessions.append(_Session(f"worker {worker}", ignored))
+        small = all(t.size < split_bytes for t in whole if shares.get((t.database, t.name)) == worker)
+        sessions.append(_Session(f"worker {worker}", ignored, buffered=small))
         placement.update({key: (index,) for key, w in shares.items() if w == worker})
     return sessions, placement
 
@@ -273,6 +279,7 @@ class ParallelDump:
         self._error: BaseException | None = None
         self._source: BinaryIO | None = None
         self._held_limit: float | None = None
+        self._failed: Exception | None = None  # the first session that failed, seen by _watch
         self.rows: dict[str, int] | None = None
         self.block_seconds: float | None = None
         self.part_limit = 0  # bytes each session may hold in memory ahead of the stitcher
@@ -282,6 +289,11 @@ class ParallelDump:
     def stdout(self) -> BinaryIO:
         assert self._source is not None
         return self._source
+
+    @property
+    def longest_hold_seconds(self) -> float:
+        """The longest any session waited on the stitcher with its buffer full."""
+        return max((p.part.longest_hold for p in self._processes), default=0.0)
 
     @property
     def peak_part_bytes(self) -> int:
@@ -301,7 +313,21 @@ class ParallelDump:
         self._source = open(read_fd, "rb", buffering=CHUNK_BYTES)  # closed in __exit__
         self._thread = threading.Thread(target=self._stitch, args=(placement, write_fd), name="stitch", daemon=True)
         self._thread.start()
+        threading.Thread(target=self._watch, name="parallel dump watch", daemon=True).start()
         return self
+
+    def _watch(self) -> None:
+        """A session that fails is noticed now, not when the stitcher reaches its part (maybe hours later,
+        behind a large table): the others are stopped, which ends the stitch with this session's error."""
+        assert self._thread is not None
+        while self._thread.is_alive():
+            for process in self._processes:
+                if (error := process.failure(held_limit=self._held_limit)) is not None:
+                    self._failed = self._failed or error
+                    for other in self._processes:
+                        other.process.terminate()
+                    return
+            time.sleep(_WATCH_SECONDS)
 
     def _start_in_one_snapshot(self) -> dict[TableKey, Placement]:
         plan = self._plan
@@ -323,7 +349,7 @@ class ParallelDump:
             for session in sessions:
                 slug = session.name.replace(" ", "-")
                 defaults = _worker_defaults(plan.defaults_file, self._dir / f"{slug}.cnf", session)
-                self._spawn(session.name, defaults, WORKER_FLAGS)
+                self._spawn(session.name, defaults, (*WORKER_FLAGS, *(("--skip-quick",) if session.buffered else ())))
             self._wait_for_snapshots()
             self.block_seconds = control.release()
         self._check_one_position()
@@ -376,6 +402,8 @@ class ParallelDump:
     def finish(self) -> None:
         assert self._thread is not None
         self._thread.join()
+        if self._failed is not None:
+            raise self._failed
         for process in self._processes:
             if (error := process.failure(held_limit=self._held_limit)) is not None:
                 raise error

@@ -3,6 +3,7 @@ clean failure when a worker dies."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import json
@@ -11,12 +12,14 @@ import re
 import signal
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from agent.backup import parallel_dump
 from agent.backup.evidence import RowCounter
-from agent.backup.parallel_dump import ParallelDump, ParallelPlan
+from agent.backup.parallel_dump import ParallelDump, ParallelPlan, PartHeldTooLongError
 from agent.common.dumpfile import read_units
 from agent.restore.parallel_loading import ParallelLoader
 from agent.restore.restoring import CLIENT_FLAGS
@@ -108,6 +111,69 @@ def test_tables_split_among_sessions_restore_to_what_one_mariadb_dump_restores(m
         read_units(io.BytesIO(stitched), batch_bytes=64 << 10))
     assert fingerprint(target) == restored[1]
     assert any(key.startswith("checksum") and "split" in key for key in restored[0])
+    assert list((tmp_path / "parallel").iterdir()) == []
+
+
+# ---- sessions that wait on the stitcher longer than the server waits on a silent client ----
+
+def _slow_server(mariadb_factory) -> TestServer:
+    """A table split among the sessions, stitched first (~25 MB), then ten tables for the two table workers
+    (~10 MB each, under the split size: ~50 MB per worker, more than its buffer, pipe and the loopback
+    socket's buffers hold), and a server that drops a client it cannot write to for 2 s."""
+    server = mariadb_factory()
+    sql = ["CREATE DATABASE a_split; USE a_split; CREATE TABLE a_split.big (id INT PRIMARY KEY, pad VARCHAR(250));",
+           "INSERT INTO a_split.big SELECT seq, REPEAT('s', 250) FROM seq_1_to_100000;", "CREATE DATABASE b_whole;"]
+    for t in range(10):
+        sql.append(f"CREATE TABLE b_whole.t{t} (id INT PRIMARY KEY, pad VARCHAR(250));")
+        sql.append(f"INSERT INTO b_whole.t{t} SELECT seq, REPEAT('w', 250) FROM seq_1_to_40000;")
+    sql.append("ANALYZE TABLE a_split.big, " + ", ".join(f"b_whole.t{t}" for t in range(10)) + ";")
+    sql.append("SET GLOBAL net_write_timeout = 2;")
+    server.execute("\n".join(sql))
+    return server
+
+
+def _read_slowly(plan: ParallelPlan, run_dir: Path) -> tuple[bytes, ParallelDump]:
+    """The dump at ~5 MB/s (an upload slower than the dump): the table workers wait ~5 s behind the split."""
+    chunks = []
+    with ParallelDump(plan, run_dir) as dump:
+        while chunk := dump.stdout.read(256 << 10):
+            chunks.append(chunk)
+            time.sleep(0.05)
+        dump.finish()
+    return b"".join(chunks), dump
+
+
+def _slow_plan(server: TestServer, tmp_path: Path) -> ParallelPlan:
+    return ParallelPlan(argv=dump_argv, defaults_file=_defaults(server, tmp_path), threads=2,
+                        split_bytes=16 << 20, parts_memory_bytes=2 << 20)
+
+
+def test_table_workers_outwait_net_write_timeout_behind_a_split_table(mariadb_factory, tmp_path):
+    server = _slow_server(mariadb_factory)
+    dump, parallel = _read_slowly(_slow_plan(server, tmp_path), tmp_path)
+    assert parallel.split_tables == 1
+    assert parallel.longest_hold_seconds > 3  # beyond the server's 2 s: it never waited on these sessions
+    assert dump.endswith(b"\n") and b"-- Dump completed on" in dump[-200:]
+    counts = {f"b_whole.t{t}": 40000 for t in range(10)} | {"a_split.big": 100000}
+    assert parallel.rows is not None and {k: parallel.rows[k] for k in counts} == counts  # every row, once
+
+
+def test_a_streaming_session_dropped_by_the_server_gives_way_to_the_single_dump(mariadb_factory, tmp_path,
+                                                                                  monkeypatch):
+    """Without --skip-quick (as for a worker with a large table that cannot be split) the server drops the
+    waiting session; that is told apart from a lost server, and noticed at once, not at its turn."""
+    server = _slow_server(mariadb_factory)
+    streaming = parallel_dump.plan_sessions
+
+    def no_buffering(*args, **kwargs):  # type: ignore[no-untyped-def]
+        sessions, placement = streaming(*args, **kwargs)
+        return [dataclasses.replace(s, buffered=False) for s in sessions], placement
+
+    monkeypatch.setattr(parallel_dump, "plan_sessions", no_buffering)
+    started = time.monotonic()
+    with pytest.raises(PartHeldTooLongError, match=r"mariadb-dump \(worker \d\) failed after waiting"):
+        _read_slowly(_slow_plan(server, tmp_path), tmp_path)
+    assert time.monotonic() - started < 30
     assert list((tmp_path / "parallel").iterdir()) == []
 
 

@@ -119,3 +119,9 @@ def test_large_tables_with_an_integer_key_are_split_by_key_name_and_the_rest_go_
     # Each session leaves out every table it does not dump (sequences: the skeleton writes them).
     assert sorted(set(n for t in tables for n in [f"d.{t.name}"]) - set(sessions[0].ignored)) == ["d.big", "d.big2"]
     assert "d.seq" in sessions[4].ignored and "d.nokey" not in sessions[4].ignored
+    # A worker with only small tables reads each whole before writing it (--skip-quick): it may wait on the
+    # stitcher without the server waiting on it. One with a large table that cannot be split streams it.
+    assert [s.buffered for s in sessions] == [False, False, False, False, False, False]
+    sessions, _ = plan_sessions([Table("d", "a", 50, False), Table("d", "b", 40, False),
+                                 Table("d", "huge", 900, False)], 2, split_bytes=100)
+    assert [(s.name, s.buffered) for s in sessions] == [("worker 0", False), ("worker 1", True)]
