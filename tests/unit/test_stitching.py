@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.backup.parallel_dump import _Table as Table
-from agent.backup.parallel_dump import assign, plan_sessions
+from agent.backup.dump_sessions import Table, assign, plan_sessions
 from agent.backup.stitching import StitchError, stitch
 
 HEADER = b"-- MariaDB dump 10.19\n/*!40101 SET NAMES utf8mb4 */;\n"
