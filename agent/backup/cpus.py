@@ -30,11 +30,11 @@ def default_dump_threads(cpu_max: Path = _CPU_MAX) -> int:
     """1 (the single dump) up to 2 usable CPUs; else one session per CPU beyond the first, at most
     ``MAX_DEFAULT_THREADS``.
 
-    Measured on 2 cores (docs/PERFORMANCE.md "Parallel dump"): 2 sessions were not faster than 1 (the
-    median of 24 paired repetitions 0.95x, spread 0.45-1.79x) and cost ~0.7 CPU-s and ~60 MB more per
-    0.5 GB: the compressor, the stitcher and the server already fill both cores. One core stays for the
-    compressor and the upload; the sessions get the others (mydumper's 2 uncompressed sessions, with
-    nothing else to run, took ~0.5x one mariadb-dump here).
+    Measured on 2 cores (docs/PERFORMANCE.md "Parallel dump"): 2 sessions were not faster than 1 (paired
+    repetitions: median 0.95x at 0.5 GB, 0.98x at 2 GB; 1.14x, slower, with the final split size) and
+    cost ~1 CPU-s and ~60 MB more per 0.5 GB: the compressor, the stitcher and the server fill both
+    cores. One core stays for the compressor and the upload; the sessions get the others (mydumper's 2
+    uncompressed sessions, with nothing else to run, took ~0.5x one mariadb-dump here).
     """
     cpus = usable_cpus(cpu_max)
     return 1 if cpus <= 2 else min(MAX_DEFAULT_THREADS, cpus - 1)
