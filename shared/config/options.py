@@ -117,10 +117,10 @@ OPTIONS: tuple[Option, ...] = (
                     "`emptyDir`); an age-encrypted `tar.gz` spools its compressed dump there, a parallel dump "
                     "the parts its sessions write ahead of the stream (raw SQL, given back as they are stitched).")),
     Option("BACKUP_TMPDIR_BYTES", "--tmp-dir-bytes",
-           "bytes the temp dir may hold (default: its free space); a parallel dump that could need more runs as one "
-           "session", "run", (BACKUP,),
-           details=("The Job sets it to its spool `emptyDir`'s `sizeLimit` (enforced by eviction, invisible to "
-                    "the agent). The server's size estimate of the data is compared with 80% of it.")),
+           "bytes the temp dir may hold; accepted but unused since the parallel dump holds its sessions' output "
+           "in memory (issue 21)", "run", (BACKUP,),
+           details=("The Job still sets it to its spool `emptyDir`'s `sizeLimit`; nothing the backup writes to the "
+                    "temp dir grows with the data any more (only an age-encrypted tar.gz spools).")),
     Option("BACKUP_RETRY_SECONDS", "--retry-seconds",
            "total time budget for retrying the database connection, the dump and every storage call (default 600)",
            "retry", _BUCKET, True,
