@@ -114,13 +114,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("BACKUP_TMPDIR", "--tmp-dir", "where the run's private spool directory is made (default: system temp)",
            "run", (BACKUP, VERIFY, RESTORE, ARCHIVE, DRILL),
            details=("The run's private 0700 directory (the client option file) is made here (the Job's "
-                    "`emptyDir`); an age-encrypted `tar.gz` spools its compressed dump there, a parallel dump "
-                    "the parts its sessions write ahead of the stream (raw SQL, given back as they are stitched).")),
-    Option("BACKUP_TMPDIR_BYTES", "--tmp-dir-bytes",
-           "bytes the temp dir may hold; accepted but unused since the parallel dump holds its sessions' output "
-           "in memory (issue 21)", "run", (BACKUP,),
-           details=("The Job still sets it to its spool `emptyDir`'s `sizeLimit`; nothing the backup writes to the "
-                    "temp dir grows with the data any more (only an age-encrypted tar.gz spools).")),
+                    "`emptyDir`); an age-encrypted `tar.gz` spools its compressed dump there. A parallel dump holds "
+                    "its sessions' output in memory (bounded), not here.")),
     Option("BACKUP_RETRY_SECONDS", "--retry-seconds",
            "total time budget for retrying the database connection, the dump and every storage call (default 600)",
            "retry", _BUCKET, True,

@@ -56,6 +56,3 @@ def test_galera_runs_parallel_only_when_asked_and_with_a_binary_log(tmp_path, ca
     assert "cannot prove its sessions share one snapshot" in caplog.text
     assert threads(tmp_path, dataclasses.replace(GALERA, log_bin=True), BACKUP_DUMP_THREADS="3") == 3
 
-
-def test_the_temp_dir_does_not_limit_the_sessions_their_output_waits_in_memory(tmp_path):
-    assert threads(tmp_path, SERVER, BACKUP_DUMP_THREADS="2", BACKUP_TMPDIR_BYTES="10") == 2  # data: 1000 bytes
