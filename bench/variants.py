@@ -4,9 +4,9 @@ a  ``mariadb-dump > /dev/null``                 the floor: nothing is faster tha
 b  the seed's sequential pipeline in shell      dump to a file, ``tar czf``, ``sha1sum``, upload (boto3)
 c  ``mydumper --compress``                      the peer: parallel per-table dump with per-file gzip
 l  ``mydumper`` (uncompressed files)            the peer's dump speed alone
-d  ``mariadb-ha-backup backup`` tar.gz          our default (seed-compatible) format, default dump threads
-e  ``mariadb-ha-backup backup`` sql.gz          streamed, no temp disk, default dump threads
-f  ``mariadb-ha-backup backup`` sql.zst         streamed, no temp disk, default dump threads
+d  ``mariadb-ha-backup backup`` tar.gz          our default (seed-compatible) format, N dump threads
+e  ``mariadb-ha-backup backup`` sql.gz          streamed, no temp disk, N dump threads
+f  ``mariadb-ha-backup backup`` sql.zst         streamed, no temp disk, N dump threads
 m, n, o  the same three with ``BACKUP_DUMP_THREADS=1`` (the seed's single mariadb-dump)
 g  ``mariadb < dump.sql``                       the restore floor
 h  ``mariadb-ha-backup restore``                defaults: verify first, then load over parallel sessions
@@ -17,7 +17,8 @@ i  ``mariadb-ha-backup backup`` sql.gz to a local directory: not a target, it sh
    S3 emulator costs (moto runs on the same 2 cores and spends ~0.2 CPU-s per 100 MB dumped)
 p  the same with ``BACKUP_DUMP_THREADS=1``
 
-"Default dump threads" is BACKUP_DUMP_THREADS unset: one session per CPU (2 on the bench machine).
+N is ``BACKUP_DUMP_THREADS=N`` with N = the CPU count, at least 2 (2 on the bench machine): the parallel
+dump whatever the default, so that it is compared with one session in the same run.
 
 Every variant uses the seed's dump flags and the same source server; b, d, e, f upload to the same
 moto S3 bucket; g and h load into the same (emptied) target server.
@@ -26,6 +27,7 @@ moto S3 bucket; g and h load into the same (emptied) target server.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from collections.abc import Callable
@@ -39,6 +41,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 BUCKET = "bench"
 RUNS_PREFIX = "runs"
 RESTORE_PREFIX = "restore-source"
+PARALLEL_THREADS = max(2, os.cpu_count() or 2)
 
 
 @dataclass(frozen=True)
@@ -170,16 +173,21 @@ VARIANTS = [
     Variant("c", "mydumper --compress", "backup", _mydumper, _last_line_int),
     Variant("l", "mydumper (uncompressed files)", "backup", lambda c, t: _mydumper(c, t, compress=False),
             _last_line_int),
-    Variant("d", "backup tar.gz", "backup", _agent_backup("tar.gz"), _agent_size),
-    Variant("e", "backup sql.gz", "backup", _agent_backup("sql.gz"), _agent_size),
-    Variant("f", "backup sql.zst", "backup", _agent_backup("sql.zst"), _agent_size),
+    Variant("d", f"backup tar.gz, {PARALLEL_THREADS} dump threads", "backup", _agent_backup("tar.gz", PARALLEL_THREADS),
+            _agent_size),
+    Variant("e", f"backup sql.gz, {PARALLEL_THREADS} dump threads", "backup", _agent_backup("sql.gz", PARALLEL_THREADS),
+            _agent_size),
+    Variant("f", f"backup sql.zst, {PARALLEL_THREADS} dump threads", "backup",
+            _agent_backup("sql.zst", PARALLEL_THREADS),
+            _agent_size),
     Variant("m", "backup tar.gz, 1 dump thread", "backup", _agent_backup("tar.gz", 1), _agent_size),
     Variant("n", "backup sql.gz, 1 dump thread", "backup", _agent_backup("sql.gz", 1), _agent_size),
     Variant("o", "backup sql.zst, 1 dump thread", "backup", _agent_backup("sql.zst", 1), _agent_size),
     Variant("g", "mariadb < dump.sql", "restore", _plain_restore, lambda m, t: None),
     Variant("h", "restore --latest (tar.gz from S3; defaults: verify first, parallel)", "restore", _agent_restore,
             lambda m, t: None),
-    Variant("i", "backup sql.gz to a local dir (no S3)", "backup", _agent_backup_local(), _agent_size),
+    Variant("i", f"backup sql.gz to a local dir (no S3), {PARALLEL_THREADS} dump threads", "backup",
+            _agent_backup_local(PARALLEL_THREADS), _agent_size),
     Variant("p", "backup sql.gz to a local dir, 1 dump thread", "backup", _agent_backup_local(1), _agent_size),
     Variant("j", "restore --latest --parallel 1 (serial)", "restore", _agent_restore_serial, lambda m, t: None),
     Variant("k", "myloader (mydumper dump)", "restore", _myloader, lambda m, t: None),

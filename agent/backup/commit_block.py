@@ -44,8 +44,17 @@ _BLOCKS = {
 _RELEASES = {"backup_stage": "BACKUP STAGE END", "ftwrl": "UNLOCK TABLES"}
 
 
-class CommitBlockTimeoutError(BackupFailedError):
+class CommitBlockUnavailableError(BackupFailedError):
+    """The block could not be taken; the backup can still be done as the single dump."""
+
+
+class CommitBlockTimeoutError(CommitBlockUnavailableError):
     """The block could not be taken within ``LOCK_WAIT_SECONDS`` (error 1205)."""
+
+
+class CommitBlockDeniedError(CommitBlockUnavailableError):
+    """The account lacks the privilege for the block (``RELOAD``, error 1227): a least-privilege backup
+    account that the single dump serves (it needs only ``SELECT``, ``SHOW VIEW``, ``EVENT`` ...)."""
 
 
 class CommitBlock:
@@ -112,6 +121,8 @@ class CommitBlock:
         error = classify_failure(stderr or f"exit code {process.returncode}", what="the commit block")
         if "1205" in stderr:  # lock wait timeout: something held the block off (a lost connection is retried)
             return CommitBlockTimeoutError(str(error))
+        if "1227" in stderr:  # access denied: "you need (at least one of) the RELOAD privilege(s)"
+            return CommitBlockDeniedError(str(error))
         return error
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

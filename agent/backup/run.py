@@ -19,11 +19,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+from agent.backup.cpus import default_dump_threads
 from agent.backup.dumpable import DumpPlan, plan_dump
 from agent.backup.fidelity import ServerExtras, produce_counted, read_server_extras, store_accounts, with_fidelity
 from agent.backup.id_claims import claimed_backup_id
 from agent.backup.manifest import build_manifest
-from agent.backup.parallel_dump import ParallelPlan, ParallelUnavailableError, temp_room
+from agent.backup.parallel_dump import ParallelPlan, ParallelUnavailableError
 from agent.backup.pipeline import ArtifactResult, ArtifactUpload
 from agent.common.accounts import accounts_keys
 from agent.common.credentials import resolve_password
@@ -142,40 +143,40 @@ def _parallel_plan(settings: Settings, dump: DumpCommand, info: ServerInfo, *, d
     Galera: only when BACKUP_DUMP_THREADS is set, and only with a binary log. Behind a Service the
     sessions may reach different nodes, and a snapshot on one node says nothing of another; with a binary
     log every session's position is compared (a mismatch fails the attempt, which is retried), without
-    one nothing could prove the sessions share a snapshot. Everywhere: only when the temp dir can hold
-    what the sessions may dump ahead of the stream (at worst all the data: agent.backup.parallel_dump).
+    one nothing could prove the sessions share a snapshot. No temp disk is needed: the sessions' output
+    waits in bounded memory (agent.backup.parallel_dump).
     """
-    # Opt-in: on 2 cores the sessions were not measured faster (0.91-1.16x, docs/PERFORMANCE.md) and their
-    # parts need temp disk up to the raw dump, where a single dump streams with none.
-    threads = settings.dump_threads or 1
+    # Default from the usable CPUs (agent.backup.cpus): 1 up to 2 (not measured faster there), else one per
+    # CPU beyond the compressor's. On Galera only when asked: the commit block holds up the whole cluster.
+    threads = settings.dump_threads or (1 if info.galera else default_dump_threads())
     if threads <= 1 or not dump.parallel:
         return None
     if info.galera and not info.log_bin:
-        _one_session("a Galera node without a binary log cannot prove its sessions share one snapshot", threads)
-        return None
-    room = temp_room(defaults.parent, limit=settings.tmp_dir_bytes)
-    if info.data_bytes is not None and info.data_bytes > room:
-        _one_session(f"the data ({info.data_bytes} bytes, the server's estimate) may not fit in the temp dir "
-                     f"({room} bytes usable; BACKUP_TMPDIR_BYTES, BACKUP_TMPDIR)", threads)
+        _one_session("a Galera node without a binary log cannot prove its sessions share one snapshot", threads,
+                     asked=True)
         return None
     return ParallelPlan(argv=argv, defaults_file=defaults, threads=threads, extra_flags=position_flags)
 
 
 def _produce(upload: ArtifactUpload, settings: Settings) -> tuple[ArtifactResult, dict[str, int] | None]:
-    """One attempt; a parallel dump that cannot be done (its parts filled the temp dir, or a session could
-    not open its snapshot while commits waited) is done again at once as the seed's single dump."""
+    """One attempt; a parallel dump that cannot be done (commits could not be blocked, a session could not
+    open its snapshot while commits waited, or one waited on the stitcher until the server dropped it) is
+    done again at once as the seed's single dump."""
     try:
         return produce_counted(upload, settings.format)
     except ParallelUnavailableError as exc:
         if upload.parallel is None:
             raise
-        _one_session(str(exc), upload.parallel.threads)
+        _one_session(str(exc), upload.parallel.threads, asked=settings.dump_threads is not None)
         return produce_counted(replace(upload, parallel=None), settings.format)
 
 
-def _one_session(reason: str, threads: int) -> None:
-    log.warning("one dump session instead of %d: %s (BACKUP_DUMP_THREADS=1 silences this)", threads, reason,
-                extra={"event": "parallel_dump_skipped"})
+def _one_session(reason: str, threads: int, *, asked: bool) -> None:
+    """A warning when BACKUP_DUMP_THREADS asked for the sessions; by default (from the CPU count) only info:
+    e.g. an account without RELOAD gets the single dump on every run, which is what it always had."""
+    log.log(logging.WARNING if asked else logging.INFO,
+            "one dump session instead of %d: %s (BACKUP_DUMP_THREADS=1 silences this)", threads, reason,
+            extra={"event": "parallel_dump_skipped"})
 
 
 def _with_retries(settings: Settings, what: str, fn: Callable[[], _T]) -> _T:

@@ -13,6 +13,12 @@ its last statement (``ENABLE KEYS``, or with ``--dump-history`` the history swit
 titles that trail it in the part belong to objects the part does not hold and are dropped. Checked byte
 for byte against a single mariadb-dump on the hostile fixture (tests/integration/test_parallel_dump.py).
 
+A **split** table's data is in several parts (each session dumped the rows whose key is in its share,
+``--where``): its section is the first part's title and ``DISABLE KEYS`` (without the ``-- WHERE:``
+comment mariadb-dump adds), then a batch of INSERTs from each part in turn, then the first part's
+``ENABLE KEYS``. Taking turns keeps every session of the split moving (each blocks once the stitcher
+holds enough of its output); the rows are those of one dump, in other statements and order.
+
 A worker writes its tables in the same order as the skeleton (both are mariadb-dump over the same
 databases), so each part is read front to back while it is still being written. A table without a data
 section in its part (mariadb-dump writes none for the log tables) gets none here either. Anything left
@@ -25,8 +31,9 @@ here anyway, so the parallel dump needs no second pass over the stream.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from agent.backup.evidence import count_unit
 from agent.common.dumpfile import Kind, Unit, read_units
@@ -37,7 +44,10 @@ _DATA_KINDS = (Kind.DATA_BEGIN, Kind.ROWS, Kind.DATA_END)
 # Row batches cut by the parser: a few extended INSERTs, few Python steps per MB, little memory.
 _BATCH_BYTES = 1 << 20
 
+_WHERE_COMMENT = re.compile(rb"^-- WHERE:  [^\n]*\n", re.MULTILINE)
+
 TableKey = tuple[str | None, str | None]
+Placement = tuple[int, ...]  # the parts holding a table's data: one, or every session of a split
 
 
 class StitchError(BackupFailedError):
@@ -82,11 +92,11 @@ def _without_trailing_titles(unit: Unit) -> Unit:
     return Unit(unit.kind, unit.database, unit.name, unit.data[:end]) if end >= 2 else unit
 
 
-def stitch(skeleton: Iterable[bytes], parts: Mapping[TableKey, int], part_chunks: list[Iterable[bytes]],
+def stitch(skeleton: Iterable[bytes], parts: Mapping[TableKey, Placement], part_chunks: list[Iterable[bytes]],
            *, write: Callable[[bytes], object]) -> dict[str, int]:
     """Write the whole dump through ``write``; returns the rows per table ({"db.table": n}).
 
-    ``parts`` maps each table with data to the index of the part holding it.
+    ``parts`` maps each table with data to the indexes of the parts holding it (more than one: split).
     """
     readers = [_Part(chunks, name=f"part {i}") for i, chunks in enumerate(part_chunks)]
     rows: Counter[str] = Counter()
@@ -100,7 +110,9 @@ def stitch(skeleton: Iterable[bytes], parts: Mapping[TableKey, int], part_chunks
             raise StitchError(f"table {unit.database}.{unit.name}: its DDL does not end as mariadb-dump's does")
         cut += len(TABLE_DDL_END)
         write(unit.data[:cut])
-        for data in readers[parts[key]].section(key):
+        placed = parts[key]
+        sections = [readers[i].section(key) for i in placed]
+        for data in (sections[0] if len(sections) == 1 else _taking_turns(sections)):
             count_unit(rows, data)
             write(data.data)
         write(unit.data[cut:])
@@ -109,3 +121,28 @@ def stitch(skeleton: Iterable[bytes], parts: Mapping[TableKey, int], part_chunks
             raise StitchError(f"{reader.name} holds data of {extra.database}.{extra.name}, which the skeleton "
                               "does not place (was it created or changed during the dump?)")
     return dict(sorted(rows.items()))
+
+
+def _taking_turns(sections: Sequence[Iterator[Unit]]) -> Iterator[Unit]:
+    """One split table's section from its parts: the first's head, a batch of rows from each in turn, its end."""
+    heads = [next(section, None) for section in sections]
+    if heads[0] is None or any(h is None for h in heads):
+        if any(h is not None for h in heads):
+            raise StitchError("a split table's data is missing from some of its parts")
+        return
+    first = heads[0]
+    yield Unit(first.kind, first.database, first.name, _WHERE_COMMENT.sub(b"", first.data, count=1))
+    end: Unit | None = None
+    active = list(sections)
+    while active:
+        for section in list(active):
+            unit = next(section, None)
+            if unit is None:
+                active.remove(section)
+            elif unit.kind is Kind.DATA_END:
+                end = end or unit
+                active.remove(section)
+            else:
+                yield unit
+    if end is not None:
+        yield end

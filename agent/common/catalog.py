@@ -1,10 +1,12 @@
 """What is in the bucket: backups grouped by id, complete or not, and picking one (id, latest, --at).
 
-One ``list`` call under the prefix finds every object; objects are grouped by their ``<backup-id>/``
-folder. A backup is *complete* only when its ``manifest.json`` exists (the backup writes it last), so
-a folder without one is an incomplete leftover of a failed or running backup. A folder whose manifest
-cannot be parsed is *damaged*: shown, never used, and never deleted automatically.
-Folders whose name is not a backup id are not ours and are ignored.
+One listing of the folders under the prefix, and one ``list`` call under what the backup ids have in
+common (``2026``: never the binlog archive's ``binlogs/`` folder beside them) finds every object of
+every backup; objects are grouped by their ``<backup-id>/`` folder. A backup is *complete* only when
+its ``manifest.json`` exists (the backup writes it last), so a folder without one is an incomplete
+leftover of a failed or running backup. A folder whose manifest cannot be parsed is *damaged*: shown,
+never used, and never deleted automatically. Folders whose name is not a backup id are not ours and
+are ignored.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import datetime
 from shared.errors import BadInputError
 from shared.layout import ID_FORMAT, MANIFEST_NAME, BackupIdError, parse_backup_id
 from shared.manifest import Manifest, ManifestError
-from shared.storage import ObjectInfo, Storage
+from shared.storage import FolderListing, ObjectInfo, Storage
 
 COMPLETE, INCOMPLETE, DAMAGED = "complete", "incomplete", "damaged"
 
@@ -51,11 +53,26 @@ def scan_backups(storage: Storage, *, prefix: str) -> list[BackupEntry]:
     """Every backup folder under ``prefix``, newest first (ids sort chronologically as text)."""
     folders: dict[str, list[ObjectInfo]] = defaultdict(list)
     base = prefix.strip("/") + "/"
-    for info in storage.list(base):
+    common = _ids_prefix(storage, base)
+    for info in storage.list(base + common) if common is not None else []:
         backup_id, sep, _rest = info.key[len(base):].partition("/")
         if sep and _is_backup_id(backup_id):
             folders[backup_id].append(info)
     return [_entry(storage, base, backup_id, folders[backup_id]) for backup_id in sorted(folders, reverse=True)]
+
+
+def _ids_prefix(storage: Storage, base: str) -> str | None:
+    """What every backup folder's name starts with (``2026`` for a year of backups), so one listing
+    finds them all without paging through the binlog archive beside them (a million keys after a
+    busy month). None when there is no backup folder; "" (the whole prefix) for a backend without
+    folder listings."""
+    if not isinstance(storage, FolderListing):
+        return ""
+    ids = [name for name in storage.list_folders(base) if _is_backup_id(name)]
+    if not ids:
+        return None
+    first, last = min(ids), max(ids)  # what the two ends share, every name between them shares
+    return first[: next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), len(first))]
 
 
 def _entry(storage: Storage, base: str, backup_id: str, objects: list[ObjectInfo]) -> BackupEntry:

@@ -17,6 +17,7 @@ from shared.config.binlog import load_archive_settings
 from shared.encryption import load_encryption_settings
 from shared.logs import register_secret
 from shared.reporting.metrics import metrics_settings_from
+from shared.storage.object_lock import load_lock_settings, rolling_retainer
 
 
 def archive_binlogs(config: ConfigValues, *, follow: bool) -> ArchiveResult:
@@ -25,8 +26,10 @@ def archive_binlogs(config: ConfigValues, *, follow: bool) -> ArchiveResult:
     archive = with_service_sources(archive, source)
     metrics_settings = metrics_settings_from(config, job=METRICS_JOB)
     encryption = load_encryption_settings(config)  # segments are encrypted like the backups' artifacts
+    lock = load_lock_settings(config)
     bucket = open_bucket(destination, retry)
     next(iter(bucket.storage.list(bucket.prefix + "/")), None)  # a missing bucket: exit 2 before anything
+    retain = rolling_retainer(bucket.storage, lock)  # a bucket that cannot lock: exit 2 before anything
     password = resolve_password(source)
     register_secret(password)
     metrics = MetricsPublisher(metrics_settings)
@@ -35,7 +38,8 @@ def archive_binlogs(config: ConfigValues, *, follow: bool) -> ArchiveResult:
         with signals_set(stop), private_run_dir(load_tmp_dir(config)) as run_dir:
             archiver = Archiver(bucket.storage, prefix=bucket.prefix, settings=archive,
                                 credentials=Credentials(user=source.user, password=password), run_dir=run_dir,
-                                retry_seconds=retry.max_seconds, stop=stop, observer=metrics, encryption=encryption)
+                                retry_seconds=retry.max_seconds, stop=stop, observer=metrics, encryption=encryption,
+                                retain=retain)
             return archiver.run(follow=follow)
     finally:
         metrics.close()

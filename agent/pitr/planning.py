@@ -32,6 +32,7 @@ from typing import Any
 
 from agent.common.catalog import BackupEntry
 from agent.pitr.windows import ArchiveView, read_archive
+from shared.binlogs.compaction import CompactedSegments, CompactionError
 from shared.binlogs.events import BinlogFormatError, Event, Transaction, TransactionScanner, read_file_events
 from shared.binlogs.gtid import Gtid, contains, format_state, parse_state
 from shared.binlogs.history import ArchiveDamageError, check_continuity
@@ -119,14 +120,20 @@ def _plan_from(storage: Storage, manifest: Manifest, *, view: ArchiveView, until
         raise _UnusableBackupError("its snapshot holds transactions committed after that second")
     selector = _Selector(parse_state(manifest.binlog.gtid_state), until=until)
     files, seqs, previous = [], [], before
+    compacted, read_through = CompactedSegments(storage, view.history.prefix), -1
     for record in view.segments_of(window, from_seq=start_seq):
         try:
             check_continuity(previous, record)  # read_history assumed it for the newest records
         except ArchiveDamageError as exc:
             raise _UnusableBackupError(f"a gap in the binlog archive lies in the range ({exc})") from None
         previous = record
-        picked, fde = selector.select(_read_checked(storage, view, record, identities=identities))
         seqs.append(record.seq)
+        if record.seq <= read_through:
+            continue  # its transactions came with the compacted segment read at an earlier seq
+        segment, read_through = _read_compacted(compacted, view, record, read_through)
+        if segment is None:
+            segment = _read_checked(storage, view, record, identities=identities)
+        picked, fde = selector.select(segment)
         if picked:
             files.append(work_dir / f"replay-{record.seq:012d}.binlog")
             files[-1].write_bytes(build_segment(fde, picked))
@@ -149,6 +156,23 @@ def _gap_after(view: ArchiveView, window: GapFreeWindow) -> str:
 
 def _at(moment: str | None) -> str:
     return f" at {moment}" if moment else ""
+
+
+def _read_compacted(compacted: CompactedSegments, view: ArchiveView, record: SegmentRecord,
+                    read_through: int) -> tuple[tuple[list[Transaction], TransactionScanner] | None, int]:
+    """The compacted segment covering ``record`` and the last seq it holds; (None, unchanged) when
+    there is none, or when it cannot be used (noted: the small segments are read, if still there)."""
+    bounds = compacted.covering(record.seq)
+    if bounds is None:
+        return None, read_through
+    try:
+        _, transactions, fde = compacted.read(*bounds)
+    except CompactionError as exc:
+        view.history.note(f"{exc}: its small segments are read instead")
+        return None, read_through
+    scanner = TransactionScanner()
+    scanner.format_description = fde
+    return (transactions, scanner), bounds[1]
 
 
 def _read_checked(storage: Storage, view: ArchiveView, record: SegmentRecord, *,

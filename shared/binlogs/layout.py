@@ -7,6 +7,8 @@ the backup catalog ignores this folder)::
     <prefix>/binlogs/index/<seq:012d>.json        its index record, written after it (the commit marker)
     <prefix>/binlogs/gaps/<seq:012d>.json         a recorded gap, in place of a segment
     <prefix>/binlogs/rollups/<first:012d>-<last:012d>.json   the records first..last in one object
+    <prefix>/binlogs/segments/<first:012d>-<last:012d>.binlog   segments first..last compacted into one
+    <prefix>/binlogs/compactions/<first:012d>-<last:012d>.json  its record (the commit marker)
 
 ``seq`` is one archive-wide counter: every segment and every gap takes the next number, so the merged
 list of index and gap records, sorted by ``seq``, is the archive's history in order. Keys never contain
@@ -34,6 +36,7 @@ SEGMENTS = "segments"
 INDEX = "index"
 GAPS = "gaps"
 ROLLUPS = "rollups"
+COMPACTIONS = "compactions"
 SEQ_DIGITS = 12
 SEGMENT_SUFFIX = ".binlog"
 RECORD_SUFFIX = ".json"
@@ -74,10 +77,25 @@ def rollup_key(prefix: str, first_seq: int, last_seq: int) -> str:
     return _key(prefix, ROLLUPS, first_seq, f"-{last_seq:0{SEQ_DIGITS}d}{RECORD_SUFFIX}")
 
 
+def compacted_segment_key(prefix: str, first_seq: int, last_seq: int) -> str:
+    """The one segment replacing the segments first..last (``shared.binlogs.compaction``)."""
+    return _key(prefix, SEGMENTS, first_seq, f"-{last_seq:0{SEQ_DIGITS}d}{SEGMENT_SUFFIX}")
+
+
+def compaction_key(prefix: str, first_seq: int, last_seq: int) -> str:
+    """The record that commits a compacted segment (written after it, like an index record)."""
+    return _key(prefix, COMPACTIONS, first_seq, f"-{last_seq:0{SEQ_DIGITS}d}{RECORD_SUFFIX}")
+
+
 def rollup_range(key: str) -> tuple[int, int] | None:
     """``(first_seq, last_seq)`` of a rollup key, or None for a key that is not one."""
     match = _ROLLUP_NAME.match(key.rsplit("/", 1)[-1])
     return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def compaction_range(key: str) -> tuple[int, int] | None:
+    """``(first_seq, last_seq)`` of a compaction record's key, or None for a key that is not one."""
+    return rollup_range(key)  # the same ``<first>-<last>.json`` name
 
 
 def block_prefix(prefix: str, folder: str, block: int) -> str:

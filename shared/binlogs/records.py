@@ -49,6 +49,10 @@ class _JsonRecord:
         return cls(**checked)
 
 
+# The base of every kind of JSON record in the archive (shared.binlogs.compaction's too).
+JsonRecord = _JsonRecord
+
+
 @dataclass(frozen=True)
 class SourceNode:
     """The server a segment was read from."""

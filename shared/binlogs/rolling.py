@@ -12,8 +12,9 @@ before rollups gets its rollups: the first run of this version writes them all).
 from __future__ import annotations
 
 import io
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from shared.binlogs import layout
@@ -29,18 +30,22 @@ log = logging.getLogger("mariadb_ha_backup.archive")
 
 class RollupWriter:
     def __init__(self, storage: Storage, *, prefix: str, previous: Rollup | None,
-                 pending: Sequence[HistoryRecord] = (), max_records: int = ROLLUP_MAX_RECORDS) -> None:
+                 pending: Sequence[HistoryRecord] = (), max_records: int = ROLLUP_MAX_RECORDS,
+                 retain: Callable[[str], None] = lambda key: None) -> None:
         self.storage, self.prefix, self.previous = storage, prefix, previous
         self.pending = list(pending)
         self.max_records = max_records
+        self.retain = retain  # object lock (BACKUP_LOCK_DAYS): a rollup is retained like the records it holds
 
     @classmethod
-    def resume(cls, history: ArchiveHistory, *, max_records: int = ROLLUP_MAX_RECORDS) -> RollupWriter:
+    def resume(cls, history: ArchiveHistory, *, max_records: int = ROLLUP_MAX_RECORDS,
+               retain: Callable[[str], None] = lambda key: None) -> RollupWriter:
         """Start after the newest good rollup, with every record since then pending (read in full)."""
         newest = history.newest_rollup
         first = newest.last_seq + 1 if newest is not None else min(history.tail, default=0)
         pending = list(history.records(first)) if history.tail else []
-        return cls(history.storage, prefix=history.prefix, previous=newest, pending=pending, max_records=max_records)
+        return cls(history.storage, prefix=history.prefix, previous=newest, pending=pending, max_records=max_records,
+                   retain=retain)
 
     def add(self, record: HistoryRecord) -> None:
         """A record just committed to the bucket (in ``seq`` order)."""
@@ -82,11 +87,25 @@ class RollupWriter:
             # Our own earlier attempt (a retry that landed) or one a reader already passes over as damaged:
             # either way the records are the truth, and the chain goes on from this rollup's content.
             with self.storage.open_read(key) as stream:
-                if stream.read() != data:
+                if not _same_rollup(stream.read(), data):
                     log.error("binlog archive rollup %s already exists with other content: left as it is "
                               "(readers check it and read the records where it is wrong)", key,
                               extra={"event": "rollup-exists", "key": key})
+        # Retained after it is written (and again when it was already there: a retry after a failed
+        # retention). Retained later than its records, so a prune that finds a rollup free to delete
+        # knows its records and segments are too.
+        self.retain(key)
         log.info("rolled up binlog archive records %d-%d", rollup.first_seq, rollup.last_seq,
                  extra={"event": "rollup", "first_seq": rollup.first_seq, "last_seq": rollup.last_seq})
         self.previous = rollup
         return rollup
+
+
+def _same_rollup(stored: bytes, ours: bytes) -> bool:
+    """The same rollup but for when it was written (our own earlier attempt, whose retention failed)."""
+    try:
+        found = json.loads(stored)
+    except ValueError:
+        return False
+    mine = json.loads(ours)
+    return isinstance(found, dict) and {**found, "created_at": None} == {**mine, "created_at": None}

@@ -44,6 +44,7 @@ class ArchiveSettings:
     sources: tuple[Endpoint, ...]  # the nodes we may follow, in order of preference
     sources_service: str | None = None  # else: the pods behind this Service are the sources
     rollup_records: int = DEFAULT_ROLLUP_RECORDS  # at most this many records per rollup (shared.binlogs.rollups)
+    compact: bool = False  # join each rolled-up hour's segments of one binlog file (shared.binlogs.compaction)
 
 
 def load_archive_settings(raw: Mapping[str, str], *, host: str, port: int, prefix: str) -> ArchiveSettings:
@@ -59,7 +60,16 @@ def load_archive_settings(raw: Mapping[str, str], *, host: str, port: int, prefi
         sources=_sources(raw.get("BINLOG_SOURCES"), default=Endpoint(host, port)),
         sources_service=service,
         rollup_records=_rollup_records(raw.get("BINLOG_ROLLUP_RECORDS")),
+        compact=_on_off(raw.get("BINLOG_COMPACT")),
     )
+
+
+def _on_off(value: str | None) -> bool:
+    if value is None or value.strip().lower() in ("", "off", "0", "false", "no"):
+        return False
+    if value.strip().lower() in ("on", "1", "true", "yes"):
+        return True
+    raise ConfigError(f"BINLOG_COMPACT must be on or off, not {value[:40]!r}")
 
 
 def _rollup_records(value: str | None) -> int:

@@ -64,13 +64,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("BACKUP_FORMAT", "--format", "tar.gz (default) | sql.gz | sql.zst (logical backups)", "format", (BACKUP,),
            True, details="`tar.gz` is the seed's; `sql.gz` and `sql.zst` stream with no temp disk."),
     Option("BACKUP_DUMP_THREADS", "--dump-threads",
-           "mariadb-dump sessions sharing one snapshot (default 1: the seed's single dump; opt in with 2 or more)",
+           "mariadb-dump sessions sharing one snapshot (default: 1 up to 2 usable CPUs, else CPUs - 1, at "
+           "most 4; 1 on Galera)",
            "run", (BACKUP,), True,
-           details=("With more than one, commits on the server pause for milliseconds while the sessions open "
-                    "their snapshots (logged as `commit_block`); the file is the same single "
-                    "`all-databases-dump.sql`. Opt in: not measured faster on 2 cores, and the sessions' parts use "
-                    "temp disk up to the raw dump (a single dump streams with none). On Galera only with a binary "
-                    "log; "
+           details=("Usable CPUs: the affinity mask capped by the cgroup CPU quota (a Job's `limits.cpu`, rounded "
+                    "down); on 2 cores 2 sessions were not measured faster than 1. With more than one, commits on "
+                    "the server pause for milliseconds while the sessions "
+                    "open their snapshots (logged as `commit_block`); large tables are split among the sessions by "
+                    "key; the file is the same single `all-databases-dump.sql`. No temp disk: the sessions' output "
+                    "waits in 16 MiB of memory. `1` is the seed's single dump. On Galera only when set, and only "
+                    "with a binary log; "
                     "per cluster as `\"dump_threads\"` in `DISPATCH_TARGETS`. See docs/PERFORMANCE.md.")),
     Option("BACKUP_METHOD", "--method",
            "logical (default): mariadb-dump SQL | physical: mariadb-backup copy of the data directory", "method",
@@ -111,13 +114,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("BACKUP_TMPDIR", "--tmp-dir", "where the run's private spool directory is made (default: system temp)",
            "run", (BACKUP, VERIFY, RESTORE, ARCHIVE, DRILL),
            details=("The run's private 0700 directory (the client option file) is made here (the Job's "
-                    "`emptyDir`); an age-encrypted `tar.gz` spools its compressed dump there, a parallel dump "
-                    "the parts its sessions write ahead of the stream (raw SQL, given back as they are stitched).")),
-    Option("BACKUP_TMPDIR_BYTES", "--tmp-dir-bytes",
-           "bytes the temp dir may hold (default: its free space); a parallel dump that could need more runs as one "
-           "session", "run", (BACKUP,),
-           details=("The Job sets it to its spool `emptyDir`'s `sizeLimit` (enforced by eviction, invisible to "
-                    "the agent). The server's size estimate of the data is compared with 80% of it.")),
+                    "`emptyDir`); an age-encrypted `tar.gz` spools its compressed dump there. A parallel dump holds "
+                    "its sessions' output in memory (bounded), not here.")),
     Option("BACKUP_RETRY_SECONDS", "--retry-seconds",
            "total time budget for retrying the database connection, the dump and every storage call (default 600)",
            "retry", _BUCKET, True,
@@ -165,6 +163,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("BINLOG_ROLLUP_RECORDS", "--binlog-rollup-records",
            "archive-binlogs: at most this many index records per rollup; one also closes every hour (default 1000)",
            "binlog", (ARCHIVE,)),
+    Option("BINLOG_COMPACT", "--binlog-compact",
+           "archive-binlogs: after each rollup, join its segments of one binlog file into one segment, so a "
+           "restore reads fewer objects: on | off (default off)", "binlog", (ARCHIVE,)),
     Option("BINLOG_SERVER_ID", "--binlog-server-id",
            "archive-binlogs: replication server id (default: derived from the prefix plus a random part)", "binlog",
            (ARCHIVE,),
@@ -194,10 +195,11 @@ OPTIONS: tuple[Option, ...] = (
            "Secret (in CELL_DEFAULT_NAMESPACE) whose key age-identity holds the age identity", "decryption",
            _READERS),
     Option("BACKUP_LOCK_DAYS", "--lock-days",
-           "object lock: retain every object of a backup until its start + DAYS", "lock", (BACKUP,), True,
+           "object lock: retain every object of a backup until its start + DAYS (archive-binlogs: every "
+           "segment, record and rollup until it was written + DAYS)", "lock", (BACKUP, ARCHIVE), True,
            details="Exit 2 if the bucket cannot lock objects; see docs/SECURITY.md."),
     Option("BACKUP_LOCK_MODE", "--lock-mode", "object lock mode: GOVERNANCE (default) | COMPLIANCE", "lock",
-           (BACKUP,), True),
+           (BACKUP, ARCHIVE), True),
 )
 
 

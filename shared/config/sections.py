@@ -51,12 +51,6 @@ def load_dump_threads(values: Mapping[str, str]) -> int | None:
     return whole_number(values, "BACKUP_DUMP_THREADS", low=1, high=64)
 
 
-def load_tmp_dir_bytes(values: Mapping[str, str]) -> int | None:
-    """``BACKUP_TMPDIR_BYTES``: what the temp dir may hold when the filesystem cannot say (a Kubernetes
-    emptyDir's sizeLimit is enforced by eviction, not by the free space the agent sees)."""
-    return whole_number(values, "BACKUP_TMPDIR_BYTES", low=1, high=1 << 60)
-
-
 def load_format(values: Mapping[str, str], *, physical: bool = False) -> ArtifactFormat:
     """The artifact format: BACKUP_FORMAT for a logical backup; a physical one has its own (mbstream.zst)."""
     if physical:

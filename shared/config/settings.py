@@ -16,7 +16,6 @@ from shared.config.sections import (
     load_keep_policy,
     load_retry,
     load_tmp_dir,
-    load_tmp_dir_bytes,
 )
 from shared.config.source import SourceSettings, load_source
 from shared.formats import ArtifactFormat
@@ -33,7 +32,6 @@ class Settings:
     tmp_dir: Path | None
     method: MethodSettings = field(default_factory=MethodSettings)  # default: logical, the seed's design
     dump_threads: int | None = None  # BACKUP_DUMP_THREADS: mariadb-dump sessions sharing one snapshot (None: unset)
-    tmp_dir_bytes: int | None = None  # BACKUP_TMPDIR_BYTES: the temp dir's limit when statvfs cannot tell it
 
 
 def load_backup_settings(values: Mapping[str, str]) -> Settings:
@@ -41,7 +39,7 @@ def load_backup_settings(values: Mapping[str, str]) -> Settings:
     return Settings(destination=load_destination(values), source=load_source(values),
                     format=load_format(values, physical=method.physical), retry=load_retry(values),
                     keep=load_keep_policy(values), tmp_dir=load_tmp_dir(values), method=method,
-                    dump_threads=load_dump_threads(values), tmp_dir_bytes=load_tmp_dir_bytes(values))
+                    dump_threads=load_dump_threads(values))
 
 
 def load_settings(env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Settings:

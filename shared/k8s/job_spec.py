@@ -18,7 +18,7 @@ from typing import Any
 
 from shared.config import DEFAULT_SECRET_KEY, ConfigError
 from shared.errors import NO_RETRY_EXIT_CODES
-from shared.k8s.job_settings import SPOOL_MOUNT_PATH, JobSettings, quantity_bytes
+from shared.k8s.job_settings import SPOOL_MOUNT_PATH, JobSettings
 from shared.k8s.targets import Target
 
 JOB_NAME_PREFIX = "mariadb-ha-backup-"
@@ -154,8 +154,6 @@ def _container(*, target: Target, settings: JobSettings) -> KubeObject:
         # Only when it is not the agent's default, so Jobs of the default shape stay as they were.
         **({"MARIADB_HA_SECRET_KEY": target.password_key} if target.password_key != DEFAULT_SECRET_KEY else {}),
         "BACKUP_TMPDIR": SPOOL_MOUNT_PATH,
-        # The agent cannot see an emptyDir's sizeLimit (the kubelet evicts past it): a parallel dump checks this.
-        "BACKUP_TMPDIR_BYTES": str(quantity_bytes(settings.spool_size_limit)),
         **settings.agent_env,
         **({"BACKUP_DUMP_THREADS": str(target.dump_threads)} if target.dump_threads is not None else {}),
     }

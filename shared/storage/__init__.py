@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from shared.storage.base import (
     LOCK_MODES,
+    FolderListing,
     LockingStorage,
     ObjectChangedError,
     ObjectExistsError,
@@ -21,6 +22,7 @@ from shared.storage.base import (
 
 __all__ = [
     "LOCK_MODES",
+    "FolderListing",
     "LockingStorage",
     "ObjectChangedError",
     "ObjectExistsError",

@@ -131,6 +131,12 @@ class AzureStorage:
             for blob in self._container.list_blobs(name_starts_with=prefix):
                 yield ObjectInfo(key=blob.name, size=int(blob.size), modified=blob.last_modified)
 
+    def list_folders(self, prefix: str) -> Iterator[str]:
+        with _translated(f"list {self.url}/{prefix}", missing=base.StorageConfigError):
+            for item in self._container.walk_blobs(name_starts_with=prefix, delimiter="/"):
+                if item.name.endswith("/"):  # a BlobPrefix; the rest are blobs directly under prefix
+                    yield item.name[len(prefix):].rstrip("/")
+
     def delete(self, key: str) -> None:
         from azure.core.exceptions import ResourceNotFoundError
 

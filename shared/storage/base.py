@@ -149,6 +149,21 @@ class ResumableReads(Protocol):
         ...
 
 
+@runtime_checkable
+class FolderListing(Protocol):
+    """A backend that can list the folders directly under a prefix without listing what is in them
+    (S3 and GCS: a delimiter listing; Azure: ``walk_blobs``; local: the directory). The backup catalog
+    needs it: the binlog archive beside the backup folders holds a million keys after a busy month,
+    which a plain ``list`` of the prefix would page through on every ``list`` and ``status``.
+    All four backends implement it; callers check ``isinstance(storage, FolderListing)``."""
+
+    def list_folders(self, prefix: str) -> Iterator[str]:
+        """The names of the folders directly under ``prefix`` (which ends with ``/``): for each key
+        ``prefix + name + "/" + rest``, ``name``, once. In no particular order. A missing bucket raises
+        ``StorageConfigError`` like ``list``. Safe to retry."""
+        ...
+
+
 # Retention modes, spelled as S3 spells them. GOVERNANCE: a principal with a bypass permission can
 # shorten or remove it (GCS "Unlocked", Azure "Unlocked"); COMPLIANCE: nobody can, not even the
 # account owner, until it expires (GCS "Locked", Azure "Locked").

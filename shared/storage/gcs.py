@@ -141,6 +141,13 @@ class GcsStorage:
             for blob in self._client.list_blobs(self.bucket, prefix=prefix, retry=_retry(CALL_RETRY_SECONDS)):
                 yield ObjectInfo(key=blob.name, size=int(blob.size or 0), modified=blob.updated)
 
+    def list_folders(self, prefix: str) -> Iterator[str]:
+        with _translated(f"list {self.url}/{prefix}", missing=base.StorageConfigError):
+            listing = self._client.list_blobs(self.bucket, prefix=prefix, delimiter="/",
+                                              retry=_retry(CALL_RETRY_SECONDS))
+            for page in listing.pages:  # the folders come with each page, beside its (few) objects
+                yield from (name[len(prefix):].rstrip("/") for name in page.prefixes)
+
     def delete(self, key: str) -> None:
         from google.api_core.exceptions import NotFound
 

@@ -108,7 +108,11 @@ class LocalStorage:
         base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
         if not base.is_dir():
             return
-        for dirpath, _dirs, files in os.walk(base):
+        for dirpath, dirs, files in os.walk(base):
+            # Only into folders that can hold a key with the prefix: listing `p/2026` (the backup catalog)
+            # must not walk `p/binlogs/`, a million files after a busy month.
+            folder = Path(dirpath).relative_to(self.root).as_posix()
+            dirs[:] = [d for d in dirs if _may_hold(f"{folder}/{d}/".removeprefix("./"), prefix)]
             for name in files:
                 if _PARTIAL_MARK in name:
                     continue
@@ -117,6 +121,13 @@ class LocalStorage:
                 if key.startswith(prefix):
                     st = path.stat()
                     yield ObjectInfo(key=key, size=st.st_size, modified=datetime.fromtimestamp(st.st_mtime, UTC))
+
+    def list_folders(self, prefix: str) -> Iterator[str]:
+        if not self.root.is_dir():
+            raise StorageConfigError(f"backup directory {self.root} does not exist")
+        directory = self.root / prefix if prefix else self.root
+        if directory.is_dir():
+            yield from (entry.name for entry in os.scandir(directory) if entry.is_dir(follow_symlinks=False))
 
     def delete(self, key: str) -> None:
         path = self._path(key)
@@ -153,3 +164,8 @@ def from_url(location: str, params: dict[str, str]) -> LocalStorage:
 
 
 __all__ = ["LocalStorage", "from_url"]
+
+
+def _may_hold(folder: str, prefix: str) -> bool:
+    """Whether keys under ``folder`` (ending in ``/``) can start with ``prefix``."""
+    return folder.startswith(prefix) or prefix.startswith(folder)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from shared.errors import BadInputError
 from shared.storage.base import LOCK_MODES, LockingStorage, ObjectLockUnsupportedError, ObjectNotFoundError, Storage
@@ -86,6 +86,17 @@ def retainer(storage: Storage, lock: LockSettings, *, started: datetime) -> Call
     return lambda key: locking.set_retention(key, until=until, mode=lock.mode)
 
 
+def rolling_retainer(storage: Storage, lock: LockSettings) -> Callable[[str], None]:
+    """For the binlog archive, which has no start time: a function that retains one stored key until
+    now + the lock's days (each segment, record and rollup from when it is written); a no-op without
+    BACKUP_LOCK_DAYS. Later objects are retained later, so along ``seq`` retention dates only grow."""
+    if not lock.enabled:
+        return lambda key: None
+    locking = require_object_lock(storage)
+    days = timedelta(days=lock.days or 0)
+    return lambda key: locking.set_retention(key, until=datetime.now(UTC) + days, mode=lock.mode)
+
+
 def latest_retention(storage: Storage, keys: Iterable[str], *, now: datetime) -> datetime | None:
     """The latest retention date after ``now`` among ``keys``, or None when all may be deleted now.
     A backend without object lock retains nothing."""
@@ -93,6 +104,20 @@ def latest_retention(storage: Storage, keys: Iterable[str], *, now: datetime) ->
         return None
     dates = [until for key in keys if (until := _retained_until(storage, key)) is not None and until > now]
     return max(dates) if dates else None
+
+
+def retention_check(storage: Storage, *, now: datetime) -> Callable[[str], bool]:
+    """Whether a key is still retained by object lock. One request tells whether the bucket can retain
+    at all (so a bucket without object lock pays nothing per key); where it can, one per key asked.
+    S3 is why it matters: there a plain DELETE of a retained object succeeds (it only adds a delete
+    marker), so a prune would hide locked segments instead of failing."""
+    if not can_lock(storage) or not isinstance(storage, LockingStorage):
+        return lambda key: False
+    try:
+        storage.check_object_lock()
+    except ObjectLockUnsupportedError:
+        return lambda key: False
+    return lambda key: latest_retention(storage, [key], now=now) is not None
 
 
 def _retained_until(storage: LockingStorage, key: str) -> datetime | None:

@@ -17,6 +17,7 @@ from typing import BinaryIO, TypeVar, cast
 
 from shared.retry import RetryPolicy, call_with_retries
 from shared.storage.base import (
+    FolderListing,
     HeadLastStorage,
     LockingStorage,
     ObjectInfo,
@@ -79,6 +80,14 @@ class RetryingStorage:
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         # Materialised inside the retry so a fault half-way through a paginated listing is retried too.
         return iter(self._call(f"listing {prefix}", lambda: list(self.inner.list(prefix))))
+
+    def list_folders(self, prefix: str) -> Iterator[str]:
+        inner = self.inner
+        if isinstance(inner, FolderListing):
+            return iter(self._call(f"listing folders of {prefix}", lambda: list(inner.list_folders(prefix))))
+        # A backend without folder listings (none of ours): the same answer from a whole listing.
+        names = {info.key[len(prefix):].partition("/") for info in self.list(prefix)}
+        return iter({name for name, sep, _rest in names if sep})
 
     def delete(self, key: str) -> None:
         self._call(f"deleting {key}", lambda: self.inner.delete(key))

@@ -175,6 +175,16 @@ class S3Storage:
         except _sdk_errors() as exc:
             raise _translate(exc, what=f"list {self.url}/{prefix}") from exc
 
+    def list_folders(self, prefix: str) -> Iterator[str]:
+        try:
+            pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix,
+                                                                           Delimiter="/")
+            for page in pages:
+                for item in page.get("CommonPrefixes", []):
+                    yield item["Prefix"][len(prefix):].rstrip("/")
+        except _sdk_errors() as exc:
+            raise _translate(exc, what=f"list {self.url}/{prefix}") from exc
+
     def delete(self, key: str) -> None:
         try:
             self._client.delete_object(Bucket=self.bucket, Key=key)  # 204 for a missing key too

@@ -11,6 +11,7 @@ directory so the test stays fast; bench/ measures the same at 0.5 and 2 GB throu
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -130,3 +131,29 @@ def test_targz_to_s3_and_parallel_restore_stay_bounded(servers, s3_server, maria
     # (The backup's S3 part buffers, (3 + 1) x 16 MiB + 8 MiB, are not all in use at the small size, so
     # its growth is bounded by the 200 MB check above; the local-directory test covers flatness.)
     assert large_restore.peak_tree_rss - small_restore.peak_tree_rss < 2 * SAME_SIZE_SLACK
+
+
+# --- the parallel dump (issue 21): its sessions' output waits in bounded memory, never on temp disk ---
+
+PARALLEL_TREE_RSS_BOUND = 250 * MB  # the issue's target, for the agent and its mariadb-dump sessions together
+
+
+def test_a_parallel_dump_keeps_the_single_dumps_bounds(servers, tmp_path):
+    figures = {}
+    for name, server in servers.items():
+        # The size estimates the split is decided on (fresh statistics: the dataset was just loaded).
+        server.execute("ANALYZE TABLE shop.customers, shop.orders, crm.tickets, crm.attachments, analytics.page_events")
+        bucket = tmp_path / f"{name}-bucket"
+        bucket.mkdir()
+        env = {**server.agent_env(), "BACKUP_URL": f"file://{bucket}", "BACKUP_FORMAT": "sql.zst",
+               "BACKUP_PREFIX": "memory/db/mariadb-ha", "BACKUP_DUMP_THREADS": "2"}
+        figures[name] = measured_cli(["backup", "--json"], env, tmp_path / f"{name}-temp")
+    for name, backup in figures.items():
+        split = re.search(r'"split_tables": (\d+)', backup.stderr)
+        assert split is not None, backup.stderr  # it ran as a parallel dump
+        print(f"{name}: parallel dump, {split.group(1)} tables split, peak tree RSS "
+              f"{backup.peak_tree_rss / MB:.1f} MB, temp {backup.peak_temp_bytes} B")
+        assert backup.peak_temp_bytes < 64 << 10  # option files and error logs only: no part spooled
+        # The agent, its buffers and every mariadb-dump session together (ru_maxrss would not do: see above).
+        assert backup.peak_tree_rss < PARALLEL_TREE_RSS_BOUND
+    assert int(re.search(r'"split_tables": (\d+)', figures["large"].stderr).group(1)) > 0  # type: ignore[union-attr]

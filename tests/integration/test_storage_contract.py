@@ -23,9 +23,12 @@ from typing import BinaryIO, cast
 
 import pytest
 
+from agent.common.catalog import scan_backups
 from shared.errors import BadInputError
 from shared.retry import RetryPolicy
 from shared.storage import (
+    FolderListing,
+    ObjectInfo,
     ObjectNotFoundError,
     Storage,
     StorageConfigError,
@@ -198,6 +201,42 @@ def test_list_filters_by_prefix(storage_backend: StorageBackend) -> None:
     assert keys(storage_backend.storage, "nothing/") == set()
     assert {i.key: i.size for i in storage_backend.storage.list("")} == {
         "a/1": 3, "a/2": 3, "a/b/3": 5, "ab/4": 4, "b/5": 3}
+
+
+def test_list_folders_names_each_folder_once_without_listing_inside(storage_backend: StorageBackend) -> None:
+    for key in ["p/20260101T000000Z/manifest.json", "p/20260102T000000Z/x/y", "p/20260102T000000Z/z",
+                "p/binlogs/index/000000000001.json", "p/top", "pq/1/2", "other/3/4"]:
+        storage_backend.storage.put(key, io.BytesIO(b"data"))
+    retrying = RetryingStorage(storage_backend.storage, policy=RetryPolicy(attempts=2, max_seconds=5))
+
+    for storage in (storage_backend.storage, retrying):
+        assert isinstance(storage, FolderListing)
+        assert sorted(storage.list_folders("p/")) == ["20260101T000000Z", "20260102T000000Z", "binlogs"]
+        assert sorted(storage.list_folders("p/20260102T000000Z/")) == ["x"]
+        assert sorted(storage.list_folders("")) == ["other", "p", "pq"]
+        assert list(storage.list_folders("nothing/")) == []
+
+
+def test_the_catalog_never_lists_the_binlog_archive_beside_the_backups(storage_backend: StorageBackend) -> None:
+    for backup_id in ("20260101T000000Z", "20260102T000000Z"):
+        storage_backend.storage.put(f"p/{backup_id}/part", io.BytesIO(b"data"))
+    for seq in range(3):
+        storage_backend.storage.put(f"p/binlogs/index/{seq:012d}.json", io.BytesIO(b"{}"))
+    listed: list[str] = []
+    inner_list = storage_backend.storage.list
+
+    def recording_list(prefix: str) -> Iterator[ObjectInfo]:
+        listed.append(prefix)
+        return inner_list(prefix)
+
+    storage_backend.storage.list = recording_list  # type: ignore[method-assign]  # records what is listed
+
+    entries = scan_backups(storage_backend.storage, prefix="p")
+
+    assert [(e.backup_id, e.state, [o.key for o in e.objects]) for e in entries] == [
+        ("20260102T000000Z", "incomplete", ["p/20260102T000000Z/part"]),
+        ("20260101T000000Z", "incomplete", ["p/20260101T000000Z/part"])]
+    assert listed == ["p/2026010"]  # what both ids share: not p/, so never p/binlogs/
 
 
 def test_delete_is_idempotent(storage_backend: StorageBackend) -> None:

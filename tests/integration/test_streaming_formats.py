@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.backup.parallel_dump import ParallelPlan
 from agent.backup.pipeline import ArtifactUpload, produce
 from shared.dump import dump_argv
 from shared.formats import artifact_format
@@ -117,14 +118,18 @@ class _DiskWatchingStorage:
         return getattr(self._inner, name)
 
 
-def run_pipeline(server: TestServer, tmp_path: Path, fmt: str) -> tuple[_DiskWatchingStorage, int]:
+def run_pipeline(server: TestServer, tmp_path: Path, fmt: str,
+                 threads: int = 1) -> tuple[_DiskWatchingStorage, int]:
     run_dir = tmp_path / "run"
     run_dir.mkdir(mode=0o700)
     defaults = write_defaults_file(run_dir, host=server.host, port=server.port, user="root", password=server.password)
     (tmp_path / "bucket").mkdir()
     storage = _DiskWatchingStorage(f"file://{tmp_path / 'bucket'}", run_dir)
+    # A parallel dump with every keyed table split and 2 MiB for all sessions' buffers: they block often.
+    parallel = ParallelPlan(argv=dump_argv, defaults_file=defaults, threads=threads, split_bytes=0,
+                            parts_memory_bytes=2 << 20) if threads > 1 else None
     upload = ArtifactUpload(dump_argv=dump_argv(defaults), run_dir=run_dir, storage=storage,
-                            key=f"b/artifact.{fmt}", mtime=0, progress=lambda n: None)
+                            key=f"b/artifact.{fmt}", mtime=0, progress=lambda n: None, parallel=parallel)
     result = produce(upload, artifact_format(fmt))
     return storage, result.compressed_bytes
 
@@ -136,3 +141,14 @@ def test_no_format_writes_anything_to_temp_disk(sample_server, tmp_path, fmt):
     assert compressed > 1_000_000  # the sample dump really went through
     assert storage.temp_files <= {"client.cnf", "dump.err"}
     assert storage.peak_temp_bytes == os.path.getsize(tmp_path / "run" / "client.cnf")
+
+
+@pytest.mark.parametrize("fmt", ["tar.gz", "sql.zst"])
+def test_a_parallel_dump_writes_nothing_to_temp_disk_either(sample_server, tmp_path, fmt):
+    storage, compressed = run_pipeline(sample_server, tmp_path, fmt, threads=2)
+
+    assert compressed > 1_000_000
+    # Only the sessions' option files and error logs: no part of the dump is spooled.
+    assert all(name.endswith((".cnf", ".err")) for name in storage.temp_files), storage.temp_files
+    assert any(name.startswith("split-") for name in storage.temp_files)  # tables were split among sessions
+    assert storage.peak_temp_bytes < 64 << 10

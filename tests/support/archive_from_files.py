@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.binlogs import layout
+from shared.binlogs.compaction import compact_rollup
 from shared.binlogs.events import TransactionScanner, read_file_events
 from shared.binlogs.gtid import advance, contains, covered_by, format_state, parse_state
 from shared.binlogs.history import read_history
@@ -32,10 +33,13 @@ def server_binlog_files(datadir: Path) -> list[Path]:
 
 
 def archive_binlog_files(storage: Storage, *, prefix: str, files: list[Path], node: str = "db-0",
-                         server_id: int = 1, rollup_records: int | None = None) -> list[SegmentRecord | GapRecord]:
+                         server_id: int = 1, rollup_records: int | None = None, per_segment: int | None = None,
+                         compact: bool = False) -> list[SegmentRecord | GapRecord]:
     """Archive what ``files`` hold beyond the archive's current state; returns the records written.
     With ``rollup_records``, then roll the records up as the archiver does, that many per rollup (the
-    records of a test all fall in one hour, so only the cap closes a rollup)."""
+    records of a test all fall in one hour, so only the cap closes a rollup). ``per_segment`` cuts a
+    file into segments of that many transactions (as the archiver's time budget does in a busy file);
+    ``compact`` then compacts each rollup written, as the archiver with BINLOG_COMPACT=on does."""
     written: list[SegmentRecord | GapRecord] = []
     source = SourceNode(host="127.0.0.1", node=node, server_id=server_id)
     for path in files:
@@ -54,11 +58,15 @@ def archive_binlog_files(storage: Storage, *, prefix: str, files: list[Path], no
             written.append(gap)
             last, state = gap, dict(file_start)
         new = [t for t in transactions if not contains(state, t.gtid)]
-        if new:
+        step = per_segment or len(new) or 1
+        for piece in (new[i:i + step] for i in range(0, len(new), step)):
             written.append(_store_segment(storage, prefix=prefix, seq=next_seq(last), data=build_segment(
-                scanner.format_description, new), new=new, state=state, source=source, path=path))
+                scanner.format_description, piece), new=piece, state=state, source=source, path=path))
+            last, state = written[-1], advance(state, (t.gtid for t in piece))
     if rollup_records is not None:
-        RollupWriter.resume(read_history(storage, prefix), max_records=rollup_records).roll()
+        rolled = RollupWriter.resume(read_history(storage, prefix), max_records=rollup_records).roll()
+        for rollup in rolled if compact else []:
+            compact_rollup(storage, prefix, rollup.records, retain=lambda key: None)
     return written
 
 

@@ -115,3 +115,22 @@ def last_archived_second(bucket: Path, *, prefix: str = PREFIX) -> str:
 
 def markers(server: TestServer) -> list[str]:
     return server.execute("SELECT name FROM shop.markers ORDER BY name").splitlines()
+
+
+def local_bucket(tmp_path: Path) -> Path:
+    """A local bucket directory and the spool beside it (``tmp_path / "spool"``)."""
+    for name in ("bucket", "spool"):
+        (tmp_path / name).mkdir()
+    return tmp_path / "bucket"
+
+
+def restore_equals_the_second(env: dict[str, str], target: TestServer, second: datetime, *,
+                              expected: dict[str, str], backup_id: str, gtid: str) -> str:
+    """``restore --until second`` into ``target`` equals the source at that second (from ``backup_id``,
+    ending at ``gtid``, the 'at' marker only); returns the restore's stderr."""
+    done = run_cli(["restore", "--until", second.isoformat(), "--json"], {**env, **target.agent_env()})
+    assert done.returncode == 0, done.stderr
+    assert table_checksums(target) == expected and markers(target) == ["at"]
+    result = json.loads(done.stdout)
+    assert result["backup_id"] == backup_id and result["end_state"] == gtid
+    return done.stderr

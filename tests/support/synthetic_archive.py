@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from shared.binlogs import layout
 from shared.binlogs.index import HistoryRecord, write_record
 from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode
-from shared.storage.base import ObjectInfo, Storage
+from shared.storage.base import FolderListing, ObjectInfo, Storage
 from shared.times import format_time
 
 NODE = SourceNode(host="db:3306", node="db-0", server_id=1)
@@ -112,6 +112,12 @@ class CountingStorage:
             if n and n % 1000 == 0:
                 self.lists += 1
             yield info
+
+    def list_folders(self, prefix: str) -> Iterator[str]:
+        self.lists += 1  # a delimiter listing: a page of up to 1,000 folder names (a backup catalog's few)
+        inner = self.inner
+        assert isinstance(inner, FolderListing), "all four backends list folders"
+        yield from inner.list_folders(prefix)
 
     def delete(self, key: str) -> None:
         self.inner.delete(key)

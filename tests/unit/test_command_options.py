@@ -41,7 +41,7 @@ def test_status_help_is_short(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["status", "--lock-mode", "COMPLIANCE"],
-     "status does not read --lock-mode (BACKUP_LOCK_MODE); it is an option of: backup"),
+     "status does not read --lock-mode (BACKUP_LOCK_MODE); it is an option of: backup, archive-binlogs"),
     (["list", "--password-file=/run/pw"],
      "list does not read --password-file (MARIADB_PASSWORD_FILE); it is an option of: backup, restore, "
      "archive-binlogs"),

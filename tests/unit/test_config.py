@@ -171,7 +171,7 @@ def test_each_read_side_loader_needs_only_its_section():
 def test_dump_threads_are_unset_by_default_and_checked():
 
     base = {"MARIADB_HOST": "h", "BACKUP_URL": "file:///b", "MARIADB_PASSWORD": "pw"}
-    assert load_settings(base).dump_threads is None  # unset: one session (agent.backup.run)
+    assert load_settings(base).dump_threads is None  # unset: one per usable CPU (agent.backup.run)
     assert load_settings({**base, "BACKUP_DUMP_THREADS": "1"}).dump_threads == 1
     with pytest.raises(ConfigError, match="BACKUP_DUMP_THREADS must be between 1 and 64, not 0"):
         load_settings({**base, "BACKUP_DUMP_THREADS": "0"})

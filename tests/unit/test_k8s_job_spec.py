@@ -62,7 +62,6 @@ EXPECTED_JOB = {
                         {"name": "MARIADB_HA_SERVICE_NAME", "value": "mariadb-ha"},
                         {"name": "MARIADB_HA_SECRET_NAME", "value": "mariadb-root"},
                         {"name": "BACKUP_TMPDIR", "value": "/var/spool/mariadb-ha-backup"},
-                        {"name": "BACKUP_TMPDIR_BYTES", "value": str(20 << 30)},  # the spool's 20Gi sizeLimit
                         {"name": "CLOUD_PROVIDER", "value": "aws"},
                         {"name": "S3_BUCKET", "value": "backups-prod"},
                         {"name": "AWS_REGION", "value": "eu-west-1"},

@@ -1,10 +1,13 @@
-"""When a backup uses several dump sessions: configured, safe for a Galera cluster, and room for the parts."""
+"""When a backup uses several dump sessions: configured or one per usable CPU, and safe for a Galera cluster."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
 
+import pytest
+
+from agent.backup.cpus import default_dump_threads, usable_cpus
 from agent.backup.run import DumpCommand, _parallel_plan
 from shared.config import load_settings
 from shared.manifest import Inventory
@@ -22,10 +25,30 @@ def threads(tmp_path: Path, info: ServerInfo, **env: str) -> int:
     return plan.threads if plan else 1
 
 
-def test_the_default_is_the_single_dump_and_sessions_are_opt_in(tmp_path):
-    assert threads(tmp_path, SERVER) == 1
-    assert threads(tmp_path, GALERA) == 1
-    assert threads(tmp_path, SERVER, BACKUP_DUMP_THREADS="2") == 2
+@pytest.mark.parametrize(("cpus", "expected"), [(1, 1), (2, 1), (3, 2), (4, 3), (16, 4)])
+def test_the_default_leaves_one_cpu_to_the_compressor_and_is_one_session_up_to_two(tmp_path, monkeypatch, cpus,
+                                                                                   expected):
+    monkeypatch.setattr("agent.backup.cpus.usable_cpus", lambda cpu_max: cpus)
+    assert threads(tmp_path, SERVER) == expected
+    assert threads(tmp_path, GALERA) == 1  # a Galera cluster's commits wait for the block: only when asked
+    assert threads(tmp_path, SERVER, BACKUP_DUMP_THREADS="1") == 1
+    assert threads(tmp_path, SERVER, BACKUP_DUMP_THREADS="6") == 6
+
+
+def test_the_cgroup_cpu_quota_caps_the_usable_cpus(tmp_path, monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))
+    cpu_max = tmp_path / "cpu.max"
+    assert usable_cpus(cpu_max) == 8  # no cgroup file: the affinity mask
+    cpu_max.write_text("max 100000\n")
+    assert usable_cpus(cpu_max) == 8
+    cpu_max.write_text("350000 100000\n")  # limits.cpu: 3500m
+    assert usable_cpus(cpu_max) == 3 and default_dump_threads(cpu_max) == 2
+    cpu_max.write_text("250000 100000\n")  # 2500m: 2 CPUs, the single dump
+    assert usable_cpus(cpu_max) == 2 and default_dump_threads(cpu_max) == 1
+    cpu_max.write_text("50000 100000\n")
+    assert usable_cpus(cpu_max) == 1
+    cpu_max.write_text("max 100000\n")
+    assert default_dump_threads(cpu_max) == 4
 
 
 def test_galera_runs_parallel_only_when_asked_and_with_a_binary_log(tmp_path, caplog):
@@ -33,9 +56,3 @@ def test_galera_runs_parallel_only_when_asked_and_with_a_binary_log(tmp_path, ca
     assert "cannot prove its sessions share one snapshot" in caplog.text
     assert threads(tmp_path, dataclasses.replace(GALERA, log_bin=True), BACKUP_DUMP_THREADS="3") == 3
 
-
-def test_data_that_may_not_fit_the_temp_dir_means_one_session(tmp_path, caplog):
-    assert threads(tmp_path, SERVER, BACKUP_DUMP_THREADS="2", BACKUP_TMPDIR_BYTES="1250") == 2  # 80% of 1250
-    assert threads(tmp_path, SERVER, BACKUP_DUMP_THREADS="2", BACKUP_TMPDIR_BYTES="1249") == 1
-    assert "may not fit in the temp dir" in caplog.text
-    assert threads(tmp_path, SERVER, BACKUP_DUMP_THREADS="1") == 1

@@ -69,3 +69,33 @@ def test_nothing_without_a_kept_backup_inside_the_archive(tmp_path: Path) -> Non
     assert binlog_keys_to_prune(storage, prefix=PREFIX, kept=[kept(None)]) == (0, [])
     assert binlog_keys_to_prune(storage, prefix=PREFIX, kept=[kept("0-1-99")]) == (0, [])  # beyond the archive
     assert binlog_keys_to_prune(storage, prefix=PREFIX, kept=[]) == (0, [])
+
+
+class RetainingStorage(LocalStorage):
+    """A local bucket with object lock: ``retained`` says which keys are retained until when."""
+
+    def __init__(self, root: Path, retained: dict[str, datetime]) -> None:
+        super().__init__(root)
+        self.retained = retained
+
+    def check_object_lock(self) -> None:
+        pass
+
+    def set_retention(self, key: str, *, until: datetime, mode: str) -> None:
+        self.retained[key] = until
+
+    def retained_until(self, key: str) -> datetime | None:
+        return self.retained.get(key)
+
+
+def test_an_archive_without_rollups_is_pruned_up_to_its_first_retained_record(tmp_path: Path) -> None:
+    archive(tmp_path)
+    now = datetime(2026, 2, 1, tzinfo=UTC)
+    expired = {layout.index_key(PREFIX, 0): datetime(2026, 1, 2, tzinfo=UTC)}
+    storage = RetainingStorage(tmp_path, {**expired, layout.index_key(PREFIX, 1): datetime(2026, 3, 1, tzinfo=UTC),
+                                          layout.index_key(PREFIX, 2): datetime(2026, 3, 1, tzinfo=UTC)})
+
+    cutoff, keys = binlog_keys_to_prune(storage, prefix=PREFIX, kept=[kept("0-1-40")], now=now)
+
+    # Without the lock seqs 0-2 would go (the test above); seq 1's record is retained: only seq 0 goes.
+    assert (cutoff, keys) == (1, [layout.index_key(PREFIX, 0), layout.segment_key(PREFIX, 0)])

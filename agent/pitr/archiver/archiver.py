@@ -20,11 +20,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from agent.pitr.archiver.compacting import Compactor
 from agent.pitr.archiver.metrics import REFRESH_SECONDS
 from agent.pitr.archiver.nodes import (
     Node,
@@ -115,7 +117,8 @@ class Archiver:
 
     def __init__(self, storage: Storage, *, prefix: str, settings: ArchiveSettings, credentials: Credentials,
                  run_dir: Path, retry_seconds: float, stop: threading.Event,
-                 observer: ArchiveObserver | None = None, encryption: EncryptionSettings = NO_ENCRYPTION) -> None:
+                 observer: ArchiveObserver | None = None, encryption: EncryptionSettings = NO_ENCRYPTION,
+                 retain: Callable[[str], None] = lambda key: None) -> None:
         self.settings, self.credentials, self.run_dir = settings, credentials, run_dir
         self.retry_seconds = retry_seconds
         self.stop = stop
@@ -123,10 +126,13 @@ class Archiver:
         self._lag_reported = 0.0
         self.result = ArchiveResult()
         history = read_history(storage, prefix)  # the rollups and the records after them, not every record
-        self.rollups = Rollups(history, max_records=settings.rollup_records)
+        # Compaction (BINLOG_COMPACT) takes each rollup as it is written, on a thread of its own.
+        self.compactor = Compactor(storage, prefix=prefix, retain=retain) if settings.compact else None
+        self.rollups = Rollups(history, max_records=settings.rollup_records, retain=retain,
+                               on_rollup=self.compactor.submit if self.compactor else lambda rollup: None)
         self.segmenter = Segmenter(storage, prefix=prefix, position=resume_position(history),
                                    cut_after_seconds=settings.upload_seconds / 2, on_commit=self._committed,
-                                   encryption=encryption)
+                                   encryption=encryption, retain=retain)
         self._order = list(settings.sources)
         self._purged_on: set[Endpoint] = set()
         self._gap_reason: str | None = None
@@ -149,6 +155,8 @@ class Archiver:
                 self._stream_ended(node, exc)
         self.segmenter.flush()
         self.rollups.close()
+        if self.compactor is not None:
+            self.compactor.close()
         self.result.state = format_state(self.segmenter.position.state)
         return self.result
 

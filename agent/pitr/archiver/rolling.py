@@ -20,22 +20,27 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from shared.binlogs.history import ArchiveHistory
 from shared.binlogs.index import HistoryRecord
 from shared.binlogs.rolling import RollupWriter
+from shared.binlogs.rollups import Rollup
 from shared.storage.base import StorageError
 
 log = logging.getLogger("mariadb_ha_backup.archive")
 
 
 class Rollups:
-    def __init__(self, history: ArchiveHistory, *, max_records: int) -> None:
+    def __init__(self, history: ArchiveHistory, *, max_records: int,
+                 retain: Callable[[str], None] = lambda key: None,
+                 on_rollup: Callable[[Rollup], None] = lambda rollup: None) -> None:
+        self._on_rollup = on_rollup  # each rollup written (and, on start, the newest one already there)
         self._lock = threading.Lock()
         self._queued: list[HistoryRecord] = []
         self._writer: RollupWriter | None = None
         self._paused = False
-        self._thread = threading.Thread(target=self._catch_up, args=(history, max_records), daemon=True,
+        self._thread = threading.Thread(target=self._catch_up, args=(history, max_records, retain), daemon=True,
                                         name="rollup-catch-up")
         self._thread.start()
 
@@ -48,18 +53,21 @@ class Rollups:
                 self._queued.append(record)
                 return
         self._writer.add(record)
-        _roll(self._writer)
+        self._roll(self._writer)
 
     def close(self) -> None:
         """Wait for the catch-up (a one-shot run ends with its rollups written)."""
         self._thread.join()
         if self._writer is not None:
-            _roll(self._writer)
+            self._roll(self._writer)
 
-    def _catch_up(self, history: ArchiveHistory, max_records: int) -> None:
+    def _catch_up(self, history: ArchiveHistory, max_records: int, retain: Callable[[str], None]) -> None:
         try:
-            writer = RollupWriter.resume(history, max_records=max_records)
-            writer.roll()
+            writer = RollupWriter.resume(history, max_records=max_records, retain=retain)
+            if history.newest_rollup is not None:
+                self._on_rollup(history.newest_rollup)  # finishes what a kill -9 may have cut short
+            for rollup in writer.roll():
+                self._on_rollup(rollup)
         except StorageError as exc:
             log.warning("binlog archive rollups paused until the next start: %s", exc,
                         extra={"event": "rollup-failed"})
@@ -73,9 +81,10 @@ class Rollups:
             self._writer = writer
 
 
-def _roll(writer: RollupWriter) -> None:
-    try:
-        writer.roll()
-    except StorageError as exc:
-        log.warning("could not write a binlog archive rollup (will try again after the next segment): %s", exc,
-                    extra={"event": "rollup-failed", "pending": len(writer.pending)})
+    def _roll(self, writer: RollupWriter) -> None:
+        try:
+            for rollup in writer.roll():
+                self._on_rollup(rollup)
+        except StorageError as exc:
+            log.warning("could not write a binlog archive rollup (will try again after the next segment): %s", exc,
+                        extra={"event": "rollup-failed", "pending": len(writer.pending)})

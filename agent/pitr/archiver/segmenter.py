@@ -30,7 +30,7 @@ from shared.binlogs.index import write_record
 from shared.binlogs.records import GapRecord, SegmentRecord, SourceNode
 from shared.binlogs.segments import build_segment
 from shared.encryption import NO_ENCRYPTION, EncryptionSettings
-from shared.storage.base import Storage
+from shared.storage.base import Storage, StorageError
 from shared.storage.replayable import replayable_bytes
 from shared.times import format_time
 
@@ -68,9 +68,11 @@ class ArchivePosition:
 class Segmenter:
     def __init__(self, storage: Storage, *, prefix: str, position: ArchivePosition, cut_after_seconds: float,
                  on_commit: Callable[[SegmentRecord], None] = lambda record: None,
-                 encryption: EncryptionSettings = NO_ENCRYPTION) -> None:
+                 encryption: EncryptionSettings = NO_ENCRYPTION,
+                 retain: Callable[[str], None] = lambda key: None) -> None:
         self.storage = storage
         self.encryption = encryption
+        self.retain = retain  # object lock (BACKUP_LOCK_DAYS), a no-op without it
         self.prefix = prefix
         self.position = position
         self.cut_after_seconds = cut_after_seconds
@@ -147,9 +149,20 @@ class Segmenter:
                            to_gtid_state=format_state(to_state), to_time=format_time(to_time) if to_time else None,
                            reason=reason, source=source, detected_at=format_time(datetime.now(UTC)))
         write_record(self.storage, self.prefix, record)
+        self._retain_record(layout.gap_key(self.prefix, record.seq))
         self.position = ArchivePosition(seq=position.seq + 1, state=dict(to_state), last_time=position.last_time)
         self._pending_state = dict(to_state)
         return record
+
+    def _retain_record(self, key: str) -> None:
+        """A committed record that cannot be retained (retries spent) is logged, not raised: the record is
+        in the bucket, so committing it again would clash with itself; its segment is retained, and the
+        rollup that will hold a copy of it is retained too."""
+        try:
+            self.retain(key)
+        except StorageError as exc:
+            log.error("binlog archive record %s is not retained: %s", key, exc,
+                      extra={"event": "retention-failed", "key": key})
 
     def reset_state(self, state: dict[int, Gtid]) -> None:
         """Set the starting state of an empty archive (from the first file's Gtid_list)."""
@@ -171,6 +184,7 @@ class Segmenter:
         # A segment key without an index record is an earlier interrupted upload: overwriting it is safe.
         # Rewindable: RetryingStorage retries a failed upload whole (a RawIOBase is a binary stream).
         self.storage.put(key, cast(BinaryIO, replayable_bytes(data)))
+        self.retain(key)  # before its commit marker, as a backup's archive before its manifest
         first, last = pending.transactions[0], pending.transactions[-1]
         record = SegmentRecord(
             seq=seq, segment=key, sha1=hashlib.sha1(data).hexdigest(), size=len(data),  # noqa: S324  # integrity
@@ -182,6 +196,7 @@ class Segmenter:
             start_offset=_server_offset(first.events[0]), end_offset=last.events[-1].next_position,
             archived_at=format_time(datetime.now(UTC)), layers=list(self.encryption.layers))
         write_record(self.storage, self.prefix, record)
+        self._retain_record(layout.index_key(self.prefix, seq))
         log.info("archived segment %d: %s..%s (%d transactions, %d bytes)", seq, record.first_gtid,
                  record.last_gtid, record.transactions, record.size,
                  extra={"event": "segment", "seq": seq, "last_event_time": record.last_event_time,

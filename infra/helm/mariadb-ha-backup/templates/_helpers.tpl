@@ -88,9 +88,6 @@ dispatcher's passthrough variables (AGENT_ENV_PASSTHROUGH) that are set.
 {{- end }}
 - name: BACKUP_TMPDIR
   value: /var/spool/mariadb-ha-backup
-# The spool's sizeLimit in bytes (the agent cannot see it; a parallel dump checks against it).
-- name: BACKUP_TMPDIR_BYTES
-  value: {{ mul (include "mhb.mebibytes" $v.job.spoolSizeLimit | atoi) 1048576 | toString | quote }}
 {{- include "mhb.passthroughEnv" . }}
 {{- end -}}
 
