@@ -17,8 +17,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from shared.mariadb_client import child_env, classify_failure
+from shared.mariadb_client import ClientConnectionError, child_env, classify_failure
 from shared.processes import stop_process
+
+_EX_MYSQLERR = 2  # mariadb-dump's exit code for a failed server call (client/mysqldump.c)
 
 # The seed's flags, unchanged (a contract): a consistent InnoDB snapshot without locking, routines and
 # events included, and the account table left out (it would overwrite the target's users on restore).
@@ -115,6 +117,11 @@ class DumpProcess:
         code = self.process.wait()
         if code != 0:
             stderr = self.stderr_path.read_text(errors="replace")
+            if code == _EX_MYSQLERR and not stderr.strip():
+                # Seen when a Galera node is killed under the dump: the server error that mariadb-dump
+                # exits with never reached its stderr. A dump is safe to run again, so it is retried.
+                raise ClientConnectionError(f"{self.what} exited {code} (a server error) without an error "
+                                            "message: taken as a lost connection")
             raise classify_failure(stderr or f"exit code {code}", what=self.what)
 
     def __exit__(

@@ -84,7 +84,9 @@ def test_node_killed_mid_dump_backup_completes_from_another_node(
 
     assert agent.returncode == 0, stderr
     retries = [json.loads(line) for line in stderr.splitlines() if '"event": "retry"' in line]
-    assert retries and "Lost connection" in retries[0]["message"], stderr
+    # The server's own words, or (when the kill beat mariadb-dump's report) its silent exit 2.
+    assert retries and any(reason in retries[0]["message"] for reason in
+                           ("Lost connection", "without an error message")), stderr
     result = json.loads(stdout)
     # The failed attempt left nothing: one backup with exactly its three objects, and no temp files.
     stored = sorted(p.relative_to(bucket).as_posix() for p in bucket.rglob("*") if p.is_file())

@@ -300,18 +300,30 @@ def test_a_worker_that_dies_fails_the_backup_cleanly(mariadb_factory, tmp_path):
     env = env_for(source, tmp_path / "bucket", tmp_path, BACKUP_DUMP_THREADS="2", BACKUP_RETRY_ATTEMPTS="1")
     agent = start_cli(["backup", "--format", "sql.gz"], env)
 
-    def workers() -> list[int]:
+    def kill_a_running_worker() -> bool:
+        # Found and killed in one step: a worker found on one poll may have finished by the next.
         out = subprocess.run(["pgrep", "-f", "--", "--no-create-info"], capture_output=True, text=True).stdout
-        return [int(p) for p in out.split() if _is_descendant(int(p), agent.pid)]
+        for pid in (int(p) for p in out.split()):
+            if _is_descendant(pid, agent.pid) and _is_running(pid):
+                os.kill(pid, signal.SIGKILL)
+                return True
+        return False
 
-    wait_for(lambda: bool(workers()), timeout=60)
-    os.kill(workers()[0], signal.SIGKILL)
+    wait_for(kill_a_running_worker, timeout=60)
     _, stderr = agent.communicate(timeout=120)
     assert agent.returncode == 1, stderr
     assert "mariadb-dump (split id " in stderr  # the big table is split: every worker is one of its sessions
     assert not list((tmp_path / "bucket").rglob("manifest.json"))
     assert not list((tmp_path / "bucket").rglob("*.sql.gz"))
     assert [p for p in tmp_path.iterdir() if p.name != "bucket"] == []  # the run's private dir is gone
+
+
+def _is_running(pid: int) -> bool:
+    """Alive and not yet exited: a zombie (state Z) has written all it will and ignores the kill."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _is_descendant(pid: int, ancestor: int) -> bool:
