@@ -30,7 +30,7 @@ SERVER_ARGS = ("--log-bin=bin", "--server-id=1", "--binlog-format=ROW", "--max-b
 def fill(server: ThrowawayServer, batches: int) -> None:
     server.execute("CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, body TEXT)")
     for k in range(batches):  # the SQL is built from loop integers only
-        server.execute(  # noqa: S608f"INSERT INTO items SELECT seq, REPEAT('x', 1000) FROM seq_{k * 5000 + 1}_to_{k * 5000 + 5000}",
+        server.execute(f"INSERT INTO items SELECT seq, REPEAT('x', 1000) FROM seq_{k * 5000 + 1}_to_{k * 5000 + 5000}",  # noqa: S608
                        database="shop")
         rows = (f"INSERT INTO shop.items VALUES ({10**7 + k * 1000 + i}, 'y');" for i in range(1000))  # noqa: S608
         server.execute("".join(rows))

@@ -16,7 +16,7 @@ import pytest
 
 from shared.binlogs.gtid import parse_state
 from tests.support.agent_runs import wait_for
-from tests.support.binlog_archive import archived_gtids, history
+from tests.support.binlog_archive import archived_transactions, history
 from tests.support.cli import run_cli, start_cli
 from tests.support.galera import CLUSTER_GTID_DOMAIN, GaleraCluster, write_rounds
 from tests.support.pitr import backup, last_archived_second
@@ -40,13 +40,14 @@ def test_point_after_failover_equals_a_surviving_node(galera_binlog_cluster: Gal
            "BACKUP_PREFIX": PREFIX, "MARIADB_HOST": "127.0.0.1", "MARIADB_PORT": str(cluster.nodes[1].port),
            "MARIADB_USER": "root", "MARIADB_PASSWORD": cluster.password, "BACKUP_RETRY_ATTEMPTS": "5",
            "BACKUP_RETRY_SECONDS": "60", "BINLOG_UPLOAD_SECONDS": "2", "BINLOG_ROLLUP_RECORDS": "3",
+           "BINLOG_COMPACT": "on",
            "BINLOG_SOURCES": ",".join(f"127.0.0.1:{n.port}" for n in cluster.nodes)}
     next_id = write_rounds(cluster, 1, rounds=2)
     manifest = backup(env)
     archiver = start_cli(["archive-binlogs", "--follow"], env)
     try:
         next_id = write_rounds(cluster, next_id, rounds=3)
-        wait_for(lambda: len(archived_gtids(bucket, PREFIX)) >= cluster_seq(cluster.nodes[0]), timeout=60)
+        wait_for(lambda: archived_transactions(bucket, PREFIX) >= cluster_seq(cluster.nodes[0]), timeout=60)
         followed = history(bucket, PREFIX)[-1].source.host  # type: ignore[union-attr]
         victim = next(n for n in cluster.nodes if f"127.0.0.1:{n.port}" == followed)
         next_id = write_rounds(cluster, next_id, rounds=2)
@@ -55,7 +56,7 @@ def test_point_after_failover_equals_a_surviving_node(galera_binlog_cluster: Gal
         write_rounds(cluster, next_id, rounds=3)
         survivor = cluster.alive_nodes()[0]
         final = cluster_seq(survivor)
-        wait_for(lambda: len(archived_gtids(bucket, PREFIX)) >= final, timeout=90)
+        wait_for(lambda: archived_transactions(bucket, PREFIX) >= final, timeout=90)
     finally:
         archiver.send_signal(signal.SIGTERM)
         stopped = archiver.wait(timeout=60)
@@ -64,6 +65,8 @@ def test_point_after_failover_equals_a_surviving_node(galera_binlog_cluster: Gal
     assert len(sources) >= 2  # the archive did fail over
     # Rolled up across the failover (3 records a rollup): the restore below reads through them.
     assert list((bucket / PREFIX / "binlogs" / "rollups").glob("*.json"))
+    # And compacted (BINLOG_COMPACT=on): the restore reads compacted segments beside small ones.
+    assert list((bucket / PREFIX / "binlogs" / "compactions").glob("*.json"))
     assert manifest.binlog is not None and CLUSTER_GTID_DOMAIN in parse_state(manifest.binlog.gtid_state)
     target = mariadb_factory()
 

@@ -47,6 +47,12 @@ def archived_gtids(bucket: Path, prefix: str) -> list[str]:
     return found
 
 
+def archived_transactions(bucket: Path, prefix: str) -> int:
+    """How many transactions the index says are archived: for an archive whose small segments
+    compaction may already have replaced (``archived_gtids`` reads each small segment)."""
+    return sum(r.transactions for r in history(bucket, prefix) if isinstance(r, SegmentRecord))
+
+
 def segment_objects(bucket: Path, prefix: str) -> list[str]:
     folder = bucket / layout.folder_prefix(prefix, layout.SEGMENTS)
     return sorted(p.name for p in folder.glob("*")) if folder.exists() else []
