@@ -4,7 +4,7 @@ the backup restores: the restore drill, and a real restore into a second fresh s
 checksums must equal the source's. Then physical backups: a full mariadb-backup copy and an incremental
 on it, the chain drilled, and restored into a data directory that a second server starts on, again
 compared table by table. Last, a point-in-time restore: marked writes after the backup, the binlog
-archived once (archive-binlogs), and ``restore --until`` the second between two marks."""
+archived (twice, compacted into one segment), and ``restore --until`` the second between two marks."""
 
 from __future__ import annotations
 
@@ -107,7 +107,11 @@ def demo_point_in_time(server: ThrowawayServer, *, env: dict[str, str], password
     to the middle second into a fresh server, whose marker rows prove it holds that second and no later."""
     print("\n--- point in time: writes after the backup, restored to the second between two of them ---")
     server.execute("CREATE TABLE shop.pitr_markers (name VARCHAR(40) PRIMARY KEY, written DATETIME(3));")
+    # Archived twice, with a rollup every 2 segments and compaction on: the rollup's two small segments
+    # become one (binlogs/compactions/ commits it), and the restore below reads the compacted one.
+    env = {**env, "BINLOG_ROLLUP_RECORDS": "2", "BINLOG_COMPACT": "on"}
     _mark(server, MARKERS[0])
+    show([CLI, "archive-binlogs"], env=env)
     time.sleep(1.05 - time.time() % 1.0)  # early in a fresh second: the next marker has it to itself
     target_second = server.execute("SELECT DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%dT%H:%i:%sZ')").strip()
     _mark(server, MARKERS[1])
@@ -115,6 +119,8 @@ def demo_point_in_time(server: ThrowawayServer, *, env: dict[str, str], password
     _mark(server, MARKERS[2])
     print(server.execute("SELECT name, written FROM shop.pitr_markers ORDER BY written"), end="")
     show([CLI, "archive-binlogs"], env=env)
+    archive = BUCKET / "mariadb-ha-backup" / "demo" / "mariadb-ha" / "binlogs"
+    show(["ls", "-R", *(str((archive / folder).relative_to(PROJECT)) for folder in ("segments", "compactions"))])
     show([CLI, "list"], env=env)
     with ThrowawayServer() as target:
         target.set_root_password(password)
