@@ -63,6 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run() -> None:
+    """The process entry point (``python -m agent``, the ``mariadb-ha-backup`` script): ``main``, then exit."""
+    code = main()
+    if code >= 128:  # stopped by a signal (or Ctrl-C), everything already cleaned up
+        # Daemon threads (the compressor's pump, age's encryption) may still be inside a C library, and
+        # the interpreter's shutdown around them was seen to abort the process (SIGABRT instead of
+        # 128+N). Nothing is left to finalize: flush what was written and leave at once.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(verbose=args.verbose)

@@ -199,7 +199,7 @@ def _install_data_dir(node: GaleraNode) -> None:
         )
         template = _INSTALLED["data"] = base / "data"
     node.data_dir.rmdir()  # made empty by write_config
-    subprocess.run(["cp", "-a", "--reflink=auto", str(template), str(node.data_dir)], check=True)
+    subprocess.run(["cp", "-a", "--sparse=always", str(template), str(node.data_dir)], check=True)
 
 
 def _remove_in_owner(base: Path, *, owner: int) -> None:
