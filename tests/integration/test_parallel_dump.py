@@ -3,6 +3,7 @@ clean failure when a worker dies."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import io
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -222,26 +224,33 @@ def _totals(server: TestServer) -> tuple[int, int, int]:
     return int(balance), int(moves), int(ledger)
 
 
-@pytest.mark.parametrize("threads", ["1", "3"])
-def test_a_backup_taken_while_money_moves_holds_whole_transactions(mariadb_factory, tmp_path, threads):
-    source = mariadb_factory(extra_args=BINLOG_SERVER_ARGS)
-    _bank(source)
+@contextlib.contextmanager
+def _money_moving(source: TestServer) -> Iterator[None]:
+    """A writer moving money between accounts (and into the ledger) the whole time, 50 moves in first."""
     stop = threading.Event()
 
     def write() -> None:
         while not stop.is_set():
             source.execute("CALL move_money(20)", database="bank")
 
-    (tmp_path / "bucket").mkdir()
     writer = threading.Thread(target=write, daemon=True)
     writer.start()
     try:
         wait_for(lambda: _totals(source)[2] > 50)
-        done = run_cli(["backup", "--json", "--format", "sql.gz"],
-                       env_for(source, tmp_path / "bucket", tmp_path, BACKUP_DUMP_THREADS=threads))
+        yield
     finally:
         stop.set()
         writer.join()
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_a_backup_taken_while_money_moves_holds_whole_transactions(mariadb_factory, tmp_path, threads):
+    source = mariadb_factory(extra_args=BINLOG_SERVER_ARGS)
+    _bank(source)
+    (tmp_path / "bucket").mkdir()
+    with _money_moving(source):
+        done = run_cli(["backup", "--json", "--format", "sql.gz"],
+                       env_for(source, tmp_path / "bucket", tmp_path, BACKUP_DUMP_THREADS=threads))
     assert done.returncode == 0, done.stderr
     if threads != "1":
         assert '"event": "commit_block"' in done.stderr
@@ -266,22 +275,10 @@ def test_split_sessions_taken_while_money_moves_hold_whole_transactions(mariadb_
     """The money tables themselves split among 3 sessions, each holding only a bounded buffer."""
     source = mariadb_factory(extra_args=BINLOG_SERVER_ARGS)
     _bank(source)
-    stop = threading.Event()
-
-    def write() -> None:
-        while not stop.is_set():
-            source.execute("CALL move_money(20)", database="bank")
-
-    writer = threading.Thread(target=write, daemon=True)
-    writer.start()
-    try:
-        wait_for(lambda: _totals(source)[2] > 50)
+    with _money_moving(source):
         plan = ParallelPlan(argv=dump_argv, defaults_file=_defaults(source, tmp_path), threads=3,
                             extra_flags=POSITION_FLAGS, split_bytes=0, parts_memory_bytes=4 << 20)
         dump, parallel = _parallel_bytes(plan, tmp_path)
-    finally:
-        stop.set()
-        writer.join()
     assert parallel.split_tables == _TABLES + 2  # the accounts, the ledger and the filler
     assert parallel.part_limit == 1 << 20  # 4 MiB over 13 sessions: the floor
     assert parallel.peak_part_bytes <= 13 * (2 << 20)  # each session: its limit plus one read at most
