@@ -27,8 +27,11 @@ from tests.support.storage_servers import unique_bucket_name
 
 MB = 1_000_000
 PEAK_RSS_BOUND = 200 * MB  # the target for the agent
-# Allocator noise between two runs of the same program; far below what buffering would add.
-SAME_SIZE_SLACK = 8 * MB
+# Allocator noise between two runs of the same program, plus the bounded buffers in flight at the peak
+# moment (zstd's jobs, ISA-L's blocks, the dump pipe), which a longer run is likelier to catch at their
+# fullest: sql.zst measured +8.07 MB once on a CI run (71.5 -> 79.6 MB). Holding the compressed stream
+# would add more than twice this (asserted below), so the check still tells the two apart.
+SAME_SIZE_SLACK = 12 * MB
 DUMP_SIZES = {"small": 60 * MB, "large": 180 * MB}
 
 
