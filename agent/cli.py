@@ -21,6 +21,7 @@ from shared.errors import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_SIGNAL_BASE,
     TerminatedError,
     ToolError,
     signal_exit_code,
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run() -> None:
     """The process entry point (``python -m agent``, the ``mariadb-ha-backup`` script): ``main``, then exit."""
     code = main()
-    if code >= 128:  # stopped by a signal (or Ctrl-C), everything already cleaned up
+    if code >= EXIT_SIGNAL_BASE:  # stopped by a signal (or Ctrl-C), everything already cleaned up
         # Daemon threads (the compressor's pump, age's encryption) may still be inside a C library, and
         # the interpreter's shutdown around them was seen to abort the process (SIGABRT instead of
         # 128+N). Nothing is left to finalize: flush what was written and leave at once.
