@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,8 +28,23 @@ ARCHIVE = SyntheticArchive(prefix=PREFIX, start=START, every=timedelta(seconds=3
 COUNT = 1000
 
 
-def written(tmp_path: Path, count: int = COUNT, archive: SyntheticArchive = ARCHIVE) -> CountingStorage:
-    storage = CountingStorage(LocalStorage(tmp_path))
+@pytest.fixture
+def ram_path(tmp_path: Path) -> Iterator[Path]:
+    """A fresh directory in RAM (/dev/shm, tmpfs) where there is one: LocalStorage fsyncs every object,
+    and these archives are thousands of them (~19 s of disk flushes on tmp_path, none on tmpfs)."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir():
+        yield tmp_path
+        return
+    path = Path(tempfile.mkdtemp(prefix="binlog-rollups-", dir=shm))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def written(ram_path: Path, count: int = COUNT, archive: SyntheticArchive = ARCHIVE) -> CountingStorage:
+    storage = CountingStorage(LocalStorage(ram_path))
     archive.write(storage, count)
     return storage
 
@@ -38,8 +56,8 @@ def rolled(storage: CountingStorage) -> RollupWriter:
     return writer
 
 
-def rollup_keys(tmp_path: Path) -> list[str]:
-    return sorted(p.name for p in (tmp_path / layout.folder_prefix(PREFIX, layout.ROLLUPS)).glob("*.json"))
+def rollup_keys(ram_path: Path) -> list[str]:
+    return sorted(p.name for p in (ram_path / layout.folder_prefix(PREFIX, layout.ROLLUPS)).glob("*.json"))
 
 
 def same_as_records(history: ArchiveHistory, storage: CountingStorage) -> None:
@@ -52,19 +70,19 @@ def same_as_records(history: ArchiveHistory, storage: CountingStorage) -> None:
     assert list(history.records(records[0].seq)) == records
 
 
-def test_an_archive_without_rollups_reads_as_before(tmp_path: Path) -> None:
-    storage = written(tmp_path)
+def test_an_archive_without_rollups_reads_as_before(ram_path: Path) -> None:
+    storage = written(ram_path)
     history = read_history(storage, PREFIX)
     same_as_records(history, storage)
     assert history.chain == [] and history.notes == []
 
 
-def test_the_first_run_rolls_up_every_closed_hour_and_readers_then_read_a_few_objects(tmp_path: Path) -> None:
-    storage = written(tmp_path)
+def test_the_first_run_rolls_up_every_closed_hour_and_readers_then_read_a_few_objects(ram_path: Path) -> None:
+    storage = written(ram_path)
     writer = rolled(storage)
     # Eight closed hours of 120 records; the ninth hour is still open, its 40 records stay pending.
-    assert rollup_keys(tmp_path)[0] == "000000000000-000000000119.json"
-    assert len(rollup_keys(tmp_path)) == 8 and len(writer.pending) == 40
+    assert rollup_keys(ram_path)[0] == "000000000000-000000000119.json"
+    assert len(rollup_keys(ram_path)) == 8 and len(writer.pending) == 40
     history = read_history(storage, PREFIX)
     # LIST rollups, GET newest + oldest, LIST the index and gap blocks of the tail (and of the empty block
     # after it: a listing never assumes where the archive ends), GET the two ends of the tail.
@@ -73,19 +91,19 @@ def test_the_first_run_rolls_up_every_closed_hour_and_readers_then_read_a_few_ob
     assert history.notes == []
 
 
-def test_status_costs_the_same_at_five_times_the_archive(tmp_path: Path) -> None:
-    small = written(tmp_path / "small", 1000)
+def test_status_costs_the_same_at_five_times_the_archive(ram_path: Path) -> None:
+    small = written(ram_path / "small", 1000)
     rolled(small)
     read_history(small, PREFIX)
-    big = written(tmp_path / "big", 5000)
+    big = written(ram_path / "big", 5000)
     rolled(big)
     read_history(big, PREFIX)
     assert big.requests <= small.requests + 2
 
 
-def test_rollups_follow_new_records_and_cap_a_long_hour(tmp_path: Path) -> None:
+def test_rollups_follow_new_records_and_cap_a_long_hour(ram_path: Path) -> None:
     busy = SyntheticArchive(prefix=PREFIX, start=START, every=timedelta(seconds=1))
-    storage = written(tmp_path, 2500, busy)  # 2,500 records within one hour
+    storage = written(ram_path, 2500, busy)  # 2,500 records within one hour
     writer = RollupWriter.resume(read_history(storage, PREFIX), max_records=1000)
     assert [(r.first_seq, r.last_seq) for r in writer.roll()] == [(0, 999), (1000, 1999)]
     for record in busy.write(storage, 4000, first_seq=2500):
@@ -94,10 +112,10 @@ def test_rollups_follow_new_records_and_cap_a_long_hour(tmp_path: Path) -> None:
     same_as_records(read_history(storage, PREFIX), storage)
 
 
-def test_a_damaged_rollup_is_read_around_and_reported(tmp_path: Path) -> None:
-    storage = written(tmp_path)
+def test_a_damaged_rollup_is_read_around_and_reported(ram_path: Path) -> None:
+    storage = written(ram_path)
     rolled(storage)
-    key = tmp_path / layout.rollup_key(PREFIX, 240, 359)
+    key = ram_path / layout.rollup_key(PREFIX, 240, 359)
     body = json.loads(key.read_bytes())
     body["records"][5]["gtid_state_after"] = "0-1-99999"  # plausible, but not what index/ says
     key.write_text(json.dumps(body))
@@ -107,10 +125,10 @@ def test_a_damaged_rollup_is_read_around_and_reported(tmp_path: Path) -> None:
                              "records are read instead"]
 
 
-def test_a_damaged_newest_rollup_falls_back_to_the_one_before(tmp_path: Path) -> None:
-    storage = written(tmp_path)
+def test_a_damaged_newest_rollup_falls_back_to_the_one_before(ram_path: Path) -> None:
+    storage = written(ram_path)
     rolled(storage)
-    (tmp_path / layout.rollup_key(PREFIX, 840, 959)).write_bytes(b"{not json")
+    (ram_path / layout.rollup_key(PREFIX, 840, 959)).write_bytes(b"{not json")
     history = read_history(storage, PREFIX)
     same_as_records(history, storage)
     assert "rollup 840-959 is unreadable" in history.notes[0]
@@ -119,30 +137,30 @@ def test_a_damaged_newest_rollup_falls_back_to_the_one_before(tmp_path: Path) ->
     assert writer.pending[0].seq == 840
 
 
-def test_a_missing_rollup_in_the_chain_is_read_from_its_records_and_reported(tmp_path: Path) -> None:
-    storage = written(tmp_path)
+def test_a_missing_rollup_in_the_chain_is_read_from_its_records_and_reported(ram_path: Path) -> None:
+    storage = written(ram_path)
     rolled(storage)
-    (tmp_path / layout.rollup_key(PREFIX, 480, 599)).unlink()
+    (ram_path / layout.rollup_key(PREFIX, 480, 599)).unlink()
     history = read_history(storage, PREFIX)
     same_as_records(history, storage)
     assert history.notes == ["binlog archive rollups are missing for seq 480-599: those records are read one by one"]
 
 
-def test_a_pruned_start_is_cut_from_the_windows_the_newest_rollup_carries(tmp_path: Path) -> None:
-    storage = written(tmp_path)
+def test_a_pruned_start_is_cut_from_the_windows_the_newest_rollup_carries(ram_path: Path) -> None:
+    storage = written(ram_path)
     rolled(storage)
     for seq in range(0, 360):  # what a prune does: the rollups first, then their records
-        (tmp_path / layout.rollup_key(PREFIX, seq, seq + 119)).unlink(missing_ok=True)
+        (ram_path / layout.rollup_key(PREFIX, seq, seq + 119)).unlink(missing_ok=True)
     for seq in range(0, 360):
         for key in (layout.index_key(PREFIX, seq), layout.gap_key(PREFIX, seq)):
-            (tmp_path / key).unlink(missing_ok=True)
+            (ram_path / key).unlink(missing_ok=True)
     history = read_history(storage, PREFIX)
     same_as_records(history, storage)
     assert history.windows[0].first_seq == 360
 
 
-def test_first_needed_seq_searches_by_halves_and_agrees_with_a_scan(tmp_path: Path) -> None:
-    storage = written(tmp_path)
+def test_first_needed_seq_searches_by_halves_and_agrees_with_a_scan(ram_path: Path) -> None:
+    storage = written(ram_path)
     rolled(storage)
     history = read_history(storage, PREFIX)
     window = history.windows[-1]  # 651..999
@@ -157,8 +175,8 @@ def test_first_needed_seq_searches_by_halves_and_agrees_with_a_scan(tmp_path: Pa
         assert storage.gets <= 4 + 6 + 8
 
 
-def test_a_tail_that_does_not_continue_is_caught_by_a_reader_of_the_records(tmp_path: Path) -> None:
-    storage = written(tmp_path)
+def test_a_tail_that_does_not_continue_is_caught_by_a_reader_of_the_records(ram_path: Path) -> None:
+    storage = written(ram_path)
     records = list(iter_history(storage.inner, PREFIX))
     check_continuity(records[10], records[11])
     with pytest.raises(ArchiveDamageError, match="segment 12 does not continue segment 10"):
