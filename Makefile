@@ -19,4 +19,4 @@ check-infra:
 	$(CHECKOV) --directory infra --framework terraform kubernetes dockerfile --skip-download --compact --quiet
 	$(HELM) lint --strict infra/helm/mariadb-ha-backup
 	PATH="$(dir $(abspath $(HELM))):$$PATH" $(CHECKOV) --directory infra/helm --framework helm --skip-download --compact --quiet
-	cd infra/monitoring && promtool check rules alerts.yml && promtool test rules alerts_test.yml
+	cd infra/monitoring && promtool check rules alerts.yml && promtool test rules alerts_test.yml alerts_test_days.yml

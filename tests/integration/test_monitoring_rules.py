@@ -16,6 +16,8 @@ from agent.drill import reporting as drill_reporting
 
 MONITORING = Path(__file__).resolve().parents[2] / "infra" / "monitoring"
 ALERTS = MONITORING / "alerts.yml"
+# Minutes-long behaviour at a 1 m evaluation interval; days-long thresholds at 10 m (cheaper by 10x).
+TEST_FILES = ("alerts_test.yml", "alerts_test_days.yml")
 REQUIRED = {"MariaDBBackupTooOld", "MariaDBBackupFailed", "MariaDBBackupMissing", "MariaDBBinlogArchiveLagging",
             "MariaDBRestoreDrillFailed", "MariaDBRestoreDrillTooOld", "MariaDBRecoveryTimeAboveTarget"}
 
@@ -38,9 +40,9 @@ def test_promtool_check_rules(promtool) -> None:
 
 
 def test_promtool_unit_tests_pass(promtool) -> None:
-    done = run(promtool, "test", "rules", "alerts_test.yml")
+    done = run(promtool, "test", "rules", *TEST_FILES)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS" in done.stdout
+    assert done.stdout.count("SUCCESS") == len(TEST_FILES)
 
 
 def test_the_unit_tests_can_fail(promtool, tmp_path) -> None:
@@ -62,6 +64,17 @@ def test_rules_use_the_metric_names_the_agent_publishes() -> None:
               drill_reporting.DRILL_RESTORE_SECONDS, drill_reporting.RECOVERY_TARGET_SECONDS}
     # The archiver's lag gauge (agent/pitr/archiver/metrics.py on the pitr branch) is named in the alert.
     assert used == published | drills | {"mariadb_ha_backup_binlog_lag_seconds"}
+
+
+def test_the_days_long_tests_can_fail(promtool, tmp_path) -> None:
+    """Expect the drill TooOld alert 20 minutes after its threshold, inside its 30 m `for`: must be refused."""
+    shutil.copy(ALERTS, tmp_path / ALERTS.name)
+    text = (MONITORING / "alerts_test_days.yml").read_text()
+    assert "- eval_time: 9d\n" in text
+    (tmp_path / "alerts_test_days.yml").write_text(text.replace("- eval_time: 9d\n", "- eval_time: 8d20m\n", 1))
+    done = run(promtool, "test", "rules", "alerts_test_days.yml", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "alertname: MariaDBRestoreDrillTooOld" in done.stdout + done.stderr
 
 
 @pytest.mark.parametrize(("alert", "wrong"), [
