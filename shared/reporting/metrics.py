@@ -22,15 +22,19 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.error import HTTPError
 from urllib.parse import urlsplit
 
-from prometheus_client import CollectorRegistry, pushadd_to_gateway, write_to_textfile
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from prometheus_client.parser import text_string_to_metric_families
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from shared.config import ConfigError
+
+# prometheus_client is imported where gauges are published, not here: it pulls in http.server and
+# costs ~25 ms at every start of the agent, most of whose runs publish nothing.
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.metrics_core import Metric
 
 log = logging.getLogger("mariadb_ha_backup.metrics")
 
@@ -94,6 +98,8 @@ def publish(gauges: Sequence[Gauge], settings: MetricsSettings) -> bool:
 
 def push(gauges: Sequence[Gauge], settings: MetricsSettings) -> None:
     """POST (not PUT) to the group, retried on connection errors and 5xx; raises the last error."""
+    from prometheus_client import pushadd_to_gateway
+
     assert settings.pushgateway
     registry = _registry(_families(gauges, labels={}))
     for attempt in Retrying(retry=retry_if_exception(_transient), stop=stop_after_attempt(PUSH_ATTEMPTS),
@@ -105,6 +111,8 @@ def push(gauges: Sequence[Gauge], settings: MetricsSettings) -> None:
 
 def write_textfile(gauges: Sequence[Gauge], settings: MetricsSettings) -> None:
     """Rewrite the file atomically (``write_to_textfile`` renames a temp file) keeping other gauges."""
+    from prometheus_client import write_to_textfile
+
     assert settings.textfile
     labels = dict(settings.grouping)
     new_names = {g.name for g in gauges}
@@ -113,6 +121,8 @@ def write_textfile(gauges: Sequence[Gauge], settings: MetricsSettings) -> None:
 
 
 def _read_textfile(path: Path) -> list[Metric]:
+    from prometheus_client.parser import text_string_to_metric_families
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -121,6 +131,8 @@ def _read_textfile(path: Path) -> list[Metric]:
 
 
 def _families(gauges: Iterable[Gauge], *, labels: Mapping[str, str]) -> list[Metric]:
+    from prometheus_client.metrics_core import GaugeMetricFamily
+
     families: list[Metric] = []
     for gauge in gauges:
         family = GaugeMetricFamily(gauge.name, gauge.help, labels=list(labels))
@@ -140,6 +152,8 @@ class _FixedCollector:
 
 
 def _registry(families: list[Metric]) -> CollectorRegistry:
+    from prometheus_client import CollectorRegistry
+
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_FixedCollector(families))
     return registry
