@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import shared  # shared.__version__ is read when used: looking it up costs ~16 ms
 from agent.common.catalog import BackupEntry
 from agent.common.chains import chain_of, complete_by_id
 from agent.common.drill_record import BACKUP, POINT, DrillRecord, rate, store_record
@@ -39,7 +40,6 @@ from agent.pitr import current_range, read_archive
 from agent.pitr.planning import plan_point_in_time
 from agent.restore.restoring import RestoreResult
 from agent.verify import verify_backup
-from shared import __version__
 from shared.config import Endpoint
 from shared.errors import BackupFailedError, ToolError
 from shared.logs import redact
@@ -175,7 +175,7 @@ def run_recorded_point_drill(storage: Storage, *, prefix: str, backups: list[Bac
                            bytes_per_second=rate(loaded, report.restore_seconds), server=describe(address),
                            server_version=report.server_version, until=until,
                            checked={"transactions replayed": result.transactions, "tables": report.tables},
-                           not_checked=list(POINT_NOT_CHECKED), tool_version=__version__)
+                           not_checked=list(POINT_NOT_CHECKED), tool_version=shared.__version__)
 
     return _recorded(storage, prefix=prefix, manifest=plan.backup, address=address, attempt=attempt, kind=POINT,
                      until=until)
@@ -233,7 +233,7 @@ def _passed(backup_id: str, report: DrillReport, *, started: datetime, server: s
                        restored_bytes=report.loaded_bytes,
                        bytes_per_second=rate(report.loaded_bytes, report.restore_seconds),
                        server=server, server_version=version, checked=report.checked,
-                       not_checked=report.not_checked, tool_version=__version__)
+                       not_checked=report.not_checked, tool_version=shared.__version__)
 
 
 def _failed(backup_id: str, exc: BaseException, *, started: datetime, server: str, kind: str,
@@ -243,7 +243,8 @@ def _failed(backup_id: str, exc: BaseException, *, started: datetime, server: st
     reason = redact(str(exc)) if isinstance(exc, ToolError) else redact(f"{type(exc).__name__}: {exc}")
     return DrillRecord(backup_id=backup_id, kind=kind, started_at=_stamp(started), finished_at=_stamp(None),
                        passed=False, reason=reason, restore_seconds=seconds, restored_bytes=loaded,
-                       bytes_per_second=rate(loaded, seconds), server=server, until=until, tool_version=__version__)
+                       bytes_per_second=rate(loaded, seconds), server=server, until=until,
+                       tool_version=shared.__version__)
 
 
 def _stamp(moment: datetime | None) -> str:
