@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from agent.drill.throwaway_server import ServerStartError, ThrowawayServer, install_db_args
+from tests.support.ram import ram_base
 
 SAMPLE_SQL = Path(__file__).resolve().parents[2] / "examples" / "sample-data.sql"
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
@@ -36,25 +37,11 @@ _PORT_RACE_RETRIES = 2
 
 
 _TEMPLATES: dict[str, Path] = {}
-# Servers (and their template) live in RAM where the machine has a roomy tmpfs at /dev/shm, as
-# mysql-test-run's --mem does: a run's servers write several GB that nobody reads after their test, and
-# on disk the kernel's writeback of it competed with the tests for the 2 cores. Roomy: the load test's
-# servers hold a few GB (one look during a whole run here: 2.7 GB on /dev/shm); a container's default
-# 64 MB /dev/shm would not do, and then the servers stay in the temp directory as before.
-_RAM_DIR_MIN_FREE = 8 << 30
-
-
-def _server_base() -> Path | None:
-    shm = Path("/dev/shm")
-    try:
-        stats = os.statvfs(shm)
-    except OSError:
-        return None
-    roomy = stats.f_bavail * stats.f_frsize >= _RAM_DIR_MIN_FREE
-    return shm if roomy and os.access(shm, os.W_OK) else None
-
-
-SERVER_BASE = _server_base()
+# Servers (and their template) live in RAM where the machine has room for them (tests/support/ram.py):
+# a run's servers write several GB that nobody reads after their test, and on disk the kernel's
+# writeback of it competed with the tests for the 2 cores. Room: the load test's servers hold a few GB
+# (one look during a whole run here: 2.7 GB on /dev/shm); without it they stay in the temp directory.
+SERVER_BASE = ram_base(8 << 30)
 
 
 def _installed_data_dir(install_db: str) -> Path:
