@@ -45,12 +45,20 @@ def test_promtool_unit_tests_pass(promtool) -> None:
     assert done.stdout.count("SUCCESS") == len(TEST_FILES)
 
 
+def run_with_one_expectation_moved(promtool: str, tmp_path: Path, test_file: str, expected: str,
+                                   moved: str) -> subprocess.CompletedProcess[str]:
+    """promtool over a copy of ``test_file`` (beside the real rules) whose first ``expected`` reads ``moved``."""
+    shutil.copy(ALERTS, tmp_path / ALERTS.name)
+    text = (MONITORING / test_file).read_text()
+    assert expected in text
+    (tmp_path / test_file).write_text(text.replace(expected, moved, 1))
+    return run(promtool, "test", "rules", test_file, cwd=tmp_path)
+
+
 def test_the_unit_tests_can_fail(promtool, tmp_path) -> None:
     """Expect TooOld while the backup is still fresh: promtool must refuse it."""
-    shutil.copy(ALERTS, tmp_path / ALERTS.name)
-    text = (MONITORING / "alerts_test.yml").read_text().replace("- eval_time: 26h10m", "- eval_time: 25h30m", 1)
-    (tmp_path / "alerts_test.yml").write_text(text)
-    done = run(promtool, "test", "rules", "alerts_test.yml", cwd=tmp_path)
+    done = run_with_one_expectation_moved(promtool, tmp_path, "alerts_test.yml", "- eval_time: 26h10m",
+                                          "- eval_time: 25h30m")
     assert done.returncode == 1
     assert "FAILED" in done.stdout + done.stderr
 
@@ -68,11 +76,8 @@ def test_rules_use_the_metric_names_the_agent_publishes() -> None:
 
 def test_the_days_long_tests_can_fail(promtool, tmp_path) -> None:
     """Expect the drill TooOld alert 20 minutes after its threshold, inside its 30 m `for`: must be refused."""
-    shutil.copy(ALERTS, tmp_path / ALERTS.name)
-    text = (MONITORING / "alerts_test_days.yml").read_text()
-    assert "- eval_time: 9d\n" in text
-    (tmp_path / "alerts_test_days.yml").write_text(text.replace("- eval_time: 9d\n", "- eval_time: 8d20m\n", 1))
-    done = run(promtool, "test", "rules", "alerts_test_days.yml", cwd=tmp_path)
+    done = run_with_one_expectation_moved(promtool, tmp_path, "alerts_test_days.yml", "- eval_time: 9d\n",
+                                          "- eval_time: 8d20m\n")
     assert done.returncode == 1
     assert "alertname: MariaDBRestoreDrillTooOld" in done.stdout + done.stderr
 
@@ -83,10 +88,7 @@ def test_the_days_long_tests_can_fail(promtool, tmp_path) -> None:
 ])
 def test_the_drill_rule_tests_can_fail(promtool, tmp_path, alert, wrong) -> None:
     """Move the firing expectation to a moment the rule does not fire: promtool must refuse it."""
-    shutil.copy(ALERTS, tmp_path / ALERTS.name)
-    text = (MONITORING / "alerts_test.yml").read_text()
-    assert wrong in text
-    (tmp_path / "alerts_test.yml").write_text(text.replace(wrong, wrong.replace(wrong.split()[1], "1m", 1), 1))
-    done = run(promtool, "test", "rules", "alerts_test.yml", cwd=tmp_path)
+    done = run_with_one_expectation_moved(promtool, tmp_path, "alerts_test.yml", wrong,
+                                          wrong.replace(wrong.split()[1], "1m", 1))
     assert done.returncode == 1
     assert f"alertname: {alert}" in done.stdout + done.stderr
