@@ -109,7 +109,7 @@ def measured_cli(args: list[str], env: dict[str, str], temp: Path) -> Measuremen
 
 @pytest.mark.slow
 def test_targz_to_s3_and_parallel_restore_stay_bounded(servers, s3_server, mariadb_factory, tmp_path):
-    figures = {}
+    figures, buckets = {}, {}
     for name, server in servers.items():
         bucket = unique_bucket_name()
         s3_server.create_bucket(bucket)
@@ -120,7 +120,7 @@ def test_targz_to_s3_and_parallel_restore_stay_bounded(servers, s3_server, maria
         restore = measured_cli(["restore", "--latest", "--yes", "--json"], {**env, **target.agent_env()},
                                tmp_path / f"{name}-restore")
         figures[name] = (json.loads(backup.stdout), backup, restore)
-        large_bucket = bucket  # the last one: servers are "small" then "large" (DUMP_SIZES' order)
+        buckets[name] = bucket
         assert table_checksums(target) == table_checksums(server)
 
     for name, (summary, backup, restore) in figures.items():
@@ -142,7 +142,7 @@ def test_targz_to_s3_and_parallel_restore_stay_bounded(servers, s3_server, maria
         # would show again, so the large restore is measured once more and the lower peak judged.
         target = mariadb_factory()
         again = measured_cli(["restore", "--latest", "--yes", "--json"],
-                             {**s3_server.env, "BACKUP_URL": f"s3://{large_bucket}/memory/db", **target.agent_env()},
+                             {**s3_server.env, "BACKUP_URL": f"s3://{buckets['large']}/memory/db", **target.agent_env()},
                              tmp_path / "large-restore-again")
         print(f"large restore measured again: peak tree RSS {again.peak_tree_rss / MB:.1f} MB "
               f"(first {large_peak / MB:.1f} MB)")
